@@ -1,0 +1,231 @@
+#include "crop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace ctedge {
+
+CropWindow crop_window_ostrack(double x, double y, double w, double h, double factor) {
+  CropWindow c;
+  c.side = static_cast<int>(std::ceil(std::sqrt(w * h) * factor));
+  c.x0 = static_cast<int>(std::nearbyint(x + 0.5 * w - 0.5 * c.side));
+  c.y0 = static_cast<int>(std::nearbyint(y + 0.5 * h - 0.5 * c.side));
+  return c;
+}
+
+CropWindow crop_window_opencv(int x, int y, int w, int h, double factor) {
+  CropWindow c;
+  c.side = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(w) * h) * factor));
+  c.x0 = x + (w - c.side) / 2;
+  c.y0 = y + (h - c.side) / 2;
+  return c;
+}
+
+uint16_t float_to_half(float value) {
+  uint32_t f;
+  std::memcpy(&f, &value, 4);
+  const uint32_t sign = (f >> 16) & 0x8000u;
+  const uint32_t abs = f & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to infinity
+  if (abs < 0x38800000u) {  // subnormal half (or zero): shift the mantissa, round to nearest even
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - (abs >> 23);
+    uint32_t result = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (result & 1u))) ++result;
+    return static_cast<uint16_t>(sign | result);
+  }
+  uint32_t result = ((abs - 0x38000000u) >> 13);
+  const uint32_t rem = abs & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (result & 1u))) ++result;
+  return static_cast<uint16_t>(sign | result);
+}
+
+float half_to_float(uint16_t h) {
+  const uint32_t sign = (h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  uint32_t f;
+  if (exp == 0x1f) {
+    f = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    f = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    f = sign;
+  } else {  // subnormal: normalise
+    exp = 113;
+    while (!(mant & 0x400u)) {
+      mant <<= 1;
+      --exp;
+    }
+    f = sign | (exp << 23) | ((mant & 0x3ffu) << 13);
+  }
+  float out;
+  std::memcpy(&out, &f, 4);
+  return out;
+}
+
+CropSampler::CropSampler(int max_out_size) {
+  xs_.reserve(max_out_size);
+  ys_.reserve(max_out_size);
+}
+
+// cv::resize INTER_LINEAR's mapping: src = (dst + 0.5) * side/out - 0.5, clamped to the crop, then
+// shifted into the frame; a tap that falls outside the frame reads the zero padding (weight 0).
+void CropSampler::build_taps(int origin, int side, int out_size, int limit, Tap* taps) {
+  const double scale = static_cast<double>(side) / out_size;
+  for (int o = 0; o < out_size; ++o) {
+    double u = (o + 0.5) * scale - 0.5;
+    u = std::min(std::max(u, 0.0), static_cast<double>(side - 1));
+    const int c0 = static_cast<int>(std::floor(u));
+    const int c1 = std::min(c0 + 1, side - 1);
+    const float frac = static_cast<float>(u - c0);
+    Tap t{origin + c0, origin + c1, 1.0f - frac, frac};
+    if (t.i0 < 0 || t.i0 >= limit) t.w0 = 0.0f, t.i0 = 0;
+    if (t.i1 < 0 || t.i1 >= limit) t.w1 = 0.0f, t.i1 = 0;
+    taps[o] = t;
+  }
+}
+
+namespace {
+
+inline uint8_t clamp_u8(float v) { return static_cast<uint8_t>(v < 0.f ? 0.f : (v > 255.f ? 255.f : v)); }
+
+// BT.601 limited range, what camera pipelines (nvarguscamerasrc, v4l2) deliver as NV12.
+inline void nv12_to_rgb(const FrameView& f, int x, int y, float rgb[3]) {
+  const uint8_t* uv = f.data + static_cast<size_t>(f.stride) * f.height +
+                      static_cast<size_t>(f.stride) * (y >> 1) + (x & ~1);
+  const float Y = 1.164f * (f.data[static_cast<size_t>(f.stride) * y + x] - 16.0f);
+  const float U = uv[0] - 128.0f, V = uv[1] - 128.0f;
+  rgb[0] = clamp_u8(Y + 1.596f * V);
+  rgb[1] = clamp_u8(Y - 0.392f * U - 0.813f * V);
+  rgb[2] = clamp_u8(Y + 2.017f * U);
+}
+
+}  // namespace
+
+namespace {
+
+// Packed 8-bit formats: bytes per pixel and where R, G, B sit in a pixel.
+template <int BPP, int R, int G, int B>
+struct Packed {
+  static constexpr int bpp = BPP;
+  static constexpr int channel[3] = {R, G, B};
+};
+
+// One output row of a packed frame. Vertical blend first over the contiguous source span the row
+// needs (vectorisable), then horizontal taps from that blended row; padding has weight 0.
+template <typename Layout, typename T, typename Convert>
+void packed_row(const uint8_t* r0, const uint8_t* r1, float wy0, float wy1, const int* x0, const int* x1,
+                const float* wx0, const float* wx1, int out_size, int span_lo, int span_hi, float* blend,
+                const int* rgb_of, const float* scale, const float* bias, T* const* dst, Convert convert) {
+  constexpr int bpp = Layout::bpp;
+  for (int k = span_lo * bpp; k < span_hi * bpp; ++k) blend[k] = wy0 * r0[k] + wy1 * r1[k];
+  for (int c = 0; c < 3; ++c) {
+    const int s = Layout::channel[rgb_of[c]];
+    const float sc = scale[c], bi = bias[c];
+    T* out = dst[c];
+    for (int ox = 0; ox < out_size; ++ox) {
+      const float v = wx0[ox] * blend[x0[ox] * bpp + s] + wx1[ox] * blend[x1[ox] * bpp + s];
+      out[ox] = convert(v * sc + bi);
+    }
+  }
+}
+
+}  // namespace
+
+template <typename Store>
+void CropSampler::run(const FrameView& frame, const CropWindow& window, int out_size,
+                      const Normalization& norm, Store convert) {
+  xs_.resize(out_size);
+  ys_.resize(out_size);
+  build_taps(window.x0, window.side, out_size, frame.width, xs_.data());
+  build_taps(window.y0, window.side, out_size, frame.height, ys_.data());
+  x0_.resize(out_size);
+  x1_.resize(out_size);
+  wx0_.resize(out_size);
+  wx1_.resize(out_size);
+  int lo = frame.width, hi = 0;  // source columns the taps read
+  for (int i = 0; i < out_size; ++i) {
+    x0_[i] = xs_[i].i0, x1_[i] = xs_[i].i1, wx0_[i] = xs_[i].w0, wx1_[i] = xs_[i].w1;
+    lo = std::min({lo, xs_[i].i0, xs_[i].i1});
+    hi = std::max({hi, xs_[i].i0 + 1, xs_[i].i1 + 1});
+  }
+  blend_.resize(static_cast<size_t>(frame.width) * 4);
+
+  // norm.mean/std are in RGB order; the model's channel c holds RGB channel rgb_of[c].
+  const int rgb_of[3] = {norm.order == ChannelOrder::RGB ? 0 : 2, 1, norm.order == ChannelOrder::RGB ? 2 : 0};
+  float scale[3], bias[3];
+  for (int c = 0; c < 3; ++c) {
+    scale[c] = 1.0f / (255.0f * norm.std[rgb_of[c]]);
+    bias[c] = -norm.mean[rgb_of[c]] / norm.std[rgb_of[c]];
+  }
+
+  using T = typename Store::value_type;
+  T* base = static_cast<T*>(convert.dst);
+  const size_t plane = static_cast<size_t>(out_size) * out_size;
+  for (int oy = 0; oy < out_size; ++oy) {
+    const Tap ty = ys_[oy];
+    T* dst[3] = {base + static_cast<size_t>(oy) * out_size, base + plane + static_cast<size_t>(oy) * out_size,
+                 base + 2 * plane + static_cast<size_t>(oy) * out_size};
+    if (frame.format == PixelFormat::NV12) {
+      for (int ox = 0; ox < out_size; ++ox) {
+        const Tap tx = xs_[ox];
+        float a[3], b[3], c[3], d[3];
+        nv12_to_rgb(frame, tx.i0, ty.i0, a);
+        nv12_to_rgb(frame, tx.i1, ty.i0, b);
+        nv12_to_rgb(frame, tx.i0, ty.i1, c);
+        nv12_to_rgb(frame, tx.i1, ty.i1, d);
+        for (int ch = 0; ch < 3; ++ch) {
+          const int k = rgb_of[ch];
+          const float top = tx.w0 * a[k] + tx.w1 * b[k];
+          const float bottom = tx.w0 * c[k] + tx.w1 * d[k];
+          dst[ch][ox] = convert((ty.w0 * top + ty.w1 * bottom) * scale[ch] + bias[ch]);
+        }
+      }
+      continue;
+    }
+    const uint8_t* r0 = frame.data + static_cast<size_t>(frame.stride) * ty.i0;
+    const uint8_t* r1 = frame.data + static_cast<size_t>(frame.stride) * ty.i1;
+    const auto row = [&](auto layout) {
+      packed_row<decltype(layout)>(r0, r1, ty.w0, ty.w1, x0_.data(), x1_.data(), wx0_.data(), wx1_.data(), out_size, lo, hi,
+                                   blend_.data(), rgb_of, scale, bias, dst, convert);
+    };
+    switch (frame.format) {
+      case PixelFormat::RGB: row(Packed<3, 0, 1, 2>{}); break;
+      case PixelFormat::BGR: row(Packed<3, 2, 1, 0>{}); break;
+      case PixelFormat::RGBA: row(Packed<4, 0, 1, 2>{}); break;
+      case PixelFormat::BGRA: row(Packed<4, 2, 1, 0>{}); break;
+      case PixelFormat::GRAY: row(Packed<1, 0, 0, 0>{}); break;
+      case PixelFormat::NV12: break;
+    }
+  }
+}
+
+namespace {
+struct StoreFloat {
+  using value_type = float;
+  void* dst;
+  float operator()(float v) const { return v; }
+};
+struct StoreHalf {
+  using value_type = uint16_t;
+  void* dst;
+  uint16_t operator()(float v) const { return float_to_half(v); }
+};
+}  // namespace
+
+void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out_size,
+                       const Normalization& norm, float* dst) {
+  run(frame, window, out_size, norm, StoreFloat{dst});
+}
+
+void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out_size,
+                       const Normalization& norm, uint16_t* dst_half) {
+  run(frame, window, out_size, norm, StoreHalf{dst_half});
+}
+
+}  // namespace ctedge

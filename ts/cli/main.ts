@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+/** `ct-edge <command> [options]`: dispatches to the commands in ./commands. */
+import { CtEdgeError } from '../runtime/errors.js';
+import type { CliCommand } from './command.js';
+
+const commands: CliCommand[] = [];
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: ct-edge <command> [options]',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `ct-edge <command> --help` for a command\'s options.',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 1;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`ct-edge: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(command.usage);
+    return 0;
+  }
+  return command.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof CtEdgeError) {
+      console.error(`ct-edge: ${error.message} [${error.code}]`);
+      process.exitCode = 1;
+    } else if ((error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`ct-edge: ${(error as Error).message} (see --help)`);
+      process.exitCode = 2;
+    } else {
+      console.error(error);
+      process.exitCode = 70;
+    }
+  },
+);

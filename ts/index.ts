@@ -1,0 +1,15 @@
+export { Engine, type EngineOptions, type HeadOutputs, type InferenceBinding } from './runtime/engine.js';
+export { Tracker, type TrackerOptions } from './runtime/tracker.js';
+export { CtEdgeError, type ErrorCode } from './runtime/errors.js';
+export type { Box, Frame, PixelFormat, StageTimings, TrackResult, TrackState } from './runtime/types.js';
+export {
+  METADATA_KEYS,
+  OSTRACK_DEFAULTS,
+  metadataFromConfig,
+  optionsFromStrings,
+  type BoxMapping,
+  type ChannelOrder,
+  type ModelConfig,
+  type ModelOptions,
+} from './runtime/model-config.js';
+export { readOnnxModel, parseOnnxModel, readOnnxMetadata, type OnnxModelInfo } from './onnx/reader.js';
