@@ -92,7 +92,7 @@ void CropSampler::build_taps(int origin, int side, int out_size, int limit, Tap*
 
 namespace {
 
-inline uint8_t clamp_u8(float v) { return static_cast<uint8_t>(v < 0.f ? 0.f : (v > 255.f ? 255.f : v)); }
+inline float clamp255(float v) { return v < 0.f ? 0.f : (v > 255.f ? 255.f : v); }
 
 // BT.601 limited range, what camera pipelines (nvarguscamerasrc, v4l2) deliver as NV12.
 inline void nv12_to_rgb(const FrameView& f, int x, int y, float rgb[3]) {
@@ -100,9 +100,9 @@ inline void nv12_to_rgb(const FrameView& f, int x, int y, float rgb[3]) {
                       static_cast<size_t>(f.stride) * (y >> 1) + (x & ~1);
   const float Y = 1.164f * (f.data[static_cast<size_t>(f.stride) * y + x] - 16.0f);
   const float U = uv[0] - 128.0f, V = uv[1] - 128.0f;
-  rgb[0] = clamp_u8(Y + 1.596f * V);
-  rgb[1] = clamp_u8(Y - 0.392f * U - 0.813f * V);
-  rgb[2] = clamp_u8(Y + 2.017f * U);
+  rgb[0] = clamp255(Y + 1.596f * V);
+  rgb[1] = clamp255(Y - 0.392f * U - 0.813f * V);
+  rgb[2] = clamp255(Y + 2.017f * U);
 }
 
 }  // namespace
