@@ -102,7 +102,7 @@ test('a head output of NaN is a lost frame, not a NaN box', (t) => {
 test('update rejects maps of the wrong size and update before a search crop', (t) => {
   const tracker = make();
   tracker.init(frame, { x: 90, y: 90, width: 20, height: 20 });
-  t.throws(() => tracker.update(...maps(0, 0, 1, [0, 0], [0.1, 0.1])), { code: 'ERR_NOT_INITIALIZED' } as never);
+  t.throws(() => tracker.update(...maps(0, 0, 1, [0, 0], [0.1, 0.1])), { code: 'ERR_NOT_INITIALIZED' });
   tracker.prepareSearch(frame);
-  t.throws(() => tracker.update(new Float32Array(5), new Float32Array(32), new Float32Array(32)), { code: 'ERR_MODEL_OUTPUT' } as never);
+  t.throws(() => tracker.update(new Float32Array(5), new Float32Array(32), new Float32Array(32)), { code: 'ERR_MODEL_OUTPUT' });
 });

@@ -9,7 +9,7 @@ import { hasSharedData, sharedDataSkipReason, vitTrackOptions, vitTrackPath } fr
 
 const real = hasSharedData ? test : test.skip;
 const suffix = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
-const code = (c: ErrorCode) => ({ instanceOf: CtEdgeError, code: c }) as never;
+const code = (c: ErrorCode) => ({ instanceOf: CtEdgeError, code: c });
 
 const frame = squareFrame(320, 240, 140, 100, 40);
 const box = { x: 140, y: 100, width: 40, height: 40 };
