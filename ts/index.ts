@@ -13,3 +13,8 @@ export {
   type ModelOptions,
 } from './runtime/model-config.js';
 export { readOnnxModel, parseOnnxModel, readOnnxMetadata, type OnnxModelInfo } from './onnx/reader.js';
+export { openDataset, type Dataset } from './datasets/dataset.js';
+export type { Sequence } from './datasets/common.js';
+export { iou, sequenceMetrics, averageMetrics, type Curves, type Scores, type SequenceMetrics } from './eval/metrics.js';
+export { evaluate, type EvalModel, type EvalResult } from './eval/evaluate.js';
+export { benchmark, type BenchModel, type BenchResult } from './eval/bench.js';

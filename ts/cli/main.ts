@@ -2,8 +2,10 @@
 /** `ct-edge <command> [options]`: dispatches to the commands in ./commands. */
 import { CtEdgeError } from '../runtime/errors.js';
 import type { CliCommand } from './command.js';
+import { command as benchCommand } from './commands/bench.js';
+import { command as evalCommand } from './commands/eval.js';
 
-const commands: CliCommand[] = [];
+const commands: CliCommand[] = [evalCommand, benchCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
