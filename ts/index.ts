@@ -18,3 +18,8 @@ export type { Sequence } from './datasets/common.js';
 export { iou, sequenceMetrics, averageMetrics, type Curves, type Scores, type SequenceMetrics } from './eval/metrics.js';
 export { evaluate, type EvalModel, type EvalResult } from './eval/evaluate.js';
 export { benchmark, type BenchModel, type BenchResult } from './eval/bench.js';
+export { TrackerNet, type ForwardResult, type HeadMaps } from './model/network.js';
+export { netConfig, PRESETS, type PresetName, type TrackerNetConfig } from './model/config.js';
+export { initBackend, backendName } from './model/backend.js';
+export { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
+export { writeTrackerOnnx } from './onnx/writer.js';

@@ -4,8 +4,10 @@ import { CtEdgeError } from '../runtime/errors.js';
 import type { CliCommand } from './command.js';
 import { command as benchCommand } from './commands/bench.js';
 import { command as evalCommand } from './commands/eval.js';
+import { command as exportCommand } from './commands/export.js';
+import { command as inspectCommand } from './commands/inspect.js';
 
-const commands: CliCommand[] = [evalCommand, benchCommand];
+const commands: CliCommand[] = [exportCommand, inspectCommand, evalCommand, benchCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -21,6 +21,9 @@ export type ErrorCode =
   | 'ERR_BACKEND_UNAVAILABLE'
   | 'ERR_NATIVE_MISSING'
   | 'ERR_DATASET'
+  | 'ERR_CHECKPOINT'
+  | 'ERR_SOURCE'
+  | 'ERR_OUTPUT'
   | 'ERR_INTERNAL';
 
 export class CtEdgeError extends Error {

@@ -1,0 +1,47 @@
+/** `ct-edge export model.safetensors -o model.onnx`: a checkpoint to a deployable ONNX model. */
+import { stat } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { readCheckpoint } from '../../checkpoint/checkpoint.js';
+import { netConfig, PRESETS, type PresetName } from '../../model/config.js';
+import { writeTrackerOnnx } from '../../onnx/writer.js';
+import { CtEdgeError } from '../../runtime/errors.js';
+import type { CliCommand } from '../command.js';
+
+const usage = `usage: ct-edge export <checkpoint.safetensors> [-o model.onnx] [--preset NAME]
+
+Writes the tracker in the checkpoint as ONNX (opset 17, static shapes, BatchNorm folded,
+inputs template/search, outputs score_map/size_map/offset_map, metadata for the runtime).
+
+  -o, --output PATH   where to write (default: the checkpoint's name with .onnx)
+  --preset NAME       network of a checkpoint that does not record one (weights converted from
+                      PyTorch): ${Object.keys(PRESETS).join(', ')}`;
+
+export const command: CliCommand = {
+  name: 'export',
+  summary: 'export a checkpoint (.safetensors) to ONNX',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { output: { type: 'string', short: 'o' }, preset: { type: 'string' } },
+    });
+    if (positionals.length !== 1) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `export takes one checkpoint file, got ${positionals.length ? positionals.join(' ') : 'none'}\n\n${usage}`);
+    }
+    const input = positionals[0];
+    const output = values.output ?? input.replace(/\.safetensors$/i, '') + '.onnx';
+    if (output === input) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `the output ${output} would overwrite the checkpoint`);
+    if (values.preset !== undefined && !(values.preset in PRESETS)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
+    }
+    const { config, weights } = await readCheckpoint(input, values.preset === undefined ? undefined : netConfig(values.preset as PresetName));
+    await writeTrackerOnnx(output, config, weights);
+    const { size } = await stat(output);
+    console.log(
+      `wrote ${output} (${(size / 1e6).toFixed(1)} MB): ${config.depth} blocks of width ${config.dim}, ` +
+        `template ${config.templateSize}, search ${config.searchSize}, score map ${config.searchSize / config.patch}x${config.searchSize / config.patch}`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,103 @@
+/**
+ * The network's building blocks as tfjs functions over PyTorch-layout weights. Convolutions are
+ * written as matmuls over patches (im2col from slices, reshapes and concats) because the wasm
+ * backend has no Conv2DBackpropFilter kernel; this way every backend can train them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** y = x W^T + b over the last axis, W in PyTorch's [out, in] layout. */
+export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor {
+  const [out, inp] = weight.shape;
+  const lead = x.shape.slice(0, -1);
+  const y = tf.add(tf.matMul(tf.reshape(x, [-1, inp]), weight, false, true), bias);
+  return tf.reshape(y, [...lead, out]);
+}
+
+/** LayerNorm over the last axis (biased variance, as PyTorch). */
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-6): tf.Tensor {
+  const mean = tf.mean(x, -1, true);
+  const centred = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centred), -1, true);
+  return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), weight), bias);
+}
+
+/** GELU in its exact erf form (PyTorch's nn.GELU default, used by timm's ViT). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/**
+ * Patch embedding: an NCHW image [B, 3, H, W] cut into p x p patches, each mapped by the conv
+ * weight [dim, 3, p, p] (a conv with kernel = stride = p), to tokens [B, (H/p)*(W/p), dim] in
+ * row-major patch order. Patch vectors are ordered (channel, y, x) to match the weight's layout.
+ * Every reshape/transpose stays at rank 4 or below, which all backends support.
+ */
+export function patchEmbed(image: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor3D {
+  const [b, c, h, w] = image.shape;
+  const p = weight.shape[2];
+  const [hp, wp] = [h / p, w / p];
+  const rows = tf.reshape(image, [b * c * hp, p, wp, p]); // (b,c,py) ky (px) kx
+  const patches = tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [b, c, hp * wp, p * p]); // (b,c) n (ky,kx)
+  const vectors = tf.reshape(tf.transpose(patches, [0, 2, 1, 3]), [b, hp * wp, c * p * p]); // b n (c,ky,kx)
+  return linear(vectors, tf.reshape(weight, [weight.shape[0], c * p * p]), bias) as tf.Tensor3D;
+}
+
+/** 3x3 convolution, stride 1, zero padding 1, NHWC input, PyTorch weight [out, in, 3, 3]. */
+export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const out = weight.shape[0];
+  const padded = tf.pad(x, [
+    [0, 0],
+    [1, 1],
+    [1, 1],
+    [0, 0],
+  ]);
+  const taps: tf.Tensor[] = [];
+  for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) taps.push(tf.slice(padded, [0, ky, kx, 0], [b, h, w, c]));
+  const columns = tf.reshape(tf.concat(taps, 3), [b * h * w, 9 * c]); // (ky, kx, c)
+  const kernel = tf.reshape(tf.transpose(weight, [0, 2, 3, 1]), [out, 9 * c]); // same (ky, kx, c) order
+  return tf.reshape(tf.add(tf.matMul(columns, kernel, false, true), bias), [b, h, w, out]);
+}
+
+/** 1x1 convolution on NHWC input, PyTorch weight [out, in, 1, 1]. */
+export function conv1x1(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+  return linear(x, tf.reshape(weight, weight.shape.slice(0, 2) as [number, number]), bias) as tf.Tensor4D;
+}
+
+export interface BatchNormState {
+  weight: tf.Tensor1D;
+  bias: tf.Tensor1D;
+  runningMean: tf.Variable<tf.Rank.R1>;
+  runningVar: tf.Variable<tf.Rank.R1>;
+}
+
+/** PyTorch BatchNorm2d defaults. */
+export const BN_EPS = 1e-5;
+export const BN_MOMENTUM = 0.1;
+
+/**
+ * BatchNorm over the channels of NHWC input. Training normalises with the batch statistics and
+ * moves the running statistics towards them (PyTorch: momentum 0.1, unbiased variance for the
+ * running estimate); inference uses the running statistics.
+ */
+export function batchNorm(x: tf.Tensor4D, bn: BatchNormState, training: boolean): tf.Tensor4D {
+  let mean: tf.Tensor;
+  let variance: tf.Tensor;
+  if (training) {
+    const moments = tf.moments(x, [0, 1, 2]);
+    mean = moments.mean;
+    variance = moments.variance;
+    const n = x.size / x.shape[3];
+    // The loss does not depend on these updates, so a gradient tape around the forward ignores them.
+    tf.tidy(() => {
+      const unbiased = tf.mul(variance, n / Math.max(n - 1, 1));
+      bn.runningMean.assign(tf.add(tf.mul(bn.runningMean, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+      bn.runningVar.assign(tf.add(tf.mul(bn.runningVar, 1 - BN_MOMENTUM), tf.mul(unbiased, BN_MOMENTUM)));
+    });
+  } else {
+    mean = bn.runningMean;
+    variance = bn.runningVar;
+  }
+  const scale = tf.mul(bn.weight, tf.rsqrt(tf.add(variance, BN_EPS)));
+  return tf.add(tf.mul(tf.sub(x, mean), scale), bn.bias);
+}
