@@ -1,0 +1,77 @@
+/** Flags shared by `ct-edge train` and `ct-edge compress`: optimisation, data, outputs, resume. */
+import { parseIntFlag } from './model-options.js';
+import { CtEdgeError } from '../runtime/errors.js';
+import type { LoopOptions } from '../train/loop.js';
+
+export const TRAINING_FLAGS = {
+  steps: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'clip-norm': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  seed: { type: 'string' },
+  'clip-size': { type: 'string' },
+  resume: { type: 'boolean', default: false },
+  output: { type: 'string', short: 'o' },
+} as const;
+
+export const TRAINING_USAGE = `Training options:
+  --steps N               optimisation steps (required)
+  --batch N               pairs per step (default 8)
+  --lr X                  AdamW learning rate, x0.1 after 80% of the steps
+  --weight-decay X        AdamW decoupled weight decay (default 1e-4)
+  --clip-norm X           global gradient-norm clip (default 0.1, OSTrack's)
+  --checkpoint-every N    steps between resume checkpoints (default 50)
+  --seed N                data and initialisation seed (default 1)
+  --clip-size WxH         size of the generated training clips (default 320x240)
+  --resume                continue a killed run from its last checkpoint (same options)
+  -o, --output FILE       the trained network (safetensors); beside it FILE minus .safetensors
+                          plus .resume.safetensors (checkpoint), .log.jsonl and .curves.png`;
+
+function parseNumber(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} must be a non-negative number, got '${text}'`);
+  return v;
+}
+
+export interface TrainingSetup {
+  loop: LoopOptions;
+  batchSize: number;
+  seed: number;
+  output: string;
+  clip: { width: number; height: number };
+}
+
+export function trainingSetup(values: Record<string, unknown>, label: string, defaultLr: number): TrainingSetup {
+  const str = (k: string) => values[k] as string | undefined;
+  const output = str('output');
+  if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the output file with -o FILE.safetensors');
+  if (str('steps') === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of optimisation steps with --steps N');
+  const base = output.replace(/\.safetensors$/i, '');
+  const [w, h] = (str('clip-size') ?? '320x240').split('x').map(Number);
+  if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 32 && h >= 32)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--clip-size must be WxH with both at least 32, got '${str('clip-size')}'`);
+  }
+  return {
+    output,
+    batchSize: parseIntFlag(str('batch'), 'batch', 8),
+    seed: parseIntFlag(str('seed'), 'seed', 1, 0),
+    clip: { width: w, height: h },
+    loop: {
+      steps: parseIntFlag(str('steps'), 'steps', 0),
+      learningRate: parseNumber(str('lr'), 'lr', defaultLr),
+      weightDecay: parseNumber(str('weight-decay'), 'weight-decay', 1e-4),
+      clipNorm: parseNumber(str('clip-norm'), 'clip-norm', 0.1),
+      lrDropAt: 0.8,
+      lrDropFactor: 0.1,
+      checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', 50),
+      checkpointPath: `${base}.resume.safetensors`,
+      logPath: `${base}.log.jsonl`,
+      plotPath: `${base}.curves.png`,
+      resume: values.resume === true,
+      label,
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * CompressTracker (Hong et al., 2024) as its released code does it: the teacher's blocks are split
+ * into stages, the student gets one block per stage, and training randomly swaps student stages
+ * for the frozen teacher's (replacement training) with a replacement rate that rises over the run,
+ * plus prediction guidance from the teacher's boxes and stage-wise feature mimicking.
+ *
+ *   stage i of the teacher = blocks stages[i].start .. stages[i].end - 1
+ *   each step: b_i ~ Bernoulli(p(t)) per stage, shared by the batch; 1 runs student block i,
+ *   0 runs teacher stage i; if every b_i is 0 one random stage is forced to 1
+ *   loss = GT (2 GIoU + 5 L1 + focal) + guidance (2 GIoU + 5 L1 against the teacher's boxes)
+ *          + 0.2 * mean over the student-run stages of MSE(student stage output, teacher stage output)
+ *
+ * A student narrower than the teacher trains through a linear projection into and out of each
+ * teacher stage (student tokens -> teacher width -> teacher stage -> student width); the
+ * projections live only in the objective, never in the student network, so they vanish from
+ * checkpoints and exports.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { validateNetConfig, type TrackerNetConfig } from '../model/config.js';
+import { TrackerNet, type VitBlock } from '../model/network.js';
+import { CtEdgeError } from '../runtime/errors.js';
+import { hashSeed, Rng } from './data/random.js';
+import { boxLosses, decodeAtPeak, LOSS_WEIGHTS } from './losses.js';
+import type { LossTerms, Objective } from './loop.js';
+import { BatchTensors, groundTruthLoss, type PairBatchSource } from './objectives.js';
+
+export interface Stage {
+  start: number;
+  /** Exclusive. */
+  end: number;
+}
+
+/**
+ * Teacher blocks per stage: even (r = N_t / N_s blocks each) by default, or an explicit list of
+ * stage sizes such as [2, 2, 6, 2] that sums to the teacher's depth.
+ */
+export function divideStages(teacherDepth: number, studentDepth: number, sizes?: readonly number[]): Stage[] {
+  const list = sizes ?? (() => {
+    if (studentDepth < 1 || teacherDepth % studentDepth !== 0) {
+      throw new CtEdgeError(
+        'ERR_INVALID_ARGUMENT',
+        `a ${teacherDepth}-block teacher does not divide evenly into ${studentDepth} stages; give the stage sizes explicitly (e.g. --stages ${unevenExample(teacherDepth, studentDepth)})`,
+      );
+    }
+    return Array.from({ length: studentDepth }, () => teacherDepth / studentDepth);
+  })();
+  if (list.length !== studentDepth || list.some((n) => !Number.isInteger(n) || n < 1) || list.reduce((a, b) => a + b, 0) !== teacherDepth) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `stage sizes [${list.join(',')}] must be ${studentDepth} positive integers summing to the teacher's ${teacherDepth} blocks`);
+  }
+  let start = 0;
+  return list.map((n) => ({ start, end: (start += n) }));
+}
+
+function unevenExample(teacherDepth: number, studentDepth: number): string {
+  if (studentDepth < 1 || studentDepth > teacherDepth) return '(one size per student block)';
+  const base = Math.floor(teacherDepth / studentDepth);
+  return Array.from({ length: studentDepth }, (_, i) => base + (i < teacherDepth % studentDepth ? 1 : 0)).join(',');
+}
+
+export type ReplacementSchedule =
+  /** p rises from pInit to 1: constant for the first a1 of training, linear, then 1 for the last a2. */
+  | { kind: 'progressive'; pInit: number; a1: number; a2: number }
+  /** A fixed p for the whole run (the paper's ablation without progressive replacement). */
+  | { kind: 'constant'; p: number };
+
+export const DEFAULT_SCHEDULE: ReplacementSchedule = { kind: 'progressive', pInit: 0.5, a1: 0.1, a2: 0.1 };
+
+/** Replacement rate (probability of running the student block) at `fraction` of the run. */
+export function replacementRate(schedule: ReplacementSchedule, fraction: number): number {
+  if (schedule.kind === 'constant') return schedule.p;
+  const { pInit, a1, a2 } = schedule;
+  if (fraction < a1) return pInit;
+  if (fraction > 1 - a2) return 1;
+  return pInit + ((1 - pInit) * (fraction - a1)) / (1 - a1 - a2);
+}
+
+/** One draw per stage (true = student block), shared by the whole batch; never all teacher. */
+export function drawReplacement(stages: number, p: number, rng: Rng): boolean[] {
+  const draws = Array.from({ length: stages }, () => rng.next() < p);
+  if (!draws.some(Boolean)) draws[Math.floor(rng.next() * stages)] = true;
+  return draws;
+}
+
+export interface CompressOptions {
+  studentBlocks: number;
+  /** Explicit stage sizes; default even. */
+  stages?: readonly number[];
+  /** Which teacher block of its stage each student block starts from (CompressTracker: last). */
+  init: 'last' | 'first' | 'random';
+  schedule: ReplacementSchedule;
+  /** Box loss against the frozen teacher's boxes (weight 1). */
+  guidance: boolean;
+  /** Stage-wise MSE to the teacher's stage outputs (weight 0.2). */
+  mimic: boolean;
+  /** Replacement training; off = the student alone on ground truth (the ablation baseline). */
+  replacement: boolean;
+  /** A narrower student (heterogeneous compression); default the teacher's width and heads. */
+  studentDim?: number;
+  studentHeads?: number;
+  batchSize: number;
+  steps: number;
+  seed: number;
+}
+
+export const MIMIC_WEIGHT = 0.2;
+
+/** The student's network config: the teacher's geometry with N_s blocks (and its own width). */
+export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads'>): TrackerNetConfig {
+  const dim = o.studentDim ?? teacher.dim;
+  const heads = o.studentHeads ?? (dim === teacher.dim ? teacher.heads : Math.max(1, Math.round((teacher.heads * dim) / teacher.dim)));
+  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads });
+}
+
+/** A student initialised from the teacher: blocks from their stages, the rest copied. */
+export function initStudent(teacher: TrackerNet, stages: readonly Stage[], o: CompressOptions): TrackerNet {
+  const config = studentConfig(teacher.config, o);
+  const student = TrackerNet.random(config, o.seed);
+  if (config.dim !== teacher.config.dim) return student; // nothing of the teacher's fits; projections bridge the widths
+  const teacherWeights = teacher.weights();
+  const weights = student.weights();
+  for (const [name, w] of teacherWeights) {
+    if (!name.startsWith('blocks.')) weights.set(name, w); // patch/pos embeddings, final norm, head
+  }
+  if (o.init !== 'random') {
+    stages.forEach((stage, i) => {
+      const source = o.init === 'last' ? stage.end - 1 : stage.start;
+      for (const [name, w] of teacherWeights) {
+        const prefix = `blocks.${source}.`;
+        if (name.startsWith(prefix)) weights.set(`blocks.${i}.${name.slice(prefix.length)}`, w);
+      }
+    });
+  }
+  student.loadWeights(weights, 'the teacher');
+  return student;
+}
+
+export interface CompressionObjective extends Objective {
+  readonly student: TrackerNet;
+  readonly stages: readonly Stage[];
+  /** The replacement draws of the last prepared step (true = student block ran). */
+  readonly lastDraws: readonly boolean[];
+  dispose(): void;
+}
+
+/**
+ * The objective the training loop minimises to compress `teacher` (frozen, never updated) into a
+ * student of `o.studentBlocks` blocks.
+ */
+export function compressionObjective(teacher: TrackerNet, data: PairBatchSource, o: CompressOptions): CompressionObjective {
+  const stages = divideStages(teacher.config.depth, o.studentBlocks, o.stages);
+  const student = initStudent(teacher, stages, o);
+  const narrow = student.config.dim !== teacher.config.dim;
+  const projections = new Map<string, tf.Variable>();
+  if (narrow) {
+    const [ds, dt] = [student.config.dim, teacher.config.dim];
+    stages.forEach((_, i) => {
+      // [out, in] like every linear weight of the network
+      projections.set(`proj.${i}.in.weight`, tf.variable(tf.truncatedNormal([dt, ds], 0, 0.02, 'float32', hashSeed(o.seed, i, 1)), true));
+      projections.set(`proj.${i}.in.bias`, tf.variable(tf.zeros([dt]), true));
+      projections.set(`proj.${i}.out.weight`, tf.variable(tf.truncatedNormal([ds, dt], 0, 0.02, 'float32', hashSeed(o.seed, i, 2)), true));
+      projections.set(`proj.${i}.out.bias`, tf.variable(tf.zeros([ds]), true));
+    });
+  }
+  const project = (x: tf.Tensor3D, i: number, side: 'in' | 'out') => {
+    const [b, n, d] = x.shape;
+    const w = projections.get(`proj.${i}.${side}.weight`)! as tf.Tensor as tf.Tensor2D;
+    const y = tf.add(tf.matMul(tf.reshape(x, [b * n, d]), w, false, true), projections.get(`proj.${i}.${side}.bias`)!);
+    return tf.reshape(y, [b, n, w.shape[0]]) as tf.Tensor3D;
+  };
+  const teacherStage = (x: tf.Tensor3D, i: number): tf.Tensor3D => {
+    const blocks: VitBlock[] = teacher.blocks.slice(stages[i].start, stages[i].end);
+    if (!narrow) return teacher.runBlocks(x, blocks).tokens;
+    return project(teacher.runBlocks(project(x, i, 'in'), blocks).tokens, i, 'out');
+  };
+
+  const batch = new BatchTensors(student);
+  let teacherOut: { stageOutputs: tf.Tensor3D[]; boxes: tf.Tensor2D } | undefined;
+  let draws: boolean[] = [];
+  const trainable = new Map<string, tf.Variable>([...[...student.variables].filter(([, v]) => v.trainable), ...projections]);
+  const state = new Map<string, tf.Variable>([...student.variables, ...projections]);
+
+  return {
+    student,
+    stages,
+    get lastDraws() {
+      return draws;
+    },
+    trainable,
+    state,
+    async prepare(step) {
+      batch.load(await data.batch(step, o.batchSize));
+      const p = o.replacement ? replacementRate(o.schedule, (step - 1) / o.steps) : 1;
+      draws = o.replacement ? drawReplacement(stages.length, p, new Rng(hashSeed(o.seed, step, 0x5eed))) : stages.map(() => true);
+      if (teacherOut) tf.dispose([...teacherOut.stageOutputs, teacherOut.boxes]);
+      // The frozen teacher's targets, outside the gradient tape.
+      teacherOut = tf.tidy(() => {
+        const out = teacher.forward(batch.template, batch.search);
+        return {
+          stageOutputs: stages.map((s) => out.features[s.end - 1]),
+          boxes: decodeAtPeak(out.score, out.size, out.offset),
+        };
+      });
+    },
+    losses(): LossTerms {
+      let x = student.embed(batch.template, batch.search);
+      const mimic: tf.Scalar[] = [];
+      stages.forEach((_, i) => {
+        if (draws[i]) {
+          x = student.blocks[i].apply(x);
+          if (o.mimic) {
+            const target = narrow ? project(teacherOut!.stageOutputs[i], i, 'out') : teacherOut!.stageOutputs[i];
+            mimic.push(tf.mean(tf.squaredDifference(x, target)) as tf.Scalar);
+          }
+        } else {
+          x = teacherStage(x, i);
+        }
+      });
+      const maps = student.head(x, { training: true });
+      const gt = groundTruthLoss(maps, batch.boxes, batch.heatmaps);
+      const terms: Record<string, tf.Scalar> = { gt: gt.total, giou: gt.giou, l1: gt.l1, focal: gt.focal };
+      const parts: tf.Scalar[] = [gt.total];
+      if (o.guidance) {
+        // teacher boxes are (cx, cy, w, h); boxLosses takes xywh targets
+        const t = teacherOut!.boxes;
+        const [cx, cy, w, h] = tf.split(t, 4, 1);
+        const teacherXywh = tf.concat([tf.sub(cx, tf.div(w, 2)), tf.sub(cy, tf.div(h, 2)), w, h], 1) as tf.Tensor2D;
+        const g = boxLosses(decodeAtPeak(maps.score, maps.size, maps.offset), teacherXywh);
+        terms.guidance = tf.add(tf.mul(g.giou, LOSS_WEIGHTS.giou), tf.mul(g.l1, LOSS_WEIGHTS.l1)) as tf.Scalar;
+        parts.push(terms.guidance);
+      }
+      if (o.mimic) {
+        terms.mimic = tf.div(tf.addN(mimic), mimic.length) as tf.Scalar;
+        parts.push(tf.mul(terms.mimic, MIMIC_WEIGHT) as tf.Scalar);
+      }
+      return { ...terms, total: tf.addN(parts) as tf.Scalar };
+    },
+    describe: () => ({
+      kind: 'compress',
+      teacher: teacher.config,
+      student: student.config,
+      stages: stages.map((s) => s.end - s.start),
+      init: o.init,
+      schedule: o.replacement ? o.schedule : 'none',
+      guidance: o.guidance,
+      mimic: o.mimic,
+      batchSize: o.batchSize,
+      seed: o.seed,
+      data: data.describe(),
+    }),
+    dispose() {
+      batch.dispose();
+      if (teacherOut) tf.dispose([...teacherOut.stageOutputs, teacherOut.boxes]);
+      for (const v of projections.values()) v.dispose();
+    },
+  };
+}

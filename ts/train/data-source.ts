@@ -1,0 +1,35 @@
+/** The trainer's view of the pair sampler: batch `step` as tensors-to-be, reproducible by step. */
+import type { TrackerNetConfig } from '../model/config.js';
+import { PairSampler } from './data/sampler.js';
+import { syntheticSource } from './data/sources.js';
+import type { ClipOptions } from './data/generator.js';
+import type { PairBatchSource } from './objectives.js';
+
+export interface SyntheticDataOptions {
+  seed: number;
+  clip?: ClipOptions;
+}
+
+/** Pairs from generated clips, cropped for `net`'s template and search sizes. */
+export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): PairBatchSource {
+  const sampler = new PairSampler([{ source: syntheticSource({ seed: o.seed, clip: o.clip }), weight: 1 }], {
+    seed: o.seed,
+    templateSize: net.templateSize,
+    searchSize: net.searchSize,
+    templateFactor: net.templateFactor,
+    searchFactor: net.searchFactor,
+  });
+  return {
+    async batch(step, count) {
+      const b = await sampler.batch(step, count);
+      // the sampler gives (cx, cy, w, h); the losses take (x, y, w, h) like OSTrack's ground truth
+      const boxes = new Float32Array(b.boxes.length);
+      for (let i = 0; i < b.size; i++) {
+        const [cx, cy, w, h] = b.boxes.subarray(i * 4, i * 4 + 4);
+        boxes.set([cx - w / 2, cy - h / 2, w, h], i * 4);
+      }
+      return { count: b.size, template: b.template, search: b.search, boxes };
+    },
+    describe: () => ({ kind: 'synthetic', seed: o.seed, clip: o.clip ?? {} }),
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * OSTrack's training pairs: a template crop (factor 2, centred on the target) and a search crop
+ * (factor 4 around a jittered box) from one sequence, with joint grayscale and horizontal flip and a
+ * brightness jitter per crop. Crops go through the runtime's native cropToTensor (same window
+ * arithmetic, padding and bilinear resize as the Tracker), so training sees the pixels deployment
+ * sees. Sample `i` is a pure function of (seed, i): batches can be re-drawn after a resume.
+ */
+import { loadNative, type NativeAddon } from '../../runtime/native.js';
+import { CtEdgeError } from '../../runtime/errors.js';
+import type { Box, Frame } from '../../runtime/types.js';
+import { hashSeed, Rng } from './random.js';
+import type { PairSource } from './sources.js';
+
+export interface SamplerOptions {
+  seed: number;
+  templateSize?: number;
+  searchSize?: number;
+  templateFactor?: number;
+  searchFactor?: number;
+  /** Search-box centre jitter, in units of the jittered box's sqrt(w*h) (OSTrack: 3). */
+  centerJitter?: number;
+  /** Search-box size jitter: w,h *= exp(N(0,1) * this) (OSTrack: 0.25). */
+  scaleJitter?: number;
+  /** OSTrack keeps the template unjittered (0 and 0). */
+  templateCenterJitter?: number;
+  templateScaleJitter?: number;
+  grayscaleProbability?: number;
+  flipProbability?: number;
+  /** Each crop's pixels are multiplied by U[1 - this, 1 + this] and clipped (OSTrack: 0.2). */
+  brightnessJitter?: number;
+  mean?: readonly number[];
+  std?: readonly number[];
+  channelOrder?: 'rgb' | 'bgr';
+}
+
+export interface WeightedSource {
+  source: PairSource;
+  /** Relative share of samples (OSTrack's DATASETS_RATIO). */
+  weight: number;
+}
+
+export interface TrainingSample {
+  /** [3, templateSize, templateSize], normalised, in `channelOrder`. */
+  template: Float32Array;
+  /** [3, searchSize, searchSize]. */
+  search: Float32Array;
+  /**
+   * The target in the search crop as cx, cy, w, h divided by the crop side: in [0, 1] where it lies
+   * inside the crop (a large target can reach past it; the loss clamps, as OSTrack's does).
+   */
+  box: Float32Array;
+  /** The target in the template crop, same convention. */
+  templateBox: Float32Array;
+  source: string;
+}
+
+export interface Batch {
+  size: number;
+  /** [N, 3, templateSize, templateSize] */
+  template: Float32Array;
+  /** [N, 3, searchSize, searchSize] */
+  search: Float32Array;
+  /** [N, 4] cx, cy, w, h in the search crop */
+  boxes: Float32Array;
+  /** [N, 4] */
+  templateBoxes: Float32Array;
+}
+
+const OSTRACK = {
+  templateSize: 128,
+  searchSize: 256,
+  templateFactor: 2,
+  searchFactor: 4,
+  centerJitter: 3,
+  scaleJitter: 0.25,
+  templateCenterJitter: 0,
+  templateScaleJitter: 0,
+  grayscaleProbability: 0.05,
+  flipProbability: 0.5,
+  brightnessJitter: 0.2,
+  mean: [0.485, 0.456, 0.406] as readonly number[],
+  std: [0.229, 0.224, 0.225] as readonly number[],
+  channelOrder: 'rgb' as 'rgb' | 'bgr',
+};
+
+/** A draw that fails a validity check is replaced by the next draw of the same stream; this many tries. */
+const MAX_ATTEMPTS = 20;
+
+/** Python's round() and C's nearbyint(): halves go to the even neighbour. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** OSTrack's crop window for a box: side = ceil(sqrt(w*h) * factor), centred on the box. */
+export function cropWindow(box: Box, factor: number): { x0: number; y0: number; side: number } {
+  const side = Math.ceil(Math.sqrt(box.width * box.height) * factor);
+  return {
+    x0: roundHalfEven(box.x + 0.5 * box.width - 0.5 * side),
+    y0: roundHalfEven(box.y + 0.5 * box.height - 0.5 * side),
+    side,
+  };
+}
+
+/**
+ * OSTrack's _get_jittered_box: size *= exp(randn * scale), then the centre moves by up to half of
+ * sqrt(w*h of the jittered box) * centre factor in each axis.
+ */
+export function jitterBox(rng: Rng, box: Box, centerJitter: number, scaleJitter: number): Box {
+  const w = box.width * Math.exp(rng.normal() * scaleJitter);
+  const h = box.height * Math.exp(rng.normal() * scaleJitter);
+  const maxOffset = Math.sqrt(w * h) * centerJitter;
+  const cx = box.x + 0.5 * box.width + maxOffset * (rng.next() - 0.5);
+  const cy = box.y + 0.5 * box.height + maxOffset * (rng.next() - 0.5);
+  return { x: cx - 0.5 * w, y: cy - 0.5 * h, width: w, height: h };
+}
+
+interface CropJob {
+  frame: Frame;
+  box: Box;
+  factor: number;
+  size: number;
+  centerJitter: number;
+  scaleJitter: number;
+}
+
+export class PairSampler {
+  readonly options: Required<SamplerOptions>;
+  private readonly sources: WeightedSource[];
+  private readonly native: NativeAddon;
+  private readonly raw: Float32Array;
+
+  constructor(sources: readonly WeightedSource[], options: SamplerOptions) {
+    if (sources.length === 0 || sources.some((s) => !(s.weight >= 0)) || !sources.some((s) => s.weight > 0)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'the pair sampler needs at least one source, with weights >= 0 and at least one above 0');
+    }
+    this.sources = [...sources];
+    // Keys given as undefined keep OSTrack's value instead of erasing it.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...OSTRACK, ...given, seed: options.seed };
+    const { templateSize, searchSize } = this.options;
+    if (!(Number.isInteger(templateSize) && Number.isInteger(searchSize) && templateSize > 0 && searchSize > 0)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `crop sizes must be positive integers, got ${templateSize} and ${searchSize}`);
+    }
+    this.native = loadNative();
+    this.raw = new Float32Array(3 * Math.max(templateSize, searchSize) ** 2);
+  }
+
+  /** Sample `index` of the stream (any order, any number of times: same result). */
+  async sample(index: number): Promise<TrainingSample> {
+    const o = this.options;
+    const rng = new Rng(hashSeed(o.seed, index));
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const { source } = this.sources[rng.weighted(this.sources.map((s) => s.weight))];
+      const pair = await source.drawPair(rng, index);
+      // Every draw below happens whatever the outcome, so options change values, not the stream.
+      const gray = rng.next() < o.grayscaleProbability;
+      const flip = rng.next() < o.flipProbability;
+      const template = this.crop(rng, { frame: pair.template, box: pair.templateBox, factor: o.templateFactor, size: o.templateSize, centerJitter: o.templateCenterJitter, scaleJitter: o.templateScaleJitter }, gray, flip);
+      const search = this.crop(rng, { frame: pair.search, box: pair.searchBox, factor: o.searchFactor, size: o.searchSize, centerJitter: o.centerJitter, scaleJitter: o.scaleJitter }, gray, flip);
+      if (template && search) return { template: template.pixels, templateBox: template.box, search: search.pixels, box: search.box, source: source.name };
+    }
+    throw new CtEdgeError('ERR_DATASET', `sample ${index}: no valid pair in ${MAX_ATTEMPTS} draws (boxes too small or outside their frames?)`);
+  }
+
+  /** Samples step*size .. step*size+size-1 as one batch. */
+  async batch(step: number, size: number): Promise<Batch> {
+    // Concurrent, so that image decoding (sharp, off the main thread) overlaps; results do not
+    // depend on completion order.
+    return assembleBatch(await Promise.all(Array.from({ length: size }, (_, i) => this.sample(step * size + i))));
+  }
+
+  /**
+   * One crop with its augmentation; undefined when OSTrack would reject it (a crop under 1 px, or
+   * here also a target whose centre falls outside its crop, which would teach nothing).
+   */
+  private crop(rng: Rng, job: CropJob, gray: boolean, flip: boolean): { pixels: Float32Array; box: Float32Array } | undefined {
+    const o = this.options;
+    const jittered = jitterBox(rng, job.box, job.centerJitter, job.scaleJitter);
+    const brightness = rng.uniform(Math.max(0, 1 - o.brightnessJitter), 1 + o.brightnessJitter);
+    const window = cropWindow(jittered, job.factor);
+    if (!(window.side >= 1)) return undefined;
+    const { box: gt } = job;
+    const cx = (gt.x + 0.5 * gt.width - window.x0) / window.side;
+    const cy = (gt.y + 0.5 * gt.height - window.y0) / window.side;
+    if (!(cx >= 0 && cx <= 1 && cy >= 0 && cy <= 1)) return undefined;
+
+    const n = job.size;
+    const plane = n * n;
+    const raw = this.raw.subarray(0, 3 * plane);
+    // Raw RGB in [0, 1] (mean 0, std 1); augmentation and the real normalisation follow in one pass.
+    this.native.cropToTensor(job.frame, window, n, raw, { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb' });
+    const out = new Float32Array(3 * plane);
+    const bgr = o.channelOrder === 'bgr';
+    const [m0, m1, m2] = o.mean;
+    const [s0, s1, s2] = o.std;
+    for (let y = 0; y < n; y++) {
+      for (let x = 0; x < n; x++) {
+        const src = y * n + x;
+        // A horizontal flip of the crop equals cropping the mirrored frame at the mirrored window:
+        // cv::resize's half-pixel mapping is symmetric, and so is the jitter.
+        const dst = y * n + (flip ? n - 1 - x : x);
+        let r = raw[src];
+        let g = raw[plane + src];
+        let b = raw[2 * plane + src];
+        if (gray) r = g = b = 0.299 * r + 0.587 * g + 0.114 * b;
+        r = (Math.min(1, r * brightness) - m0) / s0;
+        g = (Math.min(1, g * brightness) - m1) / s1;
+        b = (Math.min(1, b * brightness) - m2) / s2;
+        out[dst] = bgr ? b : r;
+        out[plane + dst] = g;
+        out[2 * plane + dst] = bgr ? r : b;
+      }
+    }
+    const box = Float32Array.of(flip ? 1 - cx : cx, cy, gt.width / window.side, gt.height / window.side);
+    return { pixels: out, box };
+  }
+}
+
+/** N samples -> contiguous NCHW tensors and [N, 4] boxes. */
+export function assembleBatch(samples: readonly TrainingSample[]): Batch {
+  if (samples.length === 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'a batch needs at least one sample');
+  const t = samples[0].template.length;
+  const s = samples[0].search.length;
+  const batch: Batch = {
+    size: samples.length,
+    template: new Float32Array(samples.length * t),
+    search: new Float32Array(samples.length * s),
+    boxes: new Float32Array(samples.length * 4),
+    templateBoxes: new Float32Array(samples.length * 4),
+  };
+  samples.forEach((sample, i) => {
+    if (sample.template.length !== t || sample.search.length !== s) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `sample ${i} has crops of another size than sample 0`);
+    }
+    batch.template.set(sample.template, i * t);
+    batch.search.set(sample.search, i * s);
+    batch.boxes.set(sample.box, i * 4);
+    batch.templateBoxes.set(sample.templateBox, i * 4);
+  });
+  return batch;
+}

@@ -1,0 +1,217 @@
+/**
+ * The training loop shared by teacher training and compression: AdamW, gradient clipping, a step
+ * learning-rate drop, a progress bar, a JSON-lines log, a PNG of the curves, and checkpoints that
+ * let `--resume` continue a killed run exactly where its last checkpoint left it.
+ *
+ * Exact resume rests on one rule for objectives: everything random in step t (the batch, the
+ * replacement draws) is derived from (seed, t), never from state carried across steps. Then the
+ * weights and optimiser moments at step t are all a run needs to go on.
+ */
+import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import cliProgress from 'cli-progress';
+import sharp from 'sharp';
+import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
+import type { WeightMap } from '../model/params.js';
+import { linePlotSvg } from '../eval/plot.js';
+import { CtEdgeError } from '../runtime/errors.js';
+import { AdamW, clipGradNorm } from './adamw.js';
+
+export type LossTerms = { total: tf.Scalar } & Record<string, tf.Scalar>;
+
+export interface Objective {
+  /** Variables the optimiser updates, by stable name. */
+  readonly trainable: ReadonlyMap<string, tf.Variable>;
+  /** Every variable a resume must restore (the trainable ones, BatchNorm statistics, ...). */
+  readonly state: ReadonlyMap<string, tf.Variable>;
+  /** Loads what step `step` needs (its batch) before losses() runs. */
+  prepare(step: number): Promise<void>;
+  /** The loss terms of step `step`; `total` is minimised. Runs inside tf.variableGrads. */
+  losses(step: number): LossTerms;
+  /** What this run trains, stored in checkpoints; a resume must describe the same run. */
+  describe(): Record<string, unknown>;
+}
+
+export interface LoopOptions {
+  steps: number;
+  learningRate: number;
+  weightDecay: number;
+  /** Global gradient norm limit (OSTrack: 0.1). */
+  clipNorm: number;
+  /** Fraction of the steps after which the learning rate is multiplied by `lrDropFactor`. */
+  lrDropAt: number;
+  lrDropFactor: number;
+  checkpointEvery: number;
+  /** Resume checkpoint, JSON-lines log and curves image paths. */
+  checkpointPath: string;
+  logPath: string;
+  plotPath: string;
+  resume: boolean;
+  /** Name on the progress bar. */
+  label: string;
+}
+
+export interface LogEntry {
+  step: number;
+  lr: number;
+  gradNorm: number;
+  ms: number;
+  losses: Record<string, number>;
+}
+
+const META_STEP = 'ct_edge.train.step';
+const META_RUN = 'ct_edge.train.run';
+const STATE = 'state.';
+const OPTIM = 'optim.';
+
+export function learningRateAt(step: number, o: Pick<LoopOptions, 'steps' | 'learningRate' | 'lrDropAt' | 'lrDropFactor'>): number {
+  return step > Math.floor(o.steps * o.lrDropAt) ? o.learningRate * o.lrDropFactor : o.learningRate;
+}
+
+function runDescription(objective: Objective, o: LoopOptions): string {
+  const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor } = o;
+  return JSON.stringify({ objective: objective.describe(), steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor });
+}
+
+async function saveCheckpoint(path: string, step: number, run: string, objective: Objective, optimizer: AdamW): Promise<void> {
+  const tensors: WeightMap = new Map();
+  const put = (name: string, t: tf.Tensor) => tensors.set(name, { data: t.dataSync() as Float32Array, shape: t.shape });
+  for (const [name, v] of objective.state) put(STATE + name, v);
+  for (const [name, t] of Object.entries(optimizer.stateTensors())) put(OPTIM + name, t);
+  await writeSafetensors(path, tensors, { metadata: { [META_STEP]: String(step), [META_RUN]: run } });
+}
+
+async function loadCheckpoint(path: string, run: string, objective: Objective, optimizer: AdamW): Promise<number> {
+  const { tensors, metadata } = await readSafetensors(path);
+  if (metadata[META_RUN] !== run) {
+    throw new CtEdgeError(
+      'ERR_CHECKPOINT',
+      `${path} was written by a different run (${metadata[META_RUN] ?? 'no run description'}); ` +
+        'resume with the same options, or delete it to start over',
+    );
+  }
+  for (const [name, v] of objective.state) {
+    const t = tensors.get(STATE + name);
+    if (!t || t.shape.join() !== v.shape.join()) throw new CtEdgeError('ERR_CHECKPOINT', `${path} lacks a usable '${name}'`);
+    v.assign(tf.tensor(t.data, t.shape));
+  }
+  const moments: Record<string, tf.Tensor> = {};
+  for (const [name, t] of tensors) if (name.startsWith(OPTIM)) moments[name.slice(OPTIM.length)] = tf.tensor(t.data, t.shape);
+  const step = Number(metadata[META_STEP]);
+  optimizer.loadState(step, moments);
+  for (const t of Object.values(moments)) t.dispose();
+  return step;
+}
+
+/** Log entries up to `step` (a killed run may have logged steps after its last checkpoint). */
+async function readLog(path: string, upTo: number): Promise<LogEntry[]> {
+  if (!existsSync(path)) return [];
+  const entries: LogEntry[] = [];
+  for (const line of (await readFile(path, 'utf8')).split('\n')) {
+    try {
+      const e = JSON.parse(line) as LogEntry;
+      if (e.step <= upTo) entries.push(e);
+    } catch {
+      // a line cut short by a kill
+    }
+  }
+  return entries;
+}
+
+/** Training curves as PNG: each loss term (moving average over 1/50 of the run) against the step. */
+export async function plotCurves(path: string, title: string, log: readonly LogEntry[]): Promise<void> {
+  if (log.length < 2) return;
+  const names = Object.keys(log[0].losses);
+  const window = Math.max(1, Math.round(log.length / 50));
+  const smooth = (ys: number[]) => ys.map((_, i) => {
+    const part = ys.slice(Math.max(0, i - window + 1), i + 1);
+    return part.reduce((a, b) => a + b, 0) / part.length;
+  });
+  const series = names.map((name) => ({ label: name, x: log.map((e) => e.step), y: smooth(log.map((e) => e.losses[name])) }));
+  const top = Math.max(...series.flatMap((s) => s.y).filter(Number.isFinite));
+  const yMax = top > 0 ? Number((top * 1.05).toPrecision(2)) : 1;
+  const xMax = log[log.length - 1].step;
+  const svg = linePlotSvg({
+    title,
+    xLabel: 'step',
+    yLabel: `loss (moving average of ${window})`,
+    xRange: [0, xMax],
+    yRange: [0, yMax],
+    xStep: niceStep(xMax),
+    yStep: niceStep(yMax),
+    series,
+    legend: 'upper-right',
+  });
+  await sharp(Buffer.from(svg), { density: 144 }).png().toFile(path);
+}
+
+function niceStep(range: number): number {
+  const raw = range / 8;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * power).find((s) => s >= raw) ?? raw;
+}
+
+/** Runs (or resumes) the loop; returns the log of every step. */
+export async function trainLoop(objective: Objective, o: LoopOptions): Promise<LogEntry[]> {
+  if (!(o.steps > 0) || !(o.checkpointEvery > 0)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'steps and checkpoint interval must be positive');
+  const optimizer = new AdamW({ learningRate: o.learningRate, weightDecay: o.weightDecay });
+  const run = runDescription(objective, o);
+  let start = 0;
+  if (o.resume && existsSync(o.checkpointPath)) {
+    start = await loadCheckpoint(o.checkpointPath, run, objective, optimizer);
+  } else if (o.resume) {
+    throw new CtEdgeError('ERR_CHECKPOINT', `nothing to resume: ${o.checkpointPath} does not exist`);
+  } else {
+    await rm(o.logPath, { force: true });
+  }
+  const log = await readLog(o.logPath, start);
+  await writeFile(o.logPath, log.map((e) => JSON.stringify(e) + '\n').join(''));
+
+  const names = new Map([...objective.trainable].map(([name, v]) => [v.name, name]));
+  const params = Object.fromEntries(objective.trainable);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${o.label} {bar} {value}/{total} | loss {loss} | {msPerStep} ms/step | ETA {eta_formatted}`,
+      noTTYOutput: true,
+      notTTYSchedule: 10_000,
+      etaBuffer: 50,
+      stream: process.stderr,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(o.steps, start, { loss: '-', msPerStep: '-' });
+  try {
+    for (let step = start + 1; step <= o.steps; step++) {
+      const t0 = performance.now();
+      await objective.prepare(step);
+      let terms: Record<string, number> = {};
+      const { grads } = tf.variableGrads(() => {
+        const l = objective.losses(step);
+        terms = Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v.dataSync()[0]]));
+        return l.total;
+      }, [...objective.trainable.values()]);
+      const named: Record<string, tf.Tensor> = {};
+      for (const [varName, g] of Object.entries(grads)) named[names.get(varName)!] = g;
+      if (!Object.values(terms).every(Number.isFinite)) {
+        throw new CtEdgeError('ERR_INTERNAL', `step ${step}: the loss is not finite (${JSON.stringify(terms)}); lower the learning rate`);
+      }
+      const gradNorm = clipGradNorm(named, o.clipNorm);
+      optimizer.learningRate = learningRateAt(step, o);
+      optimizer.apply(params, named);
+      tf.dispose(Object.values(named));
+      const entry: LogEntry = { step, lr: optimizer.learningRate, gradNorm, ms: performance.now() - t0, losses: terms };
+      log.push(entry);
+      await appendFile(o.logPath, JSON.stringify(entry) + '\n');
+      bar.update(step, { loss: terms.total.toFixed(4), msPerStep: entry.ms.toFixed(0) });
+      if (step % o.checkpointEvery === 0 || step === o.steps) {
+        await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer);
+        await plotCurves(o.plotPath, o.label, log);
+      }
+    }
+  } finally {
+    bar.stop();
+    optimizer.dispose();
+  }
+  return log;
+}
