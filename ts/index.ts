@@ -23,3 +23,13 @@ export { netConfig, PRESETS, type PresetName, type TrackerNetConfig } from './mo
 export { initBackend, backendName } from './model/backend.js';
 export { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 export { writeTrackerOnnx } from './onnx/writer.js';
+export { trackStream, TrackTransform, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './runtime/stream.js';
+export { openSource, type OpenSourceOptions } from './io/open.js';
+export { openVideo, openCamera, probeVideo, type VideoOptions, type CameraOptions, type FfmpegOptions } from './io/ffmpeg.js';
+export { openGStreamer, csiCameraPipeline, usbCameraPipeline, parsePipelineCaps, type GStreamerOptions } from './io/gstreamer.js';
+export { openImageFolder, type ImageFolderOptions } from './io/image-folder.js';
+export type { FrameSource, SourceInfo, SourceOptions } from './io/source.js';
+export { VideoWriter, type VideoWriterOptions } from './io/video-writer.js';
+export { ResultWriter, type BoxRecord, type ResultFormat } from './io/results.js';
+export { drawRect, drawText, drawLabel, drawResult, fillRect, type Rgb } from './io/draw.js';
+export { readImage, writeImage } from './io/images.js';

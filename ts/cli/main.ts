@@ -8,9 +8,10 @@ import { command as evalCommand } from './commands/eval.js';
 import { command as exportCommand } from './commands/export.js';
 import { command as generateCommand } from './commands/generate.js';
 import { command as inspectCommand } from './commands/inspect.js';
+import { command as trackCommand } from './commands/track.js';
 import { command as trainCommand } from './commands/train.js';
 
-const commands: CliCommand[] = [trainCommand, compressCommand, generateCommand, exportCommand, inspectCommand, evalCommand, benchCommand];
+const commands: CliCommand[] = [trackCommand, trainCommand, compressCommand, generateCommand, exportCommand, inspectCommand, evalCommand, benchCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -7,6 +7,7 @@ import type { Engine, InferenceBinding, InputTensor } from './engine.js';
 import { CtEdgeError, fromNative, native } from './errors.js';
 import type { BoxMapping } from './model-config.js';
 import { loadNative, type NativeTracker } from './native.js';
+import { trackStream, type SourceFrame, type StreamOptions, type StreamResult } from './stream.js';
 import type { Box, Frame, TrackResult } from './types.js';
 
 export interface TrackerOptions {
@@ -116,6 +117,14 @@ export class Tracker {
       frameIndex: this.frameIndex,
       timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2, totalMs: t3 - t0 },
     };
+  }
+
+  /**
+   * Tracks a source (a video, camera or image folder from openSource(), or any async iterable of
+   * frames) frame by frame, honouring back-pressure; see trackStream() for the options.
+   */
+  stream(source: AsyncIterable<SourceFrame>, options: StreamOptions & { signal?: AbortSignal } = {}): AsyncGenerator<StreamResult, void, undefined> {
+    return trackStream(this, source, options);
   }
 
   dispose(): void {

@@ -1,0 +1,89 @@
+/**
+ * `ct-edge track` end to end, run in-process: a synthetic video (a red square moving over a flat
+ * background) to JSON lines, CSV and an annotated MP4; an OTB folder to a mean IoU; bad input to
+ * CtEdgeErrors. Serial: the tests read what the command prints.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { makeMovingSquareVideo } from './helpers/video.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { command } from '../ts/cli/commands/track.js';
+import { iou } from '../ts/eval/metrics.js';
+import { CtEdgeError, type ErrorCode } from '../ts/index.js';
+import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
+
+const real = hasSharedData ? test.serial : test.serial.skip;
+const suffix = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
+const vitTrackFlags = ['--model', vitTrackPath, '--outputs', 'score=output1,size=output2,offset=output3', '--channel-order', 'bgr', '--box-mapping', 'opencv', '--threads', '1'];
+const code = (c: ErrorCode, message?: RegExp) => ({ instanceOf: CtEdgeError, code: c, ...(message ? { message } : {}) });
+
+let dir = '';
+let video = '';
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ct-edge-cli-'));
+  video = join(dir, 'square.mp4');
+  makeMovingSquareVideo(video);
+});
+test.after.always(async () => rm(dir, { recursive: true, force: true }));
+
+/** Runs the command, returning its exit code and what it printed to stdout. */
+async function track(args: string[]): Promise<{ exitCode: number; stdout: string }> {
+  const log = console.log;
+  const stderr = console.error;
+  let stdout = '';
+  console.log = (...v: unknown[]) => void (stdout += `${v.join(' ')}\n`);
+  console.error = () => undefined;
+  try {
+    return { exitCode: await command.run(args), stdout };
+  } finally {
+    console.log = log;
+    console.error = stderr;
+  }
+}
+
+real(`a video to JSON lines, CSV and an annotated MP4${suffix}`, async (t) => {
+  const [jsonl, csv, out] = ['boxes.jsonl', 'boxes.csv', 'annotated.mp4'].map((f) => join(dir, f));
+  const { exitCode, stdout } = await track([video, ...vitTrackFlags, '--box', '20,30,24,24', '--jsonl', jsonl, '--csv', csv, '--out', out]);
+  t.is(exitCode, 0);
+  t.regex(stdout, /tracked 50 frames/);
+  const records = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  t.deepEqual(
+    records.map((r) => r.frame),
+    [...Array(50).keys()],
+  );
+  t.deepEqual(Object.keys(records[0]), ['frame', 'timestampMs', 'x', 'y', 'w', 'h', 'score', 'state']);
+  t.like(records[0], { timestampMs: 0, x: 20, y: 30, w: 24, h: 24, score: 1, state: 'tracking' });
+  const ious = records.map((r, i) => iou({ x: +r.x, y: +r.y, width: +r.w, height: +r.h }, { x: 20 + 1.2 * i, y: 30 + 0.4 * i, width: 24, height: 24 }));
+  t.log(`mean IoU with the square ${(ious.reduce((a, b) => a + b) / ious.length).toFixed(3)}, min ${Math.min(...ious).toFixed(3)}`);
+  t.true(ious.every((v) => v > 0.5));
+  const rows = (await readFile(csv, 'utf8')).trim().split('\n');
+  t.is(rows[0], 'frame,timestamp_ms,x,y,w,h,score,state');
+  t.is(rows.length, 51);
+  t.is(rows[11], `10,400,${records[10].x},${records[10].y},${records[10].w},${records[10].h},${records[10].score},${records[10].state}`);
+  const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+  t.is(probe.trim(), 'h264,160,120,50');
+});
+
+real(`an OTB folder starts from its first ground-truth box and reports the mean IoU${suffix}`, async (t) => {
+  const { exitCode, stdout } = await track([join(sequencesDir, 'bag'), ...vitTrackFlags, '--frames', '40']);
+  t.is(exitCode, 0);
+  const meanIou = Number(/mean IoU ([\d.]+) over 39 frames/.exec(stdout)?.[1]);
+  t.true(meanIou > 0.6, stdout);
+});
+
+real(`a box outside the first frame is rejected${suffix}`, async (t) => {
+  await t.throwsAsync(track([video, ...vitTrackFlags, '--box', '500,20,30,30']), code('ERR_BOX_OUTSIDE', /outside/));
+});
+
+test.serial('bad inputs are rejected before any model is loaded', async (t) => {
+  const model = ['--model', join(dir, 'never-loaded.onnx')];
+  await t.throwsAsync(track([join(dir, 'missing.mp4'), ...model, '--box', '1,1,5,5']), code('ERR_SOURCE', /video not found/));
+  await t.throwsAsync(track(['/dev/video99', ...model, '--box', '1,1,5,5']), code('ERR_SOURCE', /camera \/dev\/video99 does not exist/));
+  await t.throwsAsync(track([video, ...model, '--box', '1,1,5,5', '--pixel-format', 'yuyv']), code('ERR_FRAME_FORMAT', /unknown pixel format/));
+  await t.throwsAsync(track([video, ...model]), code('ERR_INVALID_ARGUMENT', /--box/));
+  await t.throwsAsync(track([video, ...model, '--box', '1,1,0,5']), code('ERR_INVALID_ARGUMENT', /--box must be/));
+  await t.throwsAsync(track([video, '--box', '1,1,5,5']), code('ERR_INVALID_ARGUMENT', /--model/));
+});

@@ -1,0 +1,136 @@
+/**
+ * Frame sources and writers on synthetic media made by ffmpeg (a red square moving over a flat
+ * background): frame counts, sizes and layouts, and a clear CtEdgeError for each kind of bad input.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CtEdgeError, type ErrorCode, type Frame } from '../ts/index.js';
+import { openCamera, openVideo } from '../ts/io/ffmpeg.js';
+import { csiCameraPipeline, openGStreamer, parsePipelineCaps, usbCameraPipeline } from '../ts/io/gstreamer.js';
+import { writeImage } from '../ts/io/images.js';
+import { openSource } from '../ts/io/open.js';
+import { ResultWriter } from '../ts/io/results.js';
+import type { FrameSource, SourceFrame } from '../ts/io/source.js';
+import { VideoWriter } from '../ts/io/video-writer.js';
+import { squareFrame } from './helpers/frames.js';
+import { makeMovingSquareVideo } from './helpers/video.js';
+
+const code = (c: ErrorCode, message?: RegExp) => ({ instanceOf: CtEdgeError, code: c, ...(message ? { message } : {}) });
+
+let dir = '';
+let video = '';
+
+
+async function collect(source: FrameSource): Promise<SourceFrame[]> {
+  const frames: SourceFrame[] = [];
+  for await (const f of source) frames.push(f);
+  return frames;
+}
+
+/** Mean x of the red pixels of an RGB frame. */
+function redCentreX(frame: Frame): number {
+  const d = frame.data as Uint8Array;
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < frame.width * frame.height; i++) {
+    if (d[3 * i] > 180 && d[3 * i + 1] < 80) {
+      sum += i % frame.width;
+      n += 1;
+    }
+  }
+  return sum / n;
+}
+
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ct-edge-io-'));
+  video = join(dir, 'square.mp4');
+  makeMovingSquareVideo(video);
+});
+test.after.always(async () => rm(dir, { recursive: true, force: true }));
+
+test('a video file gives every frame, RGB at its size, timestamped by its frame rate', async (t) => {
+  const source = await openVideo(video);
+  t.like(source.info, { kind: 'video', width: 160, height: 120, format: 'rgb', fps: 25, frameCount: 50, live: false });
+  const frames = await collect(source);
+  t.is(frames.length, 50);
+  t.true(frames.every((f, i) => f.index === i && f.timestampMs === i * 40 && f.frame.width === 160 && f.frame.height === 120 && (f.frame.data as Uint8Array).length === 160 * 120 * 3));
+  // The square moves right by 1.2 px a frame.
+  t.true(Math.abs(redCentreX(frames[49].frame) - redCentreX(frames[0].frame) - 49 * 1.2) < 3);
+});
+
+test('nv12 frames hold a luma plane and a half-height chroma plane', async (t) => {
+  const frames = await collect(await openVideo(video, { pixelFormat: 'nv12' }));
+  t.is(frames.length, 50);
+  t.true(frames.every((f) => f.frame.format === 'nv12' && (f.frame.data as Uint8Array).length === 160 * 120 * 1.5));
+});
+
+test('openSource reads an image folder, or the img/ folder of an OTB sequence', async (t) => {
+  const seq = join(dir, 'seq');
+  await mkdir(join(seq, 'img'), { recursive: true });
+  for (let i = 1; i <= 3; i++) await writeImage(join(seq, 'img', `${String(i).padStart(4, '0')}.png`), squareFrame(64, 48, 10 + i, 10, 8));
+  for (const input of [seq, join(seq, 'img')]) {
+    const source = await openSource(input);
+    t.like(source.info, { kind: 'images', width: 64, height: 48, frameCount: 3 });
+    const frames = await collect(source);
+    t.deepEqual(
+      frames.map((f) => f.index),
+      [0, 1, 2],
+    );
+    t.true(Buffer.from(frames[2].frame.data as Uint8Array).equals(squareFrame(64, 48, 13, 10, 8).data as Uint8Array));
+  }
+});
+
+test('a GStreamer pipeline is read from fd 3 in the format its caps end with', async (t) => {
+  // A stand-in gst-launch-1.0: records its arguments and writes 30 NV12 frames to fd 3, as fdsink fd=3 would.
+  const fake = join(dir, 'gst-launch-1.0');
+  const argsFile = join(dir, 'gst-args');
+  await writeFile(
+    fake,
+    `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\necho "GST_ARGUS: chatter on stdout"\nexec ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=s=64x48:r=30:d=1 -f rawvideo -pix_fmt nv12 pipe:3\n`,
+  );
+  await chmod(fake, 0o755);
+  const pipeline = 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48,framerate=30/1';
+  const source = await openGStreamer(pipeline, { gstLaunchPath: fake });
+  t.like(source.info, { kind: 'gstreamer', width: 64, height: 48, format: 'nv12', fps: 30, live: true });
+  const frames = await collect(source);
+  t.is(frames.length, 30);
+  t.true(frames.every((f) => (f.frame.data as Uint8Array).length === 64 * 48 * 1.5));
+  t.deepEqual((await readFile(argsFile, 'utf8')).trim().split('\n'), ['-q', '-e', `${pipeline} ! fdsink fd=3 sync=false`]);
+});
+
+test('pipeline caps give the frame layout, with GStreamer strides', (t) => {
+  t.deepEqual(parsePipelineCaps(csiCameraPipeline()), { layout: { width: 1280, height: 720, format: 'nv12', stride: 1280 }, gstFormat: 'NV12', fps: 30 });
+  t.is(parsePipelineCaps(usbCameraPipeline({ width: 640, height: 480 })).layout.format, 'nv12');
+  t.is(parsePipelineCaps('videotestsrc ! video/x-raw,format=RGB,width=30,height=20').layout.stride, 92, 'RGB rows round up to 4 bytes');
+  t.is(parsePipelineCaps('v4l2src ! videoconvert ! video/x-raw,format=(string)BGRx,width=(int)640,height=(int)480').layout.format, 'bgra');
+  t.throws(() => parsePipelineCaps('v4l2src ! video/x-raw,format=YUY2,width=640,height=480'), code('ERR_FRAME_FORMAT', /unknown pixel format 'YUY2'/));
+  t.throws(() => parsePipelineCaps('v4l2src ! video/x-raw,format=NV12'), code('ERR_INVALID_ARGUMENT', /width and height/));
+});
+
+test('bad inputs are CtEdgeErrors that say what is wrong', async (t) => {
+  await t.throwsAsync(openVideo(join(dir, 'missing.mp4')), code('ERR_SOURCE', /video not found/));
+  const text = join(dir, 'notes.mp4');
+  await writeFile(text, 'not a video\n');
+  await t.throwsAsync(openVideo(text), code('ERR_SOURCE', /cannot read video .*notes\.mp4/));
+  await t.throwsAsync(openCamera('/dev/video99'), code('ERR_SOURCE', /camera \/dev\/video99 does not exist/));
+  await t.throwsAsync(openSource('/dev/video99'), code('ERR_SOURCE', /does not exist/));
+  await t.throwsAsync(openVideo(video, { pixelFormat: 'yuyv' as never }), code('ERR_FRAME_FORMAT', /unknown pixel format 'yuyv'/));
+  await t.throwsAsync(openGStreamer('v4l2src ! video/x-raw,format=I420,width=64,height=48'), code('ERR_FRAME_FORMAT', /unknown pixel format 'I420'/));
+  await t.throwsAsync(openVideo(video, { ffprobePath: join(dir, 'no-ffprobe') }), code('ERR_SOURCE', /not installed.*apt-get install ffmpeg/));
+  const noFfmpeg = await openVideo(video, { ffmpegPath: join(dir, 'no-ffmpeg') });
+  await t.throwsAsync(collect(noFfmpeg), code('ERR_SOURCE', /no-ffmpeg is not installed.*apt-get install ffmpeg/));
+});
+
+test('VideoWriter encodes frames ffprobe can decode; ResultWriter fails clearly on a bad path', async (t) => {
+  const out = join(dir, 'out.mp4');
+  const writer = await VideoWriter.open(out, { width: 63, height: 47, fps: 10 });
+  for (let i = 0; i < 10; i++) await writer.write(squareFrame(63, 47, 5 + i, 10, 8));
+  await t.throwsAsync(writer.write(squareFrame(64, 48, 0, 0, 8)), code('ERR_FRAME_SIZE'));
+  await writer.close();
+  const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+  t.is(probe.trim(), `${writer.codec === 'libx264' ? 'h264' : 'mpeg4'},10`);
+  await t.throwsAsync(ResultWriter.open(join(dir, 'no', 'such', 'dir', 'boxes.csv')), code('ERR_OUTPUT', /cannot write/));
+});

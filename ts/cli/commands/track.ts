@@ -1,0 +1,241 @@
+/** `ct-edge track`: one target through a video, a camera, a GStreamer pipeline or an image folder. */
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import cliProgress from 'cli-progress';
+import { isDirectory, isFile } from '../../datasets/common.js';
+import { readOtbSequence } from '../../datasets/otb.js';
+import { iou } from '../../eval/metrics.js';
+import { toRgb } from '../../io/convert.js';
+import { drawResult } from '../../io/draw.js';
+import { openSource } from '../../io/open.js';
+import { ResultWriter } from '../../io/results.js';
+import { checkPixelFormat, type FrameSource } from '../../io/source.js';
+import { VideoWriter } from '../../io/video-writer.js';
+import { CtEdgeError } from '../../runtime/errors.js';
+import { trackStream, type StreamResult } from '../../runtime/stream.js';
+import { Tracker } from '../../runtime/tracker.js';
+import type { Box, Frame } from '../../runtime/types.js';
+import type { CliCommand } from '../command.js';
+import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
+
+const usage = `usage: ct-edge track <video|folder|/dev/videoN|gst:PIPELINE> --model m.onnx|m.engine [--box x,y,w,h] [options]
+
+Tracks one target from the box it has in the first frame. Inputs:
+  video.mp4              any file ffmpeg decodes
+  folder/                images in name order; an OTB sequence folder (img/ + groundtruth_rect.txt)
+                         needs no --box (the first ground-truth box) and reports the mean IoU
+  /dev/video0            a V4L2 camera through ffmpeg (Ctrl-C stops it; outputs are finished first)
+  gst:PIPELINE           a GStreamer pipeline without its sink, ending in raw caps, e.g. on a Jetson
+                         'gst:nvarguscamerasrc ! video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1,format=NV12 ! nvvidconv ! video/x-raw,format=NV12,width=1280,height=720'
+
+Options:
+  --model PATH           the tracker (.onnx on onnxruntime, .engine on TensorRT)
+  --box x,y,w,h          the target in the first frame, in pixels
+  --out PATH             annotated video (box, score, lost state), H.264 MP4
+  --jsonl PATH           boxes as JSON lines: frame, timestampMs, x, y, w, h, score, state
+  --csv PATH             the same as CSV
+  --realtime             track the newest frame, dropping those that come while busy (cameras);
+                         files are then read at their own frame rate, as a camera would give them
+  --frames N             stop after N frames
+  --pixel-format F       frames ffmpeg decodes to: rgb (default) or nv12 (half the bytes)
+  --width W --height H --fps F   camera mode to ask for (/dev/videoN)
+  --input-format F       the camera's encoding, e.g. mjpeg (/dev/videoN)
+  --threads N            onnxruntime threads (default: one per core)
+
+The first frame's line in --jsonl/--csv is the init box with score 1. In real-time mode the
+annotated video repeats the last tracked frame in place of dropped ones, keeping the source's timing.
+
+${MODEL_OPTIONS_USAGE}
+
+Example (VitTrack on a video):
+  ct-edge track bag.avi --model vitTracker.onnx --box 292,128,146,132 --out bag-tracked.mp4 \\
+    --outputs score=output1,size=output2,offset=output3 --channel-order bgr --box-mapping opencv`;
+
+function parseBox(text: string): Box {
+  const v = text.split(',').map((s) => Number(s.trim()));
+  const [x, y, width, height] = v;
+  if (v.length !== 4 || !v.every(Number.isFinite) || width <= 0 || height <= 0) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--box must be x,y,w,h in pixels with w,h > 0, got '${text}'`);
+  }
+  return { x, y, width, height };
+}
+
+/** An OTB sequence folder's ground truth, when the input is one. */
+async function otbGroundTruth(input: string): Promise<(Box | null)[] | undefined> {
+  if (!(await isDirectory(join(input, 'img'))) || !(await isFile(join(input, 'groundtruth_rect.txt')))) return undefined;
+  return (await readOtbSequence(input)).groundTruth;
+}
+
+/** Progress for files (a bar with the total) and live sources (one line: frames, FPS, drops). */
+class Progress {
+  private readonly bar: cliProgress.SingleBar | undefined;
+  private readonly times: number[] = [];
+  private lastLine = 0;
+
+  constructor(source: FrameSource, frameLimit: number | undefined) {
+    const total = Math.min(source.info.frameCount ?? Infinity, frameLimit ?? Infinity);
+    if (!source.info.live && Number.isFinite(total)) {
+      this.bar = new cliProgress.SingleBar(
+        { format: 'track [{bar}] {percentage}% | {value}/{total} frames | {fps} fps | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true },
+        cliProgress.Presets.shades_classic,
+      );
+      this.bar.start(total, 0, { fps: '-' });
+    }
+  }
+
+  /** Tracking rate over the last second. */
+  private fps(now: number): number {
+    this.times.push(now);
+    while (this.times.length > 1 && now - this.times[0] > 1000) this.times.shift();
+    const span = now - this.times[0];
+    return span > 0 ? ((this.times.length - 1) * 1000) / span : 0;
+  }
+
+  update(r: StreamResult): void {
+    const now = performance.now();
+    const fps = this.fps(now).toFixed(1);
+    if (this.bar) {
+      this.bar.update(r.index + 1, { fps });
+      return;
+    }
+    // On a terminal the line is redrawn in place; in a log, a line every 5 s.
+    const tty = process.stderr.isTTY;
+    if (now - this.lastLine < (tty ? 250 : 5000)) return;
+    this.lastLine = now;
+    const line = `frame ${r.index} | ${fps} fps | dropped ${r.dropped} | score ${r.score.toFixed(2)} ${r.state}`;
+    process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+  }
+
+  stop(): void {
+    this.bar?.stop();
+    if (!this.bar && process.stderr.isTTY) process.stderr.write('\n');
+  }
+}
+
+export const command: CliCommand = {
+  name: 'track',
+  summary: 'track a target through a video, camera, GStreamer pipeline or image folder',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: 'string' },
+        box: { type: 'string' },
+        out: { type: 'string' },
+        jsonl: { type: 'string' },
+        csv: { type: 'string' },
+        realtime: { type: 'boolean', default: false },
+        frames: { type: 'string' },
+        'pixel-format': { type: 'string', default: 'rgb' },
+        width: { type: 'string' },
+        height: { type: 'string' },
+        fps: { type: 'string' },
+        'input-format': { type: 'string' },
+        threads: { type: 'string' },
+        ...MODEL_OPTION_FLAGS,
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+    if (positionals.length !== 1) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give one input: a video, an image folder, /dev/videoN or gst:PIPELINE');
+    const input = positionals[0];
+    if (!values.model) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the tracker with --model m.onnx (or m.engine)');
+    const frameLimit = values.frames === undefined ? undefined : parseIntFlag(values.frames, 'frames', 0);
+    const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;
+    const groundTruth = await otbGroundTruth(input);
+    const initBox = values.box ? parseBox(values.box) : groundTruth?.[0];
+    if (!initBox) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --box x,y,w,h: where the target is in the first frame');
+
+    // First Ctrl-C: stop the source and finish the outputs. Second: leave at once.
+    const stop = new AbortController();
+    const onSigint = () => (stop.signal.aborted ? process.exit(130) : stop.abort());
+    process.on('SIGINT', onSigint);
+    const closers: (() => Promise<void>)[] = [];
+    let failed = false;
+    try {
+      const camera = {
+        width: parseIntFlag(values.width, 'width', 0, 0) || undefined,
+        height: parseIntFlag(values.height, 'height', 0, 0) || undefined,
+        fps: parseIntFlag(values.fps, 'fps', 0, 0) || undefined,
+        inputFormat: values['input-format'],
+      };
+      const source = await openSource(input, { pixelFormat: checkPixelFormat(values['pixel-format']), paced: values.realtime, signal: stop.signal, ...camera });
+      closers.push(() => source.close());
+      const [{ engine }] = await loadModels([values.model], values, threads);
+      closers.push(() => engine.dispose());
+      const tracker = new Tracker(engine);
+      closers.push(async () => tracker.dispose());
+
+      const writers: ResultWriter[] = [];
+      if (values.jsonl) writers.push(await ResultWriter.open(values.jsonl, 'jsonl'));
+      if (values.csv) writers.push(await ResultWriter.open(values.csv, 'csv'));
+      const video = values.out ? await VideoWriter.open(values.out, { width: source.info.width, height: source.info.height, fps: source.info.fps ?? 30 }) : undefined;
+      // Outputs close first (closers run last-in first-out), so what was tracked is kept on any exit.
+      for (const w of writers) closers.push(() => w.close());
+      if (video) closers.push(() => video.close());
+
+      console.error(
+        `ct-edge track: ${source.info.kind} ${source.info.width}x${source.info.height}${source.info.fps ? ` at ${source.info.fps.toFixed(2)} fps` : ''}, ` +
+          `${engine.backend}, ${values.realtime ? 'real-time (newest frame)' : 'every frame'}`,
+      );
+      const progress = new Progress(source, frameLimit);
+      let frames = 0;
+      let lost = 0;
+      let dropped = 0;
+      let iouSum = 0;
+      let iouCount = 0;
+      let last: { index: number; frame: Frame } | undefined;
+      const started = performance.now();
+      let interrupted = false;
+      try {
+        for await (const r of trackStream(tracker, source, { initBox, realtime: values.realtime, signal: stop.signal })) {
+          frames += 1;
+          dropped = r.dropped;
+          if (r.state === 'lost') lost += 1;
+          const gt = groundTruth?.[r.index];
+          if (gt && !r.initial) {
+            iouSum += iou(r.box, gt);
+            iouCount += 1;
+          }
+          for (const w of writers) await w.write(r);
+          if (video) {
+            const frame = toRgb(r.frame);
+            drawResult(frame, r);
+            // Real-time mode skipped frames: hold the last picture over them to keep the timing.
+            if (last) for (let i = last.index + 1; i < r.index; i++) await video.write(last.frame);
+            await video.write(frame);
+            last = { index: r.index, frame };
+          }
+          progress.update(r);
+          if (frameLimit !== undefined && frames >= frameLimit) break;
+        }
+      } catch (error) {
+        if (!stop.signal.aborted) throw error;
+        interrupted = true;
+      } finally {
+        progress.stop();
+      }
+
+      const seconds = (performance.now() - started) / 1000;
+      const lines = [
+        `${interrupted ? 'stopped by Ctrl-C after' : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps), ` +
+          `lost in ${lost}${values.realtime ? `, dropped ${dropped}` : ''}`,
+      ];
+      if (iouCount > 0) lines.push(`mean IoU ${(iouSum / iouCount).toFixed(3)} over ${iouCount} frames with ground truth (init frame excluded)`);
+      const written = [values.out, values.jsonl, values.csv].filter(Boolean);
+      if (written.length) lines.push(`wrote ${written.join(', ')}`);
+      console.log(lines.join('\n'));
+      return 0;
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      process.off('SIGINT', onSigint);
+      // Every closer runs; the first failure is reported unless the run itself failed.
+      const errors: unknown[] = [];
+      for (const close of closers.reverse()) await close().catch((error: unknown) => errors.push(error));
+      if (errors.length > 0 && !failed) throw errors[0];
+    }
+  },
+};
