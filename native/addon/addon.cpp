@@ -7,6 +7,15 @@
 
 #include "../core/errors.h"
 #include "../core/tracker_core.h"
+#ifdef CT_EDGE_HAVE_BUILD_INFO
+#include "../cmake/build_info.h"
+#endif
+#ifdef CT_EDGE_WITH_CUDA
+#include "../cuda/cuda_binding.h"
+#endif
+#ifdef CT_EDGE_WITH_TENSORRT
+#include "../tensorrt/tensorrt_binding.h"
+#endif
 
 namespace {
 
@@ -327,6 +336,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   features.Set("cuda", Napi::Boolean::New(env, false));
   features.Set("tensorrt", Napi::Boolean::New(env, false));
   exports.Set("features", features);
+#ifdef CT_EDGE_HAVE_BUILD_INFO
+  ctedge::register_build_info(env, exports);
+#endif
+#ifdef CT_EDGE_WITH_CUDA
+  ctedge::register_cuda(env, exports);
+#endif
+#ifdef CT_EDGE_WITH_TENSORRT
+  ctedge::register_tensorrt(env, exports);
+#endif
   return exports;
 }
 

@@ -1,0 +1,25 @@
+# Reads native/sources.json, the one list of native sources that binding.gyp (node-gyp) also reads.
+# ct_edge_sources(<out-var> <key>) sets <out-var> to the absolute paths listed under <key>, or to an
+# empty list when the key is absent (so "cuda" and "tensorrt" may be added without breaking older lists).
+set(CT_EDGE_REPO_ROOT "${CMAKE_CURRENT_LIST_DIR}/../.." CACHE INTERNAL "")
+get_filename_component(CT_EDGE_REPO_ROOT "${CT_EDGE_REPO_ROOT}" ABSOLUTE)
+file(READ "${CT_EDGE_REPO_ROOT}/native/sources.json" _ct_edge_sources_json)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${CT_EDGE_REPO_ROOT}/native/sources.json")
+
+function(ct_edge_sources out key)
+  string(JSON _type ERROR_VARIABLE _err TYPE "${_ct_edge_sources_json}" "${key}")
+  if(_err OR NOT _type STREQUAL "ARRAY")
+    set(${out} "" PARENT_SCOPE)
+    return()
+  endif()
+  string(JSON _n LENGTH "${_ct_edge_sources_json}" "${key}")
+  set(_list "")
+  if(_n GREATER 0)
+    math(EXPR _last "${_n} - 1")
+    foreach(i RANGE 0 ${_last})
+      string(JSON _src GET "${_ct_edge_sources_json}" "${key}" ${i})
+      list(APPEND _list "${CT_EDGE_REPO_ROOT}/${_src}")
+    endforeach()
+  endif()
+  set(${out} "${_list}" PARENT_SCOPE)
+endfunction()

@@ -1,0 +1,70 @@
+// exports.cuda: a probe and a one-shot GPU crop with the same signature as the CPU cropToTensor, so
+// that tests (test/cuda-preprocess.test.ts) can compare the two paths pixel for pixel.
+#include "cuda_binding.h"
+
+#include <string>
+
+#include "../core/tracker_core.h"
+#include "napi_helpers.h"
+#include "preprocess.h"
+
+namespace ctedge {
+namespace {
+
+using namespace napi_helpers;
+
+Napi::Value Probe(const Napi::CallbackInfo& info) {
+  const cuda::DeviceInfo d = cuda::probe_device();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("available", d.available);
+  if (!d.available) o.Set("reason", d.reason);
+  o.Set("device", d.device);
+  o.Set("name", d.name);
+  o.Set("computeCapability", std::to_string(d.major) + "." + std::to_string(d.minor));
+  o.Set("totalMemory", static_cast<double>(d.total_memory));
+  o.Set("integrated", d.integrated);
+  o.Set("runtimeVersion", d.runtime_version);
+  o.Set("driverVersion", d.driver_version);
+  return o;
+}
+
+// cropToTensor(frame, { x0, y0, side }, outSize, dst: Float32Array | Uint16Array, norm), on the GPU.
+Napi::Value CropToTensor(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const FrameView frame = frame_of(info[0]);
+  if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "window must be { x0, y0, side }");
+  const Napi::Object w = info[1].As<Napi::Object>();
+  const CropWindow window{int_of(w, "x0", "window"), int_of(w, "y0", "window"), int_of(w, "side", "window")};
+  if (window.side <= 0) throw_coded(env, "ERR_INVALID_ARGUMENT", "window.side must be positive");
+  if (!info[2].IsNumber() || info[2].As<Napi::Number>().Int32Value() <= 0)
+    throw_coded(env, "ERR_INVALID_ARGUMENT", "outSize must be a positive integer");
+  const int out_size = info[2].As<Napi::Number>().Int32Value();
+  if (!info[3].IsTypedArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "dst must be a Float32Array or Uint16Array");
+  const auto dst = info[3].As<Napi::TypedArray>();
+  const bool half = dst.TypedArrayType() == napi_uint16_array;
+  if ((!half && dst.TypedArrayType() != napi_float32_array) || dst.ElementLength() != 3ull * out_size * out_size)
+    throw_coded(env, "ERR_INVALID_ARGUMENT", "dst must be a Float32Array or Uint16Array of 3*outSize*outSize elements");
+  const Normalization norm = norm_of(info[4]);
+  try {
+    cuda::crop_to_host(frame, window, out_size, norm, static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset(), half);
+  } catch (const CoreError& e) {
+    throw_coded(env, e.code(), e.what());
+  }
+  return env.Undefined();
+}
+
+}  // namespace
+
+void register_cuda(Napi::Env env, Napi::Object exports) {
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("probe", Napi::Function::New(env, Probe, "probe"));
+  cuda.Set("cropToTensor", Napi::Function::New(env, CropToTensor, "cropToTensor"));
+  exports.Set("cuda", cuda);
+  Napi::Value existing = exports.Get("features");
+  Napi::Object features = existing.IsObject() ? existing.As<Napi::Object>() : Napi::Object::New(env);
+  features.Set("cuda", true);
+  features.Set("cudaDevice", cuda::probe_device().available);
+  exports.Set("features", features);
+}
+
+}  // namespace ctedge

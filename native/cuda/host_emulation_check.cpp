@@ -1,0 +1,135 @@
+// Runs the CUDA pre-processing kernels (preprocess_kernels.cuh) on the host, one emulated thread at a
+// time, and compares every output value with the CPU crop (core/crop.cpp) for every pixel format,
+// window, channel order and output type. This checks the kernels' index and rounding logic where no
+// GPU exists; test/cuda-emulation.test.ts builds and runs it:
+//   g++ -std=c++17 -O3 -c native/core/frame.cpp native/core/crop.cpp
+//   g++ -std=c++17 -O1 -ffp-contract=off native/cuda/host_emulation_check.cpp frame.o crop.o -o check && ./check
+// Compile core/*.cpp as the addon does (-O3, default contraction: the CPU crop may fuse multiply-adds)
+// and this file with -ffp-contract=off (the kernels' intrinsics never fuse). Not part of the addon.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "../core/crop.h"
+#include "../core/frame.h"
+
+// ---- stand-ins for the CUDA built-ins the kernels use ---------------------------------------------
+#define __global__
+#define __device__
+#define __forceinline__ inline
+struct Dim3 {
+  int x = 0, y = 0, z = 0;
+};
+static Dim3 blockIdx, threadIdx, blockDim;
+using __half = uint16_t;
+static inline __half __float2half_rn(float v) { return ctedge::float_to_half(v); }
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline double __dmul_rn(double a, double b) { return a * b; }
+static inline double __dadd_rn(double a, double b) { return a + b; }
+static inline double __ddiv_rn(double a, double b) { return a / b; }
+static inline float __double2float_rn(double v) { return static_cast<float>(v); }
+using std::fmax;
+using std::fmin;
+using std::min;
+
+namespace emulated {
+using ctedge::FrameView;
+#include "preprocess_kernels.cuh"
+}  // namespace emulated
+
+namespace {
+
+using namespace ctedge;
+
+template <typename K>
+void run_grid(int out_size, K kernel) {  // block 32x8 as in preprocess.cu's launch()
+  blockDim.x = 32, blockDim.y = 8;
+  for (int by = 0; by < (out_size + 7) / 8; ++by)
+    for (int bx = 0; bx < (out_size + 31) / 32; ++bx)
+      for (int ty = 0; ty < 8; ++ty)
+        for (int tx = 0; tx < 32; ++tx) {
+          blockIdx.x = bx, blockIdx.y = by, threadIdx.x = tx, threadIdx.y = ty;
+          kernel();
+        }
+}
+
+// preprocess.cu's crop_normalize_async, with the launch replaced by run_grid.
+template <typename T>
+void emulate(const FrameView& f, const CropWindow& w, int out, const Normalization& norm, T* dst) {
+  emulated::Params p;
+  p.data = f.data, p.width = f.width, p.height = f.height, p.stride = f.stride;
+  p.x0 = w.x0, p.y0 = w.y0, p.side = w.side, p.out_size = out;
+  const bool rgb = norm.order == ChannelOrder::RGB;
+  p.rgb_of[0] = rgb ? 0 : 2, p.rgb_of[1] = 1, p.rgb_of[2] = rgb ? 2 : 0;
+  for (int c = 0; c < 3; ++c) {
+    p.scale[c] = 1.0f / (255.0f * norm.std[p.rgb_of[c]]);
+    p.bias[c] = -norm.mean[p.rgb_of[c]] / norm.std[p.rgb_of[c]];
+  }
+  switch (f.format) {
+    case PixelFormat::RGB: run_grid(out, [&] { emulated::crop_packed<3, 0, 1, 2>(p, dst); }); break;
+    case PixelFormat::BGR: run_grid(out, [&] { emulated::crop_packed<3, 2, 1, 0>(p, dst); }); break;
+    case PixelFormat::RGBA: run_grid(out, [&] { emulated::crop_packed<4, 0, 1, 2>(p, dst); }); break;
+    case PixelFormat::BGRA: run_grid(out, [&] { emulated::crop_packed<4, 2, 1, 0>(p, dst); }); break;
+    case PixelFormat::GRAY: run_grid(out, [&] { emulated::crop_packed<1, 0, 0, 0>(p, dst); }); break;
+    case PixelFormat::NV12: run_grid(out, [&] { emulated::crop_nv12(p, dst); }); break;
+  }
+}
+
+}  // namespace
+
+int main() {
+  uint32_t seed = 12345;
+  const auto rnd = [&] { return (seed = seed * 1664525u + 1013904223u) >> 24; };
+  const PixelFormat formats[] = {PixelFormat::RGB, PixelFormat::BGR, PixelFormat::RGBA, PixelFormat::BGRA, PixelFormat::GRAY, PixelFormat::NV12};
+  const struct { int w, h; } sizes[] = {{98, 62}, {320, 240}, {64, 480}};
+  const CropWindow windows[] = {{10, 5, 50}, {20, 10, 20}, {-25, -30, 70}, {60, 30, 256}, {-300, -200, 1500}, {5000, 5000, 30}, {3, 7, 1}};
+  const int outs[] = {32, 48, 40, 128, 256, 16, 8};
+  long mismatches = 0, values = 0, exact = 0;
+  double worst32 = 0;
+  int worst16 = 0;
+  for (const auto& sz : sizes)
+    for (PixelFormat fmt : formats) {
+      const int stride = sz.w * bytes_per_pixel(fmt) + 6;
+      std::vector<uint8_t> px(static_cast<size_t>(stride) * sz.h * 3 / 2 + stride);
+      for (auto& b : px) b = static_cast<uint8_t>(rnd());
+      const FrameView f{px.data(), sz.w, sz.h, stride, fmt};
+      for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); ++k)
+        for (int order = 0; order < 2; ++order) {
+          Normalization norm;
+          norm.order = order ? ChannelOrder::BGR : ChannelOrder::RGB;
+          const int out = outs[k];
+          const size_t n = 3ull * out * out;
+          std::vector<float> cpu(n), gpu(n, -999.f);
+          std::vector<uint16_t> cpu16(n), gpu16(n, 0xffff);
+          CropSampler sampler;
+          sampler.crop(f, windows[k], out, norm, cpu.data());
+          sampler.crop(f, windows[k], out, norm, cpu16.data());
+          emulate(f, windows[k], out, norm, gpu.data());
+          emulate(f, windows[k], out, norm, gpu16.data());
+          long bad = 0;
+          for (size_t i = 0; i < n; ++i) {
+            const double d = std::fabs(static_cast<double>(cpu[i]) - gpu[i]);
+            const int u = std::abs(static_cast<int>(cpu16[i]) - static_cast<int>(gpu16[i]));
+            exact += std::memcmp(&cpu[i], &gpu[i], 4) == 0 && cpu16[i] == gpu16[i];
+            worst32 = std::max(worst32, d), worst16 = std::max(worst16, u);
+            const bool differs = !(d <= 1e-5) || u > 1;
+            if (differs && bad == 0 && std::getenv("CT_EDGE_EMU_DEBUG"))
+              std::printf("  first at %zu: cpu %.9g gpu %.9g (half %04x %04x)\n", i, cpu[i], gpu[i], cpu16[i], gpu16[i]);
+            bad += differs;
+          }
+          if (bad)
+            std::printf("MISMATCH %s %dx%d window (%d,%d,%d)->%d order %d: %ld of %zu values\n", pixel_format_name(fmt), sz.w, sz.h,
+                        windows[k].x0, windows[k].y0, windows[k].side, out, order, bad, n);
+          mismatches += bad, values += static_cast<long>(n);
+        }
+    }
+  std::printf("emulated CUDA kernels vs CPU crop: %ld of %ld outputs beyond tolerance (1e-5 float32, 1 ulp float16); "
+              "%ld bit-identical in both; max float32 diff %.3g, max float16 diff %d ulp\n",
+              mismatches, values, exact, worst32, worst16);
+  return mismatches == 0 ? 0 : 1;
+}

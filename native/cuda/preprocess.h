@@ -1,0 +1,128 @@
+// CUDA twin of core/crop.cpp: square crop, zero padding outside the frame, bilinear resize
+// (cv::resize INTER_LINEAR taps) and normalisation to planar NCHW float32 or float16, in one kernel,
+// reading RGB, BGR, RGBA, BGRA, GRAY or NV12 (BT.601 limited) straight from device-readable memory.
+//
+// A pure C++ interface: nothing here needs a CUDA header, streams travel as void* (cudaStream_t),
+// so the N-API glue and the TensorRT code compile with any C++17 compiler. CUDA failures throw
+// ctedge::CoreError with code "ERR_CUDA".
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "../core/crop.h"
+#include "../core/errors.h"
+#include "../core/frame.h"
+
+namespace ctedge {
+namespace cuda {
+
+struct DeviceInfo {
+  bool available = false;    // a device exists and the runtime/driver work
+  std::string reason;        // why not, when !available
+  int device = -1;
+  std::string name;
+  int major = 0, minor = 0;  // compute capability
+  size_t total_memory = 0;
+  bool integrated = false;   // Jetson: the GPU shares DRAM with the CPU (zero-copy frames pay off)
+  int runtime_version = 0, driver_version = 0;  // e.g. 13000
+};
+
+// Never throws; looks at the current device (cudaGetDevice).
+DeviceInfo probe_device();
+
+// Throws CoreError("ERR_CUDA", "<what>: <cuda error string>") when err is not cudaSuccess (0).
+void check(int err, const char* what);
+
+// Launches the fused crop on `stream`. frame.data must be readable by the device: a device pointer,
+// managed memory, or pinned host memory mapped into the device (cudaHostAllocMapped with unified
+// addressing). dst: device memory holding 3*out_size*out_size float (half=false) or __half values.
+// Pixel for pixel the same arithmetic as CropSampler (the CPU path), float16 rounded to nearest even.
+void crop_normalize_async(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
+                          void* dst, bool half, void* stream);
+
+// Owns the memory a tracker needs to feed frames to the kernel without allocating per frame:
+// a pinned (page-locked, mapped) host staging buffer and, on discrete GPUs, a device copy.
+// stage() copies a host frame (e.g. a JS Buffer) into pinned memory and, on a discrete GPU, queues
+// the host->device copy on `stream`; it returns a view the kernel can read. On an integrated GPU
+// (Jetson) the kernel reads the pinned buffer in place (zero-copy).
+// The caller must not stage the next frame before the work queued on the previous one has finished
+// (the tracker synchronises once per frame anyway).
+class FrameStager {
+ public:
+  FrameStager();
+  ~FrameStager();
+  FrameStager(const FrameStager&) = delete;
+  FrameStager& operator=(const FrameStager&) = delete;
+
+  FrameView stage(const FrameView& host_frame, void* stream);
+  // A buffer the caller fills itself (e.g. a camera writing straight into pinned memory); then
+  // stage_in_place(view) skips the host copy.
+  uint8_t* host_buffer(size_t bytes);
+  FrameView stage_in_place(const FrameView& pinned_frame, void* stream);
+
+ private:
+  void reserve(size_t bytes);
+  uint8_t* host_ = nullptr;    // pinned, mapped
+  uint8_t* mapped_ = nullptr;  // device alias of host_ (integrated GPUs)
+  uint8_t* device_ = nullptr;  // discrete GPUs
+  size_t capacity_ = 0;
+  bool integrated_ = false;
+};
+
+// Small RAII helpers so that non-CUDA translation units can hold device memory and streams.
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(size_t bytes) { resize(bytes); }
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  void resize(size_t bytes);  // keeps the allocation when it is large enough
+  void* get() const { return ptr_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  explicit PinnedBuffer(size_t bytes) { resize(bytes); }
+  ~PinnedBuffer();
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  void resize(size_t bytes);
+  void* get() const { return ptr_; }
+  size_t size() const { return size_; }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t size_ = 0;
+};
+
+class Stream {
+ public:
+  Stream();  // non-blocking stream
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+  void* get() const { return stream_; }
+  void synchronize() const;
+
+ private:
+  void* stream_ = nullptr;
+};
+
+void copy_to_device_async(void* dst, const void* src, size_t bytes, void* stream);
+void copy_to_host_async(void* dst, const void* src, size_t bytes, void* stream);
+
+// One synchronous crop of a host frame into a host tensor through the GPU, for tests and the train
+// side: allocates, so not for the per-frame loop. dst holds 3*out_size^2 float or uint16 (half bits).
+void crop_to_host(const FrameView& host_frame, const CropWindow& window, int out_size, const Normalization& norm,
+                  void* dst, bool half);
+
+}  // namespace cuda
+}  // namespace ctedge

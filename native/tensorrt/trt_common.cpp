@@ -1,0 +1,98 @@
+#include "trt_common.h"
+
+#include <cstdio>
+
+namespace ctedge {
+namespace trt {
+
+std::string compiled_version() {
+  return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." +
+         std::to_string(NV_TENSORRT_PATCH);
+}
+
+std::string library_version() {
+  const int32_t v = getInferLibVersion();
+  // TensorRT 10 encodes major*10000 + minor*100 + patch; 8.x encoded major*1000 + minor*100 + patch.
+  int major, minor, patch;
+  if (v >= 100000) {
+    major = v / 10000, minor = (v / 100) % 100, patch = v % 100;
+  } else {
+    major = v / 1000, minor = (v / 100) % 10, patch = v % 100;
+  }
+  return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(patch);
+}
+
+void fail(const std::string& message) { throw CoreError("ERR_TENSORRT", message); }
+
+void Logger::log(Severity severity, const char* msg) noexcept {
+  if (severity <= Severity::kERROR) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    errors_.emplace_back(msg);
+  }
+  if (severity > level_) return;
+  const char* tag = severity <= Severity::kERROR ? "error" : severity == Severity::kWARNING ? "warning" : "info";
+  std::fprintf(stderr, "[ct-edge tensorrt %s] %s\n", tag, msg);
+}
+
+std::string Logger::take_errors() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string out;
+  for (const auto& e : errors_) out += (out.empty() ? "" : "; ") + e;
+  errors_.clear();
+  return out;
+}
+
+Logger& logger() {
+  static Logger instance;
+  return instance;
+}
+
+const char* data_type_name(nvinfer1::DataType t) {
+  using nvinfer1::DataType;
+  switch (t) {
+    case DataType::kFLOAT: return "float32";
+    case DataType::kHALF: return "float16";
+    case DataType::kINT8: return "int8";
+    case DataType::kINT32: return "int32";
+    case DataType::kBOOL: return "bool";
+    case DataType::kUINT8: return "uint8";
+#if NV_TENSORRT_MAJOR >= 9 || (NV_TENSORRT_MAJOR == 8 && NV_TENSORRT_MINOR >= 6)
+    case DataType::kFP8: return "fp8";
+#endif
+#if NV_TENSORRT_MAJOR >= 10
+    case DataType::kBF16: return "bfloat16";
+    case DataType::kINT64: return "int64";
+    case DataType::kINT4: return "int4";
+#endif
+    default: return "other";
+  }
+}
+
+size_t data_type_size(nvinfer1::DataType t) {
+  using nvinfer1::DataType;
+  switch (t) {
+    case DataType::kFLOAT:
+    case DataType::kINT32: return 4;
+    case DataType::kHALF: return 2;
+#if NV_TENSORRT_MAJOR >= 10
+    case DataType::kBF16: return 2;
+    case DataType::kINT64: return 8;
+#endif
+    default: return 1;
+  }
+}
+
+std::string dims_string(const nvinfer1::Dims& d) {
+  std::string s = "[";
+  for (int i = 0; i < d.nbDims; ++i) s += (i ? "," : "") + std::to_string(d.d[i]);
+  return s + "]";
+}
+
+int64_t volume(const nvinfer1::Dims& d) {
+  int64_t v = 1;
+  for (int i = 0; i < d.nbDims; ++i) v *= d.d[i];
+  return v;
+}
+
+}  // namespace trt
+}  // namespace ctedge

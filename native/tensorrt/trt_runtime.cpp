@@ -1,0 +1,257 @@
+#include "trt_runtime.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <cstdio>
+#include <fstream>
+
+#include "../cuda/preprocess.h"
+#include "trt_common.h"
+
+namespace ctedge {
+namespace trt {
+
+using namespace nvinfer1;
+
+struct EngineImpl {
+  Ptr<IRuntime> runtime;
+  Ptr<ICudaEngine> engine;  // declared after runtime: destroyed first
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+void cuda_check(cudaError_t e, const char* what) { cuda::check(static_cast<int>(e), what); }
+
+std::vector<long long> dims_vector(const Dims& d) {
+  std::vector<long long> v;
+  for (int i = 0; i < d.nbDims; ++i) v.push_back(d.d[i]);
+  return v;
+}
+
+}  // namespace
+
+Engine::~Engine() = default;
+
+std::shared_ptr<Engine> Engine::load(const std::string& path, bool force) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw CoreError("ERR_MODEL_MISSING", "TensorRT engine not found: " + path);
+  std::vector<char> blob((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (blob.empty()) throw CoreError("ERR_MODEL_INVALID", "TensorRT engine " + path + " is empty");
+
+  const cuda::DeviceInfo dev = cuda::probe_device();
+  if (!dev.available) throw CoreError("ERR_CUDA", "cannot load a TensorRT engine: " + dev.reason);
+  const std::string cc = std::to_string(dev.major) + "." + std::to_string(dev.minor);
+
+  std::shared_ptr<Engine> e(new Engine());
+  e->path_ = path;
+  const std::string meta_path = metadata_path_for(path);
+  if (std::ifstream(meta_path).good()) {
+    e->metadata_ = EngineMetadata::from_json(read_text_file(meta_path));
+    e->has_metadata_ = true;
+    if (!force) check_engine_compatible(e->metadata_, path, library_version(), dev.name, cc);
+  } else {
+    std::fprintf(stderr, "[ct-edge tensorrt warning] %s has no metadata file (%s); cannot check that it was built for "
+                         "TensorRT %s on %s (sm %s)\n", path.c_str(), meta_path.c_str(), library_version().c_str(), dev.name.c_str(), cc.c_str());
+  }
+
+  Logger& log = logger();
+  log.take_errors();
+  e->impl_.reset(new EngineImpl());
+  e->impl_->runtime.reset(createInferRuntime(log));
+  if (!e->impl_->runtime) fail("createInferRuntime failed: " + log.take_errors());
+  e->impl_->engine.reset(e->impl_->runtime->deserializeCudaEngine(blob.data(), blob.size()));
+  if (!e->impl_->engine)
+    throw CoreError("ERR_ENGINE_MISMATCH",
+                    "TensorRT " + library_version() + " could not deserialise " + path + " (" + log.take_errors() +
+                        "). An engine only loads on the TensorRT version and GPU it was built with; rebuild it here: "
+                        "npx ct-edge build-engine <model.onnx> --fp16 -o " + path);
+  ICudaEngine& eng = *e->impl_->engine;
+  for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
+    const char* name = eng.getIOTensorName(i);
+    e->tensors_.push_back({name, eng.getTensorIOMode(name) == TensorIOMode::kINPUT, data_type_name(eng.getTensorDataType(name)),
+                           dims_vector(eng.getTensorShape(name))});
+  }
+  return e;
+}
+
+struct TrackerImpl {
+  std::shared_ptr<Engine> engine;
+  GpuTrackerOptions options;
+  Ptr<IExecutionContext> context;
+  cuda::Stream stream;
+  cuda::FrameStager stager;
+  TrackState state;  // the CPU tracker's windows, map-back and lost rule
+  struct Binding {
+    std::string name;
+    DataType type = DataType::kFLOAT;
+    size_t count = 0;
+    cuda::DeviceBuffer device;
+  };
+  Binding tmpl, search, outputs[3];       // outputs: score, size, offset
+  std::deque<Binding> extra_outputs;      // outputs the tracker does not read still need an address
+  cuda::PinnedBuffer host_out[3];
+  std::vector<float> out_float[3];        // float copies when the engine outputs float16
+  cudaGraphExec_t graph = nullptr;
+  bool warmed_up = false;
+
+  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : engine(std::move(e)), options(o), state(o.core) {}
+  ~TrackerImpl() {
+    if (graph) cudaGraphExecDestroy(graph);
+  }
+
+  void bind(Binding& b, const std::string& name, bool want_input, const std::vector<long long>& want_shape, const char* role) {
+    ICudaEngine& eng = *engine->impl().engine;
+    bool found = false;
+    for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) found = found || name == eng.getIOTensorName(i);
+    if (!found) throw CoreError("ERR_MODEL_INVALID", std::string("the engine has no ") + role + " tensor named '" + name + "'");
+    if ((eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT) != want_input)
+      throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' is not an " + (want_input ? "input" : "output"));
+    Dims d = eng.getTensorShape(name.c_str());
+    if (want_input && d.nbDims > 0 && d.d[0] < 0) {  // dynamic batch: pin it to 1
+      d.d[0] = 1;
+      if (!context->setInputShape(name.c_str(), d)) fail("cannot set the shape of '" + name + "' to " + dims_string(d));
+    }
+    if (!want_input) d = context->getTensorShape(name.c_str());
+    long long want = 1;
+    std::string want_text = "[";
+    for (size_t i = 0; i < want_shape.size(); ++i) want *= want_shape[i], want_text += (i ? "," : "") + std::to_string(want_shape[i]);
+    if (volume(d) != want)
+      throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' has shape " + dims_string(d) + " but the tracker is configured for " +
+                                               want_text + "] (template/search/feature sizes)");
+    b.name = name;
+    b.type = eng.getTensorDataType(name.c_str());
+    if (b.type != DataType::kFLOAT && b.type != DataType::kHALF)
+      throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' is " + data_type_name(b.type) + "; float32 or float16 expected");
+    b.count = static_cast<size_t>(volume(d));
+    b.device.resize(b.count * data_type_size(b.type));
+    if (!context->setTensorAddress(name.c_str(), b.device.get())) fail("setTensorAddress failed for '" + name + "'");
+  }
+
+  void setup() {
+    ICudaEngine& eng = *engine->impl().engine;
+    context.reset(eng.createExecutionContext());
+    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + logger().take_errors());
+    const TrackerConfig& c = options.core;
+    const long long t = c.template_size, s = c.search_size, f = c.feature_size;
+    bind(tmpl, options.template_name, true, {1, 3, t, t}, "template");
+    bind(search, options.search_name, true, {1, 3, s, s}, "search");
+    bind(outputs[0], options.score_name, false, {1, 1, f, f}, "score map");
+    bind(outputs[1], options.size_name, false, {1, 2, f, f}, "size map");
+    bind(outputs[2], options.offset_name, false, {1, 2, f, f}, "offset map");
+    for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
+      const std::string name = eng.getIOTensorName(i);
+      if (name == tmpl.name || name == search.name || name == outputs[0].name || name == outputs[1].name || name == outputs[2].name) continue;
+      if (eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT)
+        throw CoreError("ERR_MODEL_INVALID", "the engine has an input '" + name + "' the tracker does not feed");
+      extra_outputs.emplace_back();
+      Binding& b = extra_outputs.back();
+      b.name = name;
+      b.type = eng.getTensorDataType(name.c_str());
+      b.count = static_cast<size_t>(volume(context->getTensorShape(name.c_str())));
+      b.device.resize(std::max<size_t>(1, b.count * data_type_size(b.type)));
+      context->setTensorAddress(name.c_str(), b.device.get());
+    }
+    for (int k = 0; k < 3; ++k) {
+      host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
+      out_float[k].resize(outputs[k].count);
+    }
+  }
+
+  // enqueueV3 and the three output copies: the part a CUDA graph may replay.
+  void enqueue_network() {
+    if (!context->enqueueV3(static_cast<cudaStream_t>(stream.get()))) fail("enqueueV3 failed: " + logger().take_errors());
+    for (int k = 0; k < 3; ++k)
+      cuda::copy_to_host_async(host_out[k].get(), outputs[k].device.get(), outputs[k].count * data_type_size(outputs[k].type), stream.get());
+  }
+
+  void run_network() {
+    const auto s = static_cast<cudaStream_t>(stream.get());
+    if (!options.cuda_graph || !warmed_up) {
+      enqueue_network();  // the first enqueue runs TensorRT's lazy initialisation, which cannot be captured
+      warmed_up = true;
+      return;
+    }
+    if (!graph) {
+      cudaGraph_t g = nullptr;
+      cuda_check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+      try {
+        enqueue_network();
+      } catch (...) {
+        cudaStreamEndCapture(s, &g);
+        if (g) cudaGraphDestroy(g);
+        throw;
+      }
+      cuda_check(cudaStreamEndCapture(s, &g), "cudaStreamEndCapture");
+      const cudaError_t e = cudaGraphInstantiateWithFlags(&graph, g, 0);
+      cudaGraphDestroy(g);
+      if (e != cudaSuccess) {  // e.g. a plugin that cannot be captured: fall back for good
+        cudaGetLastError();
+        graph = nullptr;
+        options.cuda_graph = false;
+        std::fprintf(stderr, "[ct-edge tensorrt warning] CUDA graph capture failed (%s); running without it\n", cudaGetErrorString(e));
+        enqueue_network();
+        return;
+      }
+    }
+    cuda_check(cudaGraphLaunch(graph, s), "cudaGraphLaunch");
+  }
+};
+
+GpuTracker::GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options)
+    : impl_(new TrackerImpl(std::move(engine), options)) {
+  impl_->setup();
+}
+
+GpuTracker::~GpuTracker() = default;
+
+bool GpuTracker::initialized() const { return impl_->state.started(); }
+
+void GpuTracker::init(const FrameView& host_frame, const Box& box) {
+  TrackerImpl& t = *impl_;
+  const CropWindow w = t.state.start(host_frame, box);
+  const FrameView dev = t.stager.stage(host_frame, t.stream.get());
+  cuda::crop_normalize_async(dev, w, t.options.core.template_size, t.options.core.norm, t.tmpl.device.get(),
+                             t.tmpl.type == DataType::kHALF, t.stream.get());
+  t.stream.synchronize();  // the template tensor stays bound at the same address for the whole track
+}
+
+TrackResult GpuTracker::track(const FrameView& host_frame, GpuTimings* timings) {
+  TrackerImpl& t = *impl_;
+  GpuTimings local;
+  auto t0 = Clock::now();
+  const CropWindow w = t.state.search_window(host_frame.width, host_frame.height);
+  const FrameView dev = t.stager.stage(host_frame, t.stream.get());
+  local.stage_ms = ms_since(t0);
+  t0 = Clock::now();
+  cuda::crop_normalize_async(dev, w, t.options.core.search_size, t.options.core.norm, t.search.device.get(),
+                             t.search.type == DataType::kHALF, t.stream.get());
+  local.preprocess_ms = ms_since(t0);  // launch cost; the kernel itself is counted in infer_ms
+  t0 = Clock::now();
+  t.run_network();
+  t.stream.synchronize();
+  local.infer_ms = ms_since(t0);
+  t0 = Clock::now();
+  const float* maps[3];
+  for (int k = 0; k < 3; ++k) {
+    if (t.outputs[k].type == DataType::kHALF) {
+      const auto* h = static_cast<const uint16_t*>(t.host_out[k].get());
+      for (size_t i = 0; i < t.outputs[k].count; ++i) t.out_float[k][i] = half_to_float(h[i]);
+      maps[k] = t.out_float[k].data();
+    } else {
+      maps[k] = static_cast<const float*>(t.host_out[k].get());
+    }
+  }
+  const TrackResult r = t.state.update(maps[0], maps[1], maps[2]);
+  local.postprocess_ms = ms_since(t0);
+  if (timings) *timings = local;
+  return r;
+}
+
+}  // namespace trt
+}  // namespace ctedge

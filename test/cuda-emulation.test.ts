@@ -1,0 +1,61 @@
+/**
+ * The CUDA pre-processing kernels' logic checked without a GPU: native/cuda/host_emulation_check.cpp
+ * compiles the kernel bodies (native/cuda/preprocess_kernels.cuh) for the host, runs them thread by
+ * thread and compares every output with the CPU crop for every pixel format, several windows, both
+ * channel orders, float32 and float16. The GPU itself is covered by cuda-preprocess.test.ts.
+ * Also the TensorRT backend's host-side logic (native/tensorrt/host_check.cpp): the engine metadata
+ * JSON and its compatibility check, sha256.
+ */
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cxx = process.env.CXX ?? 'g++';
+
+function hasCompiler(): boolean {
+  try {
+    execFileSync(cxx, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const maybe = hasCompiler() ? test : test.skip;
+
+maybe('CUDA crop kernels, emulated on the host, equal the CPU crop', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-edge-cuda-emu-'));
+  try {
+    // The core as the addon compiles it (binding.gyp: -O3), the kernels without FMA contraction.
+    execFileSync(cxx, ['-std=c++17', '-O3', '-c', join(root, 'native/core/frame.cpp'), join(root, 'native/core/crop.cpp')], { cwd: dir });
+    const exe = join(dir, 'check');
+    execFileSync(cxx, [
+      '-std=c++17', '-O1', '-ffp-contract=off', '-Wno-unknown-pragmas',
+      join(root, 'native/cuda/host_emulation_check.cpp'), join(dir, 'frame.o'), join(dir, 'crop.o'), '-o', exe,
+    ]);
+    const out = execFileSync(exe, { encoding: 'utf8' });
+    t.log(out.trim().split('\n').at(-1));
+    t.regex(out, / 0 of \d+ outputs beyond tolerance/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+maybe('TensorRT engine metadata and sha256 (native/tensorrt/host_check.cpp)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ct-edge-trt-host-'));
+  try {
+    const exe = join(dir, 'check');
+    const sources = ['native/tensorrt/host_check.cpp', 'native/tensorrt/engine_metadata.cpp', 'native/tensorrt/sha256.cpp',
+      'native/core/frame.cpp', 'native/core/crop.cpp', 'native/core/decode.cpp', 'native/core/track_state.cpp'];
+    execFileSync(cxx, ['-std=c++17', '-O1', ...sources.map((s) => join(root, s)), '-o', exe]);
+    const out = execFileSync(exe, { encoding: 'utf8' });
+    t.log(out.trim());
+    t.regex(out, /host checks passed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
