@@ -1,6 +1,7 @@
 /** Flags shared by `ct-edge train` and `ct-edge compress`: optimisation, data, outputs, resume. */
 import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../runtime/errors.js';
+import type { ClipOptions } from '../train/data/generator.js';
 import type { LoopOptions } from '../train/loop.js';
 
 export const TRAINING_FLAGS = {
@@ -12,6 +13,7 @@ export const TRAINING_FLAGS = {
   'checkpoint-every': { type: 'string' },
   seed: { type: 'string' },
   'clip-size': { type: 'string' },
+  'hard-clips': { type: 'boolean', default: false },
   resume: { type: 'boolean', default: false },
   output: { type: 'string', short: 'o' },
 } as const;
@@ -25,6 +27,7 @@ export const TRAINING_USAGE = `Training options:
   --checkpoint-every N    steps between resume checkpoints (default 50)
   --seed N                data and initialisation seed (default 1)
   --clip-size WxH         size of the generated training clips (default 320x240)
+  --hard-clips            train on the generator's hard clips (see ct-edge generate --hard)
   --resume                continue a killed run from its last checkpoint (same options)
   -o, --output FILE       the trained network (safetensors); beside it FILE minus .safetensors
                           plus .resume.safetensors (checkpoint), .log.jsonl and .curves.png`;
@@ -41,7 +44,7 @@ export interface TrainingSetup {
   batchSize: number;
   seed: number;
   output: string;
-  clip: { width: number; height: number };
+  clip: ClipOptions;
 }
 
 export function trainingSetup(values: Record<string, unknown>, label: string, defaultLr: number): TrainingSetup {
@@ -58,7 +61,7 @@ export function trainingSetup(values: Record<string, unknown>, label: string, de
     output,
     batchSize: parseIntFlag(str('batch'), 'batch', 8),
     seed: parseIntFlag(str('seed'), 'seed', 1, 0),
-    clip: { width: w, height: h },
+    clip: { width: w, height: h, difficulty: values['hard-clips'] === true ? 'hard' : 'moderate' },
     loop: {
       steps: parseIntFlag(str('steps'), 'steps', 0),
       learningRate: parseNumber(str('lr'), 'lr', defaultLr),

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { CtEdgeError } from '../../runtime/errors.js';
-import { createClip, heldOutClips, trainingClipSeed } from '../../train/data/generator.js';
+import { createClip, heldOutClips, trainingClipSeed, type ClipOptions } from '../../train/data/generator.js';
 import { writeContactSheet, writeGot10k } from '../../train/data/writer.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
@@ -21,6 +21,7 @@ Options:
   --seed S                  seed (default 1)
   --size WxH                frame size (default 320x240)
   --held-out                the held-out evaluation clips of this seed (never used in training)
+  --hard                    harder clips: smaller targets, more clutter, look-alikes and occlusions
   --contact-sheet PATH      also write a PNG with 6 frames of each clip and their boxes (first 16 clips)`;
 
 function parseSize(text: string): { width: number; height: number } {
@@ -45,6 +46,7 @@ export const command: CliCommand = {
         seed: { type: 'string' },
         size: { type: 'string', default: '320x240' },
         'held-out': { type: 'boolean', default: false },
+        hard: { type: 'boolean', default: false },
         'contact-sheet': { type: 'string' },
       },
       strict: true,
@@ -53,7 +55,11 @@ export const command: CliCommand = {
     if (!values.output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'generate needs an output folder: -o DIR');
     const count = parseIntFlag(values.clips, 'clips', 10);
     const seed = parseIntFlag(values.seed, 'seed', 1, 0);
-    const clipOptions = { ...parseSize(values.size), length: parseIntFlag(values.frames, 'frames', 100, 2) };
+    const clipOptions: ClipOptions = {
+      ...parseSize(values.size),
+      length: parseIntFlag(values.frames, 'frames', 100, 2),
+      difficulty: values.hard ? 'hard' : 'moderate',
+    };
     const clips = values['held-out']
       ? heldOutClips(count, seed, clipOptions)
       : Array.from({ length: count }, (_, i) => createClip(trainingClipSeed(seed, i), clipOptions, `synth-${seed}-${String(i + 1).padStart(4, '0')}`));
@@ -65,7 +71,7 @@ export const command: CliCommand = {
       bar.stop();
     }
     const absent = clips.reduce((n, c) => n + c.visible.filter((v) => !v).length, 0);
-    console.log(`wrote ${count} clips of ${clipOptions.length} frames (${clipOptions.width}x${clipOptions.height}) to ${values.output}; ${absent} frames mark the target absent`);
+    console.log(`wrote ${count} ${clipOptions.difficulty} clips of ${clipOptions.length} frames (${clipOptions.width}x${clipOptions.height}) to ${values.output}; ${absent} frames mark the target absent`);
     if (values['contact-sheet']) {
       await writeContactSheet(values['contact-sheet'], clips.slice(0, 16));
       console.log(`wrote ${values['contact-sheet']}`);

@@ -1,0 +1,211 @@
+/**
+ * What tools/compress-table.ts and tools/compress-ablation.ts share: their common flags, the
+ * teacher check, the stage lists, the compress and export jobs, the fixed held-out clips, loading
+ * the exported models on onnxruntime, and Markdown/statistics helpers.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readCheckpoint } from '../../ts/checkpoint/checkpoint.js';
+import { openDataset, type Dataset } from '../../ts/datasets/dataset.js';
+import type { EvalModel } from '../../ts/eval/evaluate.js';
+import type { TrackerNetConfig } from '../../ts/model/config.js';
+import { Engine } from '../../ts/runtime/engine.js';
+import { CtEdgeError } from '../../ts/runtime/errors.js';
+import { heldOutClips } from '../../ts/train/data/generator.js';
+import { writeGot10k } from '../../ts/train/data/writer.js';
+import { JobError, sha256File, shown, type Job, type Progress } from './jobs.js';
+
+/** parseArgs options both tools take. */
+export const COMMON_FLAGS = {
+  teacher: { type: 'string', default: 'models/teacher.safetensors' },
+  steps: { type: 'string', default: '1000' },
+  batch: { type: 'string', default: '8' },
+  lr: { type: 'string', default: '2e-4' },
+  jobs: { type: 'string', default: '2' },
+  clips: { type: 'string', default: '20' },
+  frames: { type: 'string', default: '100' },
+  'clip-seed': { type: 'string', default: '1' },
+  threads: { type: 'string', default: '1' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
+export const COMMON_USAGE = `  --teacher FILE     teacher checkpoint (default models/teacher.safetensors; never written to)
+  --steps N          compression steps of every student (default 1000)
+  --batch N          pairs per step (default 8)
+  --lr X             learning rate, x0.1 after 80% of the steps (default 2e-4, ct-edge compress's)
+  --jobs N           ct-edge compress processes at a time (default 2; each uses one core)
+  --clips N          held-out clips to evaluate on (default 20)
+  --frames M         frames per held-out clip (default 100)
+  --clip-seed S      seed of the held-out clips (default 1; \`ct-edge generate --held-out --seed S\`)
+  --threads N        onnxruntime threads per model when evaluating and timing (default 1)`;
+
+export interface CommonOptions {
+  teacher: string;
+  steps: number;
+  batch: number;
+  lr: number;
+  jobs: number;
+  clips: number;
+  frames: number;
+  clipSeed: number;
+  threads: number;
+  out: string;
+}
+
+export function parseWhole(text: string, flag: string, min = 1): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} must be a whole number >= ${min}, got '${text}'`);
+  return v;
+}
+
+export function parseList(text: string, flag: string, min = 1): number[] {
+  const list = text.split(',').filter(Boolean).map((s) => parseWhole(s, flag, min));
+  if (list.length === 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} needs a comma-separated list, got '${text}'`);
+  return [...new Set(list)];
+}
+
+export function parseCommon(values: Record<string, unknown>, out: string): CommonOptions {
+  const str = (k: keyof typeof COMMON_FLAGS) => values[k] as string;
+  const lr = Number(str('lr'));
+  if (!(lr > 0)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--lr must be a positive number, got '${str('lr')}'`);
+  // The teacher is being trained into models/; nothing these tools write may land there.
+  const models = resolve('models');
+  const outDir = resolve(out);
+  if (outDir === models || outDir.startsWith(`${models}/`)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--out ${out} is inside models/; choose a folder outside it`);
+  return {
+    teacher: str('teacher'),
+    steps: parseWhole(str('steps'), 'steps'),
+    batch: parseWhole(str('batch'), 'batch'),
+    lr,
+    jobs: parseWhole(str('jobs'), 'jobs'),
+    clips: parseWhole(str('clips'), 'clips'),
+    frames: parseWhole(str('frames'), 'frames', 2),
+    clipSeed: parseWhole(str('clip-seed'), 'clip-seed', 0),
+    threads: parseWhole(str('threads'), 'threads'),
+    out: outDir,
+  };
+}
+
+export interface Teacher {
+  path: string;
+  sha256: string;
+  config: TrackerNetConfig;
+}
+
+export async function openTeacher(path: string): Promise<Teacher> {
+  if (!existsSync(path)) {
+    throw new CtEdgeError(
+      'ERR_INVALID_ARGUMENT',
+      `no teacher checkpoint at ${path}. Train one first:\n` +
+        `  npx tsx ts/cli/main.ts train --preset tiny --steps 6000 --batch 8 -o ${path}\n` +
+        'or name an existing one with --teacher FILE',
+    );
+  }
+  const { config } = await readCheckpoint(path);
+  return { path, sha256: await sha256File(path), config };
+}
+
+/**
+ * Teacher blocks per stage for an N-block student: even when N divides the depth, otherwise the
+ * larger stages first (6 -> 4: 2,2,1,1), as ct-edge compress suggests for uneven divisions.
+ */
+export function stageSizes(teacherDepth: number, blocks: number): number[] {
+  if (blocks < 1 || blocks >= teacherDepth) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a student of ${blocks} blocks is not a compression of a ${teacherDepth}-block teacher (use 1 .. ${teacherDepth - 1})`);
+  }
+  const base = Math.floor(teacherDepth / blocks);
+  return Array.from({ length: blocks }, (_, i) => base + (i < teacherDepth % blocks ? 1 : 0));
+}
+
+export interface StudentSpec {
+  /** Job and model name (`ct-3`, `full-s2`). */
+  name: string;
+  blocks: number;
+  stages: number[];
+  seed: number;
+  /** Extra `ct-edge compress` flags (the ablation's switches). */
+  flags: string[];
+}
+
+export const studentCheckpoint = (o: CommonOptions, name: string) => join(o.out, 'students', `${name}.safetensors`);
+export const onnxPath = (checkpoint: string) => checkpoint.replace(/\.safetensors$/, '.onnx');
+
+export function compressJob(o: CommonOptions, teacher: Teacher, s: StudentSpec): Job {
+  const output = studentCheckpoint(o, s.name);
+  const base = output.replace(/\.safetensors$/, '');
+  const flags = ['--blocks', String(s.blocks), '--stages', s.stages.join(','), '--steps', String(o.steps), '--batch', String(o.batch), '--lr', String(o.lr), '--seed', String(s.seed), ...s.flags];
+  return {
+    name: s.name,
+    args: ['compress', '--teacher', teacher.path, ...flags, '-o', output],
+    output,
+    // The teacher by content: a retrained teacher at the same path must not reuse old students.
+    settings: { teacherSha256: teacher.sha256, flags: flags.join(' ') },
+    onStale: 'refuse',
+    resumeCheckpoint: `${base}.resume.safetensors`,
+    stepLog: { path: `${base}.log.jsonl`, steps: o.steps },
+  };
+}
+
+/** `ct-edge export` of a checkpoint to the .onnx beside it (or `onnx`). */
+export async function exportJob(name: string, checkpoint: string, onnx = onnxPath(checkpoint)): Promise<Job> {
+  return { name: `export-${name}`, args: ['export', checkpoint, '-o', onnx], output: onnx, settings: { checkpointSha256: await sha256File(checkpoint) }, onStale: 'rerun' };
+}
+
+/**
+ * The fixed evaluation clips, the same as `ct-edge generate --held-out --seed S --clips N --frames M`
+ * would write; generated once per (seed, count, length) and reused by later runs.
+ */
+export async function heldOutDataset(o: CommonOptions, progress: Progress): Promise<Dataset> {
+  const dir = join(o.out, `heldout-seed${o.clipSeed}-${o.clips}x${o.frames}`);
+  // writeGot10k writes list.txt last, so its presence means a complete set.
+  if (existsSync(join(dir, 'list.txt'))) {
+    progress.log(`held-out clips: reusing ${shown(dir)}`);
+  } else {
+    progress.log(`held-out clips: generating ${o.clips} clips of ${o.frames} frames (seed ${o.clipSeed}) into ${shown(dir)}`);
+    await mkdir(dir, { recursive: true });
+    await writeGot10k(dir, heldOutClips(o.clips, o.clipSeed, { length: o.frames }));
+  }
+  const dataset = await openDataset(dir, 'got10k');
+  for (const s of dataset.skipped) progress.log(`held-out clips: skipped ${s.name}: ${s.reason}`);
+  return dataset;
+}
+
+/** Loads ONNX models on onnxruntime's CPU provider; on a failure the ones loaded are released. */
+export async function loadEngines(models: readonly { label: string; path: string }[], threads: number): Promise<EvalModel[]> {
+  const loaded: EvalModel[] = [];
+  try {
+    for (const m of models) loaded.push({ label: m.label, engine: await Engine.load(m.path, { threads }) });
+  } catch (error) {
+    await Promise.all(loaded.map((m) => m.engine.dispose()));
+    throw error;
+  }
+  return loaded;
+}
+
+/** A Markdown table; the first `leftColumns` columns align left, the rest right. */
+export function markdownTable(header: string[], rows: string[][], leftColumns = 1): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => `| ${cells.map((v, c) => (c < leftColumns ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, c) => `${'-'.repeat(w + 1)}${c < leftColumns ? '-' : ':'}`).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** Fixed-point text, '-' for NaN and infinities. */
+export const fixed = (v: number, digits = 1) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
+
+/** Mean and sample standard deviation (n - 1; NaN for fewer than two values). */
+export function meanStd(xs: readonly number[]): { mean: number; std: number } {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const std = xs.length < 2 ? NaN : Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
+  return { mean, std };
+}
+
+/** Runs a tool's main; an expected error prints its message, anything else its stack; exit code 1. */
+export function runTool(name: string, main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    if (error instanceof CtEdgeError || error instanceof JobError) console.error(`${name}: ${error.message}`);
+    else console.error(error);
+    process.exitCode = 1;
+  });
+}
