@@ -1,4 +1,5 @@
-export { Engine, type EngineOptions, type HeadOutputs, type InferenceBinding } from './runtime/engine.js';
+export { Engine, type EngineBackend, type EngineOptions, type HeadOutputs, type InferenceBinding } from './runtime/engine.js';
+export { buildEngine, tensorRtGuidance, type BuildEngineOptions, type BuiltEngine, type TensorRtBackend } from './runtime/tensorrt.js';
 export { Tracker, type TrackerOptions } from './runtime/tracker.js';
 export { CtEdgeError, type ErrorCode } from './runtime/errors.js';
 export type { Box, Frame, PixelFormat, StageTimings, TrackResult, TrackState } from './runtime/types.js';

@@ -63,6 +63,8 @@ const OPTION_NAMES: readonly string[] = [...Object.values(FLAG_TO_OPTION), 'feat
 
 /** The options in `<modelPath>.json`, or undefined when there is no such file. */
 export async function readSidecar(modelPath: string): Promise<ModelOptions | undefined> {
+  // Beside a TensorRT engine, <engine>.json is its build metadata, which Engine.load reads itself.
+  if (/\.(engine|plan)$/i.test(modelPath)) return undefined;
   const path = `${modelPath}.json`;
   const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;

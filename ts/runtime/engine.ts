@@ -1,16 +1,19 @@
 /**
  * An Engine is a loaded model plus the backend that runs it. Load it once, share it between
- * trackers. Backends: onnxruntime on the CPU (every machine, the default).
+ * trackers. The file picks the backend: `.onnx` runs on onnxruntime on the CPU (every machine),
+ * `.engine`/`.plan` on TensorRT (addons built by cmake-js with CUDA and TensorRT; see tensorrt.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { readOnnxMetadata } from '../onnx/reader.js';
-import { CtEdgeError } from './errors.js';
+import { CtEdgeError, native } from './errors.js';
 import { optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions, type TensorSignature } from './model-config.js';
+import type { TrtEngine, TrtTracker, TrtTrackerConfig } from './native.js';
+import { loadTensorRtEngine, tensorRtBinding, type TensorRtBackend } from './tensorrt.js';
 
 export interface EngineOptions extends ModelOptions {
-  /** onnxruntime intra-op threads (default: onnxruntime's choice, one per core). */
+  /** onnxruntime intra-op threads (default: onnxruntime's choice, one per core); TensorRT ignores it. */
   threads?: number;
 }
 
@@ -27,17 +30,22 @@ export interface InferenceBinding {
 
 export type InputTensor = Float32Array | Uint16Array;
 
+/** `tensorrt-fp16`/`-fp32`: the precision recorded when the engine was built (see TensorRtBackend). */
+export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
+
 export class Engine {
   private session: ort.InferenceSession | undefined;
+  private trt: TrtEngine | undefined;
 
   private constructor(
     readonly path: string,
     readonly config: ModelConfig,
-    session: ort.InferenceSession,
-    /** Which backend runs the network, e.g. `onnxruntime-cpu`. */
-    readonly backend: string,
+    runtime: { session: ort.InferenceSession } | { trt: TrtEngine },
+    /** Which backend runs the network. */
+    readonly backend: EngineBackend,
   ) {
-    this.session = session;
+    if ('session' in runtime) this.session = runtime.session;
+    else this.trt = runtime.trt;
   }
 
   /** Element type the input tensors must have. */
@@ -53,11 +61,8 @@ export class Engine {
     }
     const ext = extname(fullPath).toLowerCase();
     if (ext === '.engine' || ext === '.plan') {
-      throw new CtEdgeError(
-        'ERR_BACKEND_UNAVAILABLE',
-        `${fullPath} is a TensorRT engine, but this build of ct-edge has no TensorRT backend. ` +
-          'Run the .onnx model it was built from on onnxruntime instead.',
-      );
+      const { handle, config, backend } = await loadTensorRtEngine(fullPath, options);
+      return new Engine(fullPath, config, { trt: handle }, backend);
     }
     const bytes = await readFile(fullPath);
     let metadata: ModelOptions;
@@ -87,7 +92,7 @@ export class Engine {
       m.map((v) => ({ name: v.name, shape: v.isTensor ? v.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) : [] }));
     try {
       const config = resolveModelConfig({ inputs: signature(session.inputMetadata), outputs: signature(session.outputMetadata) }, metadata, options);
-      return new Engine(fullPath, config, session, 'onnxruntime-cpu');
+      return new Engine(fullPath, config, { session }, 'onnxruntime-cpu');
     } catch (error) {
       await session.release();
       throw error;
@@ -99,8 +104,11 @@ export class Engine {
     return this.session;
   }
 
-  /** Binds a tracker's input tensors (which the native core fills in place) to the network. */
+  /** Binds a tracker's input tensors (which the native core fills in place) to the network. onnxruntime only. */
   bind(template: InputTensor, search: InputTensor): InferenceBinding {
+    if (this.trt) {
+      throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on TensorRT, whose inputs stay on the GPU; bind() is for onnxruntime. Use a Tracker.`);
+    }
     const { config } = this;
     const tensor = (data: InputTensor, side: number) =>
       data instanceof Float32Array ? new ort.Tensor('float32', data, [1, 3, side, side]) : new ort.Tensor('float16', data, [1, 3, side, side]);
@@ -122,13 +130,30 @@ export class Engine {
     };
   }
 
+  /**
+   * @internal Tracker's way into TensorRT: a native tracker that crops, infers and decodes on this
+   * engine's GPU. The native tracker keeps the engine alive until it is disposed itself.
+   */
+  createTrtTracker(config: TrtTrackerConfig): TrtTracker {
+    const handle = this.trt;
+    if (!handle) {
+      throw this.session
+        ? new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on onnxruntime, not TensorRT`)
+        : new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
+    }
+    const { TrtTracker } = tensorRtBinding(`${this.path} is a TensorRT engine`);
+    return native(() => new TrtTracker(handle, config));
+  }
+
   get disposed(): boolean {
-    return this.session === undefined;
+    return this.session === undefined && this.trt === undefined;
   }
 
   async dispose(): Promise<void> {
-    const session = this.session;
+    const { session, trt } = this;
     this.session = undefined;
+    this.trt = undefined;
+    trt?.dispose();
     await session?.release();
   }
 

@@ -24,6 +24,12 @@ export type ErrorCode =
   | 'ERR_CHECKPOINT'
   | 'ERR_SOURCE'
   | 'ERR_OUTPUT'
+  | 'ERR_ENGINE_MISMATCH'
+  | 'ERR_ENGINE_METADATA'
+  | 'ERR_ONNX_PARSE'
+  | 'ERR_TENSORRT'
+  | 'ERR_CUDA'
+  | 'ERR_IO'
   | 'ERR_INTERNAL';
 
 export class CtEdgeError extends Error {

@@ -1,12 +1,14 @@
 /**
  * The streaming tracker: `init(frame, box)` once, then `await track(frame)` per frame.
- * Pre- and post-processing run in the native core, inference in the engine's backend.
+ * On onnxruntime, pre- and post-processing run in the native core on the CPU and inference in
+ * onnxruntime. On TensorRT, the native GPU tracker does the whole step (crop on the GPU, inference,
+ * decode) and this class only forwards to it; results and timings have the same shape.
  */
 import { performance } from 'node:perf_hooks';
 import type { Engine, InferenceBinding, InputTensor } from './engine.js';
 import { CtEdgeError, fromNative, native } from './errors.js';
 import type { BoxMapping } from './model-config.js';
-import { loadNative, type NativeTracker } from './native.js';
+import { loadNative, type NativeTracker, type TrtTracker, type TrtTrackUpdate } from './native.js';
 import { trackStream, type SourceFrame, type StreamOptions, type StreamResult } from './stream.js';
 import type { Box, Frame, TrackResult } from './types.js';
 
@@ -19,16 +21,24 @@ export interface TrackerOptions {
    * Crop the search region on the calling thread instead of the libuv pool. Saves the thread hop
    * (about 0.1 ms per frame on our 2-core machine, measured by tools/bench-runtime.ts) at the cost
    * of blocking the event loop for the crop itself (about 0.2 ms for a 256 px search region).
-   * Default false: nothing per frame blocks the event loop.
+   * Default false: nothing per frame blocks the event loop. onnxruntime only.
    */
   inlinePreprocessing?: boolean;
+  /**
+   * TensorRT only: capture the per-frame network call and output copies in a CUDA graph (replayed
+   * with one launch). Default false; the tracker falls back to plain enqueues when capture fails.
+   */
+  cudaGraph?: boolean;
 }
 
 export class Tracker {
   readonly engine: Engine;
+  /** onnxruntime: the native core (crop, decode) around the engine's binding. */
   private core: NativeTracker | undefined;
-  private readonly binding: InferenceBinding;
-  private readonly tensors: { template: InputTensor; search: InputTensor };
+  private readonly binding: InferenceBinding | undefined;
+  private readonly tensors: { template: InputTensor; search: InputTensor } | undefined;
+  /** TensorRT: the native GPU tracker, which does the whole step. */
+  private gpu: TrtTracker | undefined;
   private readonly inlinePreprocessing: boolean;
   private frameIndex = -1;
   private queue: Promise<unknown> = Promise.resolve();
@@ -38,12 +48,29 @@ export class Tracker {
     const c = engine.config;
     const lostThreshold = options.lostThreshold ?? c.lostThreshold;
     if (!Number.isFinite(lostThreshold)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${lostThreshold}`);
+    this.engine = engine;
+    this.inlinePreprocessing = options.inlinePreprocessing ?? false;
+    if (engine.backend !== 'onnxruntime-cpu') {
+      this.gpu = engine.createTrtTracker({
+        templateSize: c.templateSize,
+        searchSize: c.searchSize,
+        featureSize: c.featureSize,
+        templateFactor: c.templateFactor,
+        searchFactor: c.searchFactor,
+        mean: c.mean,
+        std: c.std,
+        channelOrder: c.channelOrder,
+        boxMapping: options.boxMapping ?? c.boxMapping,
+        lostThreshold,
+        names: { ...c.inputs, ...c.outputs },
+        cudaGraph: options.cudaGraph ?? false,
+      });
+      return;
+    }
     const dtype = engine.inputDtype;
     const alloc = (side: number) => (dtype === 'float16' ? new Uint16Array(3 * side * side) : new Float32Array(3 * side * side));
     const template = alloc(c.templateSize);
     const search = alloc(c.searchSize);
-    this.engine = engine;
-    this.inlinePreprocessing = options.inlinePreprocessing ?? false;
     this.core = native(
       () =>
         new (loadNative().NativeTracker)(
@@ -71,8 +98,12 @@ export class Tracker {
   /**
    * The network inputs of the last init()/track(): normalised NCHW crops, float32 (or float16 bits).
    * Views into the tracker's own buffers, overwritten by the next call; copy them to keep them.
+   * onnxruntime only: on TensorRT the crops never leave the GPU, and this throws.
    */
   get inputs(): { readonly template: InputTensor; readonly search: InputTensor } {
+    if (!this.tensors) {
+      throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `Tracker.inputs is onnxruntime only: on ${this.engine.backend} the crops stay on the GPU`);
+    }
     return this.tensors;
   }
 
@@ -83,8 +114,13 @@ export class Tracker {
 
   /** Starts (or restarts) a track: crops the template from `frame` around `box`. */
   init(frame: Frame, box: Box): void {
-    const core = this.live();
-    native(() => core.init(frame, box));
+    const gpu = this.gpu;
+    if (gpu) {
+      native(() => gpu.init(frame, box));
+    } else {
+      const core = this.live();
+      native(() => core.init(frame, box));
+    }
     this.frameIndex = -1;
   }
 
@@ -96,6 +132,7 @@ export class Tracker {
   }
 
   private async trackNow(frame: Frame): Promise<TrackResult> {
+    if (this.gpu) return this.trackOnGpu(this.gpu, frame);
     const core = this.live();
     const t0 = performance.now();
     try {
@@ -105,7 +142,7 @@ export class Tracker {
       fromNative(error);
     }
     const t1 = performance.now();
-    const maps = await this.binding.run();
+    const maps = await this.binding!.run();
     const t2 = performance.now();
     const r = native(() => this.live().update(maps.score, maps.size, maps.offset));
     const t3 = performance.now();
@@ -116,6 +153,27 @@ export class Tracker {
       state: r.lost ? 'lost' : 'tracking',
       frameIndex: this.frameIndex,
       timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2, totalMs: t3 - t0 },
+    };
+  }
+
+  private async trackOnGpu(gpu: TrtTracker, frame: Frame): Promise<TrackResult> {
+    const t0 = performance.now();
+    let r: TrtTrackUpdate;
+    try {
+      r = await gpu.track(frame);
+    } catch (error) {
+      fromNative(error);
+    }
+    const totalMs = performance.now() - t0;
+    this.frameIndex += 1;
+    return {
+      box: { x: r.x, y: r.y, width: r.width, height: r.height },
+      score: r.score,
+      state: r.lost ? 'lost' : 'tracking',
+      frameIndex: this.frameIndex,
+      // Staging the frame into pinned/device memory counts as pre-processing; inferMs includes the
+      // crop kernel, which runs on the stream ahead of the network (native/tensorrt/trt_runtime.cpp).
+      timings: { preprocessMs: r.timings.stageMs + r.timings.preprocessMs, inferenceMs: r.timings.inferMs, postprocessMs: r.timings.postprocessMs, totalMs },
     };
   }
 
@@ -130,6 +188,8 @@ export class Tracker {
   dispose(): void {
     this.core?.dispose();
     this.core = undefined;
+    this.gpu?.dispose();
+    this.gpu = undefined;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,242 @@
+/**
+ * `ct-edge build-engine student.onnx`: a TensorRT engine for this machine's GPU, its metadata beside
+ * it, and with --verify a comparison of the engine against the ONNX model on onnxruntime.
+ */
+import { basename, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { isDirectory } from '../../datasets/common.js';
+import { openDataset } from '../../datasets/dataset.js';
+import { iou } from '../../eval/metrics.js';
+import { readImage } from '../../io/images.js';
+import { Engine } from '../../runtime/engine.js';
+import { CtEdgeError } from '../../runtime/errors.js';
+import { buildEngine, type BuiltEngine } from '../../runtime/tensorrt.js';
+import { Tracker } from '../../runtime/tracker.js';
+import type { Box, Frame } from '../../runtime/types.js';
+import type { CliCommand } from '../command.js';
+import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
+
+/** The project's real test sequence, used by --verify when it is there and no --sequence is given. */
+const DEFAULT_SEQUENCE = '../shared/data/sequences/bag';
+const KEEP_FP32_KINDS = ['layernorm', 'normalization', 'softmax', 'reduce'];
+
+const usage = `usage: ct-edge build-engine <model.onnx> [-o model.engine] [options]
+
+Builds a TensorRT engine for this machine's GPU and TensorRT version and writes <engine>.json beside
+it (TensorRT version, GPU, precision, tensors, the ONNX file's sha256, the model's conventions).
+An engine runs only where it was built: build it on the target device (e.g. the Jetson itself).
+Needs an addon built with TensorRT (npm run build:native:cmake; see docs/JETSON.md).
+
+Options:
+  -o, --output PATH      the engine file (default: the model's path with .engine)
+  --fp16                 FP16 kernels where the GPU has fast FP16, else FP32 (the default)
+  --fp32                 FP32 only
+  --keep-fp32 KINDS      layer kinds kept in FP32 in an FP16 engine (default layernorm,softmax; also
+                         reduce, name:SUBSTRING for layers by name, none to keep none)
+  --workspace MiB        builder memory pool limit (default 1024)
+  --timing-cache FILE    load measured tactics from FILE when it exists and save them after the build
+                         (later builds on the same GPU and TensorRT take a fraction of the time)
+  --verbose              TensorRT's informational messages
+  --verify               then run the engine and the ONNX model on onnxruntime (CPU) on the same
+                         crops and report how far apart they are
+  --sequence DIR         real frames for --verify, an OTB sequence folder (default
+                         ${DEFAULT_SEQUENCE} when it exists)
+  --samples N            crops per set for --verify (default 50)
+
+${MODEL_OPTIONS_USAGE}
+The model options are checked before the build and recorded in <engine>.json, so that the engine
+later runs with the same conventions and no options.`;
+
+function parseKeepFp32(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  if (text.trim() === 'none') return [];
+  const kinds = text.split(',').map((k) => k.trim()).filter(Boolean);
+  const bad = kinds.filter((k) => !KEEP_FP32_KINDS.includes(k.toLowerCase()) && !k.startsWith('name:'));
+  if (bad.length > 0) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--keep-fp32: unknown layer kind ${bad.join(', ')}; use ${KEEP_FP32_KINDS.join(', ')}, name:SUBSTRING or none`);
+  }
+  return kinds;
+}
+
+function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
+  const m = r.metadata;
+  const tensors = (io: 'input' | 'output') =>
+    m.tensors.filter((t) => t.io === io).map((t) => `${t.name} ${t.dtype} [${t.shape.join(',')}]`).join(', ');
+  const precision =
+    m.precision === 'fp16'
+      ? `fp16, ${m.fp32Layers} layer(s) kept in FP32 (${m.keepFp32.join(', ') || 'none asked'})`
+      : m.precision === 'fp32' && askedFp16 && !r.fastFp16
+        ? 'fp32 (this GPU has no fast FP16)'
+        : m.precision;
+  return [
+    `built ${r.enginePath} in ${r.seconds.toFixed(1)} s with TensorRT ${m.tensorrtVersion} for ${m.gpu.name} (compute capability ${m.gpu.computeCapability})`,
+    `  precision: ${precision}`,
+    `  inputs:    ${tensors('input')}`,
+    `  outputs:   ${tensors('output')}`,
+    `  metadata:  ${r.metadataPath}`,
+    ...(r.timingCacheSaved ? [`  timing cache: ${r.timingCacheLoaded ? 'loaded and ' : ''}saved`] : []),
+  ].join('\n');
+}
+
+/** One comparison: both trackers start from `box` in `frame`, then track `next` (so they crop the same regions). */
+export interface VerifySample {
+  frame: Frame;
+  box: Box;
+  next: Frame;
+}
+
+export interface Agreement {
+  set: string;
+  samples: number;
+  /** Largest and mean |difference| of the windowed peak score, the value the lost rule reads. */
+  maxScoreDiff: number;
+  meanScoreDiff: number;
+  /** Largest difference of a box coordinate (x, y, width or height), pixels. */
+  maxBoxDiffPx: number;
+  /** Samples whose two boxes overlap with IoU > 0.9. */
+  boxesAgree: number;
+}
+
+/**
+ * Runs `engine` and `reference` on the same samples. The TensorRT tracker hands back decoded
+ * results, not the raw maps, so the outputs compared are the peak score and the box.
+ */
+export async function compareEngines(set: string, engine: Engine, reference: Engine, samples: Iterable<VerifySample> | AsyncIterable<VerifySample>): Promise<Agreement> {
+  const a = new Tracker(engine);
+  const b = new Tracker(reference);
+  const stats: Agreement = { set, samples: 0, maxScoreDiff: 0, meanScoreDiff: 0, maxBoxDiffPx: 0, boxesAgree: 0 };
+  try {
+    for await (const s of samples) {
+      a.init(s.frame, s.box);
+      b.init(s.frame, s.box);
+      const [ra, rb] = [await a.track(s.next), await b.track(s.next)];
+      const scoreDiff = Math.abs(ra.score - rb.score);
+      const boxDiff = Math.max(...(['x', 'y', 'width', 'height'] as const).map((k) => Math.abs(ra.box[k] - rb.box[k])));
+      stats.samples += 1;
+      stats.maxScoreDiff = Math.max(stats.maxScoreDiff, scoreDiff);
+      stats.meanScoreDiff += scoreDiff;
+      stats.maxBoxDiffPx = Math.max(stats.maxBoxDiffPx, boxDiff);
+      if (iou(ra.box, rb.box) > 0.9) stats.boxesAgree += 1;
+    }
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+  if (stats.samples > 0) stats.meanScoreDiff /= stats.samples;
+  return stats;
+}
+
+/** Deterministic random frames (20 px cells of random colour) and random boxes. */
+export function* randomSamples(count: number, width = 640, height = 480, seed = 1): Generator<VerifySample> {
+  let state = seed >>> 0;
+  const random = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const cell = 20;
+  for (let i = 0; i < count; i++) {
+    const data = new Uint8Array(width * height * 3);
+    const cols = Math.ceil(width / cell);
+    const colours = Array.from({ length: cols * Math.ceil(height / cell) * 3 }, () => Math.floor(random() * 256));
+    for (let y = 0, o = 0; y < height; y++) {
+      for (let x = 0; x < width; x++, o += 3) {
+        const c = (Math.floor(y / cell) * cols + Math.floor(x / cell)) * 3;
+        data[o] = colours[c];
+        data[o + 1] = colours[c + 1];
+        data[o + 2] = colours[c + 2];
+      }
+    }
+    const w = 24 + Math.floor(random() * 136);
+    const h = 24 + Math.floor(random() * 136);
+    const box = { x: Math.floor(random() * (width - w)), y: Math.floor(random() * (height - h)), width: w, height: h };
+    const frame: Frame = { data, width, height, format: 'rgb' };
+    yield { frame, box, next: frame };
+  }
+}
+
+/** Pairs (frame i with its ground truth, frame i+1) spread evenly over an OTB sequence. */
+async function* sequenceSamples(dir: string, count: number): AsyncGenerator<VerifySample> {
+  const sequence = (await openDataset(dir, 'otb')).sequences[0];
+  if (!sequence) throw new CtEdgeError('ERR_DATASET', `no readable sequence in ${dir}`);
+  const starts = sequence.groundTruth.flatMap((box, i) => (box && i + 1 < sequence.framePaths.length ? [i] : []));
+  const step = Math.max(1, starts.length / count);
+  for (let k = 0; k < Math.min(count, starts.length); k++) {
+    const i = starts[Math.floor(k * step)];
+    yield { frame: await readImage(sequence.framePaths[i]), box: sequence.groundTruth[i]!, next: await readImage(sequence.framePaths[i + 1]) };
+  }
+}
+
+function agreementTable(rows: readonly Agreement[]): string {
+  const header = ['Crops', 'Samples', 'max |Δscore|', 'mean |Δscore|', 'max box Δ px', 'IoU > 0.9'];
+  const cells = rows.map((r) => [
+    r.set,
+    String(r.samples),
+    r.maxScoreDiff.toFixed(4),
+    r.meanScoreDiff.toFixed(4),
+    r.maxBoxDiffPx.toFixed(2),
+    `${r.boxesAgree}/${r.samples} (${r.samples ? ((100 * r.boxesAgree) / r.samples).toFixed(0) : '-'}%)`,
+  ]);
+  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((r) => r[c].length)));
+  return [header, ...cells].map((r) => `  ${r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join('  ')}`).join('\n');
+}
+
+export const command: CliCommand = {
+  name: 'build-engine',
+  summary: 'build a TensorRT engine from an ONNX model (FP16 on GPUs that have it), optionally verify it',
+  usage,
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        output: { type: 'string', short: 'o' },
+        fp16: { type: 'boolean' },
+        fp32: { type: 'boolean' },
+        'keep-fp32': { type: 'string' },
+        workspace: { type: 'string' },
+        'timing-cache': { type: 'string' },
+        verbose: { type: 'boolean' },
+        verify: { type: 'boolean' },
+        sequence: { type: 'string' },
+        samples: { type: 'string' },
+        ...MODEL_OPTION_FLAGS,
+      },
+    });
+    if (positionals.length !== 1) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `build-engine takes one ONNX model, got ${positionals.length ? positionals.join(' ') : 'none'}\n\n${usage}`);
+    }
+    if (values.fp16 && values.fp32) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --fp16 or --fp32, not both');
+    if (!values.verify && (values.sequence || values.samples)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--sequence and --samples go with --verify');
+    }
+    const onnx = positionals[0];
+    const modelOptions = await modelOptionsFor(onnx, modelOptionsFromFlags(values));
+    const samples = parseIntFlag(values.samples, 'samples', 50);
+    const built = await buildEngine({
+      onnx,
+      ...(values.output ? { output: values.output } : {}),
+      ...(values.fp32 ? { fp16: false } : {}),
+      ...(values.workspace ? { workspaceMiB: parseIntFlag(values.workspace, 'workspace', 1024, 16) } : {}),
+      ...(values['timing-cache'] ? { timingCache: values['timing-cache'] } : {}),
+      ...(values['keep-fp32'] !== undefined ? { keepFp32: parseKeepFp32(values['keep-fp32']) } : {}),
+      ...(values.verbose ? { verbose: true } : {}),
+      modelOptions,
+    });
+    console.log(describeBuild(built, !values.fp32));
+    if (!values.verify) return 0;
+
+    const sequence = values.sequence ?? ((await isDirectory(resolve(DEFAULT_SEQUENCE))) ? resolve(DEFAULT_SEQUENCE) : undefined);
+    await using engine = await Engine.load(built.enginePath);
+    await using reference = await Engine.load(onnx, modelOptions);
+    console.log(`\nverify: ${built.enginePath} (${engine.backend}) against ${onnx} (${reference.backend}), the same crops for both`);
+    const rows = [await compareEngines('random frames', engine, reference, randomSamples(samples))];
+    if (sequence) rows.push(await compareEngines(`sequence ${basename(sequence)}`, engine, reference, sequenceSamples(sequence, samples)));
+    console.log(agreementTable(rows));
+    if (!sequence) console.log(`  (no real sequence: ${DEFAULT_SEQUENCE} not found; give --sequence DIR)`);
+    return 0;
+  },
+};

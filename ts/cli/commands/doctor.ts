@@ -1,0 +1,173 @@
+/** `ct-edge doctor`: what this build of ct-edge and this machine have, for bug reports and setup. */
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { parseArgs, promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { backendInfo, initBackend } from '../../model/backend.js';
+import { loadNative, type CudaDeviceInfo, type NativeAddon } from '../../runtime/native.js';
+import { tensorRtGuidance } from '../../runtime/tensorrt.js';
+import type { CliCommand } from '../command.js';
+
+const usage = `usage: ct-edge doctor [--json]
+
+Prints what this build and machine have: the native addon and how it was built, CUDA, TensorRT, the
+GPU, onnxruntime and its execution providers, the TensorFlow.js backend training would use, ffmpeg,
+ffprobe and GStreamer, and Node.
+
+  --json   print the same as one JSON object`;
+
+export interface ToolInfo {
+  found: boolean;
+  /** First line of the tool's version output. */
+  version?: string;
+}
+
+export interface DoctorReport {
+  node: { version: string; platform: string; arch: string };
+  addon: { loaded: boolean; buildSystem?: 'node-gyp' | 'cmake-js'; error?: string };
+  cuda: { compiledIn: boolean; version?: string; architectures?: string; whyNot?: string; device?: CudaDeviceInfo };
+  tensorrt: { compiledIn: boolean; version?: string; compiledVersion?: string; whyNot?: string };
+  /** From CUDA when the build has it; `jetson` (L4T release) and `nvidiaDriver` from the system files. */
+  gpu: { name?: string; computeCapability?: string; memoryMiB?: number; integrated?: boolean; jetson?: string; nvidiaDriver?: string };
+  onnxruntime: { version?: string; executionProviders?: { name: string; bundled: boolean }[]; error?: string };
+  tfjs: { backend?: string; skipped: string[]; error?: string };
+  tools: Record<'ffmpeg' | 'ffprobe' | 'gst-launch-1.0', ToolInfo>;
+}
+
+const run = promisify(execFile);
+
+async function tool(name: string, versionFlag: string): Promise<ToolInfo> {
+  try {
+    const { stdout } = await run(name, [versionFlag], { timeout: 5000 });
+    // "ffmpeg version 6.1.1 Copyright (c) ...": keep the name and version.
+    return { found: true, version: stdout.split('\n').find((l) => l.trim())?.replace(/\s+Copyright.*$/, '').trim() };
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? { found: false } : { found: true };
+  }
+}
+
+async function firstLine(path: string): Promise<string | undefined> {
+  return (await readFile(path, 'utf8').catch(() => ''))
+    .split('\n')
+    .find((l) => l.trim())
+    ?.trim();
+}
+
+/** CUDA's version encoding (12060) as text (12.6). */
+function cudaVersion(v: number): string {
+  return v > 0 ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'unknown';
+}
+
+export async function diagnose(): Promise<DoctorReport> {
+  let addon: NativeAddon | undefined;
+  let addonError: string | undefined;
+  try {
+    addon = loadNative();
+  } catch (error) {
+    addonError = (error as Error).message;
+  }
+  const build = addon?.build;
+  const device = addon?.cuda?.probe();
+  const [tools, jetson, nvidiaDriver, tfjs] = await Promise.all([
+    Promise.all([tool('ffmpeg', '-version'), tool('ffprobe', '-version'), tool('gst-launch-1.0', '--version')]),
+    firstLine('/etc/nv_tegra_release'),
+    firstLine('/proc/driver/nvidia/version'),
+    initBackend().then(
+      (name) => ({ backend: name, skipped: backendInfo()?.skipped ?? [] }),
+      (error: Error) => ({ skipped: [], error: error.message }),
+    ),
+  ]);
+  let onnxruntime: DoctorReport['onnxruntime'];
+  try {
+    onnxruntime = { version: ort.env.versions.node, executionProviders: ort.listSupportedBackends() };
+  } catch (error) {
+    onnxruntime = { error: (error as Error).message };
+  }
+  const nodeGyp = 'node-gyp build: CPU only';
+  return {
+    node: { version: process.version, platform: process.platform, arch: process.arch },
+    addon: addon ? { loaded: true, buildSystem: build ? build.system : 'node-gyp' } : { loaded: false, error: addonError },
+    cuda: {
+      compiledIn: addon?.features.cuda ?? false,
+      ...(build?.cuda.found ? { version: build.cuda.version, architectures: build.cuda.architectures } : {}),
+      ...(addon && !addon.features.cuda ? { whyNot: build ? build.cuda.whyNot : nodeGyp } : {}),
+      ...(device ? { device } : {}),
+    },
+    tensorrt: {
+      compiledIn: addon?.features.tensorrt ?? false,
+      ...(addon?.tensorrt ? { version: addon.tensorrt.version, compiledVersion: addon.tensorrt.compiledVersion } : {}),
+      ...(addon && !addon.features.tensorrt ? { whyNot: build ? build.tensorrt.whyNot : nodeGyp } : {}),
+    },
+    gpu: {
+      ...(device?.available
+        ? { name: device.name, computeCapability: device.computeCapability, memoryMiB: Math.round(device.totalMemory / 2 ** 20), integrated: device.integrated }
+        : {}),
+      ...(jetson ? { jetson } : {}),
+      ...(nvidiaDriver ? { nvidiaDriver } : {}),
+    },
+    onnxruntime,
+    tfjs,
+    tools: { ffmpeg: tools[0], ffprobe: tools[1], 'gst-launch-1.0': tools[2] },
+  };
+}
+
+export function formatReport(r: DoctorReport): string {
+  const rows: [string, string][] = [['Node', `${r.node.version} (${r.node.platform} ${r.node.arch})`]];
+  rows.push(['Addon', r.addon.loaded ? `loaded, built by ${r.addon.buildSystem}` : `not loaded: ${r.addon.error}`]);
+  const d = r.cuda.device;
+  rows.push([
+    'CUDA',
+    !r.cuda.compiledIn
+      ? `not in this build (${r.cuda.whyNot ?? 'no addon'})`
+      : `CUDA ${r.cuda.version} for sm ${r.cuda.architectures}; ` +
+          (d?.available ? `runtime ${cudaVersion(d.runtimeVersion)}, driver ${cudaVersion(d.driverVersion)}, device ${d.device}` : `no usable device: ${d?.reason}`),
+  ]);
+  rows.push([
+    'TensorRT',
+    r.tensorrt.compiledIn ? `${r.tensorrt.version} (compiled against ${r.tensorrt.compiledVersion})` : `not in this build (${r.tensorrt.whyNot ?? 'no addon'})`,
+  ]);
+  const g = r.gpu;
+  const gpu = g.name
+    ? `${g.name}, compute capability ${g.computeCapability}, ${g.memoryMiB} MiB${g.integrated ? ', integrated (Jetson)' : ''}`
+    : r.cuda.compiledIn
+      ? 'none usable'
+      : 'not known to this build (no CUDA)';
+  rows.push(['GPU', [gpu, g.jetson && `L4T: ${g.jetson}`, g.nvidiaDriver && `driver: ${g.nvidiaDriver}`].filter(Boolean).join('; ')]);
+  const eps = r.onnxruntime.executionProviders;
+  rows.push([
+    'onnxruntime',
+    r.onnxruntime.error
+      ? `not usable: ${r.onnxruntime.error}`
+      : `onnxruntime-node ${r.onnxruntime.version}; execution providers: ${eps!.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
+  ]);
+  rows.push([
+    'tfjs',
+    r.tfjs.backend
+      ? `${r.tfjs.backend}${r.tfjs.skipped.length ? ` (skipped: ${r.tfjs.skipped.join('; ')})` : ''}`
+      : `no backend: ${r.tfjs.error}`,
+  ]);
+  const needs: Record<keyof DoctorReport['tools'], string> = {
+    ffmpeg: 'video files and V4L2 cameras need it',
+    ffprobe: 'video files need it',
+    'gst-launch-1.0': 'gst: pipelines and Jetson CSI cameras need it',
+  };
+  for (const [name, info] of Object.entries(r.tools) as [keyof DoctorReport['tools'], ToolInfo][]) {
+    rows.push([name, info.found ? (info.version ?? 'found') : `not found (${needs[name]})`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = ['ct-edge doctor', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)];
+  if (r.addon.loaded && !r.tensorrt.compiledIn) lines.push('', `TensorRT: ${tensorRtGuidance()}`);
+  return lines.join('\n');
+}
+
+export const command: CliCommand = {
+  name: 'doctor',
+  summary: 'show what this build and machine have: CUDA, TensorRT, GPU, onnxruntime, tfjs, ffmpeg',
+  usage,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });
+    const report = await diagnose();
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+    return 0;
+  },
+};
