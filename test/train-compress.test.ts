@@ -111,6 +111,7 @@ test('a compression run lowers its losses, never changes the teacher, and at lea
   t.true(mean(25, 30, 'total') < mean(0, 5, 'total'), `total ${mean(0, 5, 'total')} -> ${mean(25, 30, 'total')}`);
   t.log(`total ${mean(0, 5, 'total').toFixed(3)} -> ${mean(25, 30, 'total').toFixed(3)}, ${log[log.length - 1].ms.toFixed(0)} ms/step`);
   t.true(draws.every((d) => d.some(Boolean)));
+  t.true(log.every((e, i) => e.info?.replacementRate === 0.5 && e.info.studentStages === draws[i].filter(Boolean).length), 'the log records p and the stages run');
   t.true(draws.some((d) => !d.every(Boolean)), 'some steps ran teacher stages');
   for (const [name, w] of teacher.weights()) t.deepEqual(w.data, before.get(name)!.data, `teacher ${name} changed`);
   objective.dispose();

@@ -174,6 +174,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
   };
 
   const batch = new BatchTensors(student);
+  let rate = 1;
   let teacherOut: { stageOutputs: tf.Tensor3D[]; boxes: tf.Tensor2D } | undefined;
   let draws: boolean[] = [];
   const trainable = new Map<string, tf.Variable>([...[...student.variables].filter(([, v]) => v.trainable), ...projections]);
@@ -189,8 +190,8 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
     state,
     async prepare(step) {
       batch.load(await data.batch(step, o.batchSize));
-      const p = o.replacement ? replacementRate(o.schedule, (step - 1) / o.steps) : 1;
-      draws = o.replacement ? drawReplacement(stages.length, p, new Rng(hashSeed(o.seed, step, 0x5eed))) : stages.map(() => true);
+      rate = o.replacement ? replacementRate(o.schedule, (step - 1) / o.steps) : 1;
+      draws = o.replacement ? drawReplacement(stages.length, rate, new Rng(hashSeed(o.seed, step, 0x5eed))) : stages.map(() => true);
       if (teacherOut) tf.dispose([...teacherOut.stageOutputs, teacherOut.boxes]);
       // The frozen teacher's targets, outside the gradient tape.
       teacherOut = tf.tidy(() => {
@@ -234,6 +235,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       }
       return { ...terms, total: tf.addN(parts) as tf.Scalar };
     },
+    stepInfo: () => ({ replacementRate: rate, studentStages: draws.filter(Boolean).length }),
     describe: () => ({
       kind: 'compress',
       teacher: teacher.config,

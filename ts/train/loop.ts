@@ -31,6 +31,8 @@ export interface Objective {
   losses(step: number): LossTerms;
   /** What this run trains, stored in checkpoints; a resume must describe the same run. */
   describe(): Record<string, unknown>;
+  /** Numbers about step `step` worth logging besides the losses (e.g. the replacement rate). */
+  stepInfo?(step: number): Record<string, number>;
 }
 
 export interface LoopOptions {
@@ -58,6 +60,7 @@ export interface LogEntry {
   gradNorm: number;
   ms: number;
   losses: Record<string, number>;
+  info?: Record<string, number>;
 }
 
 const META_STEP = 'ct_edge.train.step';
@@ -200,7 +203,7 @@ export async function trainLoop(objective: Objective, o: LoopOptions): Promise<L
       optimizer.learningRate = learningRateAt(step, o);
       optimizer.apply(params, named);
       tf.dispose(Object.values(named));
-      const entry: LogEntry = { step, lr: optimizer.learningRate, gradNorm, ms: performance.now() - t0, losses: terms };
+      const entry: LogEntry = { step, lr: optimizer.learningRate, gradNorm, ms: performance.now() - t0, losses: terms, info: objective.stepInfo?.(step) };
       log.push(entry);
       await appendFile(o.logPath, JSON.stringify(entry) + '\n');
       bar.update(step, { loss: terms.total.toFixed(4), msPerStep: entry.ms.toFixed(0) });
