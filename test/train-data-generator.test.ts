@@ -69,3 +69,16 @@ test('bad clip options are CtEdgeErrors', (t) => {
   t.throws(() => createClip(1, { length: 1 }), code('ERR_INVALID_ARGUMENT'));
   t.throws(() => createClip(1, small).renderFrame(40), code('ERR_INVALID_ARGUMENT'));
 });
+
+test('difficulty: easy clips have large, never occluded targets; hard ones have smaller targets on average', (t) => {
+  const sizes = (difficulty: 'easy' | 'moderate' | 'hard') =>
+    Array.from({ length: 12 }, (_, i) => createClip(1000 + i, { length: 10, difficulty })).map((clip) => {
+      if (difficulty === 'easy') t.true(clip.visible.every(Boolean), `${clip.name} occludes its target`);
+      return Math.sqrt(clip.boxes[0].width * clip.boxes[0].height);
+    });
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const [easy, hard] = [sizes('easy'), sizes('hard')];
+  // base size >= 36 px; zoom, aspect and clipping at the frame edge shrink the first box somewhat
+  t.true(Math.min(...easy) >= 20, `smallest easy target ${Math.min(...easy).toFixed(1)} px`);
+  t.true(mean(hard) < mean(easy));
+});

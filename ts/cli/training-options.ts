@@ -1,7 +1,7 @@
 /** Flags shared by `ct-edge train` and `ct-edge compress`: optimisation, data, outputs, resume. */
 import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../runtime/errors.js';
-import type { ClipOptions } from '../train/data/generator.js';
+import type { ClipDifficulty, ClipOptions } from '../train/data/generator.js';
 import type { LoopOptions } from '../train/loop.js';
 
 export const TRAINING_FLAGS = {
@@ -13,7 +13,7 @@ export const TRAINING_FLAGS = {
   'checkpoint-every': { type: 'string' },
   seed: { type: 'string' },
   'clip-size': { type: 'string' },
-  'hard-clips': { type: 'boolean', default: false },
+  'clip-mix': { type: 'string' },
   resume: { type: 'boolean', default: false },
   output: { type: 'string', short: 'o' },
 } as const;
@@ -27,7 +27,8 @@ export const TRAINING_USAGE = `Training options:
   --checkpoint-every N    steps between resume checkpoints (default 50)
   --seed N                data and initialisation seed (default 1)
   --clip-size WxH         size of the generated training clips (default 320x240)
-  --hard-clips            train on the generator's hard clips (see ct-edge generate --hard)
+  --clip-mix SPEC         generated clip difficulties and their shares: moderate (default), hard,
+                          or a mix such as easy=1,moderate=1 (easy clips teach localisation first)
   --resume                continue a killed run from its last checkpoint (same options)
   -o, --output FILE       the trained network (safetensors); beside it FILE minus .safetensors
                           plus .resume.safetensors (checkpoint), .log.jsonl and .curves.png`;
@@ -45,6 +46,22 @@ export interface TrainingSetup {
   seed: number;
   output: string;
   clip: ClipOptions;
+  mix: Partial<Record<ClipDifficulty, number>>;
+}
+
+const DIFFICULTIES: readonly ClipDifficulty[] = ['easy', 'moderate', 'hard'];
+
+function parseClipMix(text: string | undefined): Partial<Record<ClipDifficulty, number>> {
+  const mix: Partial<Record<ClipDifficulty, number>> = {};
+  for (const part of (text ?? 'moderate').split(',')) {
+    const [name, share = '1'] = part.split('=');
+    const weight = Number(share);
+    if (!DIFFICULTIES.includes(name as ClipDifficulty) || !(weight > 0)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--clip-mix takes difficulties (${DIFFICULTIES.join(', ')}) with positive shares, e.g. easy=1,moderate=1; got '${text}'`);
+    }
+    mix[name as ClipDifficulty] = weight;
+  }
+  return mix;
 }
 
 export function trainingSetup(values: Record<string, unknown>, label: string, defaultLr: number): TrainingSetup {
@@ -61,7 +78,8 @@ export function trainingSetup(values: Record<string, unknown>, label: string, de
     output,
     batchSize: parseIntFlag(str('batch'), 'batch', 8),
     seed: parseIntFlag(str('seed'), 'seed', 1, 0),
-    clip: { width: w, height: h, difficulty: values['hard-clips'] === true ? 'hard' : 'moderate' },
+    clip: { width: w, height: h },
+    mix: parseClipMix(str('clip-mix')),
     loop: {
       steps: parseIntFlag(str('steps'), 'steps', 0),
       learningRate: parseNumber(str('lr'), 'lr', defaultLr),

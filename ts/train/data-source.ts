@@ -2,17 +2,26 @@
 import type { TrackerNetConfig } from '../model/config.js';
 import { PairSampler } from './data/sampler.js';
 import { syntheticSource } from './data/sources.js';
-import type { ClipOptions } from './data/generator.js';
+import type { ClipDifficulty, ClipOptions } from './data/generator.js';
+import { hashSeed } from './data/random.js';
 import type { PairBatchSource } from './objectives.js';
 
 export interface SyntheticDataOptions {
   seed: number;
   clip?: ClipOptions;
+  /** Shares of each clip difficulty in the stream (default: all of clip.difficulty, moderate). */
+  mix?: Partial<Record<ClipDifficulty, number>>;
 }
 
 /** Pairs from generated clips, cropped for `net`'s template and search sizes. */
 export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): PairBatchSource {
-  const sampler = new PairSampler([{ source: syntheticSource({ seed: o.seed, clip: o.clip }), weight: 1 }], {
+  const mix = Object.entries(o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 }) as [ClipDifficulty, number][];
+  const sources = mix.map(([difficulty, weight], i) => ({
+    // the first source keeps the run's own seed, so a single-difficulty run does not depend on the mix
+    source: syntheticSource({ seed: i === 0 ? o.seed : hashSeed(o.seed, i), clip: { ...o.clip, difficulty } }),
+    weight,
+  }));
+  const sampler = new PairSampler(sources, {
     seed: o.seed,
     templateSize: net.templateSize,
     searchSize: net.searchSize,
@@ -30,6 +39,6 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
       }
       return { count: b.size, template: b.template, search: b.search, boxes };
     },
-    describe: () => ({ kind: 'synthetic', seed: o.seed, clip: o.clip ?? {} }),
+    describe: () => ({ kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: Object.fromEntries(mix) }),
   };
 }

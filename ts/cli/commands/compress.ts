@@ -83,7 +83,7 @@ export const command: CliCommand = {
     const { config, weights } = await readCheckpoint(values.teacher);
     const teacher = TrackerNet.fromWeights(config, weights, values.teacher);
     console.error(`ct-edge compress: TensorFlow.js backend ${backend}; teacher ${config.depth} blocks -> student ${options.studentBlocks}`);
-    const objective = compressionObjective(teacher, syntheticPairs(config, { seed: setup.seed, clip: setup.clip }), options);
+    const objective = compressionObjective(teacher, syntheticPairs(config, { seed: setup.seed, clip: setup.clip, mix: setup.mix }), options);
     const log = await trainLoop(objective, setup.loop);
     await writeCheckpoint(setup.output, { config: objective.student.config, weights: objective.student.weights() });
     const last = log.slice(-Math.min(20, log.length));

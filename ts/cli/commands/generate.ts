@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { CtEdgeError } from '../../runtime/errors.js';
-import { createClip, heldOutClips, trainingClipSeed, type ClipOptions } from '../../train/data/generator.js';
+import { createClip, heldOutClips, trainingClipSeed, type ClipDifficulty, type ClipOptions } from '../../train/data/generator.js';
 import { writeContactSheet, writeGot10k } from '../../train/data/writer.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
@@ -21,8 +21,15 @@ Options:
   --seed S                  seed (default 1)
   --size WxH                frame size (default 320x240)
   --held-out                the held-out evaluation clips of this seed (never used in training)
-  --hard                    harder clips: smaller targets, more clutter, look-alikes and occlusions
+  --difficulty D            easy, moderate (default) or hard: target size, clutter, look-alikes, occlusions
   --contact-sheet PATH      also write a PNG with 6 frames of each clip and their boxes (first 16 clips)`;
+
+function parseDifficulty(text: string): ClipDifficulty {
+  if (text !== 'easy' && text !== 'moderate' && text !== 'hard') {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--difficulty must be easy, moderate or hard, got '${text}'`);
+  }
+  return text;
+}
 
 function parseSize(text: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(text);
@@ -46,7 +53,7 @@ export const command: CliCommand = {
         seed: { type: 'string' },
         size: { type: 'string', default: '320x240' },
         'held-out': { type: 'boolean', default: false },
-        hard: { type: 'boolean', default: false },
+        difficulty: { type: 'string', default: 'moderate' },
         'contact-sheet': { type: 'string' },
       },
       strict: true,
@@ -58,7 +65,7 @@ export const command: CliCommand = {
     const clipOptions: ClipOptions = {
       ...parseSize(values.size),
       length: parseIntFlag(values.frames, 'frames', 100, 2),
-      difficulty: values.hard ? 'hard' : 'moderate',
+      difficulty: parseDifficulty(values.difficulty!),
     };
     const clips = values['held-out']
       ? heldOutClips(count, seed, clipOptions)

@@ -34,7 +34,7 @@ export const command: CliCommand = {
     const backend = await initBackend();
     console.error(`ct-edge train: TensorFlow.js backend ${backend}; ${values.preset} with ${config.depth} blocks of width ${config.dim}`);
     const net = TrackerNet.random(config, setup.seed);
-    const objective = teacherObjective(net, syntheticPairs(config, { seed: setup.seed, clip: setup.clip }), setup.batchSize);
+    const objective = teacherObjective(net, syntheticPairs(config, { seed: setup.seed, clip: setup.clip, mix: setup.mix }), setup.batchSize);
     const log = await trainLoop(objective, setup.loop);
     await writeCheckpoint(setup.output, { config, weights: net.weights() });
     const last = log.slice(-Math.min(20, log.length));

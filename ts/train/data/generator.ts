@@ -28,6 +28,8 @@ import {
   type ShapeKind,
 } from './textures.js';
 
+export type ClipDifficulty = 'easy' | 'moderate' | 'hard';
+
 export interface ClipOptions {
   /** Frame width in pixels (default 320). */
   width?: number;
@@ -38,10 +40,10 @@ export interface ClipOptions {
   /**
    * 'moderate' (default): targets of at least 24 px, at most 3 clutter shapes, one look-alike and
    * one occlusion event. 'hard': targets from 14 px, up to 13 clutter shapes, 4 look-alikes and 3
-   * occlusion events. A tiny CPU-trained tracker learns the moderate clips within its budget; the
-   * hard ones need far more training.
+   * occlusion events. 'easy': a large target on a textured background, nothing else (for a
+   * curriculum: it teaches localisation before appearance matching).
    */
-  difficulty?: 'moderate' | 'hard';
+  difficulty?: ClipDifficulty;
 }
 
 export interface SyntheticClip {
@@ -184,6 +186,7 @@ export function createClip(seed: number, options: ClipOptions = {}, name = `synt
   const rng = new Rng(seed);
   const short = Math.min(width, height);
   const hard = options.difficulty === 'hard';
+  const easy = options.difficulty === 'easy';
 
   // Colours: the target's, and a scene palette that usually borrows some of them.
   const targetColours = Array.from({ length: 2 + rng.int(2) }, () => randomColour(rng));
@@ -203,7 +206,7 @@ export function createClip(seed: number, options: ClipOptions = {}, name = `synt
   }
 
   // Target.
-  const size = hard ? rng.logUniform(14, 0.3 * short) : rng.logUniform(Math.min(24, 0.3 * short), 0.35 * short);
+  const size = hard ? rng.logUniform(14, 0.3 * short) : rng.logUniform(Math.min(easy ? 36 : 24, 0.3 * short), 0.35 * short);
   const aspect = Math.min(2.5, Math.max(0.4, Math.exp(0.35 * rng.normal())));
   const baseW = size * Math.sqrt(aspect);
   const baseH = size / Math.sqrt(aspect);
@@ -211,7 +214,7 @@ export function createClip(seed: number, options: ClipOptions = {}, name = `synt
   const targetSprite = spriteFor(rng, targetSurface, baseW * OVERSAMPLE, baseH * OVERSAMPLE, true);
 
   // Clutter: static shapes in the target's and the scene's colours, painted into the background.
-  const clutter = hard ? rng.int(14) : rng.int(4);
+  const clutter = easy ? 0 : hard ? rng.int(14) : rng.int(4);
   for (let k = 0; k < clutter; k++) {
     const s = rng.logUniform(6, 0.25 * short);
     const surface = randomSurface(rng, pickColours(rng, rng.chance(0.5) ? targetColours : allColours, 2 + rng.int(2)), s * rng.uniform(0.15, 0.5));
@@ -222,7 +225,7 @@ export function createClip(seed: number, options: ClipOptions = {}, name = `synt
   const targetPlacements = objectPath(rng, length, width, height, baseW, baseH, size, targetSprite);
 
   // Distractors: other instances of the target's family, or recoloured copies of the target.
-  const distractorCount = hard ? rng.weighted([0.15, 0.3, 0.3, 0.15, 0.1]) : rng.weighted([0.4, 0.6]);
+  const distractorCount = easy ? 0 : hard ? rng.weighted([0.15, 0.3, 0.3, 0.15, 0.1]) : rng.weighted([0.4, 0.6]);
   const behind: Layer[] = [];
   const front: Layer[] = [];
   for (let k = 0; k < distractorCount; k++) {
@@ -247,7 +250,7 @@ export function createClip(seed: number, options: ClipOptions = {}, name = `synt
 
   // Occluders: patches of scene texture that cross the target's path, or stand on it.
   const occluders: Layer[] = [];
-  const events = hard ? rng.weighted([0.3, 0.4, 0.2, 0.1]) : rng.weighted([0.5, 0.5]);
+  const events = easy ? 0 : hard ? rng.weighted([0.3, 0.4, 0.2, 0.1]) : rng.weighted([0.5, 0.5]);
   for (let k = 0; k < events; k++) {
     const t0 = Math.floor(rng.uniform(0.15, 0.9) * length);
     const at = targetPlacements[t0];
