@@ -68,3 +68,19 @@ test('--resume refuses a checkpoint of a different run, and a missing one', asyn
   t.regex(missing.stderr, /nothing to resume/);
   await rm(dir, { recursive: true });
 });
+
+test('--init starts from a checkpoint: with a zero learning rate the trained weights stay those of the start', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-init-'));
+  const start = join(dir, 'start.safetensors');
+  const base = ['--preset', 'tiny', '--depth', '2', '--batch', '2', '--clip-size', '96x96'];
+  t.is((await cli(['train', ...base, '--steps', '2', '-o', start])).code, 0);
+  const next = join(dir, 'next.safetensors');
+  const run = await cli(['train', ...base, '--steps', '2', '--lr', '0', '--weight-decay', '0', '--init', start, '-o', next]);
+  t.is(run.code, 0, run.stderr);
+  const [a, b] = [await readCheckpoint(start), await readCheckpoint(next)];
+  for (const [name, w] of a.weights) {
+    if (name.includes('running_')) continue; // BatchNorm statistics move in training mode, whatever the rate
+    t.deepEqual(b.weights.get(name)!.data, w.data, name);
+  }
+  await rm(dir, { recursive: true });
+});

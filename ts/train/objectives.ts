@@ -59,8 +59,8 @@ export class BatchTensors {
   }
 }
 
-/** Trains every parameter of `net` on ground truth (teacher training). */
-export function teacherObjective(net: TrackerNet, data: PairBatchSource, batchSize: number): Objective & { dispose(): void } {
+/** Trains every parameter of `net` on ground truth (teacher training); `initFrom` names where its start weights came from. */
+export function teacherObjective(net: TrackerNet, data: PairBatchSource, batchSize: number, initFrom?: string): Objective & { dispose(): void } {
   const tensors = new BatchTensors(net);
   return {
     trainable: new Map([...net.variables].filter(([, v]) => v.trainable)),
@@ -72,7 +72,7 @@ export function teacherObjective(net: TrackerNet, data: PairBatchSource, batchSi
       const maps = net.forward(tensors.template, tensors.search, { training: true });
       return groundTruthLoss(maps, tensors.boxes, tensors.heatmaps);
     },
-    describe: () => ({ kind: 'teacher', net: net.config, batchSize, data: data.describe() }),
+    describe: () => ({ kind: 'teacher', net: net.config, batchSize, data: data.describe(), ...(initFrom ? { initFrom } : {}) }),
     dispose: () => tensors.dispose(),
   };
 }

@@ -1,6 +1,6 @@
 /** `ct-edge train`: trains a tracker (a teacher) from scratch on generated clips. */
 import { parseArgs } from 'node:util';
-import { writeCheckpoint } from '../../checkpoint/checkpoint.js';
+import { readCheckpoint, writeCheckpoint } from '../../checkpoint/checkpoint.js';
 import { initBackend } from '../../model/backend.js';
 import { netConfig, PRESETS, type PresetName } from '../../model/config.js';
 import { TrackerNet } from '../../model/network.js';
@@ -20,6 +20,8 @@ generated tracking clips (ct-edge generate shows what they look like).
 Options:
   --preset NAME           network geometry: ${Object.keys(PRESETS).join(', ')} (default tiny)
   --depth N               override the preset's number of blocks
+  --init FILE             start from this checkpoint's weights (its network config wins over
+                          --preset/--depth), e.g. to continue training with a new schedule
 ${TRAINING_USAGE}`;
 
 export const command: CliCommand = {
@@ -27,14 +29,19 @@ export const command: CliCommand = {
   summary: 'train a tracker (teacher) on generated clips',
   usage,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, ...TRAINING_FLAGS }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, init: { type: 'string' }, ...TRAINING_FLAGS },
+      strict: true,
+    });
     const setup = trainingSetup(values, 'train', 5e-4);
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
-    const config = netConfig(values.preset as PresetName, values.depth ? { depth: parseIntFlag(values.depth, 'depth', 1) } : {});
+    const start = values.init ? await readCheckpoint(values.init) : undefined;
+    const config = start?.config ?? netConfig(values.preset as PresetName, values.depth ? { depth: parseIntFlag(values.depth, 'depth', 1) } : {});
     const backend = await initBackend();
-    console.error(`ct-edge train: TensorFlow.js backend ${backend}; ${values.preset} with ${config.depth} blocks of width ${config.dim}`);
-    const net = TrackerNet.random(config, setup.seed);
-    const objective = teacherObjective(net, syntheticPairs(config, { seed: setup.seed, clip: setup.clip, mix: setup.mix }), setup.batchSize);
+    console.error(`ct-edge train: TensorFlow.js backend ${backend}; ${config.depth} blocks of width ${config.dim}${start ? `, starting from ${values.init}` : ''}`);
+    const net = start ? TrackerNet.fromWeights(config, start.weights, values.init!) : TrackerNet.random(config, setup.seed);
+    const objective = teacherObjective(net, syntheticPairs(config, { seed: setup.seed, clip: setup.clip, mix: setup.mix }), setup.batchSize, values.init);
     const log = await trainLoop(objective, setup.loop);
     await writeCheckpoint(setup.output, { config, weights: net.weights() });
     const last = log.slice(-Math.min(20, log.length));
