@@ -5,7 +5,7 @@
 #include <string>
 
 #include "../core/tracker_core.h"
-#include "napi_helpers.h"
+#include "../addon/napi_helpers.h"
 #include "preprocess.h"
 
 namespace ctedge {
@@ -31,10 +31,10 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 // cropToTensor(frame, { x0, y0, side }, outSize, dst: Float32Array | Uint16Array, norm), on the GPU.
 Napi::Value CropToTensor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const FrameView frame = frame_of(info[0]);
+  const FrameView frame = frame_view(info[0]);
   if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "window must be { x0, y0, side }");
   const Napi::Object w = info[1].As<Napi::Object>();
-  const CropWindow window{int_of(w, "x0", "window"), int_of(w, "y0", "window"), int_of(w, "side", "window")};
+  const CropWindow window{int_field(w, "x0", "window"), int_field(w, "y0", "window"), int_field(w, "side", "window")};
   if (window.side <= 0) throw_coded(env, "ERR_INVALID_ARGUMENT", "window.side must be positive");
   if (!info[2].IsNumber() || info[2].As<Napi::Number>().Int32Value() <= 0)
     throw_coded(env, "ERR_INVALID_ARGUMENT", "outSize must be a positive integer");
@@ -44,7 +44,7 @@ Napi::Value CropToTensor(const Napi::CallbackInfo& info) {
   const bool half = dst.TypedArrayType() == napi_uint16_array;
   if ((!half && dst.TypedArrayType() != napi_float32_array) || dst.ElementLength() != 3ull * out_size * out_size)
     throw_coded(env, "ERR_INVALID_ARGUMENT", "dst must be a Float32Array or Uint16Array of 3*outSize*outSize elements");
-  const Normalization norm = norm_of(info[4]);
+  const Normalization norm = normalization(info[4]);
   try {
     cuda::crop_to_host(frame, window, out_size, norm, static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset(), half);
   } catch (const CoreError& e) {

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "../cuda/napi_helpers.h"
+#include "../addon/napi_helpers.h"
 #include "engine_builder.h"
 #include "trt_common.h"
 #include "trt_runtime.h"
@@ -180,9 +180,9 @@ trt::GpuTrackerOptions tracker_options(const Napi::Object& cfg) {
   Napi::Env env = cfg.Env();
   trt::GpuTrackerOptions o;
   TrackerConfig& c = o.core;
-  c.template_size = int_of(cfg, "templateSize", "config");
-  c.search_size = int_of(cfg, "searchSize", "config");
-  c.feature_size = int_of(cfg, "featureSize", "config");
+  c.template_size = int_field(cfg, "templateSize", "config");
+  c.search_size = int_field(cfg, "searchSize", "config");
+  c.feature_size = int_field(cfg, "featureSize", "config");
   const auto number = [&](const char* key) {
     if (!cfg.Get(key).IsNumber()) throw_coded(env, "ERR_INVALID_ARGUMENT", std::string("config.") + key + " must be a number");
     return cfg.Get(key).As<Napi::Number>().DoubleValue();
@@ -190,7 +190,7 @@ trt::GpuTrackerOptions tracker_options(const Napi::Object& cfg) {
   c.template_factor = number("templateFactor");
   c.search_factor = number("searchFactor");
   c.lost_threshold = static_cast<float>(number("lostThreshold"));
-  c.norm = norm_of(cfg);
+  c.norm = normalization(cfg);
   const std::string mapping = cfg.Get("boxMapping").ToString().Utf8Value();
   if (mapping != "ostrack" && mapping != "opencv") throw_coded(env, "ERR_INVALID_ARGUMENT", "boxMapping must be 'ostrack' or 'opencv'");
   c.mapping = mapping == "ostrack" ? BoxMapping::OSTrack : BoxMapping::OpenCV;
@@ -300,7 +300,7 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
 
   Napi::Value Init(const Napi::CallbackInfo& info) {
     auto& t = live(info.Env());
-    const FrameView frame = frame_of(info[0]);
+    const FrameView frame = frame_view(info[0]);
     const Box box = box_of(info[1]);
     try {
       t.init(frame, box);
@@ -312,7 +312,7 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
 
   Napi::Value Track(const Napi::CallbackInfo& info) {
     auto& t = live(info.Env());
-    const FrameView frame = frame_of(info[0]);
+    const FrameView frame = frame_view(info[0]);
     if (!t.initialized()) throw_coded(info.Env(), "ERR_NOT_INITIALIZED", "call init(frame, box) before track(frame)");
     auto* w = new TrackWorker(this, info[0].As<Napi::Object>(), frame);
     busy_ = true;
