@@ -50,21 +50,21 @@ export class Tracker {
     if (!Number.isFinite(lostThreshold)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${lostThreshold}`);
     this.engine = engine;
     this.inlinePreprocessing = options.inlinePreprocessing ?? false;
+    // What the native loop needs on either backend (TrackerConfig in native/core/track_state.h).
+    const loop = {
+      templateSize: c.templateSize,
+      searchSize: c.searchSize,
+      featureSize: c.featureSize,
+      templateFactor: c.templateFactor,
+      searchFactor: c.searchFactor,
+      mean: c.mean,
+      std: c.std,
+      channelOrder: c.channelOrder,
+      boxMapping: options.boxMapping ?? c.boxMapping,
+      lostThreshold,
+    };
     if (engine.backend !== 'onnxruntime-cpu') {
-      this.gpu = engine.createTrtTracker({
-        templateSize: c.templateSize,
-        searchSize: c.searchSize,
-        featureSize: c.featureSize,
-        templateFactor: c.templateFactor,
-        searchFactor: c.searchFactor,
-        mean: c.mean,
-        std: c.std,
-        channelOrder: c.channelOrder,
-        boxMapping: options.boxMapping ?? c.boxMapping,
-        lostThreshold,
-        names: { ...c.inputs, ...c.outputs },
-        cudaGraph: options.cudaGraph ?? false,
-      });
+      this.gpu = engine.createTrtTracker({ ...loop, names: { ...c.inputs, ...c.outputs }, cudaGraph: options.cudaGraph ?? false });
       return;
     }
     const dtype = engine.inputDtype;
@@ -73,23 +73,7 @@ export class Tracker {
     const search = alloc(c.searchSize);
     this.core = native(
       () =>
-        new (loadNative().NativeTracker)(
-          {
-            templateSize: c.templateSize,
-            searchSize: c.searchSize,
-            featureSize: c.featureSize,
-            templateFactor: c.templateFactor,
-            searchFactor: c.searchFactor,
-            mean: c.mean,
-            std: c.std,
-            channelOrder: c.channelOrder,
-            boxMapping: options.boxMapping ?? c.boxMapping,
-            lostThreshold,
-            dtype,
-          },
-          template,
-          search,
-        ),
+        new (loadNative().NativeTracker)({ ...loop, dtype }, template, search),
     );
     this.binding = engine.bind(template, search);
     this.tensors = { template, search };
