@@ -12,28 +12,22 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { evaluate } from '../ts/eval/evaluate.js';
-import { writeEvalOutputs } from '../ts/eval/report.js';
-import { formatDuration, Progress, runJobs, shown } from './lib/jobs.js';
+import { Progress, shown } from './lib/jobs.js';
 import { PAPER_ABLATION } from './lib/paper.js';
 import {
   COMMON_FLAGS,
   COMMON_USAGE,
-  compressJob,
-  exportJob,
+  compressExportEvaluate,
   fixed,
   heldOutDataset,
-  loadEngines,
   markdownTable,
   meanStd,
-  onnxPath,
   openTeacher,
   parseCommon,
   parseList,
   parseWhole,
   runTool,
   stageSizes,
-  studentCheckpoint,
   type StudentSpec,
 } from './lib/study.js';
 
@@ -99,30 +93,8 @@ async function main(): Promise<void> {
       `${VARIANTS.length} variants x ${seeds.length} seed(s) = ${students.length} runs of ${o.steps} steps, batch ${o.batch}, lr ${o.lr}, ${o.jobs} at a time`,
   );
   const dataset = await heldOutDataset(o, progress);
-  const logDir = join(o.out, 'logs');
-
   const t0 = performance.now();
-  const compressed = await runJobs(students.map((s) => compressJob(o, teacher, s)), o.jobs, logDir, progress);
-  const compressSeconds = (performance.now() - t0) / 1000;
-
-  const teacherOnnx = join(o.out, 'teacher.onnx');
-  const exports = [await exportJob('teacher', o.teacher, teacherOnnx)];
-  for (const s of students) exports.push(await exportJob(s.name, studentCheckpoint(o, s.name)));
-  await runJobs(exports, o.jobs, logDir, progress);
-
-  const entries = [{ label: 'teacher', path: teacherOnnx }, ...students.map((s) => ({ label: s.name, path: onnxPath(studentCheckpoint(o, s.name)) }))];
-  const models = await loadEngines(entries, o.threads);
-  let evalResult;
-  try {
-    const frames = dataset.sequences.reduce((n, s) => n + s.framePaths.length, 0);
-    progress.log(`evaluating ${models.length} models side by side on ${dataset.sequences.length} held-out clips (${frames} frames)`);
-    const tEval = performance.now();
-    evalResult = await evaluate(models, dataset, { onSequence: (s) => progress.log(`eval: ${s.name}`), onSkip: (s) => progress.log(`eval: skipped ${s.name}: ${s.reason}`) });
-    progress.log(`evaluated in ${formatDuration((performance.now() - tEval) / 1000)}`);
-  } finally {
-    await Promise.all(models.map((m) => m.engine.dispose()));
-  }
-  await writeEvalOutputs(join(o.out, 'eval'), evalResult, { models: entries.map((e) => e.path), dataset: dataset.root, format: 'got10k', threads: o.threads, date: new Date().toISOString() }, 'held-out clips');
+  const { compressed, compressSeconds, evalResult } = await compressExportEvaluate(o, teacher, students, dataset, progress, async () => undefined);
 
   const byName = new Map(evalResult.models.map((m) => [m.label, m]));
   const teacherAuc = byName.get('teacher')!.auc;

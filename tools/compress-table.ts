@@ -15,28 +15,22 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Dataset } from '../ts/datasets/dataset.js';
 import { benchmark, type FrameSource } from '../ts/eval/bench.js';
-import { evaluate } from '../ts/eval/evaluate.js';
-import { writeEvalOutputs } from '../ts/eval/report.js';
 import { readImage } from '../ts/io/images.js';
-import { formatDuration, Progress, runJobs, shown } from './lib/jobs.js';
+import { Progress, shown } from './lib/jobs.js';
 import { PAPER_TABLE1 } from './lib/paper.js';
 import {
   COMMON_FLAGS,
   COMMON_USAGE,
-  compressJob,
-  exportJob,
+  compressExportEvaluate,
   fixed,
   heldOutDataset,
-  loadEngines,
   markdownTable,
-  onnxPath,
   openTeacher,
   parseCommon,
   parseList,
   parseWhole,
   runTool,
   stageSizes,
-  studentCheckpoint,
   type StudentSpec,
 } from './lib/study.js';
 
@@ -99,39 +93,14 @@ async function main(): Promise<void> {
       `${o.steps} steps, batch ${o.batch}, lr ${o.lr}, seed ${seed}, ${o.jobs} at a time`,
   );
   const dataset = await heldOutDataset(o, progress);
-  const logDir = join(o.out, 'logs');
-
   const t0 = performance.now();
-  const compressed = await runJobs(students.map((s) => compressJob(o, teacher, s)), o.jobs, logDir, progress);
-  const compressSeconds = (performance.now() - t0) / 1000;
-
-  const teacherOnnx = join(o.out, 'teacher.onnx');
-  const exports = [await exportJob('teacher', o.teacher, teacherOnnx)];
-  for (const s of students) exports.push(await exportJob(s.name, studentCheckpoint(o, s.name)));
-  await runJobs(exports, o.jobs, logDir, progress);
-
-  const entries = [
-    { label: 'teacher', path: teacherOnnx, blocks: depth, stages: '-' },
-    ...students.map((s) => ({ label: s.name, path: onnxPath(studentCheckpoint(o, s.name)), blocks: s.blocks, stages: s.stages.join(',') })),
-  ];
-  const models = await loadEngines(entries, o.threads);
-  let evalResult;
-  let bench;
-  let source;
-  try {
-    const frames = dataset.sequences.reduce((n, s) => n + s.framePaths.length, 0);
-    progress.log(`evaluating ${models.length} models side by side on ${dataset.sequences.length} held-out clips (${frames} frames)`);
-    const tEval = performance.now();
-    evalResult = await evaluate(models, dataset, { onSequence: (s) => progress.log(`eval: ${s.name}`), onSkip: (s) => progress.log(`eval: skipped ${s.name}: ${s.reason}`) });
-    progress.log(`evaluated in ${formatDuration((performance.now() - tEval) / 1000)}`);
-    source = await benchSource(dataset);
+  const { compressed, compressSeconds, entries, evalResult, extra } = await compressExportEvaluate(o, teacher, students, dataset, progress, async (models) => {
+    const source = await benchSource(dataset);
     progress.log(`timing ${models.length} models interleaved: ${warmup} warm-up + ${benchFrames} frames each, ${o.threads} onnxruntime thread(s)`);
-    bench = await benchmark(models, source, { frames: benchFrames, warmup });
-  } finally {
-    await Promise.all(models.map((m) => m.engine.dispose()));
-  }
-  const evalDir = join(o.out, 'eval');
-  await writeEvalOutputs(evalDir, evalResult, { models: entries.map((e) => e.path), dataset: dataset.root, format: 'got10k', threads: o.threads, date: new Date().toISOString() }, 'held-out clips');
+    return { source, bench: await benchmark(models, source, { frames: benchFrames, warmup }) };
+  });
+  const { source, bench } = extra;
+  const shape = new Map<string, { blocks: number; stages: string }>([['teacher', { blocks: depth, stages: '-' }], ...students.map((s) => [s.name, { blocks: s.blocks, stages: s.stages.join(',') }] as const)]);
 
   const teacherP50 = bench[0].latency.p50;
   const rows = entries.map((e, i) => {
@@ -141,8 +110,7 @@ async function main(): Promise<void> {
     return {
       model: e.label,
       path: e.path,
-      blocks: e.blocks,
-      stages: e.stages,
+      ...shape.get(e.label)!,
       auc: m.auc,
       precision: m.precision,
       normPrecision: m.normPrecision,

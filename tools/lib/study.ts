@@ -8,13 +8,14 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readCheckpoint } from '../../ts/checkpoint/checkpoint.js';
 import { openDataset, type Dataset } from '../../ts/datasets/dataset.js';
-import type { EvalModel } from '../../ts/eval/evaluate.js';
+import { evaluate, type EvalModel, type EvalResult } from '../../ts/eval/evaluate.js';
+import { writeEvalOutputs } from '../../ts/eval/report.js';
 import type { TrackerNetConfig } from '../../ts/model/config.js';
 import { Engine } from '../../ts/runtime/engine.js';
 import { CtEdgeError } from '../../ts/runtime/errors.js';
 import { heldOutClips } from '../../ts/train/data/generator.js';
 import { writeGot10k } from '../../ts/train/data/writer.js';
-import { JobError, sha256File, shown, type Job, type Progress } from './jobs.js';
+import { formatDuration, JobError, runJobs, sha256File, shown, type Job, type JobOutcome, type Progress } from './jobs.js';
 
 /** parseArgs options both tools take. */
 export const COMMON_FLAGS = {
@@ -183,12 +184,47 @@ export async function loadEngines(models: readonly { label: string; path: string
   return loaded;
 }
 
-/** A Markdown table; the first `leftColumns` columns align left, the rest right. */
-export function markdownTable(header: string[], rows: string[][], leftColumns = 1): string {
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => `| ${cells.map((v, c) => (c < leftColumns ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => `${'-'.repeat(w + 1)}${c < leftColumns ? '-' : ':'}`).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
+export { markdownTable } from '../../ts/eval/report.js';
+
+/**
+ * The shared body of the table and the ablation: compress every student (at most o.jobs at a
+ * time), export the teacher and the students to ONNX, evaluate them side by side on the held-out
+ * clips (and run `alongside` while the engines are loaded), and write the evaluation outputs.
+ */
+export async function compressExportEvaluate<T>(
+  o: CommonOptions,
+  teacher: Teacher,
+  students: readonly StudentSpec[],
+  dataset: Dataset,
+  progress: Progress,
+  alongside: (models: EvalModel[]) => Promise<T>,
+): Promise<{ compressed: JobOutcome[]; compressSeconds: number; entries: { label: string; path: string }[]; evalResult: EvalResult; extra: T }> {
+  const logDir = join(o.out, 'logs');
+  const t0 = performance.now();
+  const compressed = await runJobs(students.map((s) => compressJob(o, teacher, s)), o.jobs, logDir, progress);
+  const compressSeconds = (performance.now() - t0) / 1000;
+
+  const teacherOnnx = join(o.out, 'teacher.onnx');
+  const exports = [await exportJob('teacher', o.teacher, teacherOnnx)];
+  for (const s of students) exports.push(await exportJob(s.name, studentCheckpoint(o, s.name)));
+  await runJobs(exports, o.jobs, logDir, progress);
+
+  const entries = [{ label: 'teacher', path: teacherOnnx }, ...students.map((s) => ({ label: s.name, path: onnxPath(studentCheckpoint(o, s.name)) }))];
+  const models = await loadEngines(entries, o.threads);
+  let evalResult: EvalResult;
+  let extra: T;
+  try {
+    const frames = dataset.sequences.reduce((n, s) => n + s.framePaths.length, 0);
+    progress.log(`evaluating ${models.length} models side by side on ${dataset.sequences.length} held-out clips (${frames} frames)`);
+    const tEval = performance.now();
+    evalResult = await evaluate(models, dataset, { onSequence: (s) => progress.log(`eval: ${s.name}`), onSkip: (s) => progress.log(`eval: skipped ${s.name}: ${s.reason}`) });
+    progress.log(`evaluated in ${formatDuration((performance.now() - tEval) / 1000)}`);
+    extra = await alongside(models);
+  } finally {
+    await Promise.all(models.map((m) => m.engine.dispose()));
+  }
+  await writeEvalOutputs(join(o.out, 'eval'), evalResult, { models: entries.map((e) => e.path), dataset: dataset.root, format: 'got10k', threads: o.threads, date: new Date().toISOString() }, 'held-out clips');
+  return { compressed, compressSeconds, entries, evalResult, extra };
 }
 
 /** Fixed-point text, '-' for NaN and infinities. */

@@ -8,10 +8,11 @@ import { writePlotPng } from './plot.js';
 const pct = (v: number) => (Number.isFinite(v) ? (100 * v).toFixed(1) : '-');
 const fps = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 
-function markdownTable(header: string[], rows: string[][]): string {
+/** A Markdown table; the first `leftColumns` columns align left, the rest right. */
+export function markdownTable(header: string[], rows: string[][], leftColumns = 1): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => `| ${cells.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => (c === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  const line = (cells: string[]) => `| ${cells.map((v, c) => (c < leftColumns ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, c) => `${'-'.repeat(w + 1)}${c < leftColumns ? '-' : ':'}`).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
