@@ -7,21 +7,13 @@ import { command } from '../ts/cli/commands/bench.js';
 import { movingSquareSource, type BenchResult } from '../ts/eval/bench.js';
 import { CtEdgeError, type Frame } from '../ts/index.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
+import { runCommand } from './helpers/cli.js';
 
 const real = hasSharedData ? test.serial : test.skip;
 const skipNote = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
 const vitFlags = ['--outputs', 'score=output1,size=output2,offset=output3', '--channel-order', 'bgr', '--box-mapping', 'opencv'];
 
-async function runBench(argv: string[]): Promise<{ code: number; stdout: string }> {
-  const out: string[] = [];
-  const { log } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  try {
-    return { code: await command.run(argv), stdout: out.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const runBench = (argv: string[]) => runCommand(command, argv);
 
 interface BenchJson {
   source: string;

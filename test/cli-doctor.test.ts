@@ -2,17 +2,9 @@
 import test from 'ava';
 import { command, type DoctorReport } from '../ts/cli/commands/doctor.js';
 import { loadNative, overrideNative, type NativeAddon } from '../ts/runtime/native.js';
+import { runCommand } from './helpers/cli.js';
 
-async function doctor(argv: string[]): Promise<{ code: number; stdout: string }> {
-  const out: string[] = [];
-  const { log } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  try {
-    return { code: await command.run(argv), stdout: out.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const doctor = (argv: string[]) => runCommand(command, argv);
 
 test.afterEach.always(() => overrideNative(undefined));
 

@@ -10,25 +10,8 @@ import { loadNative } from '../ts/runtime/native.js';
 import type { Frame, PixelFormat } from '../ts/index.js';
 import { convertFrame, squareFrame } from './helpers/frames.js';
 
-interface CudaProbe {
-  available: boolean;
-  reason?: string;
-  name: string;
-  computeCapability: string;
-}
-interface CudaBinding {
-  probe(): CudaProbe;
-  cropToTensor(
-    frame: object,
-    window: { x0: number; y0: number; side: number },
-    outSize: number,
-    dst: Float32Array | Uint16Array,
-    norm: { mean: readonly number[]; std: readonly number[]; channelOrder: 'rgb' | 'bgr' },
-  ): void;
-}
-
 const addon = loadNative();
-const cuda = (addon as unknown as { cuda?: CudaBinding }).cuda;
+const cuda = addon.cuda;
 const probe = cuda?.probe();
 const skipReason = !cuda
   ? 'this addon was built without CUDA (node-gyp, or cmake-js found no nvcc); build it with `npm run build:native:cmake` where CUDA is installed'

@@ -7,6 +7,7 @@ import { benchmark, movingSquareSource, type BenchResult, type FrameSource } fro
 import { readImage } from '../../io/images.js';
 import { CtEdgeError } from '../../runtime/errors.js';
 import type { Frame } from '../../runtime/types.js';
+import { markdownTable } from '../../eval/report.js';
 import type { CliCommand } from '../command.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
 
@@ -74,10 +75,7 @@ export function formatBenchTable(results: readonly BenchResult[]): string {
     f(r.loadRssMiB, 1),
     `${f(r.speedup)}x`,
   ]);
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: string[]) => `| ${cells.map((v, c) => (c < 2 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join(' | ')} |`;
-  const rule = `|${widths.map((w, c) => `${'-'.repeat(w + 1)}${c < 2 ? '-' : ':'}`).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
+  return markdownTable(header, rows, 2);
 }
 
 export const command: CliCommand = {
