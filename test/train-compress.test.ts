@@ -64,18 +64,24 @@ test('replacement draws: Bernoulli(p) per stage, never all teacher', (t) => {
   const trials = 20000;
   for (const p of [0.2, 0.5, 0.8]) {
     let students = 0;
-    let forced = 0;
     for (let i = 0; i < trials; i++) {
       const d = drawReplacement(stages, p, rng);
       t.true(d.some(Boolean));
       students += d.filter(Boolean).length;
-      if (d.filter(Boolean).length === 1) forced += 0; // counted below analytically
     }
     // E[#student] = 4p + P(all teacher) * 1 = 4p + (1-p)^4
     const expected = stages * p + (1 - p) ** stages;
     t.true(Math.abs(students / trials - expected) < 0.05, `p=${p}: ${students / trials} vs ${expected}`);
-    t.is(forced, 0);
   }
+  // p = 0 draws the teacher everywhere, so every draw is the forced one: exactly one student stage,
+  // spread evenly over the stages
+  const forcedAt = [0, 0, 0, 0];
+  for (let i = 0; i < 4000; i++) {
+    const d = drawReplacement(stages, 0, rng);
+    t.is(d.filter(Boolean).length, 1);
+    forcedAt[d.indexOf(true)] += 1;
+  }
+  t.true(forcedAt.every((n) => Math.abs(n - 1000) < 120), `forced stages ${forcedAt.join(',')}`);
 });
 
 test('student init: block i from the last (or first) teacher block of stage i, the rest copied', (t) => {

@@ -8,9 +8,9 @@ import { performance } from 'node:perf_hooks';
 import type { Engine, InferenceBinding, InputTensor } from './engine.js';
 import { CtEdgeError, fromNative, native } from './errors.js';
 import type { BoxMapping } from './model-config.js';
-import { loadNative, type NativeTracker, type TrtTracker, type TrtTrackUpdate } from './native.js';
+import { loadNative, type NativeTracker, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
 import { trackStream, type SourceFrame, type StreamOptions, type StreamResult } from './stream.js';
-import type { Box, Frame, TrackResult } from './types.js';
+import type { Box, Frame, StageTimings, TrackResult } from './types.js';
 
 export interface TrackerOptions {
   /** Windowed peak score below which the target is reported lost (default: the model's, 0.2). */
@@ -130,13 +130,18 @@ export class Tracker {
     const t2 = performance.now();
     const r = native(() => this.live().update(maps.score, maps.size, maps.offset));
     const t3 = performance.now();
+    return this.result(r, { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2, totalMs: t3 - t0 });
+  }
+
+  /** The next frame's result from either native tracker's answer. */
+  private result(r: Pick<NativeUpdate, 'x' | 'y' | 'width' | 'height' | 'score' | 'lost'>, timings: StageTimings): TrackResult {
     this.frameIndex += 1;
     return {
       box: { x: r.x, y: r.y, width: r.width, height: r.height },
       score: r.score,
       state: r.lost ? 'lost' : 'tracking',
       frameIndex: this.frameIndex,
-      timings: { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2, totalMs: t3 - t0 },
+      timings,
     };
   }
 
@@ -149,16 +154,10 @@ export class Tracker {
       fromNative(error);
     }
     const totalMs = performance.now() - t0;
-    this.frameIndex += 1;
-    return {
-      box: { x: r.x, y: r.y, width: r.width, height: r.height },
-      score: r.score,
-      state: r.lost ? 'lost' : 'tracking',
-      frameIndex: this.frameIndex,
-      // Staging the frame into pinned/device memory counts as pre-processing; inferMs includes the
-      // crop kernel, which runs on the stream ahead of the network (native/tensorrt/trt_runtime.cpp).
-      timings: { preprocessMs: r.timings.stageMs + r.timings.preprocessMs, inferenceMs: r.timings.inferMs, postprocessMs: r.timings.postprocessMs, totalMs },
-    };
+    // Staging the frame into pinned/device memory counts as pre-processing; inferMs includes the
+    // crop kernel, which runs on the stream ahead of the network (native/tensorrt/trt_runtime.cpp).
+    const { stageMs, preprocessMs, inferMs, postprocessMs } = r.timings;
+    return this.result(r, { preprocessMs: stageMs + preprocessMs, inferenceMs: inferMs, postprocessMs, totalMs });
   }
 
   /**

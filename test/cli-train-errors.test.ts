@@ -1,0 +1,29 @@
+/** Bad flags to train, compress and generate are CtEdgeErrors that say what to pass, before any work starts. */
+import test from 'ava';
+import { command as compress } from '../ts/cli/commands/compress.js';
+import { command as generate } from '../ts/cli/commands/generate.js';
+import { command as train } from '../ts/cli/commands/train.js';
+import { CtEdgeError } from '../ts/index.js';
+
+const bad = (message: RegExp) => ({ instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message });
+
+const cases: [string, () => Promise<number>, RegExp][] = [
+  ['train without -o', () => train.run(['--steps', '5']), /-o FILE\.safetensors/],
+  ['train without --steps', () => train.run(['-o', '/tmp/x.safetensors']), /--steps N/],
+  ['train with an unknown preset', () => train.run(['--preset', 'huge', '--steps', '5', '-o', '/tmp/x.safetensors']), /presets are ostrack-256, small, tiny/],
+  ['train with a bad --clip-mix', () => train.run(['--clip-mix', 'easy=1,weird=2', '--steps', '5', '-o', '/tmp/x.safetensors']), /easy, moderate, hard/],
+  ['train with a bad --clip-size', () => train.run(['--clip-size', '10x10', '--steps', '5', '-o', '/tmp/x.safetensors']), /--clip-size must be WxH/],
+  ['train with a negative --lr', () => train.run(['--lr=-1', '--steps', '5', '-o', '/tmp/x.safetensors']), /--lr must be a non-negative number/],
+  ['compress without --teacher', () => compress.run(['--blocks', '2']), /--teacher FILE/],
+  ['compress without --blocks', () => compress.run(['--teacher', 't.safetensors']), /--blocks N/],
+  ['compress with an unknown --init', () => compress.run(['--teacher', 't.safetensors', '--blocks', '2', '--init', 'middle']), /last, first or random/],
+  ['compress with --constant-p above 1', () => compress.run(['--teacher', 't.safetensors', '--blocks', '2', '--constant-p', '1.5', '--steps', '5', '-o', '/tmp/s.safetensors']), /\[0, 1\]/],
+  ['generate without -o', () => generate.run(['--clips', '1']), /-o DIR/],
+  ['generate with an unknown difficulty', () => generate.run(['-o', '/tmp/g', '--difficulty', 'extreme']), /easy, moderate or hard/],
+];
+
+for (const [what, run, message] of cases) {
+  test(`${what} is a clear error`, async (t) => {
+    await t.throwsAsync(run(), bad(message));
+  });
+}
