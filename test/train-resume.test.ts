@@ -84,3 +84,15 @@ test('--init starts from a checkpoint: with a zero learning rate the trained wei
   }
   await rm(dir, { recursive: true });
 });
+
+test('--width, --heads and --head-channels override the preset, and the checkpoint records the network they made', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-width-'));
+  const out = join(dir, 'wide.safetensors');
+  const run = await cli(['train', '--preset', 'tiny', '--depth', '1', '--width', '48', '--heads', '3', '--head-channels', '16', '--steps', '1', '--batch', '1', '--clip-size', '96x96', '-o', out]);
+  t.is(run.code, 0, run.stderr);
+  const { config, weights } = await readCheckpoint(out);
+  t.like(config, { depth: 1, dim: 48, heads: 3, headChannels: 16, templateSize: 64, searchSize: 128 });
+  t.deepEqual(weights.get('blocks.0.attn.qkv.weight')!.shape, [144, 48]);
+  t.deepEqual(weights.get('box_head.conv1_ctr.0.weight')!.shape.slice(0, 2), [16, 48]);
+  await rm(dir, { recursive: true });
+});

@@ -20,8 +20,11 @@ generated tracking clips (ct-edge generate shows what they look like).
 Options:
   --preset NAME           network geometry: ${Object.keys(PRESETS).join(', ')} (default tiny)
   --depth N               override the preset's number of blocks
+  --width N               override the preset's token width (ViT embedding dimension)
+  --heads N               override the preset's attention heads (must divide the width)
+  --head-channels N       override the width of the box head's towers (multiple of 8)
   --init FILE             start from this checkpoint's weights (its network config wins over
-                          --preset/--depth), e.g. to continue training with a new schedule
+                          the size flags), e.g. to continue with a new schedule
 ${TRAINING_USAGE}`;
 
 export const command: CliCommand = {
@@ -31,13 +34,19 @@ export const command: CliCommand = {
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, init: { type: 'string' }, ...TRAINING_FLAGS },
+      options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, 'head-channels': { type: 'string' }, init: { type: 'string' }, ...TRAINING_FLAGS },
       strict: true,
     });
     const setup = trainingSetup(values, 'train', 5e-4);
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
     const start = values.init ? await readCheckpoint(values.init) : undefined;
-    const config = start?.config ?? netConfig(values.preset as PresetName, values.depth ? { depth: parseIntFlag(values.depth, 'depth', 1) } : {});
+    const overrides = {
+      ...(values.depth && { depth: parseIntFlag(values.depth, 'depth', 1) }),
+      ...(values.width && { dim: parseIntFlag(values.width, 'width', 1) }),
+      ...(values.heads && { heads: parseIntFlag(values.heads, 'heads', 1) }),
+      ...(values['head-channels'] && { headChannels: parseIntFlag(values['head-channels'], 'head-channels', 8) }),
+    };
+    const config = start?.config ?? netConfig(values.preset as PresetName, overrides);
     const backend = await initBackend();
     console.error(`ct-edge train: TensorFlow.js backend ${backend}; ${config.depth} blocks of width ${config.dim}${start ? `, starting from ${values.init}` : ''}`);
     const net = start ? TrackerNet.fromWeights(config, start.weights, values.init!) : TrackerNet.random(config, setup.seed);
