@@ -19,6 +19,7 @@ export type { Sequence } from './datasets/common.js';
 export { iou, sequenceMetrics, averageMetrics, type Curves, type Scores, type SequenceMetrics } from './eval/metrics.js';
 export { evaluate, type EvalModel, type EvalResult } from './eval/evaluate.js';
 export { benchmark, type BenchModel, type BenchResult } from './eval/bench.js';
+export { oneStepCheck, type OneStepClip, type OneStepStats } from './eval/one-step.js';
 export { TrackerNet, type ForwardResult, type HeadMaps } from './model/network.js';
 export { netConfig, PRESETS, type PresetName, type TrackerNetConfig } from './model/config.js';
 export { initBackend, backendName } from './model/backend.js';
