@@ -1,5 +1,6 @@
 /** The one-step check measures what the model predicts: smaller boxes from the size head show as a smaller size ratio. */
 import test from 'ava';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { writeTrackerOnnx } from '../ts/onnx/writer.js';
 import { Engine } from '../ts/runtime/engine.js';
 import { CtEdgeError } from '../ts/runtime/errors.js';
 import { heldOutClips } from '../ts/train/data/generator.js';
+import { repoRoot } from './helpers/data.js';
 
 const teacher = new URL('../models/teacher.safetensors', import.meta.url).pathname;
 
@@ -58,4 +60,14 @@ test('the one-step check refuses a bad stride and clips with nothing to measure'
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('tools/one-step-check.ts says what is wrong with its flags and exits 1', (t) => {
+  const tool = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'one-step-check.ts'), ...args], { encoding: 'utf8' });
+  const noModel = tool([]);
+  t.is(noModel.status, 1);
+  t.regex(noModel.stderr, /one-step-check: usage: .*--model FILE\.onnx/);
+  const badDifficulty = tool(['--model', teacher, '--difficulty', 'extreme']);
+  t.is(badDifficulty.status, 1);
+  t.regex(badDifficulty.stderr, /--difficulty must be easy, moderate or hard, got 'extreme'/);
 });

@@ -8,14 +8,13 @@
  */
 import { parseArgs } from 'node:util';
 import { parseIntFlag } from '../ts/cli/model-options.js';
+import { parseDifficulty } from '../ts/cli/training-options.js';
 import { oneStepCheck } from '../ts/eval/one-step.js';
 import { markdownTable } from '../ts/eval/report.js';
 import { Engine } from '../ts/runtime/engine.js';
 import { CtEdgeError } from '../ts/runtime/errors.js';
-import { heldOutClips, type ClipDifficulty } from '../ts/train/data/generator.js';
+import { heldOutClips } from '../ts/train/data/generator.js';
 import { runTool } from './lib/study.js';
-
-const DIFFICULTIES = ['easy', 'moderate', 'hard'];
 
 runTool('one-step-check', async () => {
   const { values } = parseArgs({
@@ -31,11 +30,11 @@ runTool('one-step-check', async () => {
   if (!values.model?.length) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'usage: npx tsx tools/one-step-check.ts --model FILE.onnx [--model ...] [--clips N] [--frames N] [--every K] [--seed S] [--difficulty easy|moderate|hard]');
   }
-  if (!DIFFICULTIES.includes(values.difficulty!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--difficulty is easy, moderate or hard, got '${values.difficulty}'`);
+  const difficulty = parseDifficulty(values.difficulty!);
   const frames = parseIntFlag(values.frames, 'frames', 30, 2);
   const every = parseIntFlag(values.every, 'every', 3);
   const seed = parseIntFlag(values.seed, 'seed', 1, 0);
-  const clips = heldOutClips(parseIntFlag(values.clips, 'clips', 20), seed, { length: frames, difficulty: values.difficulty as ClipDifficulty });
+  const clips = heldOutClips(parseIntFlag(values.clips, 'clips', 20), seed, { length: frames, difficulty });
   const rows: string[][] = [];
   for (const path of values.model) {
     const engine = await Engine.load(path);
@@ -46,6 +45,6 @@ runTool('one-step-check', async () => {
       await engine.dispose();
     }
   }
-  console.log(`${clips.length} held-out ${values.difficulty} clips (seed ${seed}), one frame in ${every} of the first ${frames}, each tracked from the true box of the frame before\n`);
+  console.log(`${clips.length} held-out ${difficulty} clips (seed ${seed}), one frame in ${every} of the first ${frames}, each tracked from the true box of the frame before\n`);
   console.log(markdownTable(['Model', 'Frames', 'Size ratio', 'One-step IoU', 'Centre error / size (median)'], rows));
 });

@@ -51,6 +51,14 @@ export interface TrainingSetup {
 
 const DIFFICULTIES: readonly ClipDifficulty[] = ['easy', 'moderate', 'hard'];
 
+/** A --difficulty flag's value, checked. */
+export function parseDifficulty(text: string): ClipDifficulty {
+  if (!DIFFICULTIES.includes(text as ClipDifficulty)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--difficulty must be easy, moderate or hard, got '${text}'`);
+  }
+  return text as ClipDifficulty;
+}
+
 function parseClipMix(text: string | undefined): Partial<Record<ClipDifficulty, number>> {
   const mix: Partial<Record<ClipDifficulty, number>> = {};
   for (const part of (text ?? 'moderate').split(',')) {

@@ -2,10 +2,11 @@
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { CtEdgeError } from '../../runtime/errors.js';
-import { createClip, heldOutClips, trainingClipSeed, type ClipDifficulty, type ClipOptions } from '../../train/data/generator.js';
+import { createClip, heldOutClips, trainingClipSeed, type ClipOptions } from '../../train/data/generator.js';
 import { writeContactSheet, writeGot10k } from '../../train/data/writer.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
+import { parseDifficulty } from '../training-options.js';
 
 const usage = `usage: ct-edge generate -o DIR [--clips N] [--frames M] [--seed S] [options]
 
@@ -24,12 +25,6 @@ Options:
   --difficulty D            easy, moderate (default) or hard: target size, clutter, look-alikes, occlusions
   --contact-sheet PATH      also write a PNG with 6 frames of each clip and their boxes (first 16 clips)`;
 
-function parseDifficulty(text: string): ClipDifficulty {
-  if (text !== 'easy' && text !== 'moderate' && text !== 'hard') {
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--difficulty must be easy, moderate or hard, got '${text}'`);
-  }
-  return text;
-}
 
 function parseSize(text: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(text);
