@@ -17,6 +17,8 @@ const cases: [string, () => Promise<number>, RegExp][] = [
   ['train with --width not divisible by --heads', () => train.run(['--width', '30', '--heads', '4', '--steps', '5', '-o', '/tmp/x.safetensors']), /dim 30 is not divisible by heads 4/],
   ['train with --width 0', () => train.run(['--width', '0', '--steps', '5', '-o', '/tmp/x.safetensors']), /--width must be a whole number >= 1/],
   ['train with --head-channels not a multiple of 8', () => train.run(['--head-channels', '20', '--steps', '5', '-o', '/tmp/x.safetensors']), /headChannels 20 must be a multiple of 8/],
+  ['train with --workers 0', () => train.run(['--workers', '0', '--steps', '5', '-o', '/tmp/x.safetensors']), /--workers must be a whole number >= 1/],
+  ['train with more --workers than pairs', () => train.run(['--workers', '9', '--batch', '8', '--steps', '5', '-o', '/tmp/x.safetensors']), /--workers 9 is more than the batch \(8 pairs\)/],
   ['compress without --teacher', () => compress.run(['--blocks', '2']), /--teacher FILE/],
   ['compress without --blocks', () => compress.run(['--teacher', 't.safetensors']), /--blocks N/],
   ['compress with an unknown --init', () => compress.run(['--teacher', 't.safetensors', '--blocks', '2', '--init', 'middle']), /last, first or random/],

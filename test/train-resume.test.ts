@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { readCheckpoint } from '../ts/checkpoint/checkpoint.js';
 import { repoRoot } from './helpers/data.js';
 
-const args = (out: string) => ['train', '--preset', 'tiny', '--depth', '2', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out];
+const baseArgs = (out: string) => ['train', '--preset', 'tiny', '--depth', '2', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out];
 
 /** Runs the CLI; `watch` is polled every 20 ms while it runs. */
 function cli(argv: string[], watch?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
@@ -30,31 +30,34 @@ function cli(argv: string[], watch?: (child: ReturnType<typeof spawn>) => void):
 
 const loggedSteps = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0);
 
-test('a killed training run resumes to exactly the weights of an uninterrupted one', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'ct-resume-'));
-  const straight = await cli(args(join(dir, 'straight.safetensors')));
-  t.is(straight.code, 0, straight.stderr);
+for (const workers of ['1', '2']) {
+  test(`a killed training run resumes to exactly the weights of an uninterrupted one (--workers ${workers})`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ct-resume-'));
+    const args = (out: string) => [...baseArgs(out), '--workers', workers];
+    const straight = await cli(args(join(dir, 'straight.safetensors')));
+    t.is(straight.code, 0, straight.stderr);
 
-  const out = join(dir, 'killed.safetensors');
-  const log = join(dir, 'killed.log.jsonl');
-  // SIGKILL as soon as the log passes step 6: after the step-4 checkpoint, before the step-8 one.
-  const killed = await cli(args(out), (child) => {
-    if (loggedSteps(log) >= 6) child.kill('SIGKILL');
+    const out = join(dir, 'killed.safetensors');
+    const log = join(dir, 'killed.log.jsonl');
+    // SIGKILL as soon as the log passes step 6: after the step-4 checkpoint, before the step-8 one.
+    const killed = await cli(args(out), (child) => {
+      if (loggedSteps(log) >= 6) child.kill('SIGKILL');
+    });
+    t.is(killed.signal, 'SIGKILL', 'the run was killed midway');
+    t.false(existsSync(out), 'no final weights from a killed run');
+    t.true(existsSync(join(dir, 'killed.resume.safetensors')), 'a checkpoint survived the kill');
+
+    const resumed = await cli([...args(out), '--resume']);
+    t.is(resumed.code, 0, resumed.stderr);
+    const a = await readCheckpoint(join(dir, 'straight.safetensors'));
+    const b = await readCheckpoint(out);
+    for (const [name, w] of a.weights) t.deepEqual(b.weights.get(name)!.data, w.data, name);
+    // the log holds each step once, as an uninterrupted run's does
+    const steps = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).step);
+    t.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
+    await rm(dir, { recursive: true });
   });
-  t.is(killed.signal, 'SIGKILL', 'the run was killed midway');
-  t.false(existsSync(out), 'no final weights from a killed run');
-  t.true(existsSync(join(dir, 'killed.resume.safetensors')), 'a checkpoint survived the kill');
-
-  const resumed = await cli([...args(out), '--resume']);
-  t.is(resumed.code, 0, resumed.stderr);
-  const a = await readCheckpoint(join(dir, 'straight.safetensors'));
-  const b = await readCheckpoint(out);
-  for (const [name, w] of a.weights) t.deepEqual(b.weights.get(name)!.data, w.data, name);
-  // the log holds each step once, as an uninterrupted run's does
-  const steps = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).step);
-  t.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
-  await rm(dir, { recursive: true });
-});
+}
 
 test('--resume refuses a checkpoint of a different run, and a missing one', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-resume-'));
@@ -63,7 +66,10 @@ test('--resume refuses a checkpoint of a different run, and a missing one', asyn
   const other = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '3', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, '--resume']);
   t.is(other.code, 1);
   t.regex(other.stderr, /different run.*\[ERR_CHECKPOINT\]/s);
-  const missing = await cli([...args(join(dir, 'none.safetensors')), '--resume']);
+  const otherWorkers = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, '--resume', '--workers', '2']);
+  t.is(otherWorkers.code, 1, 'the worker count is part of the run');
+  t.regex(otherWorkers.stderr, /different run.*\[ERR_CHECKPOINT\]/s);
+  const missing = await cli([...baseArgs(join(dir, 'none.safetensors')), '--resume']);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /nothing to resume/);
   await rm(dir, { recursive: true });

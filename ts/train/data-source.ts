@@ -13,9 +13,18 @@ export interface SyntheticDataOptions {
   mix?: Partial<Record<ClipDifficulty, number>>;
 }
 
+function clipMix(o: SyntheticDataOptions): [ClipDifficulty, number][] {
+  return Object.entries(o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 }) as [ClipDifficulty, number][];
+}
+
+/** What a run trained on, as checkpoints record it. */
+export function describeSyntheticData(o: SyntheticDataOptions): Record<string, unknown> {
+  return { kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: Object.fromEntries(clipMix(o)) };
+}
+
 /** Pairs from generated clips, cropped for `net`'s template and search sizes. */
 export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): PairBatchSource {
-  const mix = Object.entries(o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 }) as [ClipDifficulty, number][];
+  const mix = clipMix(o);
   const sources = mix.map(([difficulty, weight], i) => ({
     // the first source keeps the run's own seed, so a single-difficulty run does not depend on the mix
     source: syntheticSource({ seed: i === 0 ? o.seed : hashSeed(o.seed, i), clip: { ...o.clip, difficulty } }),
@@ -29,8 +38,8 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
     searchFactor: net.searchFactor,
   });
   return {
-    async batch(step, count) {
-      const b = await sampler.batch(step, count);
+    async batch(step, count, part) {
+      const b = await sampler.batch(step, count, part?.from, part?.to);
       // the sampler gives (cx, cy, w, h); the losses take (x, y, w, h) like OSTrack's ground truth
       const boxes = new Float32Array(b.boxes.length);
       for (let i = 0; i < b.size; i++) {
@@ -39,6 +48,6 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
       }
       return { count: b.size, template: b.template, search: b.search, boxes };
     },
-    describe: () => ({ kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: Object.fromEntries(mix) }),
+    describe: () => describeSyntheticData(o),
   };
 }

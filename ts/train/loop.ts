@@ -20,19 +20,49 @@ import { AdamW, clipGradNorm } from './adamw.js';
 
 export type LossTerms = { total: tf.Scalar } & Record<string, tf.Scalar>;
 
-export interface Objective {
+interface ObjectiveBase {
   /** Variables the optimiser updates, by stable name. */
   readonly trainable: ReadonlyMap<string, tf.Variable>;
   /** Every variable a resume must restore (the trainable ones, BatchNorm statistics, ...). */
   readonly state: ReadonlyMap<string, tf.Variable>;
-  /** Loads what step `step` needs (its batch) before losses() runs. */
-  prepare(step: number): Promise<void>;
-  /** The loss terms of step `step`; `total` is minimised. Runs inside tf.variableGrads. */
-  losses(step: number): LossTerms;
   /** What this run trains, stored in checkpoints; a resume must describe the same run. */
   describe(): Record<string, unknown>;
   /** Numbers about step `step` worth logging besides the losses (e.g. the replacement rate). */
   stepInfo?(step: number): Record<string, number>;
+}
+
+/** An objective computed on this thread: the loop differentiates losses(). */
+export interface Objective extends ObjectiveBase {
+  /** Loads what step `step` needs (its batch) before losses() runs. */
+  prepare(step: number): Promise<void>;
+  /** The loss terms of step `step`; `total` is minimised. Runs inside tf.variableGrads. */
+  losses(step: number): LossTerms;
+}
+
+/** One step's loss values and the gradient of `total` for each trainable variable, by name. */
+export interface StepGradients {
+  terms: Record<string, number>;
+  grads: Record<string, tf.Tensor>;
+}
+
+/** An objective whose gradients are computed elsewhere (worker threads, ts/train/parallel.ts). */
+export interface GradientObjective extends ObjectiveBase {
+  gradients(step: number): Promise<StepGradients>;
+}
+
+/** Step `step` of `objective`: its batch loaded, its losses and their gradients. */
+export async function localGradients(objective: Objective, step: number): Promise<StepGradients> {
+  await objective.prepare(step);
+  let terms: Record<string, number> = {};
+  const names = new Map([...objective.trainable].map(([name, v]) => [v.name, name]));
+  const { grads } = tf.variableGrads(() => {
+    const l = objective.losses(step);
+    terms = Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v.dataSync()[0]]));
+    return l.total;
+  }, [...objective.trainable.values()]);
+  const named: Record<string, tf.Tensor> = {};
+  for (const [varName, g] of Object.entries(grads)) named[names.get(varName)!] = g;
+  return { terms, grads: named };
 }
 
 export interface LoopOptions {
@@ -72,12 +102,12 @@ export function learningRateAt(step: number, o: Pick<LoopOptions, 'steps' | 'lea
   return step > Math.floor(o.steps * o.lrDropAt) ? o.learningRate * o.lrDropFactor : o.learningRate;
 }
 
-function runDescription(objective: Objective, o: LoopOptions): string {
+function runDescription(objective: Objective | GradientObjective, o: LoopOptions): string {
   const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor } = o;
   return JSON.stringify({ objective: objective.describe(), steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor });
 }
 
-async function saveCheckpoint(path: string, step: number, run: string, objective: Objective, optimizer: AdamW): Promise<void> {
+async function saveCheckpoint(path: string, step: number, run: string, objective: Objective | GradientObjective, optimizer: AdamW): Promise<void> {
   const tensors: WeightMap = new Map();
   const put = (name: string, t: tf.Tensor) => tensors.set(name, { data: t.dataSync() as Float32Array, shape: t.shape });
   for (const [name, v] of objective.state) put(STATE + name, v);
@@ -85,7 +115,7 @@ async function saveCheckpoint(path: string, step: number, run: string, objective
   await writeSafetensors(path, tensors, { metadata: { [META_STEP]: String(step), [META_RUN]: run } });
 }
 
-async function loadCheckpoint(path: string, run: string, objective: Objective, optimizer: AdamW): Promise<number> {
+async function loadCheckpoint(path: string, run: string, objective: Objective | GradientObjective, optimizer: AdamW): Promise<number> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata[META_RUN] !== run) {
     throw new CtEdgeError(
@@ -156,7 +186,7 @@ function niceStep(range: number): number {
 }
 
 /** Runs (or resumes) the loop; returns the log of every step. */
-export async function trainLoop(objective: Objective, o: LoopOptions): Promise<LogEntry[]> {
+export async function trainLoop(objective: Objective | GradientObjective, o: LoopOptions): Promise<LogEntry[]> {
   if (!(o.steps > 0) || !(o.checkpointEvery > 0)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'steps and checkpoint interval must be positive');
   const optimizer = new AdamW({ learningRate: o.learningRate, weightDecay: o.weightDecay });
   const run = runDescription(objective, o);
@@ -171,7 +201,6 @@ export async function trainLoop(objective: Objective, o: LoopOptions): Promise<L
   const log = await readLog(o.logPath, start);
   await writeFile(o.logPath, log.map((e) => JSON.stringify(e) + '\n').join(''));
 
-  const names = new Map([...objective.trainable].map(([name, v]) => [v.name, name]));
   const params = Object.fromEntries(objective.trainable);
   const bar = new cliProgress.SingleBar(
     {
@@ -187,15 +216,7 @@ export async function trainLoop(objective: Objective, o: LoopOptions): Promise<L
   try {
     for (let step = start + 1; step <= o.steps; step++) {
       const t0 = performance.now();
-      await objective.prepare(step);
-      let terms: Record<string, number> = {};
-      const { grads } = tf.variableGrads(() => {
-        const l = objective.losses(step);
-        terms = Object.fromEntries(Object.entries(l).map(([k, v]) => [k, v.dataSync()[0]]));
-        return l.total;
-      }, [...objective.trainable.values()]);
-      const named: Record<string, tf.Tensor> = {};
-      for (const [varName, g] of Object.entries(grads)) named[names.get(varName)!] = g;
+      const { terms, grads: named } = 'gradients' in objective ? await objective.gradients(step) : await localGradients(objective, step);
       if (!Object.values(terms).every(Number.isFinite)) {
         throw new CtEdgeError('ERR_INTERNAL', `step ${step}: the loss is not finite (${JSON.stringify(terms)}); lower the learning rate`);
       }

@@ -20,9 +20,16 @@ export interface PairBatch {
   boxes: Float32Array;
 }
 
+/** A contiguous share of a batch: its members from..to-1. */
+export interface BatchPart {
+  from: number;
+  to: number;
+}
+
 /** Training pairs for step `step`, the same for the same (seed, step) on every run. */
 export interface PairBatchSource {
-  batch(step: number, count: number): Promise<PairBatch>;
+  /** Batch `step` of `count` pairs, or only `part` of it. */
+  batch(step: number, count: number, part?: BatchPart): Promise<PairBatch>;
   /** What data the batches come from, for the run description. */
   describe(): Record<string, unknown>;
 }

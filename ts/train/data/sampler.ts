@@ -163,11 +163,17 @@ export class PairSampler {
     throw new CtEdgeError('ERR_DATASET', `sample ${index}: no valid pair in ${MAX_ATTEMPTS} draws (boxes too small or outside their frames?)`);
   }
 
-  /** Samples step*size .. step*size+size-1 as one batch. */
-  async batch(step: number, size: number): Promise<Batch> {
+  /**
+   * Samples step*size .. step*size+size-1 as one batch, or only its members from..to-1 (a
+   * data-parallel worker's share of the batch).
+   */
+  async batch(step: number, size: number, from = 0, to = size): Promise<Batch> {
+    if (!(Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= size)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a batch part must satisfy 0 <= from < to <= ${size}, got ${from}..${to}`);
+    }
     // Concurrent, so that image decoding (sharp, off the main thread) overlaps; results do not
     // depend on completion order.
-    return assembleBatch(await Promise.all(Array.from({ length: size }, (_, i) => this.sample(step * size + i))));
+    return assembleBatch(await Promise.all(Array.from({ length: to - from }, (_, i) => this.sample(step * size + from + i))));
   }
 
   /**
