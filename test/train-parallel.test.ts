@@ -1,33 +1,59 @@
 /**
- * Data-parallel teacher training (ts/train/parallel.ts): the workers' gradients are exactly the
- * share-weighted mean of each batch part's gradients, BatchNorm statistics come back averaged, and
- * a worker that cannot start, or a stopped pool, is a typed error rather than a hang.
+ * Data-parallel training (ts/train/parallel.ts), for teacher training and for compression: the
+ * workers' gradients are exactly the share-weighted mean of each batch part's gradients,
+ * BatchNorm statistics come back averaged, the replacement draws are reported, and a worker that
+ * cannot start, or a stopped pool, is a typed error rather than a hang.
  */
 import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { initBackend } from '../ts/model/backend.js';
 import { netConfig } from '../ts/model/config.js';
 import { TrackerNet } from '../ts/model/network.js';
 import { CtEdgeError } from '../ts/runtime/errors.js';
+import { compressionObjective, DEFAULT_SCHEDULE, type CompressOptions } from '../ts/train/compress.js';
 import { syntheticPairs, type SyntheticDataOptions } from '../ts/train/data-source.js';
-import { localGradients } from '../ts/train/loop.js';
-import { teacherObjective, type BatchPart } from '../ts/train/objectives.js';
-import { defaultTrainingWorkers, parallelTeacherObjective, splitBatch } from '../ts/train/parallel.js';
+import { localGradients, type Objective } from '../ts/train/loop.js';
+import { teacherObjective, type BatchPart, type PairBatchSource } from '../ts/train/objectives.js';
+import { defaultTrainingWorkers, parallelObjective, splitBatch, type ObjectiveRecipe } from '../ts/train/parallel.js';
 
-const config = netConfig('tiny', { depth: 1 });
+test.before(async () => {
+  await initBackend(['wasm']);
+});
+
+const config = netConfig('tiny', { depth: 2 });
 const data: SyntheticDataOptions = { seed: 5, clip: { width: 96, height: 96 } };
+// batches of 5 split into parts of 2 and 3 pairs: the mean must weight them 2/5 and 3/5
+const batchSize = 5;
+// compression: a 4-block teacher into 2 blocks, so that replacement can run teacher stages
+const teacherConfig = netConfig('tiny', { depth: 4 });
+const teacherWeights = TrackerNet.random(teacherConfig, 11).weights();
+const compressOptions: CompressOptions = { studentBlocks: 2, init: 'last', schedule: DEFAULT_SCHEDULE, guidance: true, mimic: true, replacement: true, batchSize, steps: 10, seed: 7 };
 
-/** Gradients and BatchNorm statistics of one batch part, computed on this thread from `weights`. */
-async function partOnThisThread(weights: ReturnType<TrackerNet['weights']>, part: BatchPart, step: number, batchSize: number) {
-  const net = TrackerNet.fromWeights(config, weights, 'test');
-  const source = syntheticPairs(config, data);
-  const objective = teacherObjective(net, { batch: (s, count) => source.batch(s, count, part), describe: source.describe }, batchSize);
-  const { terms, grads } = await localGradients(objective, step);
+/** The objective of `kind` on this thread, its batches restricted to `part` when given. */
+function localObjective(kind: ObjectiveRecipe['kind'], part?: BatchPart): { objective: Objective; recipe: ObjectiveRecipe; dispose(): void } {
+  const all = syntheticPairs(kind === 'teacher' ? config : teacherConfig, data);
+  const source: PairBatchSource = part ? { batch: (s, count) => all.batch(s, count, part), describe: all.describe } : all;
+  if (kind === 'teacher') {
+    const net = TrackerNet.random(config, 3);
+    const objective = teacherObjective(net, source, batchSize);
+    return { objective, recipe: { kind, config, batchSize }, dispose: () => (objective.dispose(), net.dispose()) };
+  }
+  const teacher = TrackerNet.fromWeights(teacherConfig, teacherWeights, 'test teacher');
+  const objective = compressionObjective(teacher, source, compressOptions);
+  return { objective, recipe: { kind, teacher: { config: teacherConfig, weights: teacherWeights, source: 'test teacher' }, options: compressOptions }, dispose: () => (objective.dispose(), teacher.dispose()) };
+}
+
+/** Gradients, loss terms and non-trainable state of one batch part, computed on this thread from `state`. */
+async function partOnThisThread(kind: ObjectiveRecipe['kind'], state: Map<string, Float32Array>, part: BatchPart, step: number) {
+  const local = localObjective(kind, part);
+  for (const [name, v] of local.objective.state) v.assign(tf.tensor(state.get(name)!, v.shape));
+  const { terms, grads } = await localGradients(local.objective, step);
   const values = Object.fromEntries(Object.entries(grads).map(([name, g]) => [name, g.dataSync() as Float32Array]));
-  const stats = Object.fromEntries([...net.variables].filter(([, v]) => !v.trainable).map(([name, v]) => [name, v.dataSync() as Float32Array]));
-  objective.dispose();
-  net.dispose();
-  return { terms, grads: values, stats };
+  const stats = Object.fromEntries([...local.objective.state].filter(([name]) => !local.objective.trainable.has(name)).map(([name, v]) => [name, v.dataSync() as Float32Array]));
+  const info = local.objective.stepInfo?.(step);
+  local.dispose();
+  return { terms, grads: values, stats, info };
 }
 
 function assertClose(t: import('ava').ExecutionContext, actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
@@ -50,45 +76,53 @@ test('splitBatch gives contiguous near-equal parts, and the default uses a worke
   t.true(defaultTrainingWorkers('wasm', 64) >= 1);
 });
 
-test('two workers return the share-weighted mean of the two parts\' gradients and BatchNorm statistics', async (t) => {
-  t.timeout(5 * 60_000);
-  await initBackend(['wasm']);
-  const net = TrackerNet.random(config, 3);
-  const start = net.weights();
-  const batchSize = 5; // parts of 2 and 3 pairs: the mean must weight them 2/5 and 3/5
-  const parallel = await parallelTeacherObjective(net, { data, batchSize, workers: 2, backend: 'wasm' });
-  try {
-    const step = 3;
-    const { terms, grads } = await parallel.gradients(step);
-    const parts = splitBatch(batchSize, 2);
-    const local = await Promise.all(parts.map((p) => partOnThisThread(start, p, step, batchSize)));
-    const shares = parts.map((p) => (p.to - p.from) / batchSize);
-    const weighted = (pick: (r: (typeof local)[number]) => ArrayLike<number>) =>
-      Float64Array.from(pick(local[0]), (_, k) => shares[0] * pick(local[0])[k] + shares[1] * pick(local[1])[k]);
+for (const kind of ['teacher', 'compress'] as const) {
+  test(`${kind}: two workers return the share-weighted mean of the two parts' gradients and BatchNorm statistics`, async (t) => {
+    t.timeout(5 * 60_000);
+    const main = localObjective(kind);
+    const start = new Map([...main.objective.state].map(([name, v]) => [name, Float32Array.from(v.dataSync() as Float32Array)]));
+    const parallel = await parallelObjective(main.objective, main.recipe, { data, workers: 2, backend: 'wasm' });
+    try {
+      const step = 3;
+      const { terms, grads } = await parallel.gradients(step);
+      const parts = splitBatch(batchSize, 2);
+      const local = await Promise.all(parts.map((p) => partOnThisThread(kind, start, p, step)));
+      const shares = parts.map((p) => (p.to - p.from) / batchSize);
+      const weighted = (pick: (r: (typeof local)[number]) => ArrayLike<number>) =>
+        Float64Array.from(pick(local[0]), (_, k) => shares[0] * pick(local[0])[k] + shares[1] * pick(local[1])[k]);
 
-    assertClose(t, [terms.total, terms.giou, terms.l1, terms.focal], weighted((r) => [r.terms.total, r.terms.giou, r.terms.l1, r.terms.focal]), 'loss terms');
-    t.deepEqual(Object.keys(grads).sort(), [...parallel.trainable.keys()].sort());
-    for (const name of parallel.trainable.keys()) assertClose(t, grads[name].dataSync(), weighted((r) => r.grads[name]), name);
-    const statNames = Object.keys(local[0].stats);
-    t.true(statNames.length > 0, 'the head has BatchNorm statistics');
-    for (const name of statNames) assertClose(t, net.variable(name).dataSync(), weighted((r) => r.stats[name]), name);
-    for (const g of Object.values(grads)) g.dispose();
-    t.like(parallel.describe(), { kind: 'teacher', batchSize, workers: 2 });
-  } finally {
-    await parallel.dispose();
-    net.dispose();
-  }
-  await t.throwsAsync(parallel.gradients(4), { instanceOf: CtEdgeError, code: 'ERR_DISPOSED' }, 'a stopped pool answers at once');
-});
+      const names = Object.keys(local[0].terms).sort();
+      t.deepEqual(Object.keys(terms).sort(), names);
+      assertClose(t, names.map((n) => terms[n]), weighted((r) => names.map((n) => r.terms[n])), 'loss terms');
+      // every trainable variable the step used has a gradient (a student block whose stage the
+      // teacher ran has none, as on one thread)
+      const used = Object.keys(local[0].grads).sort();
+      t.deepEqual(Object.keys(grads).sort(), used);
+      t.true(used.every((name) => parallel.trainable.has(name)));
+      for (const name of used) assertClose(t, grads[name].dataSync(), weighted((r) => r.grads[name]), name);
+      const statNames = Object.keys(local[0].stats);
+      t.true(statNames.length > 0, 'the head has BatchNorm statistics');
+      for (const name of statNames) assertClose(t, main.objective.state.get(name)!.dataSync(), weighted((r) => r.stats[name]), name);
+      t.deepEqual(parallel.stepInfo?.(step) ?? {}, local[0].info ?? {}, 'the step information (replacement rate, draws) of the replicas');
+      t.log(`step info ${JSON.stringify(parallel.stepInfo?.(step))}, ${used.length} of ${parallel.trainable.size} trainable variables used`);
+      for (const g of Object.values(grads)) g.dispose();
+      t.like(parallel.describe(), { ...main.objective.describe(), workers: 2 });
+    } finally {
+      await parallel.dispose();
+      main.dispose();
+    }
+    await t.throwsAsync(parallel.gradients(4), { instanceOf: CtEdgeError, code: 'ERR_DISPOSED' }, 'a stopped pool answers at once');
+  });
+}
 
 test('more workers than pairs is refused before any thread starts', async (t) => {
-  const net = TrackerNet.random(config, 1);
-  await t.throwsAsync(parallelTeacherObjective(net, { data, batchSize: 2, workers: 3, backend: 'wasm' }), {
+  const main = localObjective('teacher');
+  await t.throwsAsync(parallelObjective(main.objective, main.recipe, { data, workers: 6, backend: 'wasm' }), {
     instanceOf: CtEdgeError,
     code: 'ERR_INVALID_ARGUMENT',
-    message: /from 1 to the batch size \(2\)/,
+    message: /from 1 to the batch size \(5\)/,
   });
-  net.dispose();
+  main.dispose();
 });
 
 /** Whether tfjs-node-gpu is absent (as here: its install needs a download), so that a worker asked for it fails. */
@@ -100,12 +134,13 @@ function gpuBackendMissing(): boolean {
     return true;
   }
 }
+
 (gpuBackendMissing() ? test : test.skip)('a worker whose backend cannot start is a typed error naming the worker', async (t) => {
-  const net = TrackerNet.random(config, 1);
-  const error = await t.throwsAsync(parallelTeacherObjective(net, { data, batchSize: 4, workers: 2, backend: 'tfjs-node-gpu' }), {
+  const main = localObjective('teacher');
+  const error = await t.throwsAsync(parallelObjective(main.objective, main.recipe, { data, workers: 2, backend: 'tfjs-node-gpu' }), {
     instanceOf: CtEdgeError,
     code: 'ERR_BACKEND_UNAVAILABLE',
   });
   t.regex(error!.message, /training worker \d: no TensorFlow\.js backend could start \(tfjs-node-gpu: /);
-  net.dispose();
+  main.dispose();
 });

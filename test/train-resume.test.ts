@@ -1,7 +1,8 @@
 /**
- * `ct-edge train` killed mid-run and resumed with --resume ends with exactly the weights of a run
- * that was never interrupted (batches and draws are functions of (seed, step), the checkpoint holds
- * weights and AdamW moments), and a kill never leaves a broken checkpoint behind.
+ * `ct-edge train` and `ct-edge compress` (on one thread and on two worker threads) killed mid-run
+ * and resumed with --resume end with exactly the weights of a run that was never interrupted
+ * (batches and draws are functions of (seed, step), the checkpoint holds weights and AdamW
+ * moments), and a kill never leaves a broken checkpoint behind.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -30,24 +31,43 @@ function cli(argv: string[], watch?: (child: ReturnType<typeof spawn>) => void):
 
 const loggedSteps = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).length : 0);
 
-for (const workers of ['1', '2']) {
-  test(`a killed training run resumes to exactly the weights of an uninterrupted one (--workers ${workers})`, async (t) => {
+/** A 2-block teacher for the compression runs, trained for one step. */
+const teacherDir = mkdtemp(join(tmpdir(), 'ct-resume-teacher-'));
+const teacher = (async () => {
+  const path = join(await teacherDir, 'teacher.safetensors');
+  const run = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '1', '--batch', '2', '--clip-size', '96x96', '-o', path]);
+  if (run.code !== 0) throw new Error(run.stderr);
+  return path;
+})();
+
+test.after.always(async () => {
+  await rm(await teacherDir, { recursive: true, force: true });
+});
+
+const runs: [string, (out: string) => Promise<string[]>][] = [
+  ['train --workers 1', async (out) => [...baseArgs(out), '--workers', '1']],
+  ['train --workers 2', async (out) => [...baseArgs(out), '--workers', '2']],
+  ['compress --workers 2', async (out) => ['compress', '--teacher', await teacher, '--blocks', '1', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '2']],
+];
+
+for (const [what, argsFor] of runs) {
+  test(`a killed run resumes to exactly the weights of an uninterrupted one (${what})`, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'ct-resume-'));
-    const args = (out: string) => [...baseArgs(out), '--workers', workers];
-    const straight = await cli(args(join(dir, 'straight.safetensors')));
+    const args = await Promise.all([join(dir, 'straight.safetensors'), join(dir, 'killed.safetensors')].map(argsFor));
+    const straight = await cli(args[0]);
     t.is(straight.code, 0, straight.stderr);
 
     const out = join(dir, 'killed.safetensors');
     const log = join(dir, 'killed.log.jsonl');
     // SIGKILL as soon as the log passes step 6: after the step-4 checkpoint, before the step-8 one.
-    const killed = await cli(args(out), (child) => {
+    const killed = await cli(args[1], (child) => {
       if (loggedSteps(log) >= 6) child.kill('SIGKILL');
     });
     t.is(killed.signal, 'SIGKILL', 'the run was killed midway');
     t.false(existsSync(out), 'no final weights from a killed run');
     t.true(existsSync(join(dir, 'killed.resume.safetensors')), 'a checkpoint survived the kill');
 
-    const resumed = await cli([...args(out), '--resume']);
+    const resumed = await cli([...args[1], '--resume']);
     t.is(resumed.code, 0, resumed.stderr);
     const a = await readCheckpoint(join(dir, 'straight.safetensors'));
     const b = await readCheckpoint(out);
@@ -55,6 +75,10 @@ for (const workers of ['1', '2']) {
     // the log holds each step once, as an uninterrupted run's does
     const steps = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).step);
     t.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
+    if (what.startsWith('compress')) {
+      const info = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).info);
+      t.true(info.every((i) => i.replacementRate >= 0.5 && i.replacementRate <= 1 && i.studentStages === 1), 'each step logs its replacement rate and draws');
+    }
     await rm(dir, { recursive: true });
   });
 }

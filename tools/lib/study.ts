@@ -138,7 +138,9 @@ export function compressJob(o: CommonOptions, teacher: Teacher, s: StudentSpec):
   const flags = ['--blocks', String(s.blocks), '--stages', s.stages.join(','), '--steps', String(o.steps), '--batch', String(o.batch), '--lr', String(o.lr), '--seed', String(s.seed), ...s.flags];
   return {
     name: s.name,
-    args: ['compress', '--teacher', teacher.path, ...flags, '-o', output],
+    // One thread per job: the tools run --jobs of them side by side instead (and --workers 1 is the
+    // single-threaded run, so it is not part of the settings).
+    args: ['compress', '--teacher', teacher.path, ...flags, '--workers', '1', '-o', output],
     output,
     // The teacher by content: a retrained teacher at the same path must not reuse old students.
     settings: { teacherSha256: teacher.sha256, flags: flags.join(' ') },

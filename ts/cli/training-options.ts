@@ -3,6 +3,8 @@ import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../runtime/errors.js';
 import type { ClipDifficulty, ClipOptions } from '../train/data/generator.js';
 import type { LoopOptions } from '../train/loop.js';
+import { defaultTrainingWorkers } from '../train/parallel.js';
+import type { BackendChoice } from '../model/backend.js';
 
 export const TRAINING_FLAGS = {
   steps: { type: 'string' },
@@ -14,6 +16,7 @@ export const TRAINING_FLAGS = {
   seed: { type: 'string' },
   'clip-size': { type: 'string' },
   'clip-mix': { type: 'string' },
+  workers: { type: 'string' },
   resume: { type: 'boolean', default: false },
   output: { type: 'string', short: 'o' },
 } as const;
@@ -29,7 +32,11 @@ export const TRAINING_USAGE = `Training options:
   --clip-size WxH         size of the generated training clips (default 320x240)
   --clip-mix SPEC         generated clip difficulties and their shares: moderate (default), hard,
                           or a mix such as easy=1,moderate=1 (easy clips teach localisation first)
-  --resume                continue a killed run from its last checkpoint (same options)
+  --workers N             split each batch over N worker threads (data parallel). Default: one
+                          per core, at least 2 pairs each, on the wasm and cpu backends (they
+                          compute on one core); 1 on tfjs-node, which uses every core itself
+  --resume                continue a killed run from its last checkpoint (same options, same
+                          --workers)
   -o, --output FILE       the trained network (safetensors); beside it FILE minus .safetensors
                           plus .resume.safetensors (checkpoint), .log.jsonl and .curves.png`;
 
@@ -103,4 +110,13 @@ export function trainingSetup(values: Record<string, unknown>, label: string, de
       label,
     },
   };
+}
+
+/** The --workers flag's value, checked against the batch; its default depends on the backend. */
+export function trainingWorkers(text: string | undefined, backend: BackendChoice, batchSize: number): number {
+  const workers = parseIntFlag(text, 'workers', defaultTrainingWorkers(backend, batchSize));
+  if (workers > batchSize) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--workers ${workers} is more than the batch (${batchSize} pairs); use at most --workers ${batchSize}`);
+  }
+  return workers;
 }

@@ -1,7 +1,7 @@
 /**
- * A data-parallel training worker (started by ts/train/parallel.ts): a replica of the network that,
- * for each step it is sent, takes the current weights from the shared buffer, samples its part of
- * the batch and writes that part's gradients (and updated BatchNorm statistics) back.
+ * A data-parallel training worker (started by ts/train/parallel.ts): a replica of the objective
+ * that, for each step it is sent, takes the current weights from the shared buffer, samples its
+ * part of the batch and writes that part's gradients (and updated BatchNorm statistics) back.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,6 +9,7 @@ import { initBackend } from '../model/backend.js';
 import { TrackerNet } from '../model/network.js';
 import { CtEdgeError } from '../runtime/errors.js';
 import { syntheticPairs } from './data-source.js';
+import { compressionObjective } from './compress.js';
 import { localGradients } from './loop.js';
 import { teacherObjective } from './objectives.js';
 import type { GradientWorkerInit, GradientWorkerReply } from './parallel.js';
@@ -23,9 +24,9 @@ const errorOf = (error: unknown) => ({
 
 try {
   await initBackend([init.backend]);
-  // Random start weights are overwritten before every step.
-  const net = TrackerNet.random(init.config, 0);
-  const data = syntheticPairs(init.config, init.data);
+  const { recipe } = init;
+  const config = recipe.kind === 'teacher' ? recipe.config : recipe.teacher.config;
+  const data = syntheticPairs(config, init.data);
   // This worker's part of each batch; the next step's is sampled while the main thread runs the
   // optimiser, so that data preparation leaves the critical path.
   let ahead: { step: number; batch: ReturnType<typeof data.batch> } | undefined;
@@ -35,18 +36,35 @@ try {
     return batch;
   };
   const part = { batch: (step: number) => fetch(step), describe: data.describe };
-  const objective = teacherObjective(net, part, init.batchSize);
+  // Start weights do not matter: the shared buffer overwrites them before every step.
+  const objective = recipe.kind === 'teacher'
+    ? teacherObjective(TrackerNet.random(recipe.config, 0), part, recipe.batchSize)
+    : compressionObjective(TrackerNet.fromWeights(recipe.teacher.config, recipe.teacher.weights, recipe.teacher.source), part, recipe.options);
   const weights = new Float32Array(init.weights);
   const output = new Float32Array(init.output);
-  const slots = init.layout.map((slot) => ({ ...slot, variable: net.variable(slot.name), size: slot.shape.reduce((a, b) => a * b, 1) }));
+  const slots = init.layout.map((slot) => {
+    const variable = objective.state.get(slot.name);
+    if (!variable) throw new CtEdgeError('ERR_INTERNAL', `the replica has no variable '${slot.name}'`);
+    return { ...slot, variable, size: slot.shape.reduce((a, b) => a * b, 1) };
+  });
 
   port.on('message', async ({ step }: { step: number }) => {
     try {
       for (const s of slots) tf.tidy(() => s.variable.assign(tf.tensor(weights.subarray(s.offset, s.offset + s.size), s.shape)));
       const { terms, grads } = await localGradients(objective, step);
-      for (const s of slots) output.set((s.trainable ? grads[s.name] : s.variable).dataSync() as Float32Array, s.offset);
+      // A variable the step did not use (a student block replaced by its teacher stage) has no
+      // gradient: it is reported, and its slot zeroed.
+      const unused: string[] = [];
+      for (const s of slots) {
+        const value = s.trainable ? grads[s.name] : s.variable;
+        if (value) output.set(value.dataSync() as Float32Array, s.offset);
+        else {
+          output.fill(0, s.offset, s.offset + s.size);
+          unused.push(s.name);
+        }
+      }
       tf.dispose(Object.values(grads));
-      reply({ step, terms });
+      reply({ step, terms, unused, info: objective.stepInfo?.(step) });
       ahead = { step: step + 1, batch: data.batch(step + 1, init.batchSize, init.part) };
       ahead.batch.catch(() => undefined); // a failure surfaces when step + 1 asks for it
     } catch (error) {

@@ -1,10 +1,10 @@
 /**
- * Data-parallel teacher training on worker threads. The wasm and cpu backends compute on one core
- * each, so on a machine with N cores one trainer uses 1/N of it. Here each of N workers holds a
- * replica of the network, samples its share of every batch (the same pairs a single-threaded run
- * draws, split into contiguous parts) and returns that share's gradients; this thread averages
- * them and keeps the one authoritative copy of the weights and the optimiser, so checkpoints and
- * resume work as in a single-threaded run.
+ * Data-parallel training on worker threads, for teacher training and for compression. The wasm and
+ * cpu backends compute on one core each, so on a machine with N cores one trainer uses 1/N of it.
+ * Here each of N workers builds a replica of the objective from a recipe, samples its share of
+ * every batch (the pairs a single-threaded run draws, split into contiguous parts) and returns
+ * that share's gradients; this thread averages them and keeps the one authoritative copy of the
+ * weights and the optimiser, so checkpoints and resume work as in a single-threaded run.
  *
  * As in PyTorch's DistributedDataParallel, BatchNorm sees each share's statistics and the focal
  * loss is normalised per share, so a run depends on its worker count; the run description records
@@ -17,10 +17,11 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import type { BackendChoice } from '../model/backend.js';
 import type { TrackerNetConfig } from '../model/config.js';
-import type { TrackerNet } from '../model/network.js';
+import type { WeightMap } from '../model/params.js';
 import { CtEdgeError, type ErrorCode } from '../runtime/errors.js';
-import { describeSyntheticData, type SyntheticDataOptions } from './data-source.js';
-import type { GradientObjective, StepGradients } from './loop.js';
+import type { CompressOptions } from './compress.js';
+import type { SyntheticDataOptions } from './data-source.js';
+import type { GradientObjective, Objective, StepGradients } from './loop.js';
 import type { BatchPart } from './objectives.js';
 
 /** Where each state variable lives in the shared buffers (float32 offsets). */
@@ -31,10 +32,19 @@ export interface SlotLayout {
   trainable: boolean;
 }
 
+/** How a worker builds its replica of the objective this thread trains. */
+export type ObjectiveRecipe =
+  /** teacherObjective (ts/train/objectives.ts) on a network of `config`. */
+  | { kind: 'teacher'; config: TrackerNetConfig; batchSize: number }
+  /** compressionObjective (ts/train/compress.ts) of this teacher; `source` names it in errors. */
+  | { kind: 'compress'; teacher: { config: TrackerNetConfig; weights: WeightMap; source: string }; options: CompressOptions };
+
+const batchSizeOf = (recipe: ObjectiveRecipe) => (recipe.kind === 'teacher' ? recipe.batchSize : recipe.options.batchSize);
+
 /** What a gradient worker is started with (ts/train/gradient-worker.ts). */
 export interface GradientWorkerInit {
   backend: BackendChoice;
-  config: TrackerNetConfig;
+  recipe: ObjectiveRecipe;
   data: SyntheticDataOptions;
   batchSize: number;
   part: BatchPart;
@@ -47,7 +57,7 @@ export interface GradientWorkerInit {
 
 export type GradientWorkerReply =
   | { ready: true }
-  | { step: number; terms: Record<string, number> }
+  | { step: number; terms: Record<string, number>; unused: string[]; info?: Record<string, number> }
   | { step?: number; error: { code: ErrorCode; message: string } };
 
 /**
@@ -116,48 +126,50 @@ class GradientWorker {
   }
 }
 
-export interface ParallelTeacherOptions {
+export interface ParallelOptions {
+  /** The data `local` samples from: each worker samples its part of the same batches. */
   data: SyntheticDataOptions;
-  batchSize: number;
   workers: number;
   /** The backend each worker starts (the one this thread runs). */
   backend: BackendChoice;
-  /** Where the start weights came from, as teacherObjective records it. */
-  initFrom?: string;
 }
 
-export type ParallelTeacherObjective = GradientObjective & { readonly workers: number; dispose(): Promise<void> };
+export type ParallelObjective = GradientObjective & { readonly workers: number; dispose(): Promise<void> };
 
 /**
- * teacherObjective (ts/train/objectives.ts) with each batch split over `workers` worker threads.
- * Resolves once every worker has its network and data ready; rejects (with the workers stopped)
- * when one cannot start.
+ * `local` (this thread's objective, which owns the trained variables) with each batch split over
+ * `o.workers` worker threads that build their replicas from `recipe`. Resolves once every worker
+ * is ready; rejects (with the workers stopped) when one cannot start. `local` stays the caller's
+ * to dispose.
  */
-export async function parallelTeacherObjective(net: TrackerNet, o: ParallelTeacherOptions): Promise<ParallelTeacherObjective> {
-  if (!(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= o.batchSize)) {
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `workers must be an integer from 1 to the batch size (${o.batchSize}), got ${o.workers}`);
+export async function parallelObjective(local: Objective, recipe: ObjectiveRecipe, o: ParallelOptions): Promise<ParallelObjective> {
+  const batchSize = batchSizeOf(recipe);
+  if (!(Number.isInteger(o.workers) && o.workers >= 1 && o.workers <= batchSize)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `workers must be an integer from 1 to the batch size (${batchSize}), got ${o.workers}`);
   }
   const layout: SlotLayout[] = [];
   let floats = 0;
-  for (const [name, v] of net.variables) {
-    layout.push({ name, shape: [...v.shape], offset: floats, trainable: v.trainable });
+  for (const [name, v] of local.state) {
+    layout.push({ name, shape: [...v.shape], offset: floats, trainable: local.trainable.has(name) });
     floats += v.size;
   }
   const weights = new SharedArrayBuffer(floats * 4);
   const weightView = new Float32Array(weights);
-  const parts = splitBatch(o.batchSize, o.workers);
+  const parts = splitBatch(batchSize, o.workers);
   const outputs = parts.map(() => new SharedArrayBuffer(floats * 4));
-  const workers = parts.map((part, i) =>
-    new GradientWorker(i, { backend: o.backend, config: net.config, data: o.data, batchSize: o.batchSize, part, layout, weights, output: outputs[i] }),
-  );
-  const stop = () => Promise.all(workers.map((w) => w.terminate())).then(() => undefined);
+  const workers = parts.map((part, i) => new GradientWorker(i, { backend: o.backend, recipe, data: o.data, batchSize, part, layout, weights, output: outputs[i] }));
+  let stopped = false;
+  const stop = async () => {
+    stopped = true;
+    await Promise.all(workers.map((w) => w.terminate()));
+  };
   try {
     await Promise.all(workers.map((w) => w.next()));
   } catch (error) {
     await stop();
     throw error;
   }
-  const shares = parts.map((p) => (p.to - p.from) / o.batchSize);
+  const shares = parts.map((p) => (p.to - p.from) / batchSize);
   const outputViews = outputs.map((b) => new Float32Array(b));
   /** The share-weighted mean of the workers' output slot `slot`. */
   const mean = (slot: SlotLayout): Float32Array => {
@@ -169,28 +181,36 @@ export async function parallelTeacherObjective(net: TrackerNet, o: ParallelTeach
     });
     return out;
   };
+  let lastInfo: { step: number; info?: Record<string, number> } | undefined;
 
   return {
     workers: o.workers,
-    trainable: new Map([...net.variables].filter(([, v]) => v.trainable)),
-    state: net.variables,
+    trainable: local.trainable,
+    state: local.state,
     async gradients(step: number): Promise<StepGradients> {
-      for (const slot of layout) weightView.set(net.variable(slot.name).dataSync() as Float32Array, slot.offset);
-      const replies = await Promise.all(workers.map((w) => w.next({ step })));
+      if (stopped) throw new CtEdgeError('ERR_DISPOSED', 'the training workers were stopped (dispose() ran)');
+      for (const slot of layout) weightView.set(local.state.get(slot.name)!.dataSync() as Float32Array, slot.offset);
+      const replies = (await Promise.all(workers.map((w) => w.next({ step })))).map((reply, w) => {
+        if (!('terms' in reply) || reply.step !== step) throw new CtEdgeError('ERR_INTERNAL', `training worker ${w} answered out of turn`);
+        return reply;
+      });
       const terms: Record<string, number> = {};
       replies.forEach((reply, w) => {
-        if (!('terms' in reply) || reply.step !== step) throw new CtEdgeError('ERR_INTERNAL', `training worker ${w} answered out of turn`);
         for (const [k, v] of Object.entries(reply.terms)) terms[k] = (terms[k] ?? 0) + shares[w] * v;
       });
+      // Per-step draws (the replacement rate, ...) are the same in every replica.
+      lastInfo = { step, info: replies[0].info };
+      // As on one thread, a variable no replica used gets no gradient (so no update at all).
+      const unused = new Set(replies[0].unused.filter((name) => replies.every((r) => r.unused.includes(name))));
       const grads: Record<string, tf.Tensor> = {};
       for (const slot of layout) {
-        if (slot.trainable) grads[slot.name] = tf.tensor(mean(slot), slot.shape);
-        else tf.tidy(() => net.variable(slot.name).assign(tf.tensor(mean(slot), slot.shape)));
+        if (!slot.trainable) tf.tidy(() => local.state.get(slot.name)!.assign(tf.tensor(mean(slot), slot.shape)));
+        else if (!unused.has(slot.name)) grads[slot.name] = tf.tensor(mean(slot), slot.shape);
       }
       return { terms, grads };
     },
-    describe: () => ({ kind: 'teacher', net: net.config, batchSize: o.batchSize, data: describeSyntheticData(o.data), workers: o.workers, ...(o.initFrom ? { initFrom: o.initFrom } : {}) }),
+    stepInfo: (step) => (lastInfo?.step === step ? lastInfo.info : undefined) ?? {},
+    describe: () => ({ ...local.describe(), workers: o.workers }),
     dispose: stop,
   };
 }
-

@@ -7,9 +7,10 @@ import { CtEdgeError } from '../../runtime/errors.js';
 import { compressionObjective, type CompressOptions, type ReplacementSchedule } from '../../train/compress.js';
 import { syntheticPairs } from '../../train/data-source.js';
 import { trainLoop } from '../../train/loop.js';
+import { parallelObjective } from '../../train/parallel.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
-import { TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
+import { TRAINING_FLAGS, TRAINING_USAGE, trainingSetup, trainingWorkers } from '../training-options.js';
 
 const usage = `usage: ct-edge compress --teacher teacher.safetensors --blocks N --steps N -o student.safetensors [options]
 
@@ -80,17 +81,26 @@ export const command: CliCommand = {
       seed: setup.seed,
     };
     const backend = await initBackend();
+    const workers = trainingWorkers(values.workers, backend, setup.batchSize);
     const { config, weights } = await readCheckpoint(values.teacher);
     const teacher = TrackerNet.fromWeights(config, weights, values.teacher);
-    console.error(`ct-edge compress: TensorFlow.js backend ${backend}; teacher ${config.depth} blocks -> student ${options.studentBlocks}`);
-    const objective = compressionObjective(teacher, syntheticPairs(config, { seed: setup.seed, clip: setup.clip, mix: setup.mix }), options);
-    const log = await trainLoop(objective, setup.loop);
-    await writeCheckpoint(setup.output, { config: objective.student.config, weights: objective.student.weights() });
-    const last = log.slice(-Math.min(20, log.length));
-    const mean = last.reduce((a, e) => a + e.losses.total, 0) / last.length;
-    console.log(`wrote ${setup.output}: ${objective.student.config.depth}-block student, stages [${objective.stages.map((s) => s.end - s.start).join(',')}] (mean loss of the last ${last.length} steps ${mean.toFixed(4)})`);
-    objective.dispose();
-    teacher.dispose();
+    const threads = workers > 1 ? ` on ${workers} worker threads` : '';
+    console.error(`ct-edge compress: TensorFlow.js backend ${backend}${threads}; teacher ${config.depth} blocks -> student ${options.studentBlocks}`);
+    const data = { seed: setup.seed, clip: setup.clip, mix: setup.mix };
+    const local = compressionObjective(teacher, syntheticPairs(config, data), options);
+    const recipe = { kind: 'compress', teacher: { config, weights, source: values.teacher }, options } as const;
+    const parallel = workers > 1 ? await parallelObjective(local, recipe, { data, workers, backend }) : undefined;
+    try {
+      const log = await trainLoop(parallel ?? local, setup.loop);
+      await writeCheckpoint(setup.output, { config: local.student.config, weights: local.student.weights() });
+      const last = log.slice(-Math.min(20, log.length));
+      const mean = last.reduce((a, e) => a + e.losses.total, 0) / last.length;
+      console.log(`wrote ${setup.output}: ${local.student.config.depth}-block student, stages [${local.stages.map((s) => s.end - s.start).join(',')}] (mean loss of the last ${last.length} steps ${mean.toFixed(4)})`);
+    } finally {
+      await parallel?.dispose();
+      local.dispose();
+      teacher.dispose();
+    }
     return 0;
   },
 };

@@ -8,10 +8,10 @@ import { CtEdgeError } from '../../runtime/errors.js';
 import { syntheticPairs } from '../../train/data-source.js';
 import { trainLoop } from '../../train/loop.js';
 import { teacherObjective } from '../../train/objectives.js';
-import { defaultTrainingWorkers, parallelTeacherObjective } from '../../train/parallel.js';
+import { parallelObjective } from '../../train/parallel.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
-import { TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
+import { TRAINING_FLAGS, TRAINING_USAGE, trainingSetup, trainingWorkers } from '../training-options.js';
 
 const usage = `usage: ct-edge train --preset NAME --steps N -o teacher.safetensors [options]
 
@@ -26,10 +26,6 @@ Options:
   --head-channels N       override the width of the box head's towers (multiple of 8)
   --init FILE             start from this checkpoint's weights (its network config wins over
                           the size flags), e.g. to continue with a new schedule
-  --workers N             split each batch over N worker threads (data parallel). Default: one
-                          per core, at least 2 pairs each, on the wasm and cpu backends (they
-                          compute on one core); 1 on tfjs-node, which uses every core itself.
-                          A resume needs the same N.
 ${TRAINING_USAGE}`;
 
 export const command: CliCommand = {
@@ -39,7 +35,7 @@ export const command: CliCommand = {
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, 'head-channels': { type: 'string' }, init: { type: 'string' }, workers: { type: 'string' }, ...TRAINING_FLAGS },
+      options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, 'head-channels': { type: 'string' }, init: { type: 'string' }, ...TRAINING_FLAGS },
       strict: true,
     });
     const setup = trainingSetup(values, 'train', 5e-4);
@@ -53,23 +49,22 @@ export const command: CliCommand = {
     };
     const config = start?.config ?? netConfig(values.preset as PresetName, overrides);
     const backend = await initBackend();
-    const workers = parseIntFlag(values.workers, 'workers', defaultTrainingWorkers(backend, setup.batchSize));
-    if (workers > setup.batchSize) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--workers ${workers} is more than the batch (${setup.batchSize} pairs); use at most --workers ${setup.batchSize}`);
+    const workers = trainingWorkers(values.workers, backend, setup.batchSize);
     const threads = workers > 1 ? ` on ${workers} worker threads` : '';
     console.error(`ct-edge train: TensorFlow.js backend ${backend}${threads}; ${config.depth} blocks of width ${config.dim}${start ? `, starting from ${values.init}` : ''}`);
     const net = start ? TrackerNet.fromWeights(config, start.weights, values.init!) : TrackerNet.random(config, setup.seed);
     const data = { seed: setup.seed, clip: setup.clip, mix: setup.mix };
-    const objective = workers > 1
-      ? await parallelTeacherObjective(net, { data, batchSize: setup.batchSize, workers, backend, initFrom: values.init })
-      : teacherObjective(net, syntheticPairs(config, data), setup.batchSize, values.init);
+    const local = teacherObjective(net, syntheticPairs(config, data), setup.batchSize, values.init);
+    const parallel = workers > 1 ? await parallelObjective(local, { kind: 'teacher', config, batchSize: setup.batchSize }, { data, workers, backend }) : undefined;
     try {
-      const log = await trainLoop(objective, setup.loop);
+      const log = await trainLoop(parallel ?? local, setup.loop);
       await writeCheckpoint(setup.output, { config, weights: net.weights() });
       const last = log.slice(-Math.min(20, log.length));
       const mean = last.reduce((a, e) => a + e.losses.total, 0) / last.length;
       console.log(`wrote ${setup.output} (mean loss of the last ${last.length} steps ${mean.toFixed(4)}); log ${setup.loop.logPath}, curves ${setup.loop.plotPath}`);
     } finally {
-      await objective.dispose();
+      await parallel?.dispose();
+      local.dispose();
       net.dispose();
     }
     return 0;

@@ -1,0 +1,101 @@
+/**
+ * Teacher training throughput on this machine: one training step (batch sampling, forward,
+ * backward, gradient clipping, AdamW) with the batch on this thread and split over 2..N worker
+ * threads (ts/train/parallel.ts), side by side. Rounds are interleaved (a few steps of each
+ * setting per round, the order rotating) so that background load hits every setting alike.
+ *
+ *   npx tsx tools/bench-training.ts [--preset tiny] [--batch 8] [--workers 1,2] [--rounds 6] [--steps 5]
+ */
+import { availableParallelism, cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../ts/model/backend.js';
+import { netConfig, PRESETS, type PresetName } from '../ts/model/config.js';
+import { TrackerNet } from '../ts/model/network.js';
+import { AdamW, clipGradNorm } from '../ts/train/adamw.js';
+import { syntheticPairs } from '../ts/train/data-source.js';
+import { localGradients, type StepGradients } from '../ts/train/loop.js';
+import { teacherObjective } from '../ts/train/objectives.js';
+import { parallelObjective } from '../ts/train/parallel.js';
+
+const { values } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'tiny' },
+    batch: { type: 'string', default: '8' },
+    workers: { type: 'string', default: `1,${Math.min(availableParallelism(), 4)}` },
+    rounds: { type: 'string', default: '6' },
+    steps: { type: 'string', default: '5' },
+  },
+});
+if (!(values.preset! in PRESETS)) throw new Error(`unknown --preset ${values.preset}; presets are ${Object.keys(PRESETS).join(', ')}`);
+const [batchSize, rounds, stepsPerRound] = [values.batch, values.rounds, values.steps].map(Number);
+const workerCounts = values.workers!.split(',').map(Number);
+if (![batchSize, rounds, stepsPerRound, ...workerCounts].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--batch, --rounds, --steps and --workers take whole numbers >= 1');
+
+const backend = await initBackend();
+const config = netConfig(values.preset as PresetName);
+const data = { seed: 1, clip: {}, mix: { easy: 1, moderate: 1 } };
+
+interface Setting {
+  workers: number;
+  net: TrackerNet;
+  optimizer: AdamW;
+  gradients(step: number): Promise<StepGradients>;
+  params: Record<string, tf.Variable>;
+  dispose(): Promise<void>;
+  times: number[];
+  step: number;
+}
+
+const settings: Setting[] = [];
+for (const workers of workerCounts) {
+  const net = TrackerNet.random(config, 1);
+  const params = Object.fromEntries([...net.variables].filter(([, v]) => v.trainable));
+  const optimizer = new AdamW({ learningRate: 1e-3, weightDecay: 1e-4 });
+  const local = teacherObjective(net, syntheticPairs(config, data), batchSize);
+  const parallel = workers > 1 ? await parallelObjective(local, { kind: 'teacher', config, batchSize }, { data, workers, backend }) : undefined;
+  settings.push({
+    workers, net, optimizer, params,
+    gradients: (s) => (parallel ? parallel.gradients(s) : localGradients(local, s)),
+    dispose: async () => {
+      await parallel?.dispose();
+      local.dispose();
+    },
+    times: [],
+    step: 0,
+  });
+}
+
+async function trainStep(s: Setting): Promise<number> {
+  const t0 = performance.now();
+  const { grads } = await s.gradients(++s.step);
+  clipGradNorm(grads, 0.1);
+  s.optimizer.apply(s.params, grads);
+  tf.dispose(Object.values(grads));
+  return performance.now() - t0;
+}
+
+try {
+  for (const s of settings) for (let i = 0; i < 2; i++) await trainStep(s); // warm-up: kernels, first batches
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < settings.length; k++) {
+      const s = settings[(k + r) % settings.length];
+      for (let i = 0; i < stepsPerRound; i++) s.times.push(await trainStep(s));
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const base = median(settings[0].times);
+  console.log(`TensorFlow.js ${backend}, ${cpus().length} x ${cpus()[0]?.model.trim()}; preset ${values.preset}, batch ${batchSize}; ${rounds} interleaved rounds of ${stepsPerRound} steps`);
+  console.log('workers | median ms/step | pairs/s | speed-up');
+  console.log('------- | -------------- | ------- | --------');
+  for (const s of settings) {
+    const ms = median(s.times);
+    console.log([String(s.workers).padStart(7), ms.toFixed(0).padStart(14), ((1000 * batchSize) / ms).toFixed(1).padStart(7), `${(base / ms).toFixed(2)}x`.padStart(8)].join(' | '));
+  }
+} finally {
+  for (const s of settings) {
+    await s.dispose();
+    s.optimizer.dispose();
+    s.net.dispose();
+  }
+}
