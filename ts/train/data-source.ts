@@ -18,7 +18,7 @@ function clipMix(o: SyntheticDataOptions): [ClipDifficulty, number][] {
 }
 
 /** What a run trained on, as checkpoints record it. */
-export function describeSyntheticData(o: SyntheticDataOptions): Record<string, unknown> {
+function describeSyntheticData(o: SyntheticDataOptions): Record<string, unknown> {
   return { kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: Object.fromEntries(clipMix(o)) };
 }
 

@@ -61,8 +61,9 @@ export type GradientWorkerReply =
   | { step?: number; error: { code: ErrorCode; message: string } };
 
 /**
- * Workers a teacher run should use by default: one per core for the single-threaded backends
- * (never a share under 2 pairs), one for TensorFlow's own backends, which use every core already.
+ * Workers a training or compression run uses by default: one per core for the single-threaded
+ * backends (never a share under 2 pairs), one for TensorFlow's own backends, which use every core
+ * already.
  */
 export function defaultTrainingWorkers(backend: BackendChoice, batchSize: number): number {
   if (backend !== 'wasm' && backend !== 'cpu') return 1;
