@@ -7,6 +7,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { initBackend } from '../ts/model/backend.js';
 import { netConfig } from '../ts/model/config.js';
 import { TrackerNet } from '../ts/model/network.js';
@@ -73,7 +74,8 @@ test('splitBatch gives contiguous near-equal parts, and the default uses a worke
   t.deepEqual(splitBatch(7, 3), [{ from: 0, to: 2 }, { from: 2, to: 4 }, { from: 4, to: 7 }]);
   t.is(defaultTrainingWorkers('tfjs-node', 64), 1);
   t.is(defaultTrainingWorkers('wasm', 3), 1, 'never a part under 2 pairs');
-  t.true(defaultTrainingWorkers('wasm', 64) >= 1);
+  t.is(defaultTrainingWorkers('wasm', 64), Math.min(availableParallelism(), 32), 'one per core');
+  t.is(defaultTrainingWorkers('cpu', 8), Math.min(availableParallelism(), 4));
 });
 
 for (const kind of ['teacher', 'compress'] as const) {

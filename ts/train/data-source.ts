@@ -13,18 +13,9 @@ export interface SyntheticDataOptions {
   mix?: Partial<Record<ClipDifficulty, number>>;
 }
 
-function clipMix(o: SyntheticDataOptions): [ClipDifficulty, number][] {
-  return Object.entries(o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 }) as [ClipDifficulty, number][];
-}
-
-/** What a run trained on, as checkpoints record it. */
-function describeSyntheticData(o: SyntheticDataOptions): Record<string, unknown> {
-  return { kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: Object.fromEntries(clipMix(o)) };
-}
-
 /** Pairs from generated clips, cropped for `net`'s template and search sizes. */
 export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): PairBatchSource {
-  const mix = clipMix(o);
+  const mix = Object.entries(o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 }) as [ClipDifficulty, number][];
   const sources = mix.map(([difficulty, weight], i) => ({
     // the first source keeps the run's own seed, so a single-difficulty run does not depend on the mix
     source: syntheticSource({ seed: i === 0 ? o.seed : hashSeed(o.seed, i), clip: { ...o.clip, difficulty } }),
@@ -48,6 +39,6 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
       }
       return { count: b.size, template: b.template, search: b.search, boxes };
     },
-    describe: () => describeSyntheticData(o),
+    describe: () => ({ kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: Object.fromEntries(mix) }),
   };
 }

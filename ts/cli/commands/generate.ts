@@ -25,7 +25,6 @@ Options:
   --difficulty D            easy, moderate (default) or hard: target size, clutter, look-alikes, occlusions
   --contact-sheet PATH      also write a PNG with 6 frames of each clip and their boxes (first 16 clips)`;
 
-
 function parseSize(text: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(text);
   const width = Number(m?.[1]);
