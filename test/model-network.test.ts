@@ -7,7 +7,7 @@ import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, backendInfo, backendName, initBackend } from '../ts/model/backend.js';
 import { geometry, netConfig, PRESETS } from '../ts/model/config.js';
-import { batchNorm, conv3x3 } from '../ts/model/layers.js';
+import { batchNorm, conv3x3, matMulTransposeB } from '../ts/model/layers.js';
 import { TrackerNet } from '../ts/model/network.js';
 import { paramSpecs } from '../ts/model/params.js';
 
@@ -108,6 +108,22 @@ test('BatchNorm: training uses batch statistics and moves the running ones; infe
   const evalB = tf.tidy(() => net.forward(template, search).score.dataSync());
   t.notDeepEqual(evalA, evalB, 'inference follows the updated running statistics');
   net.dispose();
+});
+
+test('matMulTransposeB: the value and both gradients of a b^T as tfjs computes them', (t) => {
+  // It exists for speed (no transpose flag reaches the wasm matmul), so it must not change results.
+  const a = tf.randomNormal([7, 5], 0, 1, 'float32', 31) as tf.Tensor2D;
+  const b = tf.randomNormal([3, 5], 0, 1, 'float32', 32) as tf.Tensor2D;
+  const dy = tf.randomNormal([7, 3], 0, 1, 'float32', 33) as tf.Tensor2D;
+  const loss = (f: (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(f(x as tf.Tensor2D, y as tf.Tensor2D), dy));
+  const ours = tf.grads(loss(matMulTransposeB))([a, b]);
+  const reference = tf.grads(loss((x, y) => tf.matMul(x, y, false, true)))([a, b]);
+  const close = (x: tf.Tensor, y: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(x, y))).dataSync()[0]);
+  t.true(close(matMulTransposeB(a, b), tf.matMul(a, b, false, true)) < 1e-5);
+  t.deepEqual(ours.map((g) => g.shape), [[7, 5], [3, 5]]);
+  t.true(close(ours[0], reference[0]) < 1e-5, 'gradient for a');
+  t.true(close(ours[1], reference[1]) < 1e-5, 'gradient for b');
+  tf.dispose([a, b, dy, ...ours, ...reference]);
 });
 
 test('gradients reach every trainable parameter on wasm, convolutions included', (t) => {

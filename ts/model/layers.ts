@@ -5,11 +5,29 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
+/**
+ * a b^T for a [m, k] and b [n, k], forward and gradient both made of matmuls with no transpose
+ * flag. Why: the wasm backend hands a 2-D matmul to XNNPACK only when neither side is transposed
+ * and otherwise runs a loop about 6x slower, and tfjs's own matMul gradient always sets a flag.
+ * Materialised transposes are cheap copies next to that (tools/bench-training.ts measures steps).
+ */
+export const matMulTransposeB = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, tf.transpose(b)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [a, b] = saved as tf.Tensor2D[];
+      return [tf.matMul(dy as tf.Tensor2D, b), tf.matMul(tf.transpose(dy as tf.Tensor2D), a)];
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
 /** y = x W^T + b over the last axis, W in PyTorch's [out, in] layout. */
 export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D): tf.Tensor {
   const [out, inp] = weight.shape;
   const lead = x.shape.slice(0, -1);
-  const y = tf.add(tf.matMul(tf.reshape(x, [-1, inp]), weight, false, true), bias);
+  const y = tf.add(matMulTransposeB(tf.reshape(x, [-1, inp]), weight), bias);
   return tf.reshape(y, [...lead, out]);
 }
 
@@ -54,9 +72,9 @@ export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D):
   ]);
   const taps: tf.Tensor[] = [];
   for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) taps.push(tf.slice(padded, [0, ky, kx, 0], [b, h, w, c]));
-  const columns = tf.reshape(tf.concat(taps, 3), [b * h * w, 9 * c]); // (ky, kx, c)
-  const kernel = tf.reshape(tf.transpose(weight, [0, 2, 3, 1]), [out, 9 * c]); // same (ky, kx, c) order
-  return tf.reshape(tf.add(tf.matMul(columns, kernel, false, true), bias), [b, h, w, out]);
+  const columns = tf.reshape<tf.Rank.R2>(tf.concat(taps, 3), [b * h * w, 9 * c]); // (ky, kx, c)
+  const kernel = tf.reshape<tf.Rank.R2>(tf.transpose(weight, [0, 2, 3, 1]), [out, 9 * c]); // same (ky, kx, c) order
+  return tf.reshape(tf.add(matMulTransposeB(columns, kernel), bias), [b, h, w, out]);
 }
 
 /** 1x1 convolution on NHWC input, PyTorch weight [out, in, 1, 1]. */

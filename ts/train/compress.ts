@@ -18,6 +18,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { validateNetConfig, type TrackerNetConfig } from '../model/config.js';
 import { TrackerNet, type VitBlock } from '../model/network.js';
+import { matMulTransposeB } from '../model/layers.js';
 import { CtEdgeError } from '../runtime/errors.js';
 import { hashSeed, Rng } from './data/random.js';
 import { boxLosses, decodeAtPeak, LOSS_WEIGHTS } from './losses.js';
@@ -164,7 +165,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
   const project = (x: tf.Tensor3D, i: number, side: 'in' | 'out') => {
     const [b, n, d] = x.shape;
     const w = projections.get(`proj.${i}.${side}.weight`)! as tf.Tensor as tf.Tensor2D;
-    const y = tf.add(tf.matMul(tf.reshape(x, [b * n, d]), w, false, true), projections.get(`proj.${i}.${side}.bias`)!);
+    const y = tf.add(matMulTransposeB(tf.reshape(x, [b * n, d]) as tf.Tensor2D, w), projections.get(`proj.${i}.${side}.bias`)!);
     return tf.reshape(y, [b, n, w.shape[0]]) as tf.Tensor3D;
   };
   const teacherStage = (x: tf.Tensor3D, i: number): tf.Tensor3D => {
