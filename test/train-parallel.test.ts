@@ -2,7 +2,8 @@
  * Data-parallel training (ts/train/parallel.ts), for teacher training and for compression: the
  * workers' gradients are exactly the share-weighted mean of each batch part's gradients,
  * BatchNorm statistics come back averaged, the replacement draws are reported, and a worker that
- * cannot start, or a stopped pool, is a typed error rather than a hang.
+ * cannot start, one that fails during a step, or a stopped pool, is a typed error rather than a
+ * hang.
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
@@ -125,6 +126,23 @@ test('more workers than pairs is refused before any thread starts', async (t) =>
     message: /from 1 to the batch size \(5\)/,
   });
   main.dispose();
+});
+
+test('a worker that fails during a step rejects that step with its typed error, and the pool still stops cleanly', async (t) => {
+  // Clips of one frame pass every check made before the first step; each worker finds out when
+  // it samples its first batch, which is a failure inside a step, not at start.
+  const broken: SyntheticDataOptions = { ...data, clip: { ...data.clip, length: 1 } };
+  const net = TrackerNet.random(config, 3);
+  const local = teacherObjective(net, syntheticPairs(config, broken), batchSize);
+  const parallel = await parallelObjective(local, { kind: 'teacher', config, batchSize }, { data: broken, workers: 2, backend: 'wasm' });
+  try {
+    await t.throwsAsync(parallel.gradients(1), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /^training worker \d: a clip needs at least 2 frames, got 1$/ });
+  } finally {
+    await parallel.dispose();
+    local.dispose();
+    net.dispose();
+  }
+  await t.throwsAsync(parallel.gradients(2), { instanceOf: CtEdgeError, code: 'ERR_DISPOSED' });
 });
 
 /** Whether tfjs-node-gpu is absent (as here: its install needs a download), so that a worker asked for it fails. */

@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../ts/checkpoint/checkpoint.js';
+import { readSafetensors } from '../ts/checkpoint/safetensors.js';
 import { repoRoot } from './helpers/data.js';
 
 const baseArgs = (out: string) => ['train', '--preset', 'tiny', '--depth', '2', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out];
@@ -96,6 +97,21 @@ test('--resume refuses a checkpoint of a different run, and a missing one', asyn
   const missing = await cli([...baseArgs(join(dir, 'none.safetensors')), '--resume']);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /nothing to resume/);
+  await rm(dir, { recursive: true });
+});
+
+test('a diverging run stops with a typed error that names the step and the fix, and keeps the checkpoint it wrote', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-diverge-'));
+  const out = join(dir, 'diverged.safetensors');
+  // AdamW moves every weight by about the learning rate per step: 1e30 overflows float32 at once
+  const run = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '6', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '--lr', '1e30', '-o', out]);
+  t.is(run.code, 1);
+  t.regex(run.stderr, /step (\d+): the loss is not finite.*lower the learning rate \(--lr\).*\[ERR_TRAINING_DIVERGED\]/s);
+  const failedAt = Number(/step (\d+): the loss/.exec(run.stderr)![1]);
+  t.false(existsSync(out), 'no final weights from a diverged run');
+  t.is(loggedSteps(join(dir, 'diverged.log.jsonl')), failedAt - 1, 'the log ends with the last finite step');
+  const { metadata } = await readSafetensors(join(dir, 'diverged.resume.safetensors'));
+  t.is(metadata['ct_edge.train.step'], String(failedAt - 1), 'the checkpoint of the last finite step is intact');
   await rm(dir, { recursive: true });
 });
 
