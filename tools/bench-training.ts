@@ -1,10 +1,11 @@
 /**
  * Teacher training throughput on this machine: one training step (batch sampling, forward,
  * backward, gradient clipping, AdamW) with the batch on this thread and split over 2..N worker
- * threads (ts/train/parallel.ts), side by side. Rounds are interleaved (a few steps of each
- * setting per round, the order rotating) so that background load hits every setting alike.
+ * threads (ts/train/parallel.ts), for each batch size given, side by side. Rounds are interleaved
+ * (a few steps of each setting per round, the order rotating) so that background load hits every
+ * setting alike. Speed-up is in pairs per second against the first setting.
  *
- *   npx tsx tools/bench-training.ts [--preset tiny] [--batch 8] [--workers 1,2] [--rounds 6] [--steps 5]
+ *   npx tsx tools/bench-training.ts [--preset tiny] [--batch 8,16] [--workers 1,2] [--rounds 6] [--steps 5]
  */
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -28,15 +29,16 @@ const { values } = parseArgs({
   },
 });
 if (!(values.preset! in PRESETS)) throw new Error(`unknown --preset ${values.preset}; presets are ${Object.keys(PRESETS).join(', ')}`);
-const [batchSize, rounds, stepsPerRound] = [values.batch, values.rounds, values.steps].map(Number);
-const workerCounts = values.workers!.split(',').map(Number);
-if (![batchSize, rounds, stepsPerRound, ...workerCounts].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--batch, --rounds, --steps and --workers take whole numbers >= 1');
+const [rounds, stepsPerRound] = [values.rounds, values.steps].map(Number);
+const [batchSizes, workerCounts] = [values.batch, values.workers].map((list) => list!.split(',').map(Number));
+if (![rounds, stepsPerRound, ...batchSizes, ...workerCounts].every((n) => Number.isInteger(n) && n >= 1)) throw new Error('--batch, --rounds, --steps and --workers take whole numbers >= 1');
 
 const backend = await initBackend();
 const config = netConfig(values.preset as PresetName);
 const data = { seed: 1, clip: {}, mix: { easy: 1, moderate: 1 } };
 
 interface Setting {
+  batchSize: number;
   workers: number;
   net: TrackerNet;
   optimizer: AdamW;
@@ -48,14 +50,14 @@ interface Setting {
 }
 
 const settings: Setting[] = [];
-for (const workers of workerCounts) {
+for (const batchSize of batchSizes) for (const workers of workerCounts) {
   const net = TrackerNet.random(config, 1);
   const params = Object.fromEntries([...net.variables].filter(([, v]) => v.trainable));
   const optimizer = new AdamW({ learningRate: 1e-3, weightDecay: 1e-4 });
   const local = teacherObjective(net, syntheticPairs(config, data), batchSize);
   const parallel = workers > 1 ? await parallelObjective(local, { kind: 'teacher', config, batchSize }, { data, workers, backend }) : undefined;
   settings.push({
-    workers, net, optimizer, params,
+    batchSize, workers, net, optimizer, params,
     gradients: (s) => (parallel ? parallel.gradients(s) : localGradients(local, s)),
     dispose: async () => {
       await parallel?.dispose();
@@ -84,13 +86,14 @@ try {
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  const base = median(settings[0].times);
-  console.log(`TensorFlow.js ${backend}, ${cpus().length} x ${cpus()[0]?.model.trim()}; preset ${values.preset}, batch ${batchSize}; ${rounds} interleaved rounds of ${stepsPerRound} steps`);
-  console.log('workers | median ms/step | pairs/s | speed-up');
-  console.log('------- | -------------- | ------- | --------');
+  const pairsPerSecond = (s: Setting) => (1000 * s.batchSize) / median(s.times);
+  const base = pairsPerSecond(settings[0]);
+  console.log(`TensorFlow.js ${backend}, ${cpus().length} x ${cpus()[0]?.model.trim()}; preset ${values.preset}; ${rounds} interleaved rounds of ${stepsPerRound} steps`);
+  console.log('batch | workers | median ms/step | pairs/s | speed-up');
+  console.log('----- | ------- | -------------- | ------- | --------');
   for (const s of settings) {
-    const ms = median(s.times);
-    console.log([String(s.workers).padStart(7), ms.toFixed(0).padStart(14), ((1000 * batchSize) / ms).toFixed(1).padStart(7), `${(base / ms).toFixed(2)}x`.padStart(8)].join(' | '));
+    const cells = [String(s.batchSize).padStart(5), String(s.workers).padStart(7), median(s.times).toFixed(0).padStart(14), pairsPerSecond(s).toFixed(1).padStart(7)];
+    console.log([...cells, `${(pairsPerSecond(s) / base).toFixed(2)}x`.padStart(8)].join(' | '));
   }
 } finally {
   for (const s of settings) {

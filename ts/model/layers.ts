@@ -8,8 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * a b^T for a [m, k] and b [n, k], forward and gradient both made of matmuls with no transpose
  * flag. Why: the wasm backend hands a 2-D matmul to XNNPACK only when neither side is transposed
- * and otherwise runs a loop about 6x slower, and tfjs's own matMul gradient always sets a flag.
- * Materialised transposes are cheap copies next to that (tools/bench-training.ts measures steps).
+ * and otherwise runs a loop several times slower, and tfjs's own matMul gradient always sets a
+ * flag. Materialised transposes are cheap copies next to that (tools/bench-matmul.ts measures
+ * each layer of a training step both ways).
  */
 export const matMulTransposeB = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
