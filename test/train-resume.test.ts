@@ -103,11 +103,13 @@ test('--resume refuses a checkpoint of a different run, and a missing one', asyn
 test('a diverging run stops with a typed error that names the step and the fix, and keeps the checkpoint it wrote', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-diverge-'));
   const out = join(dir, 'diverged.safetensors');
-  // AdamW moves every weight by about the learning rate per step: 1e30 overflows float32 at once
+  // AdamW moves every weight by about the learning rate per step: after one step of 1e30 the
+  // forward pass overflows float32
   const run = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '6', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '--lr', '1e30', '-o', out]);
   t.is(run.code, 1);
   t.regex(run.stderr, /step (\d+): the loss is not finite.*lower the learning rate \(--lr\).*\[ERR_TRAINING_DIVERGED\]/s);
   const failedAt = Number(/step (\d+): the loss/.exec(run.stderr)![1]);
+  t.true(failedAt >= 2, 'step 1 starts from finite random weights');
   t.false(existsSync(out), 'no final weights from a diverged run');
   t.is(loggedSteps(join(dir, 'diverged.log.jsonl')), failedAt - 1, 'the log ends with the last finite step');
   const { metadata } = await readSafetensors(join(dir, 'diverged.resume.safetensors'));
