@@ -109,6 +109,15 @@ test('sources mix by weight, and batches are the samples stacked', async (t) => 
   t.deepEqual(Array.from(batch.boxes.subarray(4, 8)), Array.from(parts[1].box));
 });
 
+test('a batch part is those members of the batch, and a part outside the batch is refused', async (t) => {
+  const sampler = new PairSampler([{ source: synthetic(), weight: 1 }], { seed: 5, ...smallCrops });
+  const part = await sampler.batch(2, 5, 1, 3);
+  t.deepEqual(part, assembleBatch(await Promise.all([11, 12].map((i) => sampler.sample(i)))));
+  for (const [from, to] of [[3, 3], [-1, 2], [0, 6], [1.5, 3]]) {
+    await t.throwsAsync(sampler.batch(2, 5, from, to), { ...code('ERR_INVALID_ARGUMENT'), message: /a batch part must satisfy 0 <= from < to <= 5/ }, `${from}..${to}`);
+  }
+});
+
 test('frame pairs: template before search, both visible, within the gap', (t) => {
   const rng = new Rng(1);
   const visible = Array.from({ length: 50 }, (_, i) => i % 7 !== 3);

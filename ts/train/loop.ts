@@ -218,6 +218,7 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
       const t0 = performance.now();
       const { terms, grads: named } = 'gradients' in objective ? await objective.gradients(step) : await localGradients(objective, step);
       if (!Object.values(terms).every(Number.isFinite)) {
+        tf.dispose(Object.values(named));
         throw new CtEdgeError('ERR_TRAINING_DIVERGED', `step ${step}: the loss is not finite (${JSON.stringify(terms)}); lower the learning rate (--lr) and start again`);
       }
       const gradNorm = clipGradNorm(named, o.clipNorm);
