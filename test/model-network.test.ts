@@ -36,6 +36,12 @@ test('the chosen backend is reported, with the reasons the ones before it were s
   await initBackend(['wasm']);
 });
 
+test.serial('calls made at the same time run one after another, in call order', async (t) => {
+  // unordered, the plain call would answer 'wasm' (the choice standing when it was made)
+  t.deepEqual(await Promise.all([initBackend(['cpu']), initBackend(), initBackend(['wasm'])]), ['cpu', 'cpu', 'wasm']);
+  t.is(tf.getBackend(), 'wasm');
+});
+
 test('presets: OSTrack-256 geometry and the 80-token tiny model', (t) => {
   const o = PRESETS['ostrack-256'];
   t.deepEqual([o.dim, o.depth, o.heads, o.templateSize, o.searchSize], [768, 12, 12, 128, 256]);

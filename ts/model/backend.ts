@@ -39,11 +39,20 @@ async function tryBackend(choice: BackendChoice): Promise<void> {
   }
 }
 
+/** Calls run one after another, in call order: never two backend set-ups at once. */
+let queue: Promise<unknown> = Promise.resolve();
+
 /**
  * Activates the first backend of `order` that loads and returns its name. Later calls return the
  * backend chosen first, unless `order` is given (tests pin 'cpu' or 'wasm' this way).
  */
-export async function initBackend(order?: readonly BackendChoice[]): Promise<BackendChoice> {
+export function initBackend(order?: readonly BackendChoice[]): Promise<BackendChoice> {
+  const run = queue.then(() => chooseBackend(order));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function chooseBackend(order?: readonly BackendChoice[]): Promise<BackendChoice> {
   if (chosen && !order) return chosen.choice;
   const reasons: string[] = [];
   for (const choice of order ?? BACKEND_ORDER) {
