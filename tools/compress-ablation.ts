@@ -137,7 +137,7 @@ async function main(): Promise<void> {
     3,
   );
   const notes = [
-    `Teacher ${o.teacher} (${teacher.config.depth} blocks, width ${teacher.config.dim}, sha256 ${teacher.sha256.slice(0, 12)}); ${blocks}-block students, stages [${stages.join(',')}], ${o.steps} steps, batch ${o.batch}, lr ${o.lr}, seeds ${seeds.join(',')}.`,
+    `Teacher ${o.teacher} (${teacher.config.depth} blocks, width ${teacher.config.dim}, sha256 ${teacher.sha256.slice(0, 12)}); ${blocks}-block students, stages [${stages.join(',')}], ${o.steps} steps, batch ${o.batch}, lr ${o.lr}, seeds ${seeds.join(',')}; ${o.calibratePairs > 0 ? `every student calibrated on ${o.calibratePairs} pairs` : 'students not calibrated'}.`,
     `AUC, precision (@20 px) in percent: one-pass evaluation on ${evalResult.sequences.length} held-out clips (${shown(dataset.root)}, \`generate --held-out --seed ${o.clipSeed} --clips ${o.clips} --frames ${o.frames}\`); std = sample standard deviation over seeds; AUC kept = mean AUC / teacher AUC.`,
     'Teacher guidance only = no replacement training, ground truth + box loss against the frozen teacher\'s boxes, no feature mimicking. The paper column is its ablation on a 4-block student of OSTrack-256 after 300 epochs (it gives no guidance-only figure).',
   ];
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
   const json = {
     date: new Date().toISOString(),
     teacher: { path: o.teacher, sha256: teacher.sha256, depth: teacher.config.depth, dim: teacher.config.dim, auc: teacherAuc },
-    settings: { blocks, stages, steps: o.steps, batch: o.batch, lr: o.lr, seeds, jobs: o.jobs },
+    settings: { blocks, stages, steps: o.steps, batch: o.batch, lr: o.lr, seeds, jobs: o.jobs, calibratePairs: o.calibratePairs },
     heldOut: { dir: dataset.root, seed: o.clipSeed, clips: o.clips, frames: o.frames, evaluated: evalResult.sequences.length, skipped: evalResult.skipped },
     variants,
     verdict: { decided, fullBeatsGroundTruth: beats, marginAuc: margin, spreadAuc: spread, text: verdict },

@@ -135,7 +135,7 @@ async function main(): Promise<void> {
     1,
   );
   const notes = [
-    `Teacher ${o.teacher} (${depth} blocks, width ${teacher.config.dim}, sha256 ${teacher.sha256.slice(0, 12)}); every student: ${o.steps} steps, batch ${o.batch}, lr ${o.lr}, seed ${seed}, CompressTracker defaults (progressive replacement, guidance, mimicking). Stages = teacher blocks per student block.`,
+    `Teacher ${o.teacher} (${depth} blocks, width ${teacher.config.dim}, sha256 ${teacher.sha256.slice(0, 12)}); every student: ${o.steps} steps, batch ${o.batch}, lr ${o.lr}, seed ${seed}, CompressTracker defaults (progressive replacement, guidance, mimicking), then ${o.calibratePairs > 0 ? `\`ct-edge calibrate\` on ${o.calibratePairs} pairs` : 'not calibrated'}. Stages = teacher blocks per student block.`,
     `AUC, precision (@20 px): one-pass evaluation on ${evalResult.sequences.length} held-out clips (${shown(dataset.root)}, \`generate --held-out --seed ${o.clipSeed} --clips ${o.clips} --frames ${o.frames}\`), in percent; AUC kept = AUC / teacher AUC.`,
     `ms/frame: p50 wall time of Tracker.track() (crop, onnxruntime CPU with ${o.threads} thread(s), decode), models interleaved on ${source.description}, ${benchFrames} timed frames each; infer ms = mean network time alone; speed-up = teacher p50 / model p50.`,
   ];
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   const json = {
     date: new Date().toISOString(),
     teacher: { path: o.teacher, sha256: teacher.sha256, depth, dim: teacher.config.dim },
-    settings: { steps: o.steps, batch: o.batch, lr: o.lr, seed, jobs: o.jobs },
+    settings: { steps: o.steps, batch: o.batch, lr: o.lr, seed, jobs: o.jobs, calibratePairs: o.calibratePairs },
     heldOut: { dir: dataset.root, seed: o.clipSeed, clips: o.clips, frames: o.frames, evaluated: evalResult.sequences.length, skipped: evalResult.skipped },
     bench: { source: source.description, frames: benchFrames, warmup, threads: o.threads },
     rows,

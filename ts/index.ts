@@ -25,6 +25,7 @@ export { netConfig, PRESETS, type PresetName, type TrackerNetConfig } from './mo
 export { initBackend, backendName } from './model/backend.js';
 export { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 export { writeTrackerOnnx } from './onnx/writer.js';
+export { calibrateBoxSize, type SizeCalibration, type SizeCalibrationOptions } from './train/calibrate.js';
 export { trackStream, TrackTransform, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './runtime/stream.js';
 export { openSource, type OpenSourceOptions } from './io/open.js';
 export { openVideo, openCamera, probeVideo, type VideoOptions, type CameraOptions, type FfmpegOptions } from './io/ffmpeg.js';

@@ -28,6 +28,7 @@ export const COMMON_FLAGS = {
   frames: { type: 'string', default: '100' },
   'clip-seed': { type: 'string', default: '1' },
   threads: { type: 'string', default: '1' },
+  'calibrate-pairs': { type: 'string', default: '2048' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
@@ -39,7 +40,9 @@ export const COMMON_USAGE = `  --teacher FILE     teacher checkpoint (default mo
   --clips N          held-out clips to evaluate on (default 20)
   --frames M         frames per held-out clip (default 100)
   --clip-seed S      seed of the held-out clips (default 1; \`ct-edge generate --held-out --seed S\`)
-  --threads N        onnxruntime threads per model when evaluating and timing (default 1)`;
+  --threads N        onnxruntime threads per model when evaluating and timing (default 1)
+  --calibrate-pairs N  \`ct-edge calibrate\` every student on N pairs before export, as the shipped
+                     teacher was (default 2048; 0 exports the students uncalibrated)`;
 
 export interface CommonOptions {
   teacher: string;
@@ -51,6 +54,7 @@ export interface CommonOptions {
   frames: number;
   clipSeed: number;
   threads: number;
+  calibratePairs: number;
   out: string;
 }
 
@@ -84,6 +88,7 @@ export function parseCommon(values: Record<string, unknown>, out: string): Commo
     frames: parseWhole(str('frames'), 'frames', 2),
     clipSeed: parseWhole(str('clip-seed'), 'clip-seed', 0),
     threads: parseWhole(str('threads'), 'threads'),
+    calibratePairs: parseWhole(str('calibrate-pairs'), 'calibrate-pairs', 0),
     out: outDir,
   };
 }
@@ -99,7 +104,8 @@ export async function openTeacher(path: string): Promise<Teacher> {
     throw new CtEdgeError(
       'ERR_INVALID_ARGUMENT',
       `no teacher checkpoint at ${path}. Train one first:\n` +
-        `  npx ct-edge train --preset tiny --steps 6500 --batch 16 --lr 2e-3 --clip-mix easy=1,moderate=1 -o ${path}\n` +
+        '  npx ct-edge train --preset tiny --steps 6500 --batch 16 --lr 2e-3 --clip-mix easy=1,moderate=1 -o trained/teacher.safetensors\n' +
+        `  npx ct-edge calibrate trained/teacher.safetensors --clip-mix easy=1,moderate=1 -o ${path}\n` +
         'or name an existing one with --teacher FILE',
     );
   }
@@ -130,6 +136,9 @@ export interface StudentSpec {
 }
 
 export const studentCheckpoint = (o: CommonOptions, name: string) => join(o.out, 'students', `${name}.safetensors`);
+/** The checkpoint a student is exported from: its calibrated copy unless --calibrate-pairs 0. */
+export const deployedCheckpoint = (o: CommonOptions, name: string) =>
+  o.calibratePairs > 0 ? join(o.out, 'students', `${name}.calibrated.safetensors`) : studentCheckpoint(o, name);
 export const onnxPath = (checkpoint: string) => checkpoint.replace(/\.safetensors$/, '.onnx');
 
 export function compressJob(o: CommonOptions, teacher: Teacher, s: StudentSpec): Job {
@@ -148,6 +157,14 @@ export function compressJob(o: CommonOptions, teacher: Teacher, s: StudentSpec):
     resumeCheckpoint: `${base}.resume.safetensors`,
     stepLog: { path: `${base}.log.jsonl`, steps: o.steps },
   };
+}
+
+/** `ct-edge calibrate` of a compressed student into its deployedCheckpoint. */
+export async function calibrateJob(o: CommonOptions, name: string): Promise<Job> {
+  const input = studentCheckpoint(o, name);
+  const pairs = String(o.calibratePairs);
+  const output = deployedCheckpoint(o, name);
+  return { name: `calibrate-${name}`, args: ['calibrate', input, '-o', output, '--pairs', pairs], output, settings: { checkpointSha256: await sha256File(input), pairs }, onStale: 'rerun' };
 }
 
 /** `ct-edge export` of a checkpoint to the .onnx beside it (or `onnx`). */
@@ -190,8 +207,9 @@ export { markdownTable } from '../../ts/eval/report.js';
 
 /**
  * The shared body of the table and the ablation: compress every student (at most o.jobs at a
- * time), export the teacher and the students to ONNX, evaluate them side by side on the held-out
- * clips (and run `alongside` while the engines are loaded), and write the evaluation outputs.
+ * time), calibrate them (unless o.calibratePairs is 0), export the teacher and the students to
+ * ONNX, evaluate them side by side on the held-out clips (and run `alongside` while the engines
+ * are loaded), and write the evaluation outputs.
  */
 export async function compressExportEvaluate<T>(
   o: CommonOptions,
@@ -205,10 +223,11 @@ export async function compressExportEvaluate<T>(
   const t0 = performance.now();
   const compressed = await runJobs(students.map((s) => compressJob(o, teacher, s)), o.jobs, logDir, progress);
   const compressSeconds = (performance.now() - t0) / 1000;
+  if (o.calibratePairs > 0) await runJobs(await Promise.all(students.map((s) => calibrateJob(o, s.name))), o.jobs, logDir, progress);
 
   const teacherOnnx = join(o.out, 'teacher.onnx');
   const exports = [await exportJob('teacher', o.teacher, teacherOnnx)];
-  for (const s of students) exports.push(await exportJob(s.name, studentCheckpoint(o, s.name)));
+  for (const s of students) exports.push(await exportJob(s.name, deployedCheckpoint(o, s.name), onnxPath(studentCheckpoint(o, s.name))));
   await runJobs(exports, o.jobs, logDir, progress);
 
   const entries = [{ label: 'teacher', path: teacherOnnx }, ...students.map((s) => ({ label: s.name, path: onnxPath(studentCheckpoint(o, s.name)) }))];

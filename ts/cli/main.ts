@@ -4,6 +4,7 @@ import { CtEdgeError } from '../runtime/errors.js';
 import type { CliCommand } from './command.js';
 import { command as benchCommand } from './commands/bench.js';
 import { command as buildEngineCommand } from './commands/build-engine.js';
+import { command as calibrateCommand } from './commands/calibrate.js';
 import { command as compressCommand } from './commands/compress.js';
 import { command as demoCommand } from './commands/demo.js';
 import { command as doctorCommand } from './commands/doctor.js';
@@ -14,7 +15,7 @@ import { command as inspectCommand } from './commands/inspect.js';
 import { command as trackCommand } from './commands/track.js';
 import { command as trainCommand } from './commands/train.js';
 
-const commands: CliCommand[] = [demoCommand, trackCommand, trainCommand, compressCommand, generateCommand, exportCommand, inspectCommand, evalCommand, benchCommand, buildEngineCommand, doctorCommand];
+const commands: CliCommand[] = [demoCommand, trackCommand, trainCommand, compressCommand, calibrateCommand, generateCommand, exportCommand, inspectCommand, evalCommand, benchCommand, buildEngineCommand, doctorCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -66,7 +66,7 @@ export function parseDifficulty(text: string): ClipDifficulty {
   return text as ClipDifficulty;
 }
 
-function parseClipMix(text: string | undefined): Partial<Record<ClipDifficulty, number>> {
+export function parseClipMix(text: string | undefined): Partial<Record<ClipDifficulty, number>> {
   const mix: Partial<Record<ClipDifficulty, number>> = {};
   for (const part of (text ?? 'moderate').split(',')) {
     const [name, share = '1'] = part.split('=');

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'ERR_DATASET'
   | 'ERR_CHECKPOINT'
   | 'ERR_TRAINING_DIVERGED'
+  | 'ERR_CALIBRATION'
   | 'ERR_SOURCE'
   | 'ERR_OUTPUT'
   | 'ERR_ENGINE_MISMATCH'

@@ -1,6 +1,6 @@
 /** The trainer's view of the pair sampler: batch `step` as tensors-to-be, reproducible by step. */
 import type { TrackerNetConfig } from '../model/config.js';
-import { PairSampler } from './data/sampler.js';
+import { PairSampler, type SamplerOptions } from './data/sampler.js';
 import { syntheticSource } from './data/sources.js';
 import type { ClipDifficulty, ClipOptions } from './data/generator.js';
 import { hashSeed } from './data/random.js';
@@ -11,6 +11,10 @@ export interface SyntheticDataOptions {
   clip?: ClipOptions;
   /** Shares of each clip difficulty in the stream (default: all of clip.difficulty, moderate). */
   mix?: Partial<Record<ClipDifficulty, number>>;
+  /** Overrides of the sampler's OSTrack defaults (jitter, augmentation); the crop geometry is the network's. */
+  sampling?: Partial<Omit<SamplerOptions, 'seed' | 'templateSize' | 'searchSize' | 'templateFactor' | 'searchFactor'>>;
+  /** Pairs drawn per generated clip on average (default 8: planning a clip costs more than a pair). */
+  clipReuse?: number;
 }
 
 /** Pairs from generated clips, cropped for `net`'s template and search sizes. */
@@ -18,7 +22,7 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
   const mix = Object.entries(o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 }) as [ClipDifficulty, number][];
   const sources = mix.map(([difficulty, weight], i) => ({
     // the first source keeps the run's own seed, so a single-difficulty run does not depend on the mix
-    source: syntheticSource({ seed: i === 0 ? o.seed : hashSeed(o.seed, i), clip: { ...o.clip, difficulty } }),
+    source: syntheticSource({ seed: i === 0 ? o.seed : hashSeed(o.seed, i), clip: { ...o.clip, difficulty }, reuse: o.clipReuse }),
     weight,
   }));
   const sampler = new PairSampler(sources, {
@@ -27,6 +31,7 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
     searchSize: net.searchSize,
     templateFactor: net.templateFactor,
     searchFactor: net.searchFactor,
+    ...o.sampling,
   });
   return {
     async batch(step, count, part) {

@@ -16,7 +16,9 @@ const usage = `usage: ct-edge compress --teacher teacher.safetensors --blocks N 
 
 Compresses a teacher into an N-block student with CompressTracker: stage division, replacement
 training with a progressive replacement rate, prediction guidance from the teacher's boxes and
-stage-wise feature mimicking. Then \`ct-edge export student.safetensors -o student.onnx\`.
+stage-wise feature mimicking. Then
+\`ct-edge calibrate student.safetensors -o student.calibrated.safetensors\` and
+\`ct-edge export student.calibrated.safetensors -o student.onnx\`.
 
 Options:
   --teacher FILE          the teacher checkpoint (frozen; never modified)
@@ -95,7 +97,7 @@ export const command: CliCommand = {
       await writeCheckpoint(setup.output, { config: local.student.config, weights: local.student.weights() });
       const last = log.slice(-Math.min(20, log.length));
       const mean = last.reduce((a, e) => a + e.losses.total, 0) / last.length;
-      console.log(`wrote ${setup.output}: ${local.student.config.depth}-block student, stages [${local.stages.map((s) => s.end - s.start).join(',')}] (mean loss of the last ${last.length} steps ${mean.toFixed(4)})`);
+      console.log(`wrote ${setup.output}: ${local.student.config.depth}-block student, stages [${local.stages.map((s) => s.end - s.start).join(',')}] (mean loss of the last ${last.length} steps ${mean.toFixed(4)}); next: ct-edge calibrate ${setup.output} -o CALIBRATED.safetensors`);
     } finally {
       await parallel?.dispose();
       local.dispose();

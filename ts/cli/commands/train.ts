@@ -16,7 +16,8 @@ import { TRAINING_FLAGS, TRAINING_USAGE, trainingSetup, trainingWorkers } from '
 const usage = `usage: ct-edge train --preset NAME --steps N -o teacher.safetensors [options]
 
 Trains an OSTrack-style tracker from scratch with OSTrack's losses (2 GIoU + 5 L1 + focal) on
-generated tracking clips (ct-edge generate shows what they look like).
+generated tracking clips (ct-edge generate shows what they look like). Then \`ct-edge calibrate\` the
+result (boxes trained this way come out a few percent too large) and \`ct-edge export\` it.
 
 Options:
   --preset NAME           network geometry: ${Object.keys(PRESETS).join(', ')} (default tiny)
@@ -61,7 +62,7 @@ export const command: CliCommand = {
       await writeCheckpoint(setup.output, { config, weights: net.weights() });
       const last = log.slice(-Math.min(20, log.length));
       const mean = last.reduce((a, e) => a + e.losses.total, 0) / last.length;
-      console.log(`wrote ${setup.output} (mean loss of the last ${last.length} steps ${mean.toFixed(4)}); log ${setup.loop.logPath}, curves ${setup.loop.plotPath}`);
+      console.log(`wrote ${setup.output} (mean loss of the last ${last.length} steps ${mean.toFixed(4)}); log ${setup.loop.logPath}, curves ${setup.loop.plotPath}; next: ct-edge calibrate ${setup.output} -o CALIBRATED.safetensors`);
     } finally {
       await parallel?.dispose();
       local.dispose();

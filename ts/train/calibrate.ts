@@ -1,0 +1,102 @@
+/**
+ * Box-size calibration after training. GIoU rewards a box slightly too large when the centre is
+ * uncertain (the overlap falls slower for a box that still covers the target), so a network trained
+ * on OSTrack's losses predicts sizes a few percent too large. One frame that is harmless; in a
+ * tracking loop the next search crop is cut from the last box, so the bias compounds frame after
+ * frame until the box is several times the target (`ct-edge`'s one-step check measures it).
+ *
+ * The fix changes no layer: on pairs the network never trained on, read the size it predicts at
+ * its score peak wherever that peak lies on the target, and shift the size head's output bias
+ * (the logit before the sigmoid; one shift for width, one for height) so that the geometric mean
+ * of predicted / true size becomes 1. The shifts are solved exactly on the collected logits.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { TrackerNet } from '../model/network.js';
+import { CtEdgeError } from '../runtime/errors.js';
+import type { PairBatchSource } from './objectives.js';
+
+/** The size head's final 1x1 conv bias: [width logit, height logit]. */
+export const SIZE_BIAS = 'box_head.conv5_size.bias';
+
+export interface SizeCalibrationOptions {
+  /** Pairs to measure on (default 2048). */
+  pairs?: number;
+  /** Pairs per forward pass (default 32). */
+  batchSize?: number;
+}
+
+export interface SizeCalibration {
+  /** Pairs drawn, and those whose score peak lay on the target (the ones measured). */
+  pairs: number;
+  measured: number;
+  /** Geometric mean of predicted / true width and height, before and after the shift. */
+  before: [number, number];
+  after: [number, number];
+  /** What was added to the width and height logits. */
+  shift: [number, number];
+}
+
+const logSigmoid = (z: number) => (z >= 0 ? -Math.log1p(Math.exp(-z)) : z - Math.log1p(Math.exp(z)));
+
+/** The shift d with mean(log sigmoid(z + d)) = meanLogTarget; monotone in d, so bisection. */
+function solveShift(logits: readonly number[], meanLogTarget: number): number {
+  const excess = (d: number) => logits.reduce((a, z) => a + logSigmoid(z + d), 0) / logits.length - meanLogTarget;
+  let lo = -8;
+  let hi = 8;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (excess(mid) > 0) hi = mid;
+    else lo = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * Measures `net`'s size bias on `data` (batches from step 0 on) and shifts its size-head bias to
+ * remove it. `net` is changed in place; the returned figures say by how much.
+ */
+export async function calibrateBoxSize(net: TrackerNet, data: PairBatchSource, o: SizeCalibrationOptions = {}): Promise<SizeCalibration> {
+  const pairs = o.pairs ?? 2048;
+  if (!(Number.isInteger(pairs) && pairs >= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `calibration needs a whole number of pairs >= 1, got ${pairs}`);
+  const batchSize = Math.min(o.batchSize ?? 32, pairs);
+  const logits: [number[], number[]] = [[], []];
+  const logTargets: [number[], number[]] = [[], []];
+  const { templateSize: t, searchSize: s } = net.config;
+  for (let step = 0, drawn = 0; drawn < pairs; step++) {
+    const count = Math.min(batchSize, pairs - drawn);
+    const batch = await data.batch(step, count);
+    drawn += count;
+    const [score, size] = tf.tidy(() => {
+      const maps = net.forward(tf.tensor4d(batch.template, [count, 3, t, t]), tf.tensor4d(batch.search, [count, 3, s, s]));
+      return [maps.score, maps.size];
+    });
+    const f = score.shape[2];
+    const scores = score.dataSync();
+    const sizes = size.dataSync();
+    tf.dispose([score, size]);
+    for (let i = 0; i < count; i++) {
+      let peak = 0;
+      for (let k = 1; k < f * f; k++) if (scores[i * f * f + k] > scores[i * f * f + peak]) peak = k;
+      const [x, y, w, h] = batch.boxes.subarray(i * 4, i * 4 + 4);
+      // the peak's cell centre must lie on the target: a peak on a distractor says nothing about size
+      const px = ((peak % f) + 0.5) / f;
+      const py = (Math.floor(peak / f) + 0.5) / f;
+      if (px < x || px > x + w || py < y || py > y + h) continue;
+      for (const c of [0, 1] as const) {
+        const predicted = sizes[(i * 2 + c) * f * f + peak];
+        logits[c].push(Math.log(predicted / (1 - predicted)));
+        logTargets[c].push(Math.log(c === 0 ? w : h));
+      }
+    }
+  }
+  const measured = logits[0].length;
+  if (measured === 0) {
+    throw new CtEdgeError('ERR_CALIBRATION', `size calibration: on none of ${pairs} pairs did the score peak lie on the target; the network cannot localise yet (train it longer)`);
+  }
+  const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const ratio = (c: 0 | 1, d: number) => Math.exp(mean(logits[c].map((z) => logSigmoid(z + d))) - mean(logTargets[c]));
+  const shift: [number, number] = [solveShift(logits[0], mean(logTargets[0])), solveShift(logits[1], mean(logTargets[1]))];
+  const bias = net.variable(SIZE_BIAS);
+  tf.tidy(() => bias.assign(tf.add(bias, tf.tensor1d(shift))));
+  return { pairs, measured, before: [ratio(0, 0), ratio(1, 0)], after: [ratio(0, shift[0]), ratio(1, shift[1])], shift };
+}
