@@ -3,6 +3,7 @@
  * sequences plus three broken ones that must be skipped by name.
  */
 import test from 'ava';
+import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { command } from '../ts/cli/commands/eval.js';
 import { readOtbSequence } from '../ts/datasets/otb.js';
 import { sequenceMetrics } from '../ts/eval/metrics.js';
 import { CtEdgeError } from '../ts/index.js';
-import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
+import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
 
 const real = hasSharedData ? test.serial : test.skip;
 const skipNote = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
@@ -110,6 +111,18 @@ real(`eval: two models side by side on two real sequences; broken sequences skip
     t.true(channels[0].min < channels[0].max, `${png} is blank`);
   }
   t.regex(await readFile(join(out, 'table.md'), 'utf8'), /\| crossing +\| +120 \|/);
+});
+
+real(`eval | head: a reader that closes stdout early ends nothing; the result files are written${skipNote}`, async (t) => {
+  const dir = await tempDir(t);
+  const out = join(dir, 'out');
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'ts', 'cli', 'main.ts'), 'eval', '--model', join(repoRoot, 'models', 'teacher.onnx'), '--dataset', sequencesDir, '--sequences', 'football1', '--out', out, '--threads', '1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // read the first chunk of the tables, then hang up as `head -1` does
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.is(code, 0);
+  const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as ResultsJson;
+  t.deepEqual(json.sequences.map((s) => s.name), ['football1']);
 });
 
 test('eval: bad input is a CtEdgeError that says what is wrong', async (t) => {

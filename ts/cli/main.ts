@@ -46,6 +46,12 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+// `ct-edge eval ... | head`: a reader that stops early is no error. Drop the rest of stdout and let
+// the command finish, so that the files it writes are still written.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
