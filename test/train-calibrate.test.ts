@@ -80,7 +80,8 @@ test('a tracker pushed to too-large boxes tracks with true-sized boxes again aft
       await engine.dispose();
     }
     const [biased, calibrated] = ratios;
-    t.true(biased > 1.3, `biased size ratio ${biased}`);
+    t.log(`one-step size ratio: biased ${biased.toFixed(3)}, calibrated ${calibrated.toFixed(3)}`);
+    t.true(biased > 1.25, `biased size ratio ${biased}`);
     t.true(Math.abs(Math.log(calibrated)) < 0.12, `calibrated size ratio ${calibrated}`);
   } finally {
     net.dispose();
@@ -88,7 +89,7 @@ test('a tracker pushed to too-large boxes tracks with true-sized boxes again aft
   }
 });
 
-test('a network whose peak never lies on the target cannot be calibrated, and says so', async (t) => {
+test('a network whose peak never lies on the target cannot be calibrated, and says so; bad counts are refused', async (t) => {
   const net = await teacher();
   try {
     const { templateSize: ts, searchSize: ss } = net.config;
@@ -104,7 +105,9 @@ test('a network whose peak never lies on the target cannot be calibrated, and sa
     const before = net.variable(SIZE_BIAS).dataSync().slice();
     await t.throwsAsync(calibrateBoxSize(net, offCrop, { pairs: 8 }), { instanceOf: CtEdgeError, code: 'ERR_CALIBRATION', message: /none of 8 pairs.*train it longer/ });
     t.deepEqual(net.variable(SIZE_BIAS).dataSync(), before);
-    await t.throwsAsync(calibrateBoxSize(net, offCrop, { pairs: 0 }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' });
+    await t.throwsAsync(calibrateBoxSize(net, offCrop, { pairs: 0 }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /pairs >= 1, got 0/ });
+    // a batch of 0 pairs would never finish drawing
+    await t.throwsAsync(calibrateBoxSize(net, offCrop, { pairs: 8, batchSize: 0 }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /batches need .* got 0/ });
   } finally {
     net.dispose();
   }

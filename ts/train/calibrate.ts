@@ -1,9 +1,9 @@
 /**
- * Box-size calibration after training. GIoU rewards a box slightly too large when the centre is
- * uncertain (the overlap falls slower for a box that still covers the target), so a network trained
- * on OSTrack's losses predicts sizes a few percent too large. One frame that is harmless; in a
- * tracking loop the next search crop is cut from the last box, so the bias compounds frame after
- * frame until the box is several times the target (`ct-edge`'s one-step check measures it).
+ * Box-size calibration after training. A network trained on OSTrack's losses and jittered pairs can
+ * be unbiased on such pairs and still predict boxes a few percent too large on the crops a tracker
+ * cuts (centred on the last box, at exactly the search factor); the README gives our figures. One
+ * frame that is harmless; in a tracking loop the next search crop is cut from the last box, so the
+ * bias compounds frame after frame (tools/one-step-check.ts measures it per frame).
  *
  * The fix changes no layer: on pairs the network never trained on, read the size it predicts at
  * its score peak wherever that peak lies on the target, and shift the size head's output bias
@@ -59,6 +59,7 @@ export async function calibrateBoxSize(net: TrackerNet, data: PairBatchSource, o
   const pairs = o.pairs ?? 2048;
   if (!(Number.isInteger(pairs) && pairs >= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `calibration needs a whole number of pairs >= 1, got ${pairs}`);
   const batchSize = Math.min(o.batchSize ?? 32, pairs);
+  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `calibration batches need a whole number of pairs >= 1, got ${o.batchSize}`);
   const logits: [number[], number[]] = [[], []];
   const logTargets: [number[], number[]] = [[], []];
   const { templateSize: t, searchSize: s } = net.config;

@@ -17,8 +17,8 @@ const CALIBRATION_STREAM = 0xca1b;
 
 const usage = `usage: ct-edge calibrate <checkpoint.safetensors> -o calibrated.safetensors [options]
 
-Trackers trained on OSTrack's losses predict boxes a few percent too large, and in a tracking loop
-that bias compounds (each search crop is cut from the last box). This measures the bias on
+A tracker trained on OSTrack's losses can predict boxes a few percent too large on the crops the
+tracker cuts, and in a tracking loop that bias compounds (each search crop is cut from the last box). This measures the bias on
 generated pairs cut the way the tracker cuts them (search crop centred on the target, no scale
 jitter), then shifts the size head's width and height biases to remove it. Nothing else changes.
 Run it after \`ct-edge train\` or \`ct-edge compress\`, then \`ct-edge export\`.
