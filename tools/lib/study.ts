@@ -104,7 +104,7 @@ export async function openTeacher(path: string): Promise<Teacher> {
     throw new CtEdgeError(
       'ERR_INVALID_ARGUMENT',
       `no teacher checkpoint at ${path}. Train one first:\n` +
-        '  npx ct-edge train --preset tiny --steps 6500 --batch 16 --lr 2e-3 --clip-mix easy=1,moderate=1 -o trained/teacher.safetensors\n' +
+        '  npx ct-edge train --preset tiny --steps 7600 --batch 16 --lr 2e-3 --clip-mix easy=1,moderate=1 -o trained/teacher.safetensors\n' +
         `  npx ct-edge calibrate trained/teacher.safetensors --clip-mix easy=1,moderate=1 -o ${path}\n` +
         'or name an existing one with --teacher FILE',
     );
