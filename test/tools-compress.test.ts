@@ -1,13 +1,13 @@
 /** The compression tools' helpers: stage lists, statistics, and the job runner's skip/refuse/rerun rules. */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCheckpoint } from '../ts/checkpoint/checkpoint.js';
 import { netConfig } from '../ts/model/config.js';
 import { paramSpecs, type WeightMap } from '../ts/model/params.js';
 import { JobError, Progress, runJobs, type Job } from '../tools/lib/jobs.js';
-import { exportJob, meanStd, stageSizes } from '../tools/lib/study.js';
+import { calibrateJob, COMMON_FLAGS, deployedCheckpoint, exportJob, meanStd, parseCommon, stageSizes, studentCheckpoint } from '../tools/lib/study.js';
 
 test('stage lists are even when the depth divides, larger stages first otherwise', (t) => {
   t.deepEqual(stageSizes(6, 2), [3, 3]);
@@ -53,6 +53,26 @@ test('jobs run once, are skipped with the same settings, refused or rerun with o
     const broken: Job = { ...job, name: 'broken', args: ['export', join(dir, 'missing.safetensors')], output: join(dir, 'missing.onnx') };
     await t.throwsAsync(runJobs([broken], 1, logs, progress), { instanceOf: JobError, message: /broken failed \(exit 1\)[\s\S]*missing\.safetensors/ });
     t.regex(lines.join('\n'), /export-net: skipped, .*net\.onnx exists with the same settings/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('students are calibrated into a copy and exported from it, unless --calibrate-pairs 0', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-edge-tools-'));
+  try {
+    const defaults = Object.fromEntries(Object.entries(COMMON_FLAGS).map(([k, v]) => [k, v.default]));
+    const o = parseCommon(defaults, dir);
+    t.is(o.calibratePairs, 2048);
+    await mkdir(join(dir, 'students'));
+    await writeFile(studentCheckpoint(o, 'ct-2'), 'a checkpoint');
+    const job = await calibrateJob(o, 'ct-2');
+    t.is(job.output, join(dir, 'students', 'ct-2.calibrated.safetensors'));
+    t.deepEqual(job.args, ['calibrate', studentCheckpoint(o, 'ct-2'), '-o', job.output, '--pairs', '2048']);
+    t.is(deployedCheckpoint(o, 'ct-2'), job.output);
+    const off = parseCommon({ ...defaults, 'calibrate-pairs': '0' }, dir);
+    t.is(deployedCheckpoint(off, 'ct-2'), studentCheckpoint(off, 'ct-2'));
+    t.throws(() => parseCommon({ ...defaults, 'calibrate-pairs': '-1' }, dir), { message: /--calibrate-pairs must be a whole number >= 0/ });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
