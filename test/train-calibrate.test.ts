@@ -31,7 +31,7 @@ function addToSizeBias(net: TrackerNet, delta: number): void {
   tf.tidy(() => bias.assign(tf.add(bias, delta)));
 }
 
-test('the shift is solved exactly and lands in the network: a second pass finds nothing left, an added bias comes back out', async (t) => {
+test('the shift is solved exactly and lands in the network: a second pass finds nothing left, an added bias comes back out, a saturated head is refused', async (t) => {
   const net = await teacher();
   try {
     const data = syntheticPairs(net.config, { seed: 5, sampling: TRACKER_CROPS });
@@ -59,6 +59,12 @@ test('the shift is solved exactly and lands in the network: a second pass finds 
       t.true(Math.abs(third.shift[c] + 0.4) < 1e-4, `shift ${third.shift[c]}`);
       t.true(third.before[c] > 1.2, `before ${third.before[c]}`);
     }
+
+    // a size head saturated at its clamp: no bias shift within range brings it back
+    addToSizeBias(net, 20);
+    const saturated = Array.from(net.variable(SIZE_BIAS).dataSync());
+    await t.throwsAsync(calibrateBoxSize(net, data, { pairs: 16 }), { instanceOf: CtEdgeError, code: 'ERR_CALIBRATION', message: /more than a bias shift of 8 logits/ });
+    t.deepEqual(Array.from(net.variable(SIZE_BIAS).dataSync()), saturated, 'a refused calibration changes nothing');
   } finally {
     net.dispose();
   }

@@ -38,11 +38,14 @@ export interface SizeCalibration {
 
 const logSigmoid = (z: number) => (z >= 0 ? -Math.log1p(Math.exp(-z)) : z - Math.log1p(Math.exp(z)));
 
+/** Shifts beyond this are no bias but a broken or saturated size head (e^8 = 3000x). */
+const MAX_SHIFT = 8;
+
 /** The shift d with mean(log sigmoid(z + d)) = meanLogTarget; monotone in d, so bisection. */
 function solveShift(logits: readonly number[], meanLogTarget: number): number {
   const excess = (d: number) => logits.reduce((a, z) => a + logSigmoid(z + d), 0) / logits.length - meanLogTarget;
-  let lo = -8;
-  let hi = 8;
+  let lo = -MAX_SHIFT;
+  let hi = MAX_SHIFT;
   for (let i = 0; i < 60; i++) {
     const mid = (lo + hi) / 2;
     if (excess(mid) > 0) hi = mid;
@@ -97,6 +100,12 @@ export async function calibrateBoxSize(net: TrackerNet, data: PairBatchSource, o
   const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const ratio = (c: 0 | 1, d: number) => Math.exp(mean(logits[c].map((z) => logSigmoid(z + d))) - mean(logTargets[c]));
   const shift: [number, number] = [solveShift(logits[0], mean(logTargets[0])), solveShift(logits[1], mean(logTargets[1]))];
+  if (shift.some((d) => Math.abs(d) > MAX_SHIFT - 1e-3)) {
+    throw new CtEdgeError(
+      'ERR_CALIBRATION',
+      `size calibration: the predicted sizes are off by more than a bias shift of ${MAX_SHIFT} logits can correct (geometric mean ${ratio(0, 0).toPrecision(3)}x wide, ${ratio(1, 0).toPrecision(3)}x high); the size head is saturated or untrained, so check the checkpoint`,
+    );
+  }
   const bias = net.variable(SIZE_BIAS);
   tf.tidy(() => bias.assign(tf.add(bias, tf.tensor1d(shift))));
   return { pairs, measured, before: [ratio(0, 0), ratio(1, 0)], after: [ratio(0, shift[0]), ratio(1, shift[1])], shift };
