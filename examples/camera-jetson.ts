@@ -32,11 +32,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { Engine, Tracker, type Box, type Frame } from '../ts/index.js';
-import { bytesOf, toRgb } from '../ts/io/convert.js';
-import { drawLabel, drawResult } from '../ts/io/draw.js';
-import { csiCameraPipeline, openGStreamer, usbCameraPipeline } from '../ts/io/gstreamer.js';
-import { VideoWriter } from '../ts/io/video-writer.js';
-import { trackStream, type SourceFrame } from '../ts/runtime/stream.js';
+import { bytesOf, toRgb } from '../ts/deploy/io/convert.js';
+import { drawLabel, drawResult } from '../ts/deploy/io/draw.js';
+import { csiCameraPipeline, openGStreamer, usbCameraPipeline } from '../ts/deploy/io/gstreamer.js';
+import { VideoWriter } from '../ts/deploy/io/video-writer.js';
+import { trackStream, type SourceFrame } from '../ts/deploy/stream.js';
 
 const { values } = parseArgs({
   options: {

@@ -16,11 +16,11 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Engine, Tracker, type EngineOptions } from '../ts/index.js';
-import { toRgb } from '../ts/io/convert.js';
-import { drawResult } from '../ts/io/draw.js';
-import { openVideo } from '../ts/io/ffmpeg.js';
-import { VideoWriter } from '../ts/io/video-writer.js';
-import { TrackTransform, type StreamResult } from '../ts/runtime/stream.js';
+import { toRgb } from '../ts/deploy/io/convert.js';
+import { drawResult } from '../ts/deploy/io/draw.js';
+import { openVideo } from '../ts/deploy/io/ffmpeg.js';
+import { VideoWriter } from '../ts/deploy/io/video-writer.js';
+import { TrackTransform, type StreamResult } from '../ts/deploy/stream.js';
 
 /** OpenCV's VitTrack: outputs named output1..3, trained on BGR, OpenCV's box mapping. */
 const VITTRACK: EngineOptions = { outputs: { score: 'output1', size: 'output2', offset: 'output3' }, channelOrder: 'bgr', boxMapping: 'opencv' };

@@ -3,14 +3,14 @@ import test from 'ava';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../ts/checkpoint/atomic.js';
-import { readCheckpoint, writeCheckpoint } from '../ts/checkpoint/checkpoint.js';
-import { parseSafetensors, readSafetensors, writeSafetensors } from '../ts/checkpoint/safetensors.js';
-import { initBackend } from '../ts/model/backend.js';
-import { netConfig } from '../ts/model/config.js';
-import { TrackerNet } from '../ts/model/network.js';
-import { paramSpecs, type WeightMap } from '../ts/model/params.js';
-import { CtEdgeError } from '../ts/runtime/errors.js';
+import { writeFileAtomic } from '../ts/train/checkpoint/atomic.js';
+import { readCheckpoint, writeCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
+import { parseSafetensors, readSafetensors, writeSafetensors } from '../ts/train/checkpoint/safetensors.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { netConfig } from '../ts/train/model/config.js';
+import { TrackerNet } from '../ts/train/model/network.js';
+import { paramSpecs, type WeightMap } from '../ts/train/model/params.js';
+import { CtEdgeError } from '../ts/contract/errors.js';
 
 const config = netConfig('tiny', { depth: 2 });
 

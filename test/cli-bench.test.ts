@@ -4,7 +4,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from '../ts/cli/commands/bench.js';
-import { movingSquareSource, type BenchResult } from '../ts/eval/bench.js';
+import { movingSquareSource, type BenchResult } from '../ts/deploy/eval/bench.js';
 import { CtEdgeError, type Frame } from '../ts/index.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
 import { runCommand } from './helpers/cli.js';

@@ -1,7 +1,7 @@
 /** `ct-edge doctor` on this machine's build, and on a fake cmake-js build with CUDA and TensorRT. */
 import test from 'ava';
 import { command, type DoctorReport } from '../ts/cli/commands/doctor.js';
-import { loadNative, overrideNative, type NativeAddon } from '../ts/runtime/native.js';
+import { loadNative, overrideNative, type NativeAddon } from '../ts/deploy/native.js';
 import { runCommand } from './helpers/cli.js';
 
 const doctor = (argv: string[]) => runCommand(command, argv);

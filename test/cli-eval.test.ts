@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { command } from '../ts/cli/commands/eval.js';
-import { readOtbSequence } from '../ts/datasets/otb.js';
-import { sequenceMetrics } from '../ts/eval/metrics.js';
+import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
+import { sequenceMetrics } from '../ts/deploy/eval/metrics.js';
 import { CtEdgeError } from '../ts/index.js';
 import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
 

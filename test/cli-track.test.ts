@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from '../ts/cli/commands/track.js';
-import { iou } from '../ts/eval/metrics.js';
+import { iou } from '../ts/deploy/eval/metrics.js';
 import { CtEdgeError, type ErrorCode } from '../ts/index.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
 

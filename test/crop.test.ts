@@ -1,5 +1,5 @@
 import test from 'ava';
-import { loadNative } from '../ts/runtime/native.js';
+import { loadNative } from '../ts/deploy/native.js';
 import type { PixelFormat } from '../ts/index.js';
 import { convertFrame, squareFrame } from './helpers/frames.js';
 import { maxAbsDiff, referenceCrop } from './helpers/reference-crop.js';

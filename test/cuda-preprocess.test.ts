@@ -6,7 +6,7 @@
  * with the reason in the test title.
  */
 import test from 'ava';
-import { loadNative } from '../ts/runtime/native.js';
+import { loadNative } from '../ts/deploy/native.js';
 import type { Frame, PixelFormat } from '../ts/index.js';
 import { convertFrame, squareFrame } from './helpers/frames.js';
 

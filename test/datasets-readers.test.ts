@@ -4,8 +4,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import sharp from 'sharp';
-import { openDataset, parseDatasetFormat } from '../ts/datasets/dataset.js';
-import { readOtbSequence } from '../ts/datasets/otb.js';
+import { openDataset, parseDatasetFormat } from '../ts/deploy/datasets/dataset.js';
+import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
 import { CtEdgeError } from '../ts/index.js';
 
 async function tempDir(t: { teardown(fn: () => Promise<void>): void }): Promise<string> {

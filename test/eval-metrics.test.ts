@@ -11,9 +11,9 @@ import {
   PRECISION_THRESHOLDS,
   sequenceMetrics,
   SUCCESS_THRESHOLDS,
-} from '../ts/eval/metrics.js';
-import { percentile } from '../ts/eval/bench.js';
-import { parseBoxes } from '../ts/datasets/otb.js';
+} from '../ts/deploy/eval/metrics.js';
+import { percentile } from '../ts/deploy/eval/bench.js';
+import { parseBoxes } from '../ts/deploy/datasets/otb.js';
 import type { Box } from '../ts/index.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason } from './helpers/data.js';
 

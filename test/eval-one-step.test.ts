@@ -4,11 +4,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCheckpoint } from '../ts/checkpoint/checkpoint.js';
-import { oneStepCheck } from '../ts/eval/one-step.js';
-import { writeTrackerOnnx } from '../ts/onnx/writer.js';
-import { Engine } from '../ts/runtime/engine.js';
-import { CtEdgeError } from '../ts/runtime/errors.js';
+import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
+import { oneStepCheck } from '../ts/deploy/eval/one-step.js';
+import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
+import { Engine } from '../ts/deploy/engine.js';
+import { CtEdgeError } from '../ts/contract/errors.js';
 import { heldOutClips } from '../ts/train/data/generator.js';
 import { repoRoot } from './helpers/data.js';
 

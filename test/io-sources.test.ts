@@ -8,13 +8,13 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CtEdgeError, type ErrorCode, type Frame } from '../ts/index.js';
-import { openCamera, openVideo } from '../ts/io/ffmpeg.js';
-import { csiCameraPipeline, openGStreamer, parsePipelineCaps, usbCameraPipeline } from '../ts/io/gstreamer.js';
-import { writeImage } from '../ts/io/images.js';
-import { openSource } from '../ts/io/open.js';
-import { ResultWriter } from '../ts/io/results.js';
-import type { FrameSource, SourceFrame } from '../ts/io/source.js';
-import { VideoWriter } from '../ts/io/video-writer.js';
+import { openCamera, openVideo } from '../ts/deploy/io/ffmpeg.js';
+import { csiCameraPipeline, openGStreamer, parsePipelineCaps, usbCameraPipeline } from '../ts/deploy/io/gstreamer.js';
+import { writeImage } from '../ts/deploy/io/images.js';
+import { openSource } from '../ts/deploy/io/open.js';
+import { ResultWriter } from '../ts/deploy/io/results.js';
+import type { FrameSource, SourceFrame } from '../ts/deploy/io/source.js';
+import { VideoWriter } from '../ts/deploy/io/video-writer.js';
 import { squareFrame } from './helpers/frames.js';
 import { makeMovingSquareVideo } from './helpers/video.js';
 

@@ -5,11 +5,11 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_ORDER, backendInfo, backendName, initBackend } from '../ts/model/backend.js';
-import { geometry, netConfig, PRESETS } from '../ts/model/config.js';
-import { batchNorm, conv3x3, matMulTransposeB } from '../ts/model/layers.js';
-import { TrackerNet } from '../ts/model/network.js';
-import { paramSpecs } from '../ts/model/params.js';
+import { BACKEND_ORDER, backendInfo, backendName, initBackend } from '../ts/train/model/backend.js';
+import { geometry, netConfig, PRESETS } from '../ts/train/model/config.js';
+import { batchNorm, conv3x3, matMulTransposeB } from '../ts/train/model/layers.js';
+import { TrackerNet } from '../ts/train/model/network.js';
+import { paramSpecs } from '../ts/train/model/params.js';
 
 const config = netConfig('tiny');
 const { featureSize: f, templateTokens, searchTokens } = geometry(config);

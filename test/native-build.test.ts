@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadNative, type NativeAddon } from '../ts/runtime/native.js';
+import { loadNative, type NativeAddon } from '../ts/deploy/native.js';
 import { convertFrame, squareFrame } from './helpers/frames.js';
 import type { PixelFormat } from '../ts/index.js';
 

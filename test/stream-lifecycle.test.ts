@@ -12,9 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Box } from '../ts/index.js';
-import { openVideo } from '../ts/io/ffmpeg.js';
-import type { FrameSource } from '../ts/io/source.js';
-import { trackStream, type StreamTracker } from '../ts/runtime/stream.js';
+import { openVideo } from '../ts/deploy/io/ffmpeg.js';
+import type { FrameSource } from '../ts/deploy/io/source.js';
+import { trackStream, type StreamTracker } from '../ts/deploy/stream.js';
 import { repoRoot } from './helpers/data.js';
 
 const linux = process.platform === 'linux' ? test.serial : test.serial.skip;

@@ -9,7 +9,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CtEdgeError, type Box, type Frame } from '../ts/index.js';
-import { trackStream, TrackTransform, type SourceFrame, type StreamResult, type StreamTracker } from '../ts/runtime/stream.js';
+import { trackStream, TrackTransform, type SourceFrame, type StreamResult, type StreamTracker } from '../ts/deploy/stream.js';
 
 const box: Box = { x: 1, y: 1, width: 4, height: 4 };
 const tinyFrame = (): Frame => ({ data: new Uint8Array(8 * 8 * 3), width: 8, height: 8, format: 'rgb' });

@@ -5,12 +5,12 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { Engine, Tracker, type Box } from '../ts/index.js';
-import { readOtbSequence } from '../ts/datasets/otb.js';
-import { iou } from '../ts/eval/metrics.js';
-import { openVideo } from '../ts/io/ffmpeg.js';
-import { openImageFolder } from '../ts/io/image-folder.js';
-import type { FrameSource } from '../ts/io/source.js';
-import { trackStream } from '../ts/runtime/stream.js';
+import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
+import { iou } from '../ts/deploy/eval/metrics.js';
+import { openVideo } from '../ts/deploy/io/ffmpeg.js';
+import { openImageFolder } from '../ts/deploy/io/image-folder.js';
+import type { FrameSource } from '../ts/deploy/io/source.js';
+import { trackStream } from '../ts/deploy/stream.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;

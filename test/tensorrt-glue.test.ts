@@ -22,7 +22,7 @@ import {
   type TrtTensorInfo,
   type TrtTrackerConfig,
   type TrtTrackUpdate,
-} from '../ts/runtime/native.js';
+} from '../ts/deploy/native.js';
 import { squareFrame } from './helpers/frames.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 

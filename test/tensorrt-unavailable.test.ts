@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { command } from '../ts/cli/commands/build-engine.js';
 import { CtEdgeError, Engine } from '../ts/index.js';
-import { loadNative } from '../ts/runtime/native.js';
+import { loadNative } from '../ts/deploy/native.js';
 import { repoRoot } from './helpers/data.js';
 
 const hasTensorRt = loadNative().tensorrt !== undefined;

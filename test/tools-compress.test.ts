@@ -3,9 +3,9 @@ import test from 'ava';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeCheckpoint } from '../ts/checkpoint/checkpoint.js';
-import { netConfig } from '../ts/model/config.js';
-import { paramSpecs, type WeightMap } from '../ts/model/params.js';
+import { writeCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
+import { netConfig } from '../ts/train/model/config.js';
+import { paramSpecs, type WeightMap } from '../ts/train/model/params.js';
 import { JobError, Progress, runJobs, type Job } from '../tools/lib/jobs.js';
 import { calibrateJob, COMMON_FLAGS, deployedCheckpoint, exportJob, meanStd, parseCommon, stageSizes, studentCheckpoint } from '../tools/lib/study.js';
 

@@ -1,6 +1,6 @@
 /** The native tracking loop without a network: hand-made head outputs, hand-computed boxes. */
 import test from 'ava';
-import { loadNative, type NativeTrackerConfig } from '../ts/runtime/native.js';
+import { loadNative, type NativeTrackerConfig } from '../ts/deploy/native.js';
 import { squareFrame } from './helpers/frames.js';
 
 const addon = loadNative();

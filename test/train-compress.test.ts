@@ -4,9 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend } from '../ts/model/backend.js';
-import { netConfig } from '../ts/model/config.js';
-import { TrackerNet } from '../ts/model/network.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { netConfig } from '../ts/train/model/config.js';
+import { TrackerNet } from '../ts/train/model/network.js';
 import {
   compressionObjective,
   DEFAULT_SCHEDULE,

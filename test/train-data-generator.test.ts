@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createClip, heldOutClips, heldOutClipSeed, MIN_VISIBLE, trainingClipSeed } from '../ts/train/data/generator.js';
-import { CtEdgeError, type ErrorCode } from '../ts/runtime/errors.js';
+import { CtEdgeError, type ErrorCode } from '../ts/contract/errors.js';
 
 const code = (c: ErrorCode) => ({ instanceOf: CtEdgeError, code: c });
 

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { CtEdgeError, type ErrorCode } from '../ts/runtime/errors.js';
-import { loadNative } from '../ts/runtime/native.js';
-import type { Box, Frame } from '../ts/runtime/types.js';
+import { CtEdgeError, type ErrorCode } from '../ts/contract/errors.js';
+import { loadNative } from '../ts/deploy/native.js';
+import type { Box, Frame } from '../ts/contract/types.js';
 import { Rng } from '../ts/train/data/random.js';
 import { assembleBatch, cropWindow, PairSampler, roundHalfEven, type SamplerOptions } from '../ts/train/data/sampler.js';
 import { pickFramePair, syntheticSource, type PairSource } from '../ts/train/data/sources.js';

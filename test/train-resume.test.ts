@@ -10,8 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readCheckpoint } from '../ts/checkpoint/checkpoint.js';
-import { readSafetensors } from '../ts/checkpoint/safetensors.js';
+import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
+import { readSafetensors } from '../ts/train/checkpoint/safetensors.js';
 import { repoRoot } from './helpers/data.js';
 
 const baseArgs = (out: string) => ['train', '--preset', 'tiny', '--depth', '2', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out];

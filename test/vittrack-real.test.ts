@@ -6,9 +6,9 @@
 import test from 'ava';
 import { join } from 'node:path';
 import { Engine, Tracker } from '../ts/index.js';
-import { readOtbSequence } from '../ts/datasets/otb.js';
-import { iou } from '../ts/eval/metrics.js';
-import { readImage } from '../ts/io/images.js';
+import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
+import { iou } from '../ts/deploy/eval/metrics.js';
+import { readImage } from '../ts/deploy/io/images.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 const reference: Record<string, number> = { crossing: 0.66, couple: 0.74, football1: 0.66, bag: 0.79 };

@@ -11,9 +11,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { netConfig } from '../ts/model/config.js';
-import { paramSpecs, type WeightMap } from '../ts/model/params.js';
-import { writeTrackerOnnx } from '../ts/onnx/writer.js';
+import { netConfig } from '../ts/train/model/config.js';
+import { paramSpecs, type WeightMap } from '../ts/train/model/params.js';
+import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
 
 const DEPTHS = [12, 8, 6, 4, 3, 2];
 /** CompressTracker's RTX 2080Ti speed-ups over OSTrack-256 (105 FPS) for CT-8/6/4/3/2. */

@@ -1,5 +1,5 @@
 /**
- * Why the network's linear layers and convolutions use matMulTransposeB (ts/model/layers.ts):
+ * Why the network's linear layers and convolutions use matMulTransposeB (ts/train/model/layers.ts):
  * forward + backward of every matmul one training step of a preset makes (per worker share of
  * the batch), through tfjs's matMul with a transpose flag against matMulTransposeB, side by side.
  * On the wasm backend a flagged 2-D matmul leaves XNNPACK for a much slower loop, and tfjs's
@@ -9,11 +9,11 @@
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../ts/model/backend.js';
-import { geometry, netConfig, PRESETS, type PresetName } from '../ts/model/config.js';
-import '../ts/model/gradients.js';
-import { matMulTransposeB } from '../ts/model/layers.js';
-import { towerChannels } from '../ts/model/params.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { geometry, netConfig, PRESETS, type PresetName } from '../ts/train/model/config.js';
+import '../ts/train/model/gradients.js';
+import { matMulTransposeB } from '../ts/train/model/layers.js';
+import { towerChannels } from '../ts/train/model/params.js';
 
 const { values } = parseArgs({
   options: {

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Engine, Tracker, type Frame } from '../ts/index.js';
-import { readOtbSequence } from '../ts/datasets/otb.js';
-import { readImage } from '../ts/io/images.js';
+import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
+import { readImage } from '../ts/deploy/io/images.js';
 
 const { values } = parseArgs({
   options: {

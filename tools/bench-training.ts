@@ -10,9 +10,9 @@
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../ts/model/backend.js';
-import { netConfig, PRESETS, type PresetName } from '../ts/model/config.js';
-import { TrackerNet } from '../ts/model/network.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { netConfig, PRESETS, type PresetName } from '../ts/train/model/config.js';
+import { TrackerNet } from '../ts/train/model/network.js';
 import { AdamW, clipGradNorm } from '../ts/train/adamw.js';
 import { syntheticPairs } from '../ts/train/data-source.js';
 import { localGradients, type StepGradients } from '../ts/train/loop.js';

@@ -13,9 +13,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Dataset } from '../ts/datasets/dataset.js';
-import { benchmark, type FrameSource } from '../ts/eval/bench.js';
-import { readImage } from '../ts/io/images.js';
+import type { Dataset } from '../ts/deploy/datasets/dataset.js';
+import { benchmark, type FrameSource } from '../ts/deploy/eval/bench.js';
+import { readImage } from '../ts/deploy/io/images.js';
 import { Progress, shown } from './lib/jobs.js';
 import { PAPER_TABLE1 } from './lib/paper.js';
 import {

@@ -1,5 +1,5 @@
 /**
- * Why does a model drift? The one-step check (ts/eval/one-step.ts) on held-out generated clips:
+ * Why does a model drift? The one-step check (ts/deploy/eval/one-step.ts) on held-out generated clips:
  * each measured frame is tracked from the true box of the frame before, so nothing accumulates and
  * the table shows each model's own per-frame size bias, IoU and centre error.
  *
@@ -9,10 +9,10 @@
 import { parseArgs } from 'node:util';
 import { parseIntFlag } from '../ts/cli/model-options.js';
 import { parseDifficulty } from '../ts/cli/training-options.js';
-import { oneStepCheck } from '../ts/eval/one-step.js';
-import { markdownTable } from '../ts/eval/report.js';
-import { Engine } from '../ts/runtime/engine.js';
-import { CtEdgeError } from '../ts/runtime/errors.js';
+import { oneStepCheck } from '../ts/deploy/eval/one-step.js';
+import { markdownTable } from '../ts/deploy/eval/report.js';
+import { Engine } from '../ts/deploy/engine.js';
+import { CtEdgeError } from '../ts/contract/errors.js';
 import { heldOutClips } from '../ts/train/data/generator.js';
 import { runTool } from './lib/study.js';
 

@@ -1,5 +1,5 @@
 /** Deterministic synthetic training batches for mechanics tests (not for learning anything real). */
-import type { TrackerNetConfig } from '../../ts/model/config.js';
+import type { TrackerNetConfig } from '../../ts/train/model/config.js';
 import { hashSeed, Rng } from '../../ts/train/data/random.js';
 import type { PairBatch, PairBatchSource } from '../../ts/train/objectives.js';
 

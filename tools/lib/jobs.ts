@@ -11,7 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ManagedChild } from '../../ts/io/child.js';
+import { ManagedChild } from '../../ts/deploy/io/child.js';
 
 const CLI_MAIN = fileURLToPath(new URL('../../ts/cli/main.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');

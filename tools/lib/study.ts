@@ -6,13 +6,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readCheckpoint } from '../../ts/checkpoint/checkpoint.js';
-import { openDataset, type Dataset } from '../../ts/datasets/dataset.js';
-import { evaluate, type EvalModel, type EvalResult } from '../../ts/eval/evaluate.js';
-import { writeEvalOutputs } from '../../ts/eval/report.js';
-import type { TrackerNetConfig } from '../../ts/model/config.js';
-import { Engine } from '../../ts/runtime/engine.js';
-import { CtEdgeError } from '../../ts/runtime/errors.js';
+import { readCheckpoint } from '../../ts/train/checkpoint/checkpoint.js';
+import { openDataset, type Dataset } from '../../ts/deploy/datasets/dataset.js';
+import { evaluate, type EvalModel, type EvalResult } from '../../ts/deploy/eval/evaluate.js';
+import { writeEvalOutputs } from '../../ts/deploy/eval/report.js';
+import type { TrackerNetConfig } from '../../ts/train/model/config.js';
+import { Engine } from '../../ts/deploy/engine.js';
+import { CtEdgeError } from '../../ts/contract/errors.js';
 import { heldOutClips } from '../../ts/train/data/generator.js';
 import { writeGot10k } from '../../ts/train/data/writer.js';
 import { formatDuration, JobError, runJobs, sha256File, shown, type Job, type JobOutcome, type Progress } from './jobs.js';
@@ -203,7 +203,7 @@ export async function loadEngines(models: readonly { label: string; path: string
   return loaded;
 }
 
-export { markdownTable } from '../../ts/eval/report.js';
+export { markdownTable } from '../../ts/deploy/eval/report.js';
 
 /**
  * The shared body of the table and the ablation: compress every student (at most o.jobs at a

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** `ct-edge <command> [options]`: dispatches to the commands in ./commands. */
-import { CtEdgeError } from '../runtime/errors.js';
+import { CtEdgeError } from '../contract/errors.js';
 import type { CliCommand } from './command.js';
 import { command as benchCommand } from './commands/bench.js';
 import { command as buildEngineCommand } from './commands/build-engine.js';

@@ -12,9 +12,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
-import { Engine } from '../runtime/engine.js';
-import { CtEdgeError } from '../runtime/errors.js';
-import { optionsFromStrings, type ModelOptions } from '../runtime/model-config.js';
+import { Engine } from '../deploy/engine.js';
+import { CtEdgeError } from '../contract/errors.js';
+import { optionsFromStrings, type ModelOptions } from '../contract/model-config.js';
 
 /** parseArgs option definitions for the model-option flags. */
 export const MODEL_OPTION_FLAGS = {

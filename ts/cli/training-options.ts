@@ -1,10 +1,10 @@
 /** Flags shared by `ct-edge train` and `ct-edge compress`: optimisation, data, outputs, resume. */
 import { parseIntFlag } from './model-options.js';
-import { CtEdgeError } from '../runtime/errors.js';
+import { CtEdgeError } from '../contract/errors.js';
 import type { ClipDifficulty, ClipOptions } from '../train/data/generator.js';
 import type { LoopOptions } from '../train/loop.js';
 import { defaultTrainingWorkers } from '../train/parallel.js';
-import type { BackendChoice } from '../model/backend.js';
+import type { BackendChoice } from '../train/model/backend.js';
 
 export const TRAINING_FLAGS = {
   steps: { type: 'string' },

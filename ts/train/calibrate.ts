@@ -11,8 +11,8 @@
  * of predicted / true size becomes 1. The shifts are solved exactly on the collected logits.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrackerNet } from '../model/network.js';
-import { CtEdgeError } from '../runtime/errors.js';
+import type { TrackerNet } from './model/network.js';
+import { CtEdgeError } from '../contract/errors.js';
 import type { PairBatchSource } from './objectives.js';
 
 /** The size head's final 1x1 conv bias: [width logit, height logit]. */

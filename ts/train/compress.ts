@@ -16,10 +16,10 @@
  * checkpoints and exports.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { validateNetConfig, type TrackerNetConfig } from '../model/config.js';
-import { matMulTransposeB } from '../model/layers.js';
-import { TrackerNet, type VitBlock } from '../model/network.js';
-import { CtEdgeError } from '../runtime/errors.js';
+import { validateNetConfig, type TrackerNetConfig } from './model/config.js';
+import { matMulTransposeB } from './model/layers.js';
+import { TrackerNet, type VitBlock } from './model/network.js';
+import { CtEdgeError } from '../contract/errors.js';
 import { hashSeed, Rng } from './data/random.js';
 import { boxLosses, decodeAtPeak, LOSS_WEIGHTS } from './losses.js';
 import type { LossTerms, Objective } from './loop.js';

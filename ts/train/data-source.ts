@@ -1,5 +1,5 @@
 /** The trainer's view of the pair sampler: batch `step` as tensors-to-be, reproducible by step. */
-import type { TrackerNetConfig } from '../model/config.js';
+import type { TrackerNetConfig } from './model/config.js';
 import { PairSampler, type SamplerOptions } from './data/sampler.js';
 import { syntheticSource } from './data/sources.js';
 import type { ClipDifficulty, ClipOptions } from './data/generator.js';

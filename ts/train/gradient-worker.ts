@@ -5,9 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../model/backend.js';
-import { TrackerNet } from '../model/network.js';
-import { CtEdgeError } from '../runtime/errors.js';
+import { initBackend } from './model/backend.js';
+import { TrackerNet } from './model/network.js';
+import { CtEdgeError } from '../contract/errors.js';
 import { syntheticPairs } from './data-source.js';
 import { compressionObjective } from './compress.js';
 import { localGradients } from './loop.js';

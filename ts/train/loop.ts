@@ -12,10 +12,10 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import cliProgress from 'cli-progress';
 import sharp from 'sharp';
-import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.js';
-import type { WeightMap } from '../model/params.js';
-import { linePlotSvg } from '../eval/plot.js';
-import { CtEdgeError } from '../runtime/errors.js';
+import { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
+import type { WeightMap } from './model/params.js';
+import { linePlotSvg } from '../deploy/eval/plot.js';
+import { CtEdgeError } from '../contract/errors.js';
 import { AdamW, clipGradNorm } from './adamw.js';
 
 export type LossTerms = { total: tf.Scalar } & Record<string, tf.Scalar>;

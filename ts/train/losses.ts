@@ -3,7 +3,7 @@
  * heatmap, and GIoU + L1 on the box decoded at the predicted peak. Weights: 2 GIoU, 5 L1, 1 focal.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import '../model/gradients.js';
+import './model/gradients.js';
 
 export const LOSS_WEIGHTS = { giou: 2, l1: 5, focal: 1 } as const;
 

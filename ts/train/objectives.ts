@@ -4,8 +4,8 @@
  * of the same ground-truth term.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { geometry } from '../model/config.js';
-import type { HeadMaps, TrackerNet } from '../model/network.js';
+import { geometry } from './model/config.js';
+import type { HeadMaps, TrackerNet } from './model/network.js';
 import { boxLosses, decodeAtPeak, focalLoss, gaussianHeatmaps, LOSS_WEIGHTS } from './losses.js';
 import type { LossTerms, Objective } from './loop.js';
 

@@ -2,12 +2,12 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { openDataset, parseDatasetFormat } from '../../datasets/dataset.js';
-import { benchmark, movingSquareSource, type BenchResult, type FrameSource } from '../../eval/bench.js';
-import { readImage } from '../../io/images.js';
-import { CtEdgeError } from '../../runtime/errors.js';
-import type { Frame } from '../../runtime/types.js';
-import { markdownTable } from '../../eval/report.js';
+import { openDataset, parseDatasetFormat } from '../../deploy/datasets/dataset.js';
+import { benchmark, movingSquareSource, type BenchResult, type FrameSource } from '../../deploy/eval/bench.js';
+import { readImage } from '../../deploy/io/images.js';
+import { CtEdgeError } from '../../contract/errors.js';
+import type { Frame } from '../../contract/types.js';
+import { markdownTable } from '../../deploy/eval/report.js';
 import type { CliCommand } from '../command.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
 

@@ -4,15 +4,15 @@
  */
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isDirectory } from '../../datasets/common.js';
-import { openDataset } from '../../datasets/dataset.js';
-import { iou } from '../../eval/metrics.js';
-import { readImage } from '../../io/images.js';
-import { Engine } from '../../runtime/engine.js';
-import { CtEdgeError } from '../../runtime/errors.js';
-import { buildEngine, type BuiltEngine } from '../../runtime/tensorrt.js';
-import { Tracker } from '../../runtime/tracker.js';
-import type { Box, Frame } from '../../runtime/types.js';
+import { isDirectory } from '../../deploy/datasets/common.js';
+import { openDataset } from '../../deploy/datasets/dataset.js';
+import { iou } from '../../deploy/eval/metrics.js';
+import { readImage } from '../../deploy/io/images.js';
+import { Engine } from '../../deploy/engine.js';
+import { CtEdgeError } from '../../contract/errors.js';
+import { buildEngine, type BuiltEngine } from '../../deploy/tensorrt.js';
+import { Tracker } from '../../deploy/tracker.js';
+import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
 

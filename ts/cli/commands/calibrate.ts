@@ -1,10 +1,10 @@
 /** `ct-edge calibrate`: removes a trained tracker's box-size bias (ts/train/calibrate.ts). */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCheckpoint, writeCheckpoint } from '../../checkpoint/checkpoint.js';
-import { initBackend } from '../../model/backend.js';
-import { TrackerNet } from '../../model/network.js';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { readCheckpoint, writeCheckpoint } from '../../train/checkpoint/checkpoint.js';
+import { initBackend } from '../../train/model/backend.js';
+import { TrackerNet } from '../../train/model/network.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import { calibrateBoxSize } from '../../train/calibrate.js';
 import { syntheticPairs } from '../../train/data-source.js';
 import { hashSeed } from '../../train/data/random.js';

@@ -1,9 +1,9 @@
 /** `ct-edge compress`: CompressTracker, from a teacher checkpoint to an N-block student. */
 import { parseArgs } from 'node:util';
-import { readCheckpoint, writeCheckpoint } from '../../checkpoint/checkpoint.js';
-import { initBackend } from '../../model/backend.js';
-import { TrackerNet } from '../../model/network.js';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { readCheckpoint, writeCheckpoint } from '../../train/checkpoint/checkpoint.js';
+import { initBackend } from '../../train/model/backend.js';
+import { TrackerNet } from '../../train/model/network.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import { compressionObjective, type CompressOptions, type ReplacementSchedule } from '../../train/compress.js';
 import { syntheticPairs } from '../../train/data-source.js';
 import { trainLoop } from '../../train/loop.js';

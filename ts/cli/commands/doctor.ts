@@ -3,9 +3,9 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { parseArgs, promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { backendInfo, initBackend } from '../../model/backend.js';
-import { loadNative, type CudaDeviceInfo, type NativeAddon } from '../../runtime/native.js';
-import { tensorRtGuidance } from '../../runtime/tensorrt.js';
+import { backendInfo, initBackend } from '../../train/model/backend.js';
+import { loadNative, type CudaDeviceInfo, type NativeAddon } from '../../deploy/native.js';
+import { tensorRtGuidance } from '../../deploy/tensorrt.js';
 import type { CliCommand } from '../command.js';
 
 const usage = `usage: ct-edge doctor [--json]

@@ -2,10 +2,10 @@
 import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { openDataset, parseDatasetFormat } from '../../datasets/dataset.js';
-import { evaluate, type EvalResult } from '../../eval/evaluate.js';
-import { formatTables, writeEvalOutputs } from '../../eval/report.js';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { openDataset, parseDatasetFormat } from '../../deploy/datasets/dataset.js';
+import { evaluate, type EvalResult } from '../../deploy/eval/evaluate.js';
+import { formatTables, writeEvalOutputs } from '../../deploy/eval/report.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import type { CliCommand } from '../command.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
 

@@ -1,10 +1,10 @@
 /** `ct-edge export model.safetensors -o model.onnx`: a checkpoint to a deployable ONNX model. */
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { readCheckpoint } from '../../checkpoint/checkpoint.js';
-import { netConfig, PRESETS, type PresetName } from '../../model/config.js';
-import { writeTrackerOnnx } from '../../onnx/writer.js';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { readCheckpoint } from '../../train/checkpoint/checkpoint.js';
+import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js';
+import { writeTrackerOnnx } from '../../train/export-onnx.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import type { CliCommand } from '../command.js';
 
 const usage = `usage: ct-edge export <checkpoint.safetensors> [-o model.onnx] [--preset NAME]

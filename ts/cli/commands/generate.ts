@@ -1,7 +1,7 @@
 /** `ct-edge generate`: procedural tracking clips written in GOT-10k layout, plus a contact sheet. */
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import { createClip, heldOutClips, trainingClipSeed, type ClipOptions } from '../../train/data/generator.js';
 import { writeContactSheet, writeGot10k } from '../../train/data/writer.js';
 import type { CliCommand } from '../command.js';

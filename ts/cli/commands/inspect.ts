@@ -1,8 +1,8 @@
 /** `ct-edge inspect model.onnx`: what a model takes, gives and says about itself. */
 import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { readOnnxModel, type OnnxTensorInfo } from '../../onnx/reader.js';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { readOnnxModel, type OnnxTensorInfo } from '../../contract/onnx-reader.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import type { CliCommand } from '../command.js';
 
 const usage = `usage: ct-edge inspect <model.onnx> [--json]

@@ -1,10 +1,10 @@
 /** `ct-edge train`: trains a tracker (a teacher) from scratch on generated clips. */
 import { parseArgs } from 'node:util';
-import { readCheckpoint, writeCheckpoint } from '../../checkpoint/checkpoint.js';
-import { initBackend } from '../../model/backend.js';
-import { netConfig, PRESETS, type PresetName } from '../../model/config.js';
-import { TrackerNet } from '../../model/network.js';
-import { CtEdgeError } from '../../runtime/errors.js';
+import { readCheckpoint, writeCheckpoint } from '../../train/checkpoint/checkpoint.js';
+import { initBackend } from '../../train/model/backend.js';
+import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js';
+import { TrackerNet } from '../../train/model/network.js';
+import { CtEdgeError } from '../../contract/errors.js';
 import { syntheticPairs } from '../../train/data-source.js';
 import { trainLoop } from '../../train/loop.js';
 import { teacherObjective } from '../../train/objectives.js';

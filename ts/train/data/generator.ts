@@ -8,8 +8,8 @@
  * recoloured copies of it, the background carries the target's colours (as texture stops and as
  * clutter), and occluders hide the target partly or fully, so a tracker must match appearance.
  */
-import { CtEdgeError } from '../../runtime/errors.js';
-import type { Box, Frame } from '../../runtime/types.js';
+import { CtEdgeError } from '../../contract/errors.js';
+import type { Box, Frame } from '../../contract/types.js';
 import { hashSeed, Rng } from './random.js';
 import { drawSprite, makeSprite, maskSprite, placedBounds, toSprite, alphaAt, type Placement, type Sprite } from './sprite.js';
 import {

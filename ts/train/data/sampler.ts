@@ -5,9 +5,9 @@
  * arithmetic, padding and bilinear resize as the Tracker), so training sees the pixels deployment
  * sees. Sample `i` is a pure function of (seed, i): batches can be re-drawn after a resume.
  */
-import { loadNative, type NativeAddon } from '../../runtime/native.js';
-import { CtEdgeError } from '../../runtime/errors.js';
-import type { Box, Frame } from '../../runtime/types.js';
+import { loadNative, type NativeAddon } from '../../deploy/native.js';
+import { CtEdgeError } from '../../contract/errors.js';
+import type { Box, Frame } from '../../contract/types.js';
 import { hashSeed, Rng } from './random.js';
 import type { PairSource } from './sources.js';
 

@@ -3,11 +3,11 @@
  * LaSOT, TrackingNet, OTB) and COCO still images. Each source draws a template frame and a later
  * search frame of one target, OSTrack's "causal" way: both visible, at most `maxGap` frames apart.
  */
-import type { CocoDataset } from '../../datasets/coco.js';
-import type { Sequence } from '../../datasets/common.js';
-import { readImage } from '../../io/images.js';
-import { CtEdgeError } from '../../runtime/errors.js';
-import type { Box, Frame } from '../../runtime/types.js';
+import type { CocoDataset } from '../../deploy/datasets/coco.js';
+import type { Sequence } from '../../deploy/datasets/common.js';
+import { readImage } from '../../deploy/io/images.js';
+import { CtEdgeError } from '../../contract/errors.js';
+import type { Box, Frame } from '../../contract/types.js';
 import { createClip, trainingClipSeed, type ClipOptions, type SyntheticClip } from './generator.js';
 import type { Rng } from './random.js';
 
@@ -86,7 +86,7 @@ export function syntheticSource(options: SyntheticSourceOptions): PairSource {
   };
 }
 
-/** Sequences from ts/datasets (openDataset(...).sequences); sequences with under two visible frames are left out. */
+/** Sequences from ts/deploy/datasets (openDataset(...).sequences); sequences with under two visible frames are left out. */
 export function sequenceSource(name: string, sequences: readonly Sequence[], options: { maxGap?: number } = {}): PairSource {
   const maxGap = options.maxGap ?? DEFAULT_MAX_GAP;
   const usable = sequences.filter((s) => s.groundTruth.filter(Boolean).length >= 2);

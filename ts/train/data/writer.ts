@@ -1,14 +1,14 @@
 /**
- * Generated clips on disk: GOT-10k layout (readable by ts/datasets/got10k.ts and by people), and a
+ * Generated clips on disk: GOT-10k layout (readable by ts/deploy/datasets/got10k.ts and by people), and a
  * contact sheet PNG (a grid of thumbnails with the ground-truth boxes drawn) to look at a set of
  * clips at a glance.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { writeImage } from '../../io/images.js';
-import { CtEdgeError } from '../../runtime/errors.js';
-import type { Box } from '../../runtime/types.js';
+import { writeImage } from '../../deploy/io/images.js';
+import { CtEdgeError } from '../../contract/errors.js';
+import type { Box } from '../../contract/types.js';
 import type { SyntheticClip } from './generator.js';
 
 /**

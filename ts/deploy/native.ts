@@ -1,0 +1,209 @@
+/**
+ * Loads the compiled addon (build/Release/ct_edge.node, made by `npm install` through node-gyp, or
+ * by `npm run build:native:cmake` through cmake-js with CUDA/TensorRT when they are present).
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CtEdgeError } from '../contract/errors.js';
+
+export interface NativeTrackerConfig {
+  templateSize: number;
+  searchSize: number;
+  featureSize: number;
+  templateFactor: number;
+  searchFactor: number;
+  mean: readonly number[];
+  std: readonly number[];
+  channelOrder: 'rgb' | 'bgr';
+  boxMapping: 'ostrack' | 'opencv';
+  lostThreshold: number;
+  dtype: 'float32' | 'float16';
+}
+
+export interface NativeUpdate {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  score: number;
+  rawScore: number;
+  peakX: number;
+  peakY: number;
+  lost: boolean;
+}
+
+export interface NativeTracker {
+  init(frame: object, box: object): void;
+  prepareSearch(frame: object): void;
+  prepareSearchAsync(frame: object): Promise<void>;
+  update(score: Float32Array, size: Float32Array, offset: Float32Array): NativeUpdate;
+  dispose(): void;
+}
+
+export interface NativeAddon {
+  NativeTracker: new (
+    config: NativeTrackerConfig,
+    template: Float32Array | Uint16Array,
+    search: Float32Array | Uint16Array,
+  ) => NativeTracker;
+  cropToTensor(
+    frame: object,
+    window: { x0: number; y0: number; side: number },
+    outSize: number,
+    dst: Float32Array | Uint16Array,
+    norm: { mean: readonly number[]; std: readonly number[]; channelOrder: 'rgb' | 'bgr' },
+  ): void;
+  hannWindow(featureSize: number): Float32Array;
+  halfToFloat(values: Uint16Array): Float32Array;
+  /** What this build has; `cudaDevice` (cmake-js builds with CUDA): a usable GPU was found at load. */
+  features: { cuda: boolean; tensorrt: boolean; cudaDevice?: boolean };
+  /** Only in cmake-js builds (native/cmake/build_info.cpp): what the build looked for and found. */
+  build?: NativeBuildInfo;
+  /** Only when the cmake-js build found CUDA (native/cuda/cuda_binding.cpp). */
+  cuda?: CudaBinding;
+  /** Only when the cmake-js build found TensorRT (native/tensorrt/tensorrt_binding.cpp). */
+  tensorrt?: TensorRtBinding;
+}
+
+export interface NativeBuildInfo {
+  system: 'cmake-js';
+  /** `whyNot`: why CUDA/TensorRT was left out (empty when found); versions are empty when not found. */
+  cuda: { found: boolean; version: string; architectures: string; whyNot: string };
+  tensorrt: { found: boolean; version: string; whyNot: string };
+}
+
+export interface CudaDeviceInfo {
+  available: boolean;
+  /** Why no device is usable (no driver, driver too old, no GPU), when `available` is false. */
+  reason?: string;
+  device: number;
+  name: string;
+  /** "8.7" */
+  computeCapability: string;
+  /** Bytes. */
+  totalMemory: number;
+  /** True on Jetson (memory shared with the CPU). */
+  integrated: boolean;
+  /** CUDA's encoding: 1000 * major + 10 * minor (12060 = 12.6); 0 when unknown. */
+  runtimeVersion: number;
+  driverVersion: number;
+}
+
+export interface CudaBinding {
+  probe(): CudaDeviceInfo;
+  /** The GPU twin of NativeAddon.cropToTensor, for comparing the two paths. */
+  cropToTensor: NativeAddon['cropToTensor'];
+}
+
+export interface TrtTensorInfo {
+  name: string;
+  io: 'input' | 'output';
+  /** "float32", "float16", ... */
+  dtype: string;
+  /** -1 for a dynamic dimension. */
+  shape: number[];
+}
+
+/** `<engine>.json` beside an engine (native/tensorrt/engine_metadata.h): what it was built with and for. */
+export interface TrtEngineMetadata {
+  formatVersion: number;
+  tensorrtVersion: string;
+  gpu: { name: string; computeCapability: string };
+  /** "strongly-typed" on TensorRT 11, where the ONNX model's own types decide. */
+  precision: 'fp16' | 'fp32' | 'strongly-typed';
+  keepFp32: string[];
+  fp32Layers: number;
+  onnx: { path: string; sha256: string };
+  builtAt: string;
+  tensors: TrtTensorInfo[];
+}
+
+export interface TrtEngine {
+  readonly path: string;
+  readonly tensors: TrtTensorInfo[];
+  /** Null when the engine has no metadata file (e.g. built by trtexec). */
+  readonly metadata: TrtEngineMetadata | null;
+  dispose(): void;
+}
+
+export interface TrtTrackerConfig extends Omit<NativeTrackerConfig, 'dtype'> {
+  /** Engine tensor names; defaults template, search, score_map, size_map, offset_map. */
+  names?: { template?: string; search?: string; score?: string; size?: string; offset?: string };
+  /** Capture the per-frame enqueue and output copies in a CUDA graph. */
+  cudaGraph?: boolean;
+}
+
+export interface TrtTrackUpdate extends NativeUpdate {
+  /** Host wall times: frame staging (pinned copy/H2D), crop kernel launch, network + sync, decode. */
+  timings: { stageMs: number; preprocessMs: number; inferMs: number; postprocessMs: number };
+}
+
+export interface TrtTracker {
+  /** Synchronous: crops the template on the device. */
+  init(frame: object, box: object): void;
+  track(frame: object): Promise<TrtTrackUpdate>;
+  dispose(): void;
+}
+
+export interface TrtBuildOptions {
+  onnx: string;
+  /** Default: the ONNX path with .engine. */
+  output?: string;
+  /** Default true; used only where the GPU has fast FP16. */
+  fp16?: boolean;
+  workspaceMiB?: number;
+  timingCache?: string;
+  /** Layer kinds kept in FP32 in an FP16 engine; default ['layernorm', 'softmax']; 'name:SUBSTRING' matches layer names. */
+  keepFp32?: string[];
+  obeyPrecision?: boolean;
+  verbose?: boolean;
+}
+
+export interface TrtBuildReport {
+  enginePath: string;
+  metadataPath: string;
+  metadata: TrtEngineMetadata;
+  fastFp16: boolean;
+  timingCacheLoaded: boolean;
+  timingCacheSaved: boolean;
+  seconds: number;
+}
+
+export interface TensorRtBinding {
+  /** The libnvinfer loaded at run time, e.g. "10.3.0". */
+  version: string;
+  /** The headers the addon was compiled with. */
+  compiledVersion: string;
+  buildEngine(options: TrtBuildOptions): Promise<TrtBuildReport>;
+  /** Refuses (ERR_ENGINE_MISMATCH) an engine built for another TensorRT version or GPU unless `force`. */
+  loadEngine(path: string, options?: { force?: boolean }): Promise<TrtEngine>;
+  TrtTracker: new (engine: TrtEngine, config: TrtTrackerConfig) => TrtTracker;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+let addon: NativeAddon | undefined;
+
+/**
+ * Makes loadNative() return `replacement` (tests inject fakes of the optional GPU parts this way);
+ * `undefined` goes back to the real addon.
+ */
+export function overrideNative(replacement: NativeAddon | undefined): void {
+  addon = replacement;
+}
+
+export function loadNative(): NativeAddon {
+  if (addon) return addon;
+  const candidates = [join(packageRoot, 'build', 'Release', 'ct_edge.node'), join(packageRoot, 'build', 'Debug', 'ct_edge.node')];
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) {
+    throw new CtEdgeError(
+      'ERR_NATIVE_MISSING',
+      `the ct-edge native addon is not built (looked for ${candidates.join(', ')}). ` +
+        'Run `npm rebuild ct-edge` (needs python3, make and a C++17 compiler), or `npm run build:native` inside the package.',
+    );
+  }
+  addon = createRequire(import.meta.url)(found) as NativeAddon;
+  return addon;
+}

@@ -1,0 +1,122 @@
+/**
+ * Sizes of the one-stream ViT tracker (OSTrack family). Every size is a config value, so the same
+ * code builds the published OSTrack-256 teacher, compressed students and tiny CPU models.
+ */
+import { CtEdgeError } from '../../contract/errors.js';
+import { OSTRACK_DEFAULTS, type ModelConfig } from '../../contract/model-config.js';
+
+export interface TrackerNetConfig {
+  /** Token width (ViT embedding dimension). */
+  dim: number;
+  /** Number of transformer blocks. */
+  depth: number;
+  heads: number;
+  /** MLP hidden width = dim * mlpRatio. */
+  mlpRatio: number;
+  /** Patch side in pixels (patch embedding kernel and stride). */
+  patch: number;
+  /** Template crop side in pixels. */
+  templateSize: number;
+  /** Search crop side in pixels; the score map is searchSize / patch on a side. */
+  searchSize: number;
+  /** Width of the first conv of each head tower; the next three are /2, /4, /8 (OSTrack: 256). */
+  headChannels: number;
+  /** Crop factors the model is trained with (template, search); go into the ONNX metadata. */
+  templateFactor: number;
+  searchFactor: number;
+}
+
+const OSTRACK_256: TrackerNetConfig = {
+  dim: 768,
+  depth: 12,
+  heads: 12,
+  mlpRatio: 4,
+  patch: 16,
+  templateSize: 128,
+  searchSize: 256,
+  headChannels: 256,
+  templateFactor: OSTRACK_DEFAULTS.templateFactor,
+  searchFactor: OSTRACK_DEFAULTS.searchFactor,
+};
+
+/**
+ * - `ostrack-256`: the published OSTrack-256 geometry (320 tokens, 16x16 score map).
+ * - `small`: 6 blocks of width 96 on 96/192 crops (36 + 144 tokens, 12x12 map); trains on a CPU
+ *   in tens of minutes, for examples.
+ * - `tiny`: 6 blocks of width 32 on 64/128 crops (16 + 64 = 80 tokens, 8x8 map); trains on a CPU
+ *   in minutes, for CI and unit tests.
+ */
+export const PRESETS = {
+  'ostrack-256': OSTRACK_256,
+  small: { ...OSTRACK_256, dim: 96, depth: 6, heads: 3, templateSize: 96, searchSize: 192, headChannels: 64 },
+  tiny: { ...OSTRACK_256, dim: 32, depth: 6, heads: 2, templateSize: 64, searchSize: 128, headChannels: 32 },
+} as const satisfies Record<string, TrackerNetConfig>;
+
+export type PresetName = keyof typeof PRESETS;
+
+/** A preset by name, with any sizes overridden, checked. */
+export function netConfig(preset: PresetName, overrides: Partial<TrackerNetConfig> = {}): TrackerNetConfig {
+  const base: TrackerNetConfig | undefined = PRESETS[preset];
+  if (!base) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown model preset '${preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
+  }
+  return validateNetConfig({ ...base, ...overrides });
+}
+
+const INTEGER_KEYS = ['dim', 'depth', 'heads', 'mlpRatio', 'patch', 'templateSize', 'searchSize', 'headChannels'] as const;
+
+/** Checks a config (e.g. one read from a checkpoint) and returns it as a clean object. */
+export function validateNetConfig(value: unknown): TrackerNetConfig {
+  const c = value as Partial<TrackerNetConfig> | null;
+  const bad = (what: string) => {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `invalid tracker network config ${JSON.stringify(value)}: ${what}`);
+  };
+  if (typeof c !== 'object' || c === null) bad('not an object');
+  for (const k of INTEGER_KEYS) {
+    const v = c![k];
+    if (!Number.isInteger(v) || (v as number) < (k === 'depth' ? 0 : 1)) bad(`${k} must be a ${k === 'depth' ? 'non-negative' : 'positive'} integer`);
+  }
+  for (const k of ['templateFactor', 'searchFactor'] as const) {
+    if (!(typeof c![k] === 'number' && c![k]! > 0)) bad(`${k} must be a positive number`);
+  }
+  const n = c as TrackerNetConfig;
+  if (n.dim % n.heads !== 0) bad(`dim ${n.dim} is not divisible by heads ${n.heads}`);
+  if (n.templateSize % n.patch !== 0 || n.searchSize % n.patch !== 0) bad(`templateSize and searchSize must be multiples of patch ${n.patch}`);
+  if (n.headChannels % 8 !== 0) bad(`headChannels ${n.headChannels} must be a multiple of 8 (the towers use /2, /4, /8)`);
+  return {
+    dim: n.dim,
+    depth: n.depth,
+    heads: n.heads,
+    mlpRatio: n.mlpRatio,
+    patch: n.patch,
+    templateSize: n.templateSize,
+    searchSize: n.searchSize,
+    headChannels: n.headChannels,
+    templateFactor: n.templateFactor,
+    searchFactor: n.searchFactor,
+  };
+}
+
+/** Token counts and map size derived from a config. */
+export function geometry(c: TrackerNetConfig): { templateTokens: number; searchTokens: number; featureSize: number } {
+  const featureSize = c.searchSize / c.patch;
+  return { templateTokens: (c.templateSize / c.patch) ** 2, searchTokens: featureSize ** 2, featureSize };
+}
+
+/** The runtime's view of a ct-edge model: what its ONNX metadata tells the Engine. */
+export function runtimeConfig(c: TrackerNetConfig): ModelConfig {
+  return {
+    inputs: { template: 'template', search: 'search' },
+    outputs: { score: 'score_map', size: 'size_map', offset: 'offset_map' },
+    templateSize: c.templateSize,
+    searchSize: c.searchSize,
+    featureSize: geometry(c).featureSize,
+    templateFactor: c.templateFactor,
+    searchFactor: c.searchFactor,
+    mean: OSTRACK_DEFAULTS.mean,
+    std: OSTRACK_DEFAULTS.std,
+    channelOrder: OSTRACK_DEFAULTS.channelOrder,
+    boxMapping: OSTRACK_DEFAULTS.boxMapping,
+    lostThreshold: OSTRACK_DEFAULTS.lostThreshold,
+  };
+}
