@@ -75,7 +75,7 @@ BuildReport build_engine(const BuildOptions& opt) {
     engine_path = (dot == std::string::npos ? opt.onnx_path : opt.onnx_path.substr(0, dot)) + ".engine";
   }
 
-  if (!std::ifstream(opt.onnx_path).good()) throw CoreError("ERR_MODEL_MISSING", "ONNX model not found: " + opt.onnx_path);
+  if (!std::ifstream(opt.onnx_path).good()) throw CoreError("ERR_MODEL_NOT_FOUND", "ONNX model not found: " + opt.onnx_path);
   int device = 0;
   cudaDeviceProp prop;
   if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess)

@@ -40,7 +40,7 @@ Engine::~Engine() = default;
 
 std::shared_ptr<Engine> Engine::load(const std::string& path, bool force) {
   std::ifstream f(path, std::ios::binary);
-  if (!f) throw CoreError("ERR_MODEL_MISSING", "TensorRT engine not found: " + path);
+  if (!f) throw CoreError("ERR_MODEL_NOT_FOUND", "TensorRT engine not found: " + path);
   std::vector<char> blob((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   if (blob.empty()) throw CoreError("ERR_MODEL_INVALID", "TensorRT engine " + path + " is empty");
 
