@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command } from '../ts/cli/commands/track.js';
+import { ffprobePath } from '../ts/deploy/io/ffmpeg.js';
 import { iou } from '../ts/deploy/eval/metrics.js';
 import { CtEdgeError, type ErrorCode } from '../ts/index.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
@@ -63,7 +64,7 @@ real(`a video to JSON lines, CSV and an annotated MP4${suffix}`, async (t) => {
   t.is(rows[0], 'frame,timestamp_ms,x,y,w,h,score,state');
   t.is(rows.length, 51);
   t.is(rows[11], `10,400,${records[10].x},${records[10].y},${records[10].w},${records[10].h},${records[10].score},${records[10].state}`);
-  const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+  const probe = execFileSync(ffprobePath(), ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
   t.is(probe.trim(), 'h264,160,120,50');
 });
 

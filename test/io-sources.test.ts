@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CtEdgeError, type ErrorCode, type Frame } from '../ts/index.js';
-import { openCamera, openVideo } from '../ts/deploy/io/ffmpeg.js';
+import { ffmpegPath, ffprobePath, locateFfmpegTool, openCamera, openVideo, resolveFfmpegTool } from '../ts/deploy/io/ffmpeg.js';
 import { csiCameraPipeline, openGStreamer, parsePipelineCaps, usbCameraPipeline } from '../ts/deploy/io/gstreamer.js';
 import { writeImage } from '../ts/deploy/io/images.js';
 import { openSource } from '../ts/deploy/io/open.js';
@@ -89,7 +89,7 @@ test('a GStreamer pipeline is read from fd 3 in the format its caps end with', a
   const argsFile = join(dir, 'gst-args');
   await writeFile(
     fake,
-    `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\necho "GST_ARGUS: chatter on stdout"\nexec ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc=s=64x48:r=30:d=1 -f rawvideo -pix_fmt nv12 pipe:3\n`,
+    `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\necho "GST_ARGUS: chatter on stdout"\nexec '${ffmpegPath()}' -hide_banner -loglevel error -f lavfi -i testsrc=s=64x48:r=30:d=1 -f rawvideo -pix_fmt nv12 pipe:3\n`,
   );
   await chmod(fake, 0o755);
   const pipeline = 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48,framerate=30/1';
@@ -130,7 +130,48 @@ test('VideoWriter encodes frames ffprobe can decode; ResultWriter fails clearly 
   for (let i = 0; i < 10; i++) await writer.write(squareFrame(63, 47, 5 + i, 10, 8));
   await t.throwsAsync(writer.write(squareFrame(64, 48, 0, 0, 8)), code('ERR_FRAME_SIZE'));
   await writer.close();
-  const probe = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
+  const probe = execFileSync(ffprobePath(), ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'csv=p=0', out], { encoding: 'utf8' });
   t.is(probe.trim(), `${writer.codec === 'libx264' ? 'h264' : 'mpeg4'},10`);
   await t.throwsAsync(ResultWriter.open(join(dir, 'no', 'such', 'dir', 'boxes.csv')), code('ERR_OUTPUT', /cannot write/));
+});
+
+test('ffmpeg and ffprobe come from the option, else the environment, else PATH, else the npm packages', async (t) => {
+  t.deepEqual(resolveFfmpegTool('ffmpeg', { ffmpegPath: '/opt/ff/ffmpeg' }), { path: '/opt/ff/ffmpeg', source: 'option' });
+  // Synchronous, so that no other test of this file sees the variable.
+  const saved = process.env.FFPROBE_PATH;
+  process.env.FFPROBE_PATH = '/opt/ff/ffprobe';
+  try {
+    t.deepEqual(resolveFfmpegTool('ffprobe'), { path: '/opt/ff/ffprobe', source: 'env' });
+    t.deepEqual(resolveFfmpegTool('ffprobe', { ffprobePath: '/usr/bin/ffprobe' }), { path: '/usr/bin/ffprobe', source: 'option' });
+  } finally {
+    if (saved === undefined) delete process.env.FFPROBE_PATH;
+    else process.env.FFPROBE_PATH = saved;
+  }
+  const bin = join(dir, 'path-bin');
+  const empty = join(dir, 'path-empty');
+  await mkdir(bin, { recursive: true });
+  await mkdir(empty, { recursive: true });
+  await writeFile(join(bin, 'ffmpeg'), '#!/bin/sh\n');
+  await chmod(join(bin, 'ffmpeg'), 0o755);
+  await writeFile(join(bin, 'ffprobe'), 'not executable\n');
+  t.deepEqual(locateFfmpegTool('ffmpeg', `${empty}:${bin}`), { path: join(bin, 'ffmpeg'), source: 'system' }, 'the system one wins');
+  // package.json lists @ffmpeg-installer/ffmpeg and @ffprobe-installer/ffprobe as optional dependencies.
+  t.like(locateFfmpegTool('ffprobe', bin), { source: 'npm' }, 'a file that is not executable is not a tool');
+  t.regex(locateFfmpegTool('ffmpeg', empty)?.path ?? '', /node_modules\/@ffmpeg-installer\/[^/]+\/ffmpeg$/);
+});
+
+test("the npm packages' ffmpeg (4.1) and ffprobe do all that ct-edge asks of them", async (t) => {
+  const tools = { ffmpegPath: locateFfmpegTool('ffmpeg', '')!.path, ffprobePath: locateFfmpegTool('ffprobe', '')!.path };
+  const source = await openVideo(video, tools);
+  t.like(source.info, { width: 160, height: 120, fps: 25, frameCount: 50 });
+  t.is((await collect(source)).length, 50);
+  t.is((await collect(await openVideo(video, { ...tools, pixelFormat: 'nv12' }))).length, 50);
+  const out = join(dir, 'npm-ffmpeg.mp4');
+  const writer = await VideoWriter.open(out, { ...tools, width: 63, height: 47, fps: 10 });
+  t.is(writer.codec, 'libx264');
+  for (let i = 0; i < 5; i++) await writer.write(squareFrame(63, 47, 5 + i, 10, 8));
+  await writer.close();
+  const back = await openVideo(out, tools);
+  t.like(back.info, { width: 64, height: 48, fps: 10, frameCount: 5 });
+  t.is((await collect(back)).length, 5);
 });

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Box } from '../ts/index.js';
-import { openVideo } from '../ts/deploy/io/ffmpeg.js';
+import { ffmpegPath, openVideo } from '../ts/deploy/io/ffmpeg.js';
 import type { FrameSource } from '../ts/deploy/io/source.js';
 import { trackStream, type StreamTracker } from '../ts/deploy/stream.js';
 import { repoRoot } from './helpers/data.js';
@@ -32,7 +32,7 @@ test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ct-edge-life-'));
   video = join(dir, 'long.mp4');
   // 10 s at 25 fps: far more than any test reads, so ffmpeg is still running when it is stopped.
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=160x120:r=25:d=10', '-c:v', 'mpeg4', video]);
+  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=160x120:r=25:d=10', '-c:v', 'mpeg4', video]);
 });
 test.after.always(async () => rm(dir, { recursive: true, force: true }));
 
@@ -159,7 +159,7 @@ linux('close() while the consumer waits for a frame', async (t) => {
 
 linux('Ctrl-C on a process reading a source kills its ffmpeg', async (t) => {
   const script = join(dir, 'read.mts');
-  const ffmpegModule = join(repoRoot, 'ts', 'io', 'ffmpeg.ts');
+  const ffmpegModule = join(repoRoot, 'ts', 'deploy', 'io', 'ffmpeg.ts');
   await writeFile(script, `import { openVideo } from ${JSON.stringify(ffmpegModule)};\nfor await (const f of await openVideo(process.argv[2], { paced: true })) if (f.index === 2) console.log('reading');\n`);
   const child = spawn(process.execPath, ['--import', 'tsx', script, video], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
   await once(child.stdout, 'data');

@@ -1,9 +1,10 @@
-/** Synthetic videos made by ffmpeg (a Debian package CI installs). */
+/** Synthetic videos made by ffmpeg (the system's, or the npm package's: whichever ct-edge itself runs). */
 import { execFileSync } from 'node:child_process';
+import { ffmpegPath } from '../../ts/deploy/io/ffmpeg.js';
 
 /** 50 frames of 160x120 at 25 fps; a red 24 px square's top-left corner is at (20 + 1.2 i, 30 + 0.4 i) in frame i. */
 export function makeMovingSquareVideo(path: string): void {
   const inputs = ['-f', 'lavfi', '-i', 'color=c=0x203040:s=160x120:r=25:d=2', '-f', 'lavfi', '-i', 'color=c=red:s=24x24:r=25'];
   const move = "[0][1]overlay=x='20+t*30':y='30+t*10':shortest=1";
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', move, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path]);
+  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', ...inputs, '-filter_complex', move, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path]);
 }

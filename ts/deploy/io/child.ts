@@ -17,10 +17,15 @@ export interface ExitStatus {
   signal: NodeJS.Signals | null;
 }
 
+/** How to get ffmpeg and ffprobe: the system's package (preferred), or the static builds on npm. */
+const FFMPEG_INSTALL =
+  '`sudo apt-get install ffmpeg` (Debian, Ubuntu, Jetson), `brew install ffmpeg` (macOS), ' +
+  'or `npm install @ffmpeg-installer/ffmpeg @ffprobe-installer/ffprobe` (static builds ct-edge finds by itself)';
+
 /** How to install a missing tool, for the error message. */
 const INSTALL_HINT: Record<string, string> = {
-  ffmpeg: 'install ffmpeg: `sudo apt-get install ffmpeg` (Debian, Ubuntu, Jetson), `brew install ffmpeg` (macOS), or put its folder on PATH',
-  ffprobe: 'ffprobe comes with ffmpeg: `sudo apt-get install ffmpeg` (Debian, Ubuntu, Jetson), `brew install ffmpeg` (macOS), or put its folder on PATH',
+  ffmpeg: `install ffmpeg: ${FFMPEG_INSTALL}; or set FFMPEG_PATH`,
+  ffprobe: `ffprobe comes with ffmpeg: ${FFMPEG_INSTALL}; or set FFPROBE_PATH`,
   'gst-launch-1.0':
     'install GStreamer: `sudo apt-get install gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good` (JetPack ships it with nvarguscamerasrc and nvvidconv)',
 };

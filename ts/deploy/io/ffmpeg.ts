@@ -2,23 +2,95 @@
  * Video files and V4L2 cameras through ffmpeg: ffprobe reads the size and rate, ffmpeg decodes to
  * raw frames (rgb24 by default, or nv12, ...) on its stdout.
  */
-import { constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { delimiter, join, resolve } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { PixelFormat } from '../../contract/types.js';
 import { ManagedChild, runToCompletion } from './child.js';
 import { checkPixelFormat, packedLayout, ProcessSource, type FrameSource, type SourceOptions } from './source.js';
 
 export interface FfmpegOptions {
-  /** ffmpeg to run (default `$FFMPEG_PATH` or `ffmpeg` on PATH). */
+  /** ffmpeg to run (default: `$FFMPEG_PATH`, else ffmpeg on PATH, else the one of `@ffmpeg-installer/ffmpeg`). */
   ffmpegPath?: string;
-  /** ffprobe to run (default `$FFPROBE_PATH` or `ffprobe` on PATH). */
+  /** ffprobe to run (default: `$FFPROBE_PATH`, else ffprobe on PATH, else the one of `@ffprobe-installer/ffprobe`). */
   ffprobePath?: string;
 }
 
-export const ffmpegPath = (o: FfmpegOptions = {}): string => o.ffmpegPath ?? process.env.FFMPEG_PATH ?? 'ffmpeg';
-export const ffprobePath = (o: FfmpegOptions = {}): string => o.ffprobePath ?? process.env.FFPROBE_PATH ?? 'ffprobe';
+export type FfmpegTool = 'ffmpeg' | 'ffprobe';
+/** Where the tool came from: the caller's option, `$FFMPEG_PATH`/`$FFPROBE_PATH`, the system's PATH, or the npm package. */
+export type FfmpegToolSource = 'option' | 'env' | 'system' | 'npm';
+export interface ResolvedFfmpegTool {
+  path: string;
+  source: FfmpegToolSource;
+}
+
+const TOOL_ORIGINS: Record<FfmpegTool, { option: keyof FfmpegOptions; env: string; npm: string }> = {
+  ffmpeg: { option: 'ffmpegPath', env: 'FFMPEG_PATH', npm: '@ffmpeg-installer/ffmpeg' },
+  ffprobe: { option: 'ffprobePath', env: 'FFPROBE_PATH', npm: '@ffprobe-installer/ffprobe' },
+};
+
+function isExecutableFile(path: string): boolean {
+  try {
+    if (!statSync(path).isFile()) return false;
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The first executable file called `name` in the folders of `searchPath` (default `$PATH`). */
+export function findOnPath(name: string, searchPath = process.env.PATH ?? ''): string | undefined {
+  const names = process.platform === 'win32' ? [`${name}.exe`, name] : [name];
+  for (const folder of searchPath.split(delimiter).filter(Boolean)) {
+    const hit = names.map((n) => join(folder, n)).find(isExecutableFile);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+const requireOptional = createRequire(import.meta.url);
+
+/** The binary an ffmpeg-installer package ships, when it is installed and has one for this platform. */
+function npmBinary(tool: FfmpegTool): string | undefined {
+  try {
+    const { path } = requireOptional(TOOL_ORIGINS[tool].npm) as { path?: unknown };
+    return typeof path === 'string' && isExecutableFile(path) ? path : undefined;
+  } catch {
+    return undefined; // not installed, or no build for this platform (the packages throw then)
+  }
+}
+
+/** The system's tool on `searchPath`, else the npm package's; undefined when neither is there. Not cached. */
+export function locateFfmpegTool(tool: FfmpegTool, searchPath?: string): ResolvedFfmpegTool | undefined {
+  const system = findOnPath(tool, searchPath);
+  if (system) return { path: system, source: 'system' };
+  const npm = npmBinary(tool);
+  return npm ? { path: npm, source: 'npm' } : undefined;
+}
+
+const located = new Map<FfmpegTool, ResolvedFfmpegTool | undefined>();
+
+/**
+ * Which ffmpeg or ffprobe runs, and why: the option, else the environment variable, else the
+ * system's on PATH, else the npm package's (PATH and the package are looked up once per process).
+ * Undefined when there is none.
+ */
+export function resolveFfmpegTool(tool: FfmpegTool, options: FfmpegOptions = {}): ResolvedFfmpegTool | undefined {
+  const origin = TOOL_ORIGINS[tool];
+  const option = options[origin.option];
+  if (option) return { path: option, source: 'option' };
+  const env = process.env[origin.env];
+  if (env) return { path: env, source: 'env' };
+  if (!located.has(tool)) located.set(tool, locateFfmpegTool(tool));
+  return located.get(tool);
+}
+
+/** The command to run; the bare name when none is found, so that starting it fails with the install hint. */
+export const ffmpegPath = (o: FfmpegOptions = {}): string => resolveFfmpegTool('ffmpeg', o)?.path ?? 'ffmpeg';
+export const ffprobePath = (o: FfmpegOptions = {}): string => resolveFfmpegTool('ffprobe', o)?.path ?? 'ffprobe';
 
 /** ffmpeg's names for the frame layouts. */
 export const FFMPEG_PIX_FMT: Record<PixelFormat, string> = { rgb: 'rgb24', bgr: 'bgr24', rgba: 'rgba', bgra: 'bgra', gray: 'gray', nv12: 'nv12' };
