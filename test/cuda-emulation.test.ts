@@ -1,10 +1,10 @@
 /**
- * The CUDA pre-processing kernels' logic checked without a GPU: native/cuda/host_emulation_check.cpp
+ * The CUDA pre-processing kernels' logic checked without a GPU: test/native/cuda_emulation_check.cpp
  * compiles the kernel bodies (native/cuda/preprocess_kernels.cuh) for the host, runs them thread by
  * thread and compares every output with the CPU crop for every pixel format, several windows, both
  * channel orders, float32 and float16. The GPU itself is covered by cuda-preprocess.test.ts.
- * Also the TensorRT backend's host-side logic (native/tensorrt/host_check.cpp): the engine metadata
- * JSON and its compatibility check, sha256.
+ * Also the TensorRT backend's host-side logic (test/native/tensorrt_host_check.cpp): the engine
+ * metadata JSON and its compatibility check, sha256.
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -35,7 +35,7 @@ maybe('CUDA crop kernels, emulated on the host, equal the CPU crop', (t) => {
     const exe = join(dir, 'check');
     execFileSync(cxx, [
       '-std=c++17', '-O1', '-ffp-contract=off', '-Wno-unknown-pragmas',
-      join(root, 'native/cuda/host_emulation_check.cpp'), join(dir, 'frame.o'), join(dir, 'crop.o'), '-o', exe,
+      join(root, 'test/native/cuda_emulation_check.cpp'), join(dir, 'frame.o'), join(dir, 'crop.o'), '-o', exe,
     ]);
     const out = execFileSync(exe, { encoding: 'utf8' });
     t.log(out.trim().split('\n').at(-1));
@@ -45,12 +45,11 @@ maybe('CUDA crop kernels, emulated on the host, equal the CPU crop', (t) => {
   }
 });
 
-maybe('TensorRT engine metadata and sha256 (native/tensorrt/host_check.cpp)', (t) => {
+maybe('TensorRT engine metadata and sha256 (test/native/tensorrt_host_check.cpp)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ct-edge-trt-host-'));
   try {
     const exe = join(dir, 'check');
-    const sources = ['native/tensorrt/host_check.cpp', 'native/tensorrt/engine_metadata.cpp', 'native/tensorrt/sha256.cpp',
-      'native/core/frame.cpp', 'native/core/crop.cpp', 'native/core/decode.cpp', 'native/core/track_state.cpp'];
+    const sources = ['test/native/tensorrt_host_check.cpp', 'native/tensorrt/engine_metadata.cpp', 'native/tensorrt/sha256.cpp'];
     execFileSync(cxx, ['-std=c++17', '-O1', ...sources.map((s) => join(root, s)), '-o', exe]);
     const out = execFileSync(exe, { encoding: 'utf8' });
     t.log(out.trim());

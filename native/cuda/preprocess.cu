@@ -3,8 +3,8 @@
 // round-to-nearest intrinsics (__fmul_rn, __fadd_rn, __dmul_rn, ...) so that nvcc cannot contract
 // a*b+c into an FMA. The CPU crop is plain IEEE float arithmetic except where the compiler fuses a
 // multiply-add (GCC does on aarch64, and in the AVX2+FMA clone of its row blend on x86-64), so the
-// two agree bit for bit or within an ulp or so of the float32 result (host_emulation_check.cpp and
-// test/cuda-preprocess.test.ts measure it). The target is also built with --fmad=false as a guard.
+// two agree bit for bit or within an ulp or so of the float32 result (test/native/cuda_emulation_check.cpp
+// and test/cuda-preprocess.test.ts measure it). The target is also built with --fmad=false as a guard.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 

@@ -3,17 +3,16 @@
 //     refuses another TensorRT version or compute capability with a rebuild command;
 //   - sha256 against the FIPS 180-4 test vectors.
 // Built and run by test/cuda-emulation.test.ts:
-//   g++ -std=c++17 native/tensorrt/host_check.cpp native/tensorrt/{engine_metadata,sha256}.cpp native/core/*.cpp
-// Not part of the addon (not in native/sources.json).
+//   g++ -std=c++17 test/native/tensorrt_host_check.cpp native/tensorrt/{engine_metadata,sha256}.cpp
+// A test program, not part of the addon.
 #include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 
-#include "../core/errors.h"
-#include "engine_metadata.h"
-#include "sha256.h"
-#include "trt_runtime.h"
+#include "../../native/core/errors.h"
+#include "../../native/tensorrt/engine_metadata.h"
+#include "../../native/tensorrt/sha256.h"
 
 using namespace ctedge;
 

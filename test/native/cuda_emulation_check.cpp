@@ -1,11 +1,12 @@
-// Runs the CUDA pre-processing kernels (preprocess_kernels.cuh) on the host, one emulated thread at a
-// time, and compares every output value with the CPU crop (core/crop.cpp) for every pixel format,
-// window, channel order and output type. This checks the kernels' index and rounding logic where no
+// Runs the CUDA pre-processing kernels (native/cuda/preprocess_kernels.cuh) on the host, one emulated
+// thread at a time, and compares every output value with the CPU crop (native/core/crop.cpp) for every
+// pixel format, window, channel order and output type. This checks the kernels' index and rounding logic where no
 // GPU exists; test/cuda-emulation.test.ts builds and runs it:
 //   g++ -std=c++17 -O3 -c native/core/frame.cpp native/core/crop.cpp
-//   g++ -std=c++17 -O1 -ffp-contract=off native/cuda/host_emulation_check.cpp frame.o crop.o -o check && ./check
+//   g++ -std=c++17 -O1 -ffp-contract=off test/native/cuda_emulation_check.cpp frame.o crop.o -o check && ./check
 // Compile core/*.cpp as the addon does (-O3, default contraction: the CPU crop may fuse multiply-adds)
-// and this file with -ffp-contract=off (the kernels' intrinsics never fuse). Not part of the addon.
+// and this file with -ffp-contract=off (the kernels' intrinsics never fuse). A test program, not part
+// of the addon.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -14,8 +15,8 @@
 #include <cstring>
 #include <vector>
 
-#include "../core/crop.h"
-#include "../core/frame.h"
+#include "../../native/core/crop.h"
+#include "../../native/core/frame.h"
 
 // ---- stand-ins for the CUDA built-ins the kernels use ---------------------------------------------
 #define __global__
@@ -39,7 +40,7 @@ using std::min;
 
 namespace emulated {
 using ctedge::FrameView;
-#include "preprocess_kernels.cuh"
+#include "../../native/cuda/preprocess_kernels.cuh"
 }  // namespace emulated
 
 namespace {
