@@ -1,8 +1,19 @@
-/** `ct-edge doctor` on this machine's build, and on a fake cmake-js build with CUDA and TensorRT. */
+/**
+ * `ct-edge doctor` on this machine's build, on a fake cmake-js build with CUDA and TensorRT, and on
+ * a deploy-only install (no TensorFlow.js): which ffmpeg and ffprobe run and where they came from.
+ */
 import test from 'ava';
-import { command, type DoctorReport } from '../ts/cli/commands/doctor.js';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { command, diagnose, formatReport, type DoctorReport } from '../ts/cli/commands/doctor.js';
+import { TRAINING_PACKAGES } from '../ts/cli/training-packages.js';
+import { resolveFfmpegTool } from '../ts/deploy/io/ffmpeg.js';
 import { loadNative, overrideNative, type NativeAddon } from '../ts/deploy/native.js';
 import { runCommand } from './helpers/cli.js';
+import { repoRoot } from './helpers/data.js';
 
 const doctor = (argv: string[]) => runCommand(command, argv);
 
@@ -14,10 +25,16 @@ const realHasTensorRt = realAddon.tensorrt !== undefined;
 test.serial('doctor prints every section and exits 0', async (t) => {
   const { code, stdout } = await doctor([]);
   t.is(code, 0);
-  for (const section of ['Node', 'Addon', 'CUDA', 'TensorRT', 'GPU', 'onnxruntime', 'tfjs', 'ffmpeg', 'ffprobe', 'gst-launch-1.0']) {
+  for (const section of ['Node', 'Addon', 'CUDA', 'TensorRT', 'GPU', 'onnxruntime', 'training', 'ffmpeg', 'ffprobe', 'gst-launch-1.0']) {
     t.regex(stdout, new RegExp(`^  ${section.replace('.', '\\.')} +\\S`, 'm'), section);
   }
   t.regex(stdout, /onnxruntime-node \d+\.\d+\.\d+; execution providers: cpu/);
+  t.regex(stdout, /^ {2}training +TensorFlow\.js backend (tfjs-node-gpu|tfjs-node|wasm|cpu)\b/m);
+  // The system's ffmpeg where there is one (CI installs Debian's), else the npm package's.
+  for (const tool of ['ffmpeg', 'ffprobe'] as const) {
+    const { path, source } = resolveFfmpegTool(tool)!;
+    t.regex(stdout, new RegExp(`^ {2}${tool} +${tool} version \\S+ \\(${source}: ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)$`, 'm'));
+  }
   if (!realHasTensorRt) t.regex(stdout, /TensorRT: .*TENSORRT_ROOT=/, 'says how to get TensorRT');
 });
 
@@ -34,9 +51,12 @@ test.serial('doctor --json parses and reports this build', async (t) => {
   }
   t.regex(report.onnxruntime.version ?? '', /^\d+\.\d+\.\d+$/);
   t.true(report.onnxruntime.executionProviders!.some((p) => p.name === 'cpu'));
-  t.truthy(report.tfjs.backend);
+  t.like(report.training, { installed: true });
+  t.truthy(report.training.backend);
   t.is(report.node.version, process.version);
-  t.is(typeof report.tools.ffmpeg.found, 'boolean');
+  t.like(report.tools.ffmpeg, { found: true, ...resolveFfmpegTool('ffmpeg') });
+  t.like(report.tools.ffprobe, { found: true, ...resolveFfmpegTool('ffprobe') });
+  t.regex(report.tools.ffprobe.version ?? '', /^ffprobe version \S+$/);
 });
 
 test.serial('doctor reports what a cmake-js build with CUDA and TensorRT found', async (t) => {
@@ -84,4 +104,52 @@ test.serial('doctor says when a cmake-js build found CUDA but no TensorRT, and w
   t.regex(stdout, /TensorRT +not in this build \(not found: CT_EDGE_TRT_INCLUDE_DIR/);
   t.regex(stdout, /GPU +none usable/);
   t.regex(stdout, /TensorRT: .*cmake-js did not find it: not found: CT_EDGE_TRT_INCLUDE_DIR/);
+});
+
+test.serial('doctor shows FFMPEG_PATH, and how to install a tool it cannot run', async (t) => {
+  const saved = process.env.FFMPEG_PATH;
+  process.env.FFMPEG_PATH = '/nonexistent/ffmpeg';
+  let running: Promise<DoctorReport>;
+  try {
+    running = diagnose(); // reads the environment before its first await
+  } finally {
+    if (saved === undefined) delete process.env.FFMPEG_PATH;
+    else process.env.FFMPEG_PATH = saved;
+  }
+  const report = await running;
+  t.deepEqual(report.tools.ffmpeg, { found: false, path: '/nonexistent/ffmpeg', source: 'env' });
+  const line = formatReport(report).split('\n').find((l) => l.startsWith('  ffmpeg ')) ?? '';
+  t.regex(line, /^ {2}ffmpeg +not found at \/nonexistent\/ffmpeg \(env\): video files and V4L2 cameras need it; /);
+  t.regex(line, /`npm install @ffmpeg-installer\/ffmpeg @ffprobe-installer\/ffprobe`/);
+  t.regex(line, /`sudo apt-get install ffmpeg`/);
+});
+
+test.serial('doctor says training is not installed when TensorFlow.js cannot be imported', async (t) => {
+  const missing = Object.assign(new Error("Cannot find package '@tensorflow/tfjs-core' imported from backend.ts"), { code: 'ERR_MODULE_NOT_FOUND' });
+  const report = await diagnose({ loadTraining: () => Promise.reject(missing) });
+  t.deepEqual(report.training, { installed: false, skipped: [] });
+  t.regex(formatReport(report), new RegExp(`^ {2}training +not installed \\(npm install ${TRAINING_PACKAGES.join(' ')}\\)$`, 'm'));
+  t.is(TRAINING_PACKAGES.join(' '), '@tensorflow/tfjs @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu @tensorflow/tfjs-backend-wasm');
+  const broken = await diagnose({ loadTraining: () => Promise.reject(new Error('boom')) });
+  t.regex(formatReport(broken), /^ {2}training +cannot load: boom$/m);
+});
+
+test.serial('doctor runs on a deploy-only install: nothing it imports needs TensorFlow.js', async (t) => {
+  // A resolve hook that finds no @tensorflow/* package, as on an install without the optional peers.
+  const dir = await mkdtemp(join(tmpdir(), 'ct-edge-doctor-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(
+    join(dir, 'no-tfjs.mjs'),
+    `export async function resolve(specifier, context, next) {
+  if (specifier.startsWith('@tensorflow/')) throw Object.assign(new Error(\`Cannot find package '\${specifier}'\`), { code: 'ERR_MODULE_NOT_FOUND' });
+  return next(specifier, context);
+}
+`,
+  );
+  await writeFile(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(new URL('./no-tfjs.mjs', import.meta.url));\n`);
+  const doctorModule = join(repoRoot, 'ts', 'cli', 'commands', 'doctor.ts');
+  await writeFile(join(dir, 'run.mjs'), `const { command } = await import(${JSON.stringify(doctorModule)});\nprocess.exitCode = await command.run([]);\n`);
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--import', join(dir, 'register.mjs'), join(dir, 'run.mjs')], { cwd: repoRoot });
+  t.regex(stdout, new RegExp(`^ {2}training +not installed \\(npm install ${TRAINING_PACKAGES.join(' ')}\\)$`, 'm'));
+  t.regex(stdout, /^ {2}onnxruntime +onnxruntime-node /m);
 });

@@ -3,16 +3,22 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { parseArgs, promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { backendInfo, initBackend } from '../../train/model/backend.js';
+import { installHint } from '../../deploy/io/child.js';
+import { findOnPath, resolveFfmpegTool, type FfmpegToolSource } from '../../deploy/io/ffmpeg.js';
 import { loadNative, type CudaDeviceInfo, type NativeAddon } from '../../deploy/native.js';
 import { tensorRtGuidance } from '../../deploy/tensorrt.js';
 import type { CliCommand } from '../command.js';
+import { TRAINING_PACKAGES } from '../training-packages.js';
+
+/** The training side's backend chooser; it loads TensorFlow.js, an optional peer dependency. */
+type TrainingBackend = typeof import('../../train/model/backend.js');
 
 const usage = `usage: ct-edge doctor [--json]
 
 Prints what this build and machine have: the native addon and how it was built, CUDA, TensorRT, the
-GPU, onnxruntime and its execution providers, the TensorFlow.js backend training would use, ffmpeg,
-ffprobe and GStreamer, and Node.
+GPU, onnxruntime and its execution providers, the TensorFlow.js backend training would use (or
+that TensorFlow.js is not installed), ffmpeg and ffprobe (which ones, and whether from the system,
+FFMPEG_PATH/FFPROBE_PATH or the npm packages), GStreamer, and Node.
 
   --json   print the same as one JSON object`;
 
@@ -20,6 +26,9 @@ export interface ToolInfo {
   found: boolean;
   /** First line of the tool's version output. */
   version?: string;
+  /** What runs, and where it came from (the environment variable, PATH or the npm package). */
+  path?: string;
+  source?: FfmpegToolSource;
 }
 
 export interface DoctorReport {
@@ -30,20 +39,48 @@ export interface DoctorReport {
   /** From CUDA when the build has it; `jetson` (L4T release) and `nvidiaDriver` from the system files. */
   gpu: { name?: string; computeCapability?: string; memoryMiB?: number; integrated?: boolean; jetson?: string; nvidiaDriver?: string };
   onnxruntime: { version?: string; executionProviders?: { name: string; bundled: boolean }[]; error?: string };
-  tfjs: { backend?: string; skipped: string[]; error?: string };
+  /** TensorFlow.js for train/compress/export: the backend it would use, or not installed (a deploy-only install). */
+  training: { installed: boolean; backend?: string; skipped: string[]; error?: string };
   tools: Record<'ffmpeg' | 'ffprobe' | 'gst-launch-1.0', ToolInfo>;
 }
 
 const run = promisify(execFile);
 
-async function tool(name: string, versionFlag: string): Promise<ToolInfo> {
+async function tool(versionFlag: string, at?: { path: string; source: FfmpegToolSource }): Promise<ToolInfo> {
+  if (!at) return { found: false };
   try {
-    const { stdout } = await run(name, [versionFlag], { timeout: 5000 });
-    // "ffmpeg version 6.1.1 Copyright (c) ...": keep the name and version.
-    return { found: true, version: stdout.split('\n').find((l) => l.trim())?.replace(/\s+Copyright.*$/, '').trim() };
+    const { stdout } = await run(at.path, [versionFlag], { timeout: 5000 });
+    // "ffmpeg version 6.1.1 Copyright (c) ..." or "ffmpeg version N-47683-g0e8eb07980-static https://...": keep the name and version.
+    const version = stdout.split('\n').find((l) => l.trim())?.replace(/\s+(https?:\S+\s*)?Copyright.*$/, '').trim();
+    return { found: true, version, ...at };
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? { found: false } : { found: true };
+    return { found: (error as NodeJS.ErrnoException).code !== 'ENOENT', ...at };
   }
+}
+
+function isMissingTensorFlow(error: unknown): boolean {
+  const e = error as NodeJS.ErrnoException | undefined;
+  return e?.code === 'ERR_MODULE_NOT_FOUND' && /@tensorflow\//.test(e.message);
+}
+
+/** The backend training would use; `installed: false` when TensorFlow.js is not there to import. */
+async function training(load: () => Promise<TrainingBackend>): Promise<DoctorReport['training']> {
+  let backend: TrainingBackend;
+  try {
+    backend = await load();
+  } catch (error) {
+    if (isMissingTensorFlow(error)) return { installed: false, skipped: [] };
+    return { installed: false, skipped: [], error: (error as Error).message };
+  }
+  return backend.initBackend().then(
+    (name) => ({ installed: true, backend: name, skipped: backend.backendInfo()?.skipped ?? [] }),
+    (error: Error) => ({ installed: true, skipped: [], error: error.message }),
+  );
+}
+
+export interface DiagnoseOptions {
+  /** Loads the training side (default: imports it); tests stand in a loader that fails as on a deploy-only install. */
+  loadTraining?: () => Promise<TrainingBackend>;
 }
 
 async function firstLine(path: string): Promise<string | undefined> {
@@ -58,7 +95,7 @@ function cudaVersion(v: number): string {
   return v > 0 ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : 'unknown';
 }
 
-export async function diagnose(): Promise<DoctorReport> {
+export async function diagnose(options: DiagnoseOptions = {}): Promise<DoctorReport> {
   let addon: NativeAddon | undefined;
   let addonError: string | undefined;
   try {
@@ -68,14 +105,16 @@ export async function diagnose(): Promise<DoctorReport> {
   }
   const build = addon?.build;
   const device = addon?.cuda?.probe();
-  const [tools, jetson, nvidiaDriver, tfjs] = await Promise.all([
-    Promise.all([tool('ffmpeg', '-version'), tool('ffprobe', '-version'), tool('gst-launch-1.0', '--version')]),
+  const gst = findOnPath('gst-launch-1.0');
+  const [tools, jetson, nvidiaDriver, trainingInfo] = await Promise.all([
+    Promise.all([
+      tool('-version', resolveFfmpegTool('ffmpeg')),
+      tool('-version', resolveFfmpegTool('ffprobe')),
+      tool('--version', gst ? { path: gst, source: 'system' } : undefined),
+    ]),
     firstLine('/etc/nv_tegra_release'),
     firstLine('/proc/driver/nvidia/version'),
-    initBackend().then(
-      (name) => ({ backend: name, skipped: backendInfo()?.skipped ?? [] }),
-      (error: Error) => ({ skipped: [], error: error.message }),
-    ),
+    training(options.loadTraining ?? (() => import('../../train/model/backend.js'))),
   ]);
   let onnxruntime: DoctorReport['onnxruntime'];
   try {
@@ -106,7 +145,7 @@ export async function diagnose(): Promise<DoctorReport> {
       ...(nvidiaDriver ? { nvidiaDriver } : {}),
     },
     onnxruntime,
-    tfjs,
+    training: trainingInfo,
     tools: { ffmpeg: tools[0], ffprobe: tools[1], 'gst-launch-1.0': tools[2] },
   };
 }
@@ -140,11 +179,14 @@ export function formatReport(r: DoctorReport): string {
       ? `not usable: ${r.onnxruntime.error}`
       : `onnxruntime-node ${r.onnxruntime.version}; execution providers: ${eps!.map((p) => `${p.name}${p.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
   ]);
+  const tr = r.training;
   rows.push([
-    'tfjs',
-    r.tfjs.backend
-      ? `${r.tfjs.backend}${r.tfjs.skipped.length ? ` (skipped: ${r.tfjs.skipped.join('; ')})` : ''}`
-      : `no backend: ${r.tfjs.error}`,
+    'training',
+    tr.backend
+      ? `TensorFlow.js backend ${tr.backend}${tr.skipped.length ? ` (skipped: ${tr.skipped.join('; ')})` : ''}`
+      : !tr.installed && !tr.error
+        ? `not installed (npm install ${TRAINING_PACKAGES.join(' ')})`
+        : `${tr.installed ? 'TensorFlow.js has no backend' : 'cannot load'}: ${tr.error}`,
   ]);
   const needs: Record<keyof DoctorReport['tools'], string> = {
     ffmpeg: 'video files and V4L2 cameras need it',
@@ -152,7 +194,12 @@ export function formatReport(r: DoctorReport): string {
     'gst-launch-1.0': 'gst: pipelines and Jetson CSI cameras need it',
   };
   for (const [name, info] of Object.entries(r.tools) as [keyof DoctorReport['tools'], ToolInfo][]) {
-    rows.push([name, info.found ? (info.version ?? 'found') : `not found (${needs[name]})`]);
+    rows.push([
+      name,
+      info.found
+        ? `${info.version ?? 'found'} (${info.source}: ${info.path})`
+        : `not found${info.path ? ` at ${info.path} (${info.source})` : ''}: ${needs[name]}; ${installHint(name)}`,
+    ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   const lines = ['ct-edge doctor', ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)];
@@ -161,8 +208,6 @@ export function formatReport(r: DoctorReport): string {
 }
 
 export const command: CliCommand = {
-  name: 'doctor',
-  summary: 'show what this build and machine have: CUDA, TensorRT, GPU, onnxruntime, tfjs, ffmpeg',
   usage,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' } } });

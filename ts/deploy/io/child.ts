@@ -30,6 +30,11 @@ const INSTALL_HINT: Record<string, string> = {
     'install GStreamer: `sudo apt-get install gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good` (JetPack ships it with nvarguscamerasrc and nvvidconv)',
 };
 
+/** How to install ffmpeg, ffprobe or gst-launch-1.0 (for errors and `ct-edge doctor`). */
+export function installHint(tool: string): string {
+  return INSTALL_HINT[tool] ?? 'install it';
+}
+
 const live = new Set<ManagedChild>();
 
 function killAllNow(): void {
@@ -125,7 +130,7 @@ export class ManagedChild {
     const e = this.spawnError;
     if (!e) return undefined;
     if (e.code === 'ENOENT') {
-      return new CtEdgeError('ERR_SOURCE', `${this.command} is not installed (or not on PATH); ${INSTALL_HINT[this.tool] ?? 'install it'}`, { cause: e });
+      return new CtEdgeError('ERR_SOURCE', `${this.command} is not installed (or not on PATH); ${installHint(this.tool)}`, { cause: e });
     }
     return new CtEdgeError('ERR_SOURCE', `cannot start ${this.command}: ${e.message}`, { cause: e });
   }
