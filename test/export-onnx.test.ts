@@ -19,9 +19,8 @@ import { initBackend } from '../ts/train/model/backend.js';
 import { geometry, netConfig, runtimeConfig } from '../ts/train/model/config.js';
 import { TrackerNet } from '../ts/train/model/network.js';
 import { readOnnxModel } from '../ts/contract/onnx-reader.js';
-import { NETWORK_METADATA_KEY } from '../ts/train/export-onnx.js';
 import { CtEdgeError } from '../ts/contract/errors.js';
-import { metadataFromConfig } from '../ts/contract/model-config.js';
+import { metadataFromConfig, NETWORK_METADATA_KEY } from '../ts/contract/model-config.js';
 import { squareFrame } from './helpers/frames.js';
 
 const config = netConfig('tiny');

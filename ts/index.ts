@@ -1,6 +1,12 @@
+/**
+ * `ct-edge`: the deploy side. Load a tracker model (ONNX on onnxruntime, or a TensorRT engine),
+ * track frames, read video and cameras, write results, evaluate and benchmark. Nothing here loads
+ * TensorFlow.js: training and compression live in `ct-edge/train`.
+ */
 export { Engine, type EngineBackend, type EngineOptions, type HeadOutputs, type InferenceBinding } from './deploy/engine.js';
 export { buildEngine, tensorRtGuidance, type BuildEngineOptions, type BuiltEngine, type TensorRtBackend } from './deploy/tensorrt.js';
 export { Tracker, type TrackerOptions } from './deploy/tracker.js';
+export { trackStream, TrackTransform, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './deploy/stream.js';
 export { CtEdgeError, type ErrorCode } from './contract/errors.js';
 export type { Box, Frame, PixelFormat, StageTimings, TrackResult, TrackState } from './contract/types.js';
 export {
@@ -20,18 +26,12 @@ export { iou, sequenceMetrics, averageMetrics, type Curves, type Scores, type Se
 export { evaluate, type EvalModel, type EvalResult } from './deploy/eval/evaluate.js';
 export { benchmark, type BenchModel, type BenchResult } from './deploy/eval/bench.js';
 export { oneStepCheck, type OneStepClip, type OneStepStats } from './deploy/eval/one-step.js';
-export { TrackerNet, type ForwardResult, type HeadMaps } from './train/model/network.js';
-export { netConfig, PRESETS, type PresetName, type TrackerNetConfig } from './train/model/config.js';
-export { initBackend, backendName } from './train/model/backend.js';
-export { readCheckpoint, writeCheckpoint, type Checkpoint } from './train/checkpoint/checkpoint.js';
-export { writeTrackerOnnx } from './train/export-onnx.js';
-export { calibrateBoxSize, type SizeCalibration, type SizeCalibrationOptions } from './train/calibrate.js';
-export { trackStream, TrackTransform, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './deploy/stream.js';
 export { openSource, type OpenSourceOptions } from './deploy/io/open.js';
 export { openVideo, openCamera, probeVideo, type VideoOptions, type CameraOptions, type FfmpegOptions } from './deploy/io/ffmpeg.js';
 export { openGStreamer, csiCameraPipeline, usbCameraPipeline, parsePipelineCaps, type GStreamerOptions } from './deploy/io/gstreamer.js';
 export { openImageFolder, type ImageFolderOptions } from './deploy/io/image-folder.js';
 export type { FrameSource, SourceInfo, SourceOptions } from './deploy/io/source.js';
+export { toRgb, bytesOf } from './deploy/io/convert.js';
 export { VideoWriter, type VideoWriterOptions } from './deploy/io/video-writer.js';
 export { ResultWriter, type BoxRecord, type ResultFormat } from './deploy/io/results.js';
 export { drawRect, drawText, drawLabel, drawResult, fillRect, type Rgb } from './deploy/io/draw.js';

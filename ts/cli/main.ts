@@ -1,21 +1,40 @@
 #!/usr/bin/env node
 /** `ct-edge <command> [options]`: dispatches to the commands in ./commands. */
 import { CtEdgeError } from '../contract/errors.js';
+import { TRAINING_PACKAGES } from './training-packages.js';
 import type { CliCommand } from './command.js';
-import { command as benchCommand } from './commands/bench.js';
-import { command as buildEngineCommand } from './commands/build-engine.js';
-import { command as calibrateCommand } from './commands/calibrate.js';
-import { command as compressCommand } from './commands/compress.js';
-import { command as demoCommand } from './commands/demo.js';
-import { command as doctorCommand } from './commands/doctor.js';
-import { command as evalCommand } from './commands/eval.js';
-import { command as exportCommand } from './commands/export.js';
-import { command as generateCommand } from './commands/generate.js';
-import { command as inspectCommand } from './commands/inspect.js';
-import { command as trackCommand } from './commands/track.js';
-import { command as trainCommand } from './commands/train.js';
 
-const commands: CliCommand[] = [demoCommand, trackCommand, trainCommand, compressCommand, calibrateCommand, generateCommand, exportCommand, inspectCommand, evalCommand, benchCommand, buildEngineCommand, doctorCommand];
+/**
+ * Every command, loaded only when it runs: the deploy commands never load TensorFlow.js, so they
+ * work on an install without it (`ct-edge/train`'s optional peer dependencies).
+ */
+const commands: { name: string; summary: string; training?: true; load: () => Promise<{ command: CliCommand }> }[] = [
+  { name: 'demo', summary: 'track held-out clips with the shipped teacher and compressed students (onnxruntime)', load: () => import('./commands/demo.js') },
+  { name: 'track', summary: 'track a target through a video, camera, GStreamer pipeline or image folder', load: () => import('./commands/track.js') },
+  { name: 'train', summary: 'train a tracker (teacher) on generated clips', training: true, load: () => import('./commands/train.js') },
+  { name: 'compress', summary: 'compress a teacher into an N-block student (CompressTracker)', training: true, load: () => import('./commands/compress.js') },
+  { name: 'calibrate', summary: "remove a trained tracker's box-size bias (run after train or compress)", training: true, load: () => import('./commands/calibrate.js') },
+  { name: 'generate', summary: 'procedural tracking clips in GOT-10k layout (and a contact sheet)', load: () => import('./commands/generate.js') },
+  { name: 'export', summary: 'export a checkpoint (.safetensors) to ONNX', training: true, load: () => import('./commands/export.js') },
+  { name: 'inspect', summary: "show an ONNX model's inputs, outputs, opset, metadata and ops", load: () => import('./commands/inspect.js') },
+  { name: 'eval', summary: 'success AUC, precision and FPS of models on a dataset (tables, JSON, plots)', load: () => import('./commands/eval.js') },
+  { name: 'bench', summary: 'latency percentiles, FPS, stage split and memory of one or more models', load: () => import('./commands/bench.js') },
+  { name: 'build-engine', summary: 'build a TensorRT engine from an ONNX model (FP16 on GPUs that have it), optionally verify it', load: () => import('./commands/build-engine.js') },
+  { name: 'doctor', summary: 'show what this build and machine have: CUDA, TensorRT, GPU, onnxruntime, tfjs, ffmpeg', load: () => import('./commands/doctor.js') },
+];
+
+/** A training command's module, or a typed error naming the packages when TensorFlow.js is not installed. */
+async function load(entry: (typeof commands)[number]): Promise<CliCommand> {
+  try {
+    return (await entry.load()).command;
+  } catch (error) {
+    const e = error as { code?: string; message?: string };
+    if (entry.training && e?.code === 'ERR_MODULE_NOT_FOUND' && /@tensorflow\//.test(e.message ?? '')) {
+      throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `ct-edge ${entry.name} trains with TensorFlow.js, which is not installed (a deploy-only install): npm install ${TRAINING_PACKAGES.join(' ')}`, { cause: error });
+    }
+    throw error;
+  }
+}
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -34,11 +53,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(help());
     return name ? 0 : 1;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     console.error(`ct-edge: unknown command '${name}'\n\n${help()}`);
     return 2;
   }
+  const command = await load(entry);
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.usage);
     return 0;

@@ -1,10 +1,9 @@
 /** Flags shared by `ct-edge train` and `ct-edge compress`: optimisation, data, outputs, resume. */
 import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../contract/errors.js';
-import type { ClipDifficulty, ClipOptions } from '../train/data/generator.js';
-import type { LoopOptions } from '../train/loop.js';
-import { defaultTrainingWorkers } from '../train/parallel.js';
-import type { BackendChoice } from '../train/model/backend.js';
+import type { ClipDifficulty } from '../train/data/generator.js';
+import type { LogEntry } from '../train/loop.js';
+import type { RunOptions } from '../train/train-tracker.js';
 
 export const TRAINING_FLAGS = {
   steps: { type: 'string' },
@@ -47,15 +46,6 @@ function parseNumber(text: string | undefined, flag: string, fallback: number): 
   return v;
 }
 
-export interface TrainingSetup {
-  loop: LoopOptions;
-  batchSize: number;
-  seed: number;
-  output: string;
-  clip: ClipOptions;
-  mix: Partial<Record<ClipDifficulty, number>>;
-}
-
 const DIFFICULTIES: readonly ClipDifficulty[] = ['easy', 'moderate', 'hard'];
 
 /** A --difficulty flag's value, checked. */
@@ -79,44 +69,40 @@ export function parseClipMix(text: string | undefined): Partial<Record<ClipDiffi
   return mix;
 }
 
-export function trainingSetup(values: Record<string, unknown>, label: string, defaultLr: number): TrainingSetup {
+/** The run options that train and compress share, from their flags. */
+export function trainingSetup(values: Record<string, unknown>, defaultLr: number): RunOptions {
   const str = (k: string) => values[k] as string | undefined;
   const output = str('output');
   if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the output file with -o FILE.safetensors');
   if (str('steps') === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of optimisation steps with --steps N');
-  const base = output.replace(/\.safetensors$/i, '');
   const [w, h] = (str('clip-size') ?? '320x240').split('x').map(Number);
   if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 32 && h >= 32)) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--clip-size must be WxH with both at least 32, got '${str('clip-size')}'`);
   }
+  const batchSize = parseIntFlag(str('batch'), 'batch', 8);
+  const workers = str('workers') === undefined ? undefined : parseIntFlag(str('workers'), 'workers', 1);
+  if (workers !== undefined && workers > batchSize) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--workers ${workers} is more than the batch (${batchSize} pairs); use at most --workers ${batchSize}`);
+  }
   return {
     output,
-    batchSize: parseIntFlag(str('batch'), 'batch', 8),
-    seed: parseIntFlag(str('seed'), 'seed', 1, 0),
-    clip: { width: w, height: h },
-    mix: parseClipMix(str('clip-mix')),
-    loop: {
-      steps: parseIntFlag(str('steps'), 'steps', 0),
-      learningRate: parseNumber(str('lr'), 'lr', defaultLr),
-      weightDecay: parseNumber(str('weight-decay'), 'weight-decay', 1e-4),
-      clipNorm: parseNumber(str('clip-norm'), 'clip-norm', 0.1),
-      lrDropAt: 0.8,
-      lrDropFactor: 0.1,
-      checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', 50),
-      checkpointPath: `${base}.resume.safetensors`,
-      logPath: `${base}.log.jsonl`,
-      plotPath: `${base}.curves.png`,
-      resume: values.resume === true,
-      label,
-    },
+    batchSize,
+    workers,
+    data: { seed: parseIntFlag(str('seed'), 'seed', 1, 0), clip: { width: w, height: h }, mix: parseClipMix(str('clip-mix')) },
+    steps: parseIntFlag(str('steps'), 'steps', 0),
+    learningRate: parseNumber(str('lr'), 'lr', defaultLr),
+    weightDecay: parseNumber(str('weight-decay'), 'weight-decay', 1e-4),
+    clipNorm: parseNumber(str('clip-norm'), 'clip-norm', 0.1),
+    lrDropAt: 0.8,
+    lrDropFactor: 0.1,
+    checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', 50),
+    resume: values.resume === true,
   };
 }
 
-/** The --workers flag's value, checked against the batch; its default depends on the backend. */
-export function trainingWorkers(text: string | undefined, backend: BackendChoice, batchSize: number): number {
-  const workers = parseIntFlag(text, 'workers', defaultTrainingWorkers(backend, batchSize));
-  if (workers > batchSize) {
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--workers ${workers} is more than the batch (${batchSize} pairs); use at most --workers ${batchSize}`);
-  }
-  return workers;
+/** "mean loss of the last N steps X", for the line a finished run prints. */
+export function lastLossSummary(log: readonly LogEntry[]): string {
+  const last = log.slice(-Math.min(20, log.length));
+  const mean = last.reduce((a, e) => a + e.losses.total, 0) / Math.max(1, last.length);
+  return `mean loss of the last ${last.length} steps ${mean.toFixed(4)}`;
 }

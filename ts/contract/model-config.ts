@@ -51,6 +51,12 @@ export interface TensorSignature {
   shape: readonly (number | string)[];
 }
 
+/** Tensor names of OSTrack-family exports (ct-edge's own); foreign models name theirs in metadata or options. */
+export const TENSOR_NAMES = {
+  inputs: { template: 'template', search: 'search' },
+  outputs: { score: 'score_map', size: 'size_map', offset: 'offset_map' },
+} as const;
+
 export const OSTRACK_DEFAULTS = {
   templateFactor: 2,
   searchFactor: 4,
@@ -76,6 +82,9 @@ export const METADATA_KEYS = {
   boxMapping: 'ct_edge.box_mapping',
   lostThreshold: 'ct_edge.lost_threshold',
 } as const satisfies Record<keyof ModelOptions, string>;
+
+/** metadata_props key of the exporter's network config (JSON): what `ct-edge/train` needs to read a model back. */
+export const NETWORK_METADATA_KEY = 'ct_edge.network';
 
 function invalid(what: string, value: unknown, expected: string): never {
   throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${what} must be ${expected}, got ${JSON.stringify(value)}`);
@@ -169,8 +178,8 @@ export function resolveModelConfig(
   options: ModelOptions,
 ): ModelConfig {
   const pick = <K extends keyof ModelOptions>(k: K): ModelOptions[K] => options[k] ?? metadata[k];
-  const inputs = { template: 'template', search: 'search', ...metadata.inputs, ...options.inputs };
-  const outputs = { score: 'score_map', size: 'size_map', offset: 'offset_map', ...metadata.outputs, ...options.outputs };
+  const inputs = { ...TENSOR_NAMES.inputs, ...metadata.inputs, ...options.inputs };
+  const outputs = { ...TENSOR_NAMES.outputs, ...metadata.outputs, ...options.outputs };
 
   const findIn = (list: readonly TensorSignature[], name: string, role: string, kind: 'input' | 'output', optionHint: string) => {
     const t = list.find((x) => x.name === name);

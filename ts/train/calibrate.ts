@@ -10,10 +10,16 @@
  * (the logit before the sigmoid; one shift for width, one for height) so that the geometric mean
  * of predicted / true size becomes 1. The shifts are solved exactly on the collected logits.
  */
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type { TrackerNet } from './model/network.js';
+import { TrackerNet } from './model/network.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { PairBatchSource } from './objectives.js';
+import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint.js';
+import { syntheticPairs } from './data-source.js';
+import type { ClipDifficulty } from './data/generator.js';
+import { hashSeed } from './data/random.js';
+import { initBackend } from './model/backend.js';
 
 /** The size head's final 1x1 conv bias: [width logit, height logit]. */
 export const SIZE_BIAS = 'box_head.conv5_size.bias';
@@ -109,4 +115,39 @@ export async function calibrateBoxSize(net: TrackerNet, data: PairBatchSource, o
   const bias = net.variable(SIZE_BIAS);
   tf.tidy(() => bias.assign(tf.add(bias, tf.tensor1d(shift))));
   return { pairs, measured, before: [ratio(0, 0), ratio(1, 0)], after: [ratio(0, shift[0]), ratio(1, shift[1])], shift };
+}
+
+/** Calibration clips come from their own stream: hashed with this tag, a seed never names training clips. */
+const CALIBRATION_STREAM = 0xca1b;
+
+export interface CalibrateCheckpointOptions extends SizeCalibrationOptions {
+  /** Seed of the calibration clips (default 1), drawn from a stream of their own. */
+  seed?: number;
+  /** Generated clip difficulties and their shares: the mix the network was trained on (default moderate). */
+  mix?: Partial<Record<ClipDifficulty, number>>;
+}
+
+/**
+ * Reads a checkpoint, calibrates its box size on generated pairs cut as the tracker cuts them
+ * (centred, exactly searchFactor, no augmentation; each from a clip of its own) and writes the
+ * calibrated checkpoint to `output`, which must not be the input.
+ */
+export async function calibrateCheckpoint(input: string, output: string, o: CalibrateCheckpointOptions = {}): Promise<SizeCalibration> {
+  if (resolve(output) === resolve(input)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `the output ${output} would overwrite the checkpoint; write the calibrated one beside it`);
+  const { config, weights } = await readCheckpoint(input);
+  await initBackend();
+  const net = TrackerNet.fromWeights(config, weights, input);
+  try {
+    const data = syntheticPairs(config, {
+      seed: hashSeed(o.seed ?? 1, CALIBRATION_STREAM),
+      mix: o.mix,
+      sampling: { centerJitter: 0, scaleJitter: 0, brightnessJitter: 0, grayscaleProbability: 0 },
+      clipReuse: 1,
+    });
+    const result = await calibrateBoxSize(net, data, o);
+    await writeCheckpoint(output, { config, weights: net.weights() });
+    return result;
+  } finally {
+    net.dispose();
+  }
 }

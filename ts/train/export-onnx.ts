@@ -15,13 +15,12 @@ import { geometry, runtimeConfig, type TrackerNetConfig } from './model/config.j
 import { BN_EPS } from './model/layers.js';
 import { HEAD_TOWERS, TOWER_OUTPUTS, towerChannels, type WeightMap } from './model/params.js';
 import { checkWeights } from './model/weights.js';
-import { metadataFromConfig } from '../contract/model-config.js';
+import { metadataFromConfig, NETWORK_METADATA_KEY, TENSOR_NAMES } from '../contract/model-config.js';
 import { ModelProto, OnnxDataType } from '../contract/onnx-schema.js';
 
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 17;
 /** metadata_props key holding the network config as JSON (for `ct-edge inspect`). */
-export const NETWORK_METADATA_KEY = 'ct_edge.network';
 const LAYER_NORM_EPS = 1e-6;
 const SCORE_CLAMP = 1e-4;
 
@@ -113,7 +112,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
     const seq = g.op('Transpose', [flat], `${input}_tokens`, { perm: [0, 2, 1] });
     return g.op('Add', [seq, g.floats(pos, [1, tokens, d], get(pos))], `${input}_pos`);
   };
-  let x = g.op('Concat', [embed('template', nz, 'pos_embed_z'), embed('search', nx, 'pos_embed_x')], 'tokens', { axis: 1 });
+  let x = g.op('Concat', [embed(TENSOR_NAMES.inputs.template, nz, 'pos_embed_z'), embed(TENSOR_NAMES.inputs.search, nx, 'pos_embed_x')], 'tokens', { axis: 1 });
 
   const layerNorm = (input: string, prefix: string) =>
     g.op('LayerNormalization', [input, g.floats(`${prefix}.weight`, [d], get(`${prefix}.weight`)), g.floats(`${prefix}.bias`, [d], get(`${prefix}.bias`))], prefix, {
@@ -162,7 +161,8 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
   const map = g.op('Reshape', [channels, g.int64s('map_shape', [1, d, f, f])], 'search_map');
 
   const ch = towerChannels(config);
-  const outputs: Record<string, string> = { ctr: 'score_map', size: 'size_map', offset: 'offset_map' };
+  const names = TENSOR_NAMES.outputs;
+  const outputs: Record<string, string> = { ctr: names.score, size: names.size, offset: names.offset };
   const low = g.scalar('clamp_min', SCORE_CLAMP);
   const high = g.scalar('clamp_max', 1 - SCORE_CLAMP);
   for (const tower of HEAD_TOWERS) {
@@ -209,13 +209,13 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
       node: g.nodes,
       initializer: g.initializers,
       input: [
-        { name: 'template', type: tensorType([1, 3, config.templateSize, config.templateSize]) },
-        { name: 'search', type: tensorType([1, 3, config.searchSize, config.searchSize]) },
+        { name: TENSOR_NAMES.inputs.template, type: tensorType([1, 3, config.templateSize, config.templateSize]) },
+        { name: TENSOR_NAMES.inputs.search, type: tensorType([1, 3, config.searchSize, config.searchSize]) },
       ],
       output: [
-        { name: 'score_map', type: tensorType([1, 1, f, f]) },
-        { name: 'size_map', type: tensorType([1, 2, f, f]) },
-        { name: 'offset_map', type: tensorType([1, 2, f, f]) },
+        { name: names.score, type: tensorType([1, 1, f, f]) },
+        { name: names.size, type: tensorType([1, 2, f, f]) },
+        { name: names.offset, type: tensorType([1, 2, f, f]) },
       ],
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),

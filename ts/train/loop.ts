@@ -1,6 +1,6 @@
 /**
  * The training loop shared by teacher training and compression: AdamW, gradient clipping, a step
- * learning-rate drop, a progress bar, a JSON-lines log, a PNG of the curves, and checkpoints that
+ * learning-rate drop, a progress callback, a JSON-lines log, a PNG of the curves, and checkpoints that
  * let `--resume` continue a killed run exactly where its last checkpoint left it.
  *
  * Exact resume rests on one rule for objectives: everything random in step t (the batch, the
@@ -10,7 +10,6 @@
 import { appendFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
-import cliProgress from 'cli-progress';
 import sharp from 'sharp';
 import { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
 import type { WeightMap } from './model/params.js';
@@ -80,8 +79,17 @@ export interface LoopOptions {
   logPath: string;
   plotPath: string;
   resume: boolean;
-  /** Name on the progress bar. */
+  /** Title of the curves image. */
   label: string;
+  /** Called after every step (and once at the start, with the step the run starts from). */
+  onProgress?: (progress: TrainProgress) => void;
+}
+
+/** Where a run stands: `entry` is the step just finished (absent at the start). */
+export interface TrainProgress {
+  step: number;
+  steps: number;
+  entry?: LogEntry;
 }
 
 export interface LogEntry {
@@ -202,17 +210,7 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
   await writeFile(o.logPath, log.map((e) => JSON.stringify(e) + '\n').join(''));
 
   const params = Object.fromEntries(objective.trainable);
-  const bar = new cliProgress.SingleBar(
-    {
-      format: `${o.label} {bar} {value}/{total} | loss {loss} | {msPerStep} ms/step | ETA {eta_formatted}`,
-      noTTYOutput: true,
-      notTTYSchedule: 10_000,
-      etaBuffer: 50,
-      stream: process.stderr,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  bar.start(o.steps, start, { loss: '-', msPerStep: '-' });
+  o.onProgress?.({ step: start, steps: o.steps });
   try {
     for (let step = start + 1; step <= o.steps; step++) {
       const t0 = performance.now();
@@ -228,14 +226,13 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
       const entry: LogEntry = { step, lr: optimizer.learningRate, gradNorm, ms: performance.now() - t0, losses: terms, info: objective.stepInfo?.(step) };
       log.push(entry);
       await appendFile(o.logPath, JSON.stringify(entry) + '\n');
-      bar.update(step, { loss: terms.total.toFixed(4), msPerStep: entry.ms.toFixed(0) });
+      o.onProgress?.({ step, steps: o.steps, entry });
       if (step % o.checkpointEvery === 0 || step === o.steps) {
         await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer);
         await plotCurves(o.plotPath, o.label, log);
       }
     }
   } finally {
-    bar.stop();
     optimizer.dispose();
   }
   return log;

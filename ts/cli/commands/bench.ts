@@ -79,8 +79,6 @@ export function formatBenchTable(results: readonly BenchResult[]): string {
 }
 
 export const command: CliCommand = {
-  name: 'bench',
-  summary: 'latency percentiles, FPS, stage split and memory of one or more models',
   usage,
   async run(argv) {
     const { values } = parseArgs({

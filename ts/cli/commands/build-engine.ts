@@ -2,22 +2,15 @@
  * `ct-edge build-engine student.onnx`: a TensorRT engine for this machine's GPU, its metadata beside
  * it, and with --verify a comparison of the engine against the ONNX model on onnxruntime.
  */
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { isDirectory } from '../../deploy/datasets/common.js';
-import { openDataset } from '../../deploy/datasets/dataset.js';
-import { iou } from '../../deploy/eval/metrics.js';
-import { readImage } from '../../deploy/io/images.js';
+import { compareEngines, randomSamples, sequenceSamples, type Agreement } from '../../deploy/eval/compare-engines.js';
 import { Engine } from '../../deploy/engine.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { buildEngine, type BuiltEngine } from '../../deploy/tensorrt.js';
-import { Tracker } from '../../deploy/tracker.js';
-import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
 
-/** The project's real test sequence, used by --verify when it is there and no --sequence is given. */
-const DEFAULT_SEQUENCE = '../shared/data/sequences/bag';
 const KEEP_FP32_KINDS = ['layernorm', 'normalization', 'softmax', 'reduce'];
 
 const usage = `usage: ct-edge build-engine <model.onnx> [-o model.engine] [options]
@@ -39,8 +32,8 @@ Options:
   --verbose              TensorRT's informational messages
   --verify               then run the engine and the ONNX model on onnxruntime (CPU) on the same
                          crops and report how far apart they are
-  --sequence DIR         real frames for --verify, an OTB sequence folder (default
-                         ${DEFAULT_SEQUENCE} when it exists)
+  --sequence DIR         real frames for --verify too, an OTB sequence folder (frames in img/,
+                         groundtruth_rect.txt)
   --samples N            crops per set for --verify (default 50)
 
 ${MODEL_OPTIONS_USAGE}
@@ -78,98 +71,6 @@ function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
   ].join('\n');
 }
 
-/** One comparison: both trackers start from `box` in `frame`, then track `next` (so they crop the same regions). */
-export interface VerifySample {
-  frame: Frame;
-  box: Box;
-  next: Frame;
-}
-
-export interface Agreement {
-  set: string;
-  samples: number;
-  /** Largest and mean |difference| of the windowed peak score, the value the lost rule reads. */
-  maxScoreDiff: number;
-  meanScoreDiff: number;
-  /** Largest difference of a box coordinate (x, y, width or height), pixels. */
-  maxBoxDiffPx: number;
-  /** Samples whose two boxes overlap with IoU > 0.9. */
-  boxesAgree: number;
-}
-
-/**
- * Runs `engine` and `reference` on the same samples. The TensorRT tracker hands back decoded
- * results, not the raw maps, so the outputs compared are the peak score and the box.
- */
-export async function compareEngines(set: string, engine: Engine, reference: Engine, samples: Iterable<VerifySample> | AsyncIterable<VerifySample>): Promise<Agreement> {
-  const a = new Tracker(engine);
-  const b = new Tracker(reference);
-  const stats: Agreement = { set, samples: 0, maxScoreDiff: 0, meanScoreDiff: 0, maxBoxDiffPx: 0, boxesAgree: 0 };
-  try {
-    for await (const s of samples) {
-      a.init(s.frame, s.box);
-      b.init(s.frame, s.box);
-      const [ra, rb] = [await a.track(s.next), await b.track(s.next)];
-      const scoreDiff = Math.abs(ra.score - rb.score);
-      const boxDiff = Math.max(...(['x', 'y', 'width', 'height'] as const).map((k) => Math.abs(ra.box[k] - rb.box[k])));
-      stats.samples += 1;
-      stats.maxScoreDiff = Math.max(stats.maxScoreDiff, scoreDiff);
-      stats.meanScoreDiff += scoreDiff;
-      stats.maxBoxDiffPx = Math.max(stats.maxBoxDiffPx, boxDiff);
-      if (iou(ra.box, rb.box) > 0.9) stats.boxesAgree += 1;
-    }
-  } finally {
-    a.dispose();
-    b.dispose();
-  }
-  if (stats.samples > 0) stats.meanScoreDiff /= stats.samples;
-  return stats;
-}
-
-/** Deterministic random frames (20 px cells of random colour) and random boxes. */
-export function* randomSamples(count: number, width = 640, height = 480, seed = 1): Generator<VerifySample> {
-  let state = seed >>> 0;
-  const random = () => {
-    // mulberry32
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const cell = 20;
-  for (let i = 0; i < count; i++) {
-    const data = new Uint8Array(width * height * 3);
-    const cols = Math.ceil(width / cell);
-    const colours = Array.from({ length: cols * Math.ceil(height / cell) * 3 }, () => Math.floor(random() * 256));
-    for (let y = 0, o = 0; y < height; y++) {
-      for (let x = 0; x < width; x++, o += 3) {
-        const c = (Math.floor(y / cell) * cols + Math.floor(x / cell)) * 3;
-        data[o] = colours[c];
-        data[o + 1] = colours[c + 1];
-        data[o + 2] = colours[c + 2];
-      }
-    }
-    const w = 24 + Math.floor(random() * 136);
-    const h = 24 + Math.floor(random() * 136);
-    const box = { x: Math.floor(random() * (width - w)), y: Math.floor(random() * (height - h)), width: w, height: h };
-    const frame: Frame = { data, width, height, format: 'rgb' };
-    yield { frame, box, next: frame };
-  }
-}
-
-/** Pairs (frame i with its ground truth, frame i+1) spread evenly over an OTB sequence. */
-async function* sequenceSamples(dir: string, count: number): AsyncGenerator<VerifySample> {
-  const sequence = (await openDataset(dir, 'otb')).sequences[0];
-  if (!sequence) throw new CtEdgeError('ERR_DATASET', `no readable sequence in ${dir}`);
-  const starts = sequence.groundTruth.flatMap((box, i) => (box && i + 1 < sequence.framePaths.length ? [i] : []));
-  const step = Math.max(1, starts.length / count);
-  for (let k = 0; k < Math.min(count, starts.length); k++) {
-    const i = starts[Math.floor(k * step)];
-    yield { frame: await readImage(sequence.framePaths[i]), box: sequence.groundTruth[i]!, next: await readImage(sequence.framePaths[i + 1]) };
-  }
-}
-
 function agreementTable(rows: readonly Agreement[]): string {
   const header = ['Crops', 'Samples', 'max |Δscore|', 'mean |Δscore|', 'max box Δ px', 'IoU > 0.9'];
   const cells = rows.map((r) => [
@@ -185,8 +86,6 @@ function agreementTable(rows: readonly Agreement[]): string {
 }
 
 export const command: CliCommand = {
-  name: 'build-engine',
-  summary: 'build a TensorRT engine from an ONNX model (FP16 on GPUs that have it), optionally verify it',
   usage,
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -229,14 +128,14 @@ export const command: CliCommand = {
     console.log(describeBuild(built, !values.fp32));
     if (!values.verify) return 0;
 
-    const sequence = values.sequence ?? ((await isDirectory(resolve(DEFAULT_SEQUENCE))) ? resolve(DEFAULT_SEQUENCE) : undefined);
+    const sequence = values.sequence;
     await using engine = await Engine.load(built.enginePath);
     await using reference = await Engine.load(onnx, modelOptions);
     console.log(`\nverify: ${built.enginePath} (${engine.backend}) against ${onnx} (${reference.backend}), the same crops for both`);
     const rows = [await compareEngines('random frames', engine, reference, randomSamples(samples))];
     if (sequence) rows.push(await compareEngines(`sequence ${basename(sequence)}`, engine, reference, sequenceSamples(sequence, samples)));
     console.log(agreementTable(rows));
-    if (!sequence) console.log(`  (no real sequence: ${DEFAULT_SEQUENCE} not found; give --sequence DIR)`);
+    if (!sequence) console.log('  (random frames only; give --sequence DIR to compare on real frames too)');
     return 0;
   },
 };

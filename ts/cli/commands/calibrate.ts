@@ -1,19 +1,10 @@
 /** `ct-edge calibrate`: removes a trained tracker's box-size bias (ts/train/calibrate.ts). */
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readCheckpoint, writeCheckpoint } from '../../train/checkpoint/checkpoint.js';
-import { initBackend } from '../../train/model/backend.js';
-import { TrackerNet } from '../../train/model/network.js';
 import { CtEdgeError } from '../../contract/errors.js';
-import { calibrateBoxSize } from '../../train/calibrate.js';
-import { syntheticPairs } from '../../train/data-source.js';
-import { hashSeed } from '../../train/data/random.js';
+import { calibrateCheckpoint } from '../../train/calibrate.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
 import { parseClipMix } from '../training-options.js';
-
-/** Calibration clips come from their own stream: hashed with this tag, a seed never names training clips. */
-const CALIBRATION_STREAM = 0xca1b;
 
 const usage = `usage: ct-edge calibrate <checkpoint.safetensors> -o calibrated.safetensors [options]
 
@@ -33,8 +24,6 @@ Options:
                       give the mix the network was trained on`;
 
 export const command: CliCommand = {
-  name: 'calibrate',
-  summary: 'remove a trained tracker\'s box-size bias (run after train or compress)',
   usage,
   async run(argv) {
     const { values, positionals } = parseArgs({
@@ -45,36 +34,17 @@ export const command: CliCommand = {
     if (positionals.length !== 1) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `calibrate takes one checkpoint file, got ${positionals.length ? positionals.join(' ') : 'none'}\n\n${usage}`);
     }
-    const input = positionals[0];
+    const [input] = positionals;
     const output = values.output;
     if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the calibrated checkpoint with -o FILE.safetensors');
-    if (resolve(output) === resolve(input)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `the output ${output} would overwrite the checkpoint; write the calibrated one beside it`);
     const pairs = parseIntFlag(values.pairs, 'pairs', 2048);
-    const seed = parseIntFlag(values.seed, 'seed', 1, 0);
-    const mix = parseClipMix(values['clip-mix']);
-    const { config, weights } = await readCheckpoint(input);
-    const backend = await initBackend();
-    console.error(`ct-edge calibrate: TensorFlow.js backend ${backend}; measuring on ${pairs} generated pairs`);
-    const net = TrackerNet.fromWeights(config, weights, input);
-    try {
-      const data = syntheticPairs(config, {
-        seed: hashSeed(seed, CALIBRATION_STREAM),
-        mix,
-        // the tracker's own crops: centred on the last box, at exactly searchFactor, no augmentation
-        sampling: { centerJitter: 0, scaleJitter: 0, brightnessJitter: 0, grayscaleProbability: 0 },
-        // every pair from a clip of its own: clips differ more than pairs of one clip do
-        clipReuse: 1,
-      });
-      const r = await calibrateBoxSize(net, data, { pairs });
-      await writeCheckpoint(output, { config, weights: net.weights() });
-      const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
-      console.log(
-        `wrote ${output}: on ${r.measured} of ${r.pairs} pairs (those whose score peak lay on the target) boxes were ` +
-          `${pct(r.before[0])} wide and ${pct(r.before[1])} high; size logits shifted by ${r.shift[0].toFixed(4)} and ${r.shift[1].toFixed(4)}`,
-      );
-    } finally {
-      net.dispose();
-    }
+    console.error(`ct-edge calibrate: measuring on ${pairs} generated pairs`);
+    const r = await calibrateCheckpoint(input, output, { pairs, seed: parseIntFlag(values.seed, 'seed', 1, 0), mix: parseClipMix(values['clip-mix']) });
+    const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
+    console.log(
+      `wrote ${output}: on ${r.measured} of ${r.pairs} pairs (those whose score peak lay on the target) boxes were ` +
+        `${pct(r.before[0])} wide and ${pct(r.before[1])} high; size logits shifted by ${r.shift[0].toFixed(4)} and ${r.shift[1].toFixed(4)}`,
+    );
     return 0;
   },
 };

@@ -36,8 +36,6 @@ Options:
   --student FILE   repeatable; default every models/student-*.onnx`;
 
 export const command: CliCommand = {
-  name: 'demo',
-  summary: 'track held-out clips with the shipped teacher and compressed students (onnxruntime)',
   usage,
   async run(argv) {
     const { values } = parseArgs({

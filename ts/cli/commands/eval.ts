@@ -32,8 +32,6 @@ Example (VitTrack, whose tensors and conventions differ from ct-edge's):
     --channel-order bgr --box-mapping opencv`;
 
 export const command: CliCommand = {
-  name: 'eval',
-  summary: 'success AUC, precision and FPS of models on a dataset (tables, JSON, plots)',
   usage,
   async run(argv) {
     const { values } = parseArgs({

@@ -17,8 +17,6 @@ inputs template/search, outputs score_map/size_map/offset_map, metadata for the 
                       PyTorch): ${Object.keys(PRESETS).join(', ')}`;
 
 export const command: CliCommand = {
-  name: 'export',
-  summary: 'export a checkpoint (.safetensors) to ONNX',
   usage,
   async run(argv) {
     const { values, positionals } = parseArgs({

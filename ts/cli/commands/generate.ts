@@ -34,8 +34,6 @@ function parseSize(text: string): { width: number; height: number } {
 }
 
 export const command: CliCommand = {
-  name: 'generate',
-  summary: 'procedural tracking clips in GOT-10k layout (and a contact sheet)',
   usage,
   async run(argv) {
     const { values } = parseArgs({

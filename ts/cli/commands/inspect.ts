@@ -19,8 +19,6 @@ function describe(t: OnnxTensorInfo): string {
 }
 
 export const command: CliCommand = {
-  name: 'inspect',
-  summary: "show an ONNX model's inputs, outputs, opset, metadata and ops",
   usage,
   async run(argv) {
     const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' } } });

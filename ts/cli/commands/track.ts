@@ -113,8 +113,6 @@ class Progress {
 }
 
 export const command: CliCommand = {
-  name: 'track',
-  summary: 'track a target through a video, camera, GStreamer pipeline or image folder',
   usage,
   async run(argv) {
     const { values, positionals } = parseArgs({

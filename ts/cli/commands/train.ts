@@ -1,17 +1,12 @@
 /** `ct-edge train`: trains a tracker (a teacher) from scratch on generated clips. */
 import { parseArgs } from 'node:util';
-import { readCheckpoint, writeCheckpoint } from '../../train/checkpoint/checkpoint.js';
-import { initBackend } from '../../train/model/backend.js';
-import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js';
-import { TrackerNet } from '../../train/model/network.js';
 import { CtEdgeError } from '../../contract/errors.js';
-import { syntheticPairs } from '../../train/data-source.js';
-import { trainLoop } from '../../train/loop.js';
-import { teacherObjective } from '../../train/objectives.js';
-import { parallelObjective } from '../../train/parallel.js';
+import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js';
+import { trainTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
-import { TRAINING_FLAGS, TRAINING_USAGE, trainingSetup, trainingWorkers } from '../training-options.js';
+import { lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
+import { trainingProgressBar } from '../training-progress.js';
 
 const usage = `usage: ct-edge train --preset NAME --steps N -o teacher.safetensors [options]
 
@@ -30,8 +25,6 @@ Options:
 ${TRAINING_USAGE}`;
 
 export const command: CliCommand = {
-  name: 'train',
-  summary: 'train a tracker (teacher) on generated clips',
   usage,
   async run(argv) {
     const { values } = parseArgs({
@@ -39,35 +32,33 @@ export const command: CliCommand = {
       options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, 'head-channels': { type: 'string' }, init: { type: 'string' }, ...TRAINING_FLAGS },
       strict: true,
     });
-    const setup = trainingSetup(values, 'train', 5e-4);
+    const setup = trainingSetup(values, 5e-4);
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
-    const start = values.init ? await readCheckpoint(values.init) : undefined;
     const overrides = {
       ...(values.depth && { depth: parseIntFlag(values.depth, 'depth', 1) }),
       ...(values.width && { dim: parseIntFlag(values.width, 'width', 1) }),
       ...(values.heads && { heads: parseIntFlag(values.heads, 'heads', 1) }),
       ...(values['head-channels'] && { headChannels: parseIntFlag(values['head-channels'], 'head-channels', 8) }),
     };
-    const config = start?.config ?? netConfig(values.preset as PresetName, overrides);
-    const backend = await initBackend();
-    const workers = trainingWorkers(values.workers, backend, setup.batchSize);
-    const threads = workers > 1 ? ` on ${workers} worker threads` : '';
-    console.error(`ct-edge train: TensorFlow.js backend ${backend}${threads}; ${config.depth} blocks of width ${config.dim}${start ? `, starting from ${values.init}` : ''}`);
-    const net = start ? TrackerNet.fromWeights(config, start.weights, values.init!) : TrackerNet.random(config, setup.seed);
-    const data = { seed: setup.seed, clip: setup.clip, mix: setup.mix };
-    const local = teacherObjective(net, syntheticPairs(config, data), setup.batchSize, values.init);
-    const parallel = workers > 1 ? await parallelObjective(local, { kind: 'teacher', config, batchSize: setup.batchSize }, { data, workers, backend }) : undefined;
+    const config = values.init ? undefined : netConfig(values.preset as PresetName, overrides);
+    const bar = trainingProgressBar('train');
+    let result;
     try {
-      const log = await trainLoop(parallel ?? local, setup.loop);
-      await writeCheckpoint(setup.output, { config, weights: net.weights() });
-      const last = log.slice(-Math.min(20, log.length));
-      const mean = last.reduce((a, e) => a + e.losses.total, 0) / last.length;
-      console.log(`wrote ${setup.output} (mean loss of the last ${last.length} steps ${mean.toFixed(4)}); log ${setup.loop.logPath}, curves ${setup.loop.plotPath}; next: ct-edge calibrate ${setup.output} -o CALIBRATED.safetensors`);
+      result = await trainTracker({
+        ...setup,
+        config,
+        init: values.init,
+        onStart: ({ backend, workers }) => {
+          const threads = workers > 1 ? ` on ${workers} worker threads` : '';
+          const net = config ? `${config.depth} blocks of width ${config.dim}` : `starting from ${values.init}`;
+          console.error(`ct-edge train: TensorFlow.js backend ${backend}${threads}; ${net}`);
+        },
+        onProgress: bar.onProgress,
+      });
     } finally {
-      await parallel?.dispose();
-      local.dispose();
-      net.dispose();
+      bar.stop();
     }
+    console.log(`wrote ${result.output} (${lastLossSummary(result.log)}); log and curves beside it; next: ct-edge calibrate ${result.output} -o CALIBRATED.safetensors`);
     return 0;
   },
 };

@@ -8,6 +8,7 @@
 import { loadNative, type NativeAddon } from '../../deploy/native.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Box, Frame } from '../../contract/types.js';
+import { OSTRACK_DEFAULTS } from '../../contract/model-config.js';
 import { hashSeed, Rng } from './random.js';
 import type { PairSource } from './sources.js';
 
@@ -69,8 +70,8 @@ export interface Batch {
 const OSTRACK = {
   templateSize: 128,
   searchSize: 256,
-  templateFactor: 2,
-  searchFactor: 4,
+  templateFactor: OSTRACK_DEFAULTS.templateFactor,
+  searchFactor: OSTRACK_DEFAULTS.searchFactor,
   centerJitter: 3,
   scaleJitter: 0.25,
   templateCenterJitter: 0,
@@ -78,9 +79,9 @@ const OSTRACK = {
   grayscaleProbability: 0.05,
   flipProbability: 0.5,
   brightnessJitter: 0.2,
-  mean: [0.485, 0.456, 0.406] as readonly number[],
-  std: [0.229, 0.224, 0.225] as readonly number[],
-  channelOrder: 'rgb' as 'rgb' | 'bgr',
+  mean: OSTRACK_DEFAULTS.mean as readonly number[],
+  std: OSTRACK_DEFAULTS.std as readonly number[],
+  channelOrder: OSTRACK_DEFAULTS.channelOrder,
 };
 
 /** A draw that fails a validity check is replaced by the next draw of the same stream; this many tries. */

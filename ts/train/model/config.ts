@@ -3,7 +3,7 @@
  * code builds the published OSTrack-256 teacher, compressed students and tiny CPU models.
  */
 import { CtEdgeError } from '../../contract/errors.js';
-import { OSTRACK_DEFAULTS, type ModelConfig } from '../../contract/model-config.js';
+import { OSTRACK_DEFAULTS, TENSOR_NAMES, type ModelConfig } from '../../contract/model-config.js';
 
 export interface TrackerNetConfig {
   /** Token width (ViT embedding dimension). */
@@ -106,8 +106,8 @@ export function geometry(c: TrackerNetConfig): { templateTokens: number; searchT
 /** The runtime's view of a ct-edge model: what its ONNX metadata tells the Engine. */
 export function runtimeConfig(c: TrackerNetConfig): ModelConfig {
   return {
-    inputs: { template: 'template', search: 'search' },
-    outputs: { score: 'score_map', size: 'size_map', offset: 'offset_map' },
+    inputs: { ...TENSOR_NAMES.inputs },
+    outputs: { ...TENSOR_NAMES.outputs },
     templateSize: c.templateSize,
     searchSize: c.searchSize,
     featureSize: geometry(c).featureSize,

@@ -1,0 +1,109 @@
+/**
+ * The two training runs as library calls: `trainTracker` (a teacher from scratch, OSTrack's losses)
+ * and `compressTracker` (CompressTracker, teacher to student). Each picks the TensorFlow.js
+ * backend, splits batches over worker threads where that pays, runs or resumes the loop and writes
+ * the result; the CLI and the study tools only parse arguments and print.
+ */
+import { CtEdgeError } from '../contract/errors.js';
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
+import { compressionObjective, type CompressOptions, type Stage } from './compress.js';
+import { syntheticPairs, type SyntheticDataOptions } from './data-source.js';
+import { trainLoop, type LogEntry, type LoopOptions, type GradientObjective, type Objective } from './loop.js';
+import { initBackend, type BackendChoice } from './model/backend.js';
+import type { TrackerNetConfig } from './model/config.js';
+import { TrackerNet } from './model/network.js';
+import { teacherObjective } from './objectives.js';
+import { defaultTrainingWorkers, parallelObjective, type ObjectiveRecipe } from './parallel.js';
+
+/** The loop's settings with the file paths derived from the output's name. */
+export type RunOptions = Omit<LoopOptions, 'checkpointPath' | 'logPath' | 'plotPath' | 'label'> & {
+  /** The trained network (safetensors). Beside it: `.resume.safetensors`, `.log.jsonl`, `.curves.png`. */
+  output: string;
+  batchSize: number;
+  data: SyntheticDataOptions;
+  /** Worker threads sharing each batch; default one per core on wasm/cpu (see defaultTrainingWorkers). */
+  workers?: number;
+  /** Called once the backend and workers are chosen, before the first step. */
+  onStart?: (info: { backend: BackendChoice; workers: number }) => void;
+};
+
+export interface RunResult {
+  output: string;
+  config: TrackerNetConfig;
+  log: LogEntry[];
+  backend: BackendChoice;
+  workers: number;
+}
+
+/** Paths beside `output` (FILE.safetensors): the resume checkpoint, the log and the curves. */
+export function runFiles(output: string): Pick<LoopOptions, 'checkpointPath' | 'logPath' | 'plotPath'> {
+  const base = output.replace(/\.safetensors$/i, '');
+  return { checkpointPath: `${base}.resume.safetensors`, logPath: `${base}.log.jsonl`, plotPath: `${base}.curves.png` };
+}
+
+async function run(label: string, o: RunOptions, local: Objective, recipe: ObjectiveRecipe, save: () => Checkpoint): Promise<RunResult> {
+  const backend = await initBackend();
+  const workers = o.workers ?? defaultTrainingWorkers(backend, o.batchSize);
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= o.batchSize)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `workers must be a whole number from 1 to the batch size (${o.batchSize} pairs), got ${workers}`);
+  }
+  const parallel = workers > 1 ? await parallelObjective(local, recipe, { data: o.data, workers, backend }) : undefined;
+  try {
+    o.onStart?.({ backend, workers });
+    const objective: Objective | GradientObjective = parallel ?? local;
+    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, checkpointEvery, resume, onProgress } = o;
+    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, checkpointEvery, resume, onProgress };
+    const log = await trainLoop(objective, { ...loop, ...runFiles(o.output), label });
+    const checkpoint = save();
+    await writeCheckpoint(o.output, checkpoint);
+    return { output: o.output, config: checkpoint.config, log, backend, workers };
+  } finally {
+    await parallel?.dispose();
+  }
+}
+
+export interface TrainTrackerOptions extends RunOptions {
+  /** The network to train from scratch, or a checkpoint to start from (its config wins). */
+  config?: TrackerNetConfig;
+  init?: string;
+}
+
+/** Trains a tracker (a teacher) with OSTrack's losses on generated clips; writes `o.output`. */
+export async function trainTracker(o: TrainTrackerOptions): Promise<RunResult> {
+  const start = o.init ? await readCheckpoint(o.init) : undefined;
+  const config = start?.config ?? o.config;
+  if (!config) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'trainTracker needs a network config or an init checkpoint');
+  await initBackend();
+  const net = start ? TrackerNet.fromWeights(config, start.weights, o.init!) : TrackerNet.random(config, o.data.seed);
+  const local = teacherObjective(net, syntheticPairs(config, o.data), o.batchSize, o.init);
+  try {
+    return await run('train', o, local, { kind: 'teacher', config, batchSize: o.batchSize }, () => ({ config, weights: net.weights() }));
+  } finally {
+    local.dispose();
+    net.dispose();
+  }
+}
+
+export interface CompressTrackerOptions extends RunOptions {
+  /** The teacher checkpoint (frozen; never modified). */
+  teacher: string;
+  /** Student geometry and method switches; batchSize, steps and seed come from the run options. */
+  compress: Omit<CompressOptions, 'batchSize' | 'steps' | 'seed'>;
+}
+
+/** CompressTracker: compresses the teacher into a student; writes `o.output`. Returns the stages too. */
+export async function compressTracker(o: CompressTrackerOptions): Promise<RunResult & { stages: readonly Stage[] }> {
+  const { config, weights } = await readCheckpoint(o.teacher);
+  await initBackend();
+  const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
+  const options: CompressOptions = { ...o.compress, batchSize: o.batchSize, steps: o.steps, seed: o.data.seed };
+  const local = compressionObjective(teacher, syntheticPairs(config, o.data), options);
+  try {
+    const recipe = { kind: 'compress', teacher: { config, weights, source: o.teacher }, options } as const;
+    const result = await run('compress', o, local, recipe, () => ({ config: local.student.config, weights: local.student.weights() }));
+    return { ...result, stages: local.stages };
+  } finally {
+    local.dispose();
+    teacher.dispose();
+  }
+}
