@@ -1,9 +1,10 @@
 /**
  * The CUDA crop/resize/normalise kernel (native/cuda/preprocess.cu) against the CPU crop
  * (native/core/crop.cpp) on the same frames: every pixel format, windows inside and across the frame
- * border, both channel orders, float32 and float16. Runs where the addon was built with CUDA
- * (`npm run build:native:cmake` on a machine with nvcc) and a GPU is present; skipped otherwise,
- * with the reason in the test title.
+ * border, both channel orders, float32 and float16 (what FP16 TensorRT engines get; the CPU crop is
+ * float32 only, so its output rounded to float16 is the reference). Runs where the addon was built
+ * with CUDA (`npm run build:native:cmake` on a machine with nvcc) and a GPU is present; skipped
+ * otherwise, with the reason in the test title.
  */
 import test from 'ava';
 import { loadNative } from '../ts/deploy/native.js';
@@ -20,6 +21,34 @@ const skipReason = !cuda
     : undefined;
 
 const imagenet = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+/** float32 values to float16 bits, rounded to nearest even (__float2half_rn). */
+function toHalf(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  return Uint16Array.from(bits, (f) => {
+    const sign = (f >>> 16) & 0x8000;
+    const abs = f & 0x7fffffff;
+    if (abs >= 0x7f800000) return sign | 0x7c00 | (abs > 0x7f800000 ? 0x200 : 0);
+    if (abs >= 0x477ff000) return sign | 0x7c00; // rounds to infinity
+    let result: number;
+    let rem: number;
+    let halfway: number;
+    if (abs < 0x38800000) { // subnormal half (or zero)
+      if (abs < 0x33000000) return sign;
+      const mant = (abs & 0x7fffff) | 0x800000;
+      const shift = 126 - (abs >>> 23);
+      result = mant >>> shift;
+      rem = mant & ((1 << shift) - 1);
+      halfway = 1 << (shift - 1);
+    } else {
+      result = (abs - 0x38000000) >>> 13;
+      rem = abs & 0x1fff;
+      halfway = 0x1000;
+    }
+    if (rem > halfway || (rem === halfway && (result & 1))) result += 1;
+    return sign | result;
+  });
+}
 
 /** A frame of deterministic noise: every tap reads a different value, so any index slip shows. */
 function noiseFrame(width: number, height: number, seed: number): Frame {
@@ -72,9 +101,8 @@ if (skipReason) {
               exact += d === 0 ? 1 : 0;
             }
             total += cpu.length;
-            const cpu16 = new Uint16Array(3 * out * out);
+            const cpu16 = toHalf(cpu);
             const gpu16 = new Uint16Array(3 * out * out);
-            addon.cropToTensor(frame, win, out, cpu16, norm);
             cuda!.cropToTensor(frame, win, out, gpu16, norm);
             for (let i = 0; i < cpu16.length; i++) worst16 = Math.max(worst16, Math.abs(cpu16[i] - gpu16[i]));
           }

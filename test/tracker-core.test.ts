@@ -16,7 +16,6 @@ const config = (overrides: Partial<NativeTrackerConfig> = {}): NativeTrackerConf
   channelOrder: 'rgb',
   boxMapping: 'ostrack',
   lostThreshold: 0.2,
-  dtype: 'float32',
   ...overrides,
 });
 const make = (overrides: Partial<NativeTrackerConfig> = {}) =>

@@ -1,10 +1,15 @@
 // N-API helpers shared by every binding (the CPU addon, CUDA, TensorRT): frames zero-copy from
 // Buffer/TypedArray/ArrayBuffer, validated by TrackerCore::validate_frame before any pixel loop
-// sees them, and errors as JS Error objects with a stable `code`.
+// sees them; boxes, crop windows and track results as JS objects; errors as JS Error objects with a
+// stable `code`; the AsyncWorkers behind every promise. The tracker configuration has its own
+// parser beside this file (tracker_config.h).
 #pragma once
 #include <napi.h>
 
+#include <exception>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "../core/errors.h"
 #include "../core/tracker_core.h"
@@ -20,6 +25,16 @@ inline Napi::Error coded_error(Napi::Env env, const char* code, const std::strin
 
 [[noreturn]] inline void throw_coded(Napi::Env env, const char* code, const std::string& message) {
   throw coded_error(env, code, message);
+}
+
+// Runs core code, turning a CoreError into a JS error with the same code.
+template <typename F>
+auto call_core(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const CoreError& e) {
+    throw_coded(env, e.code(), e.what());
+  }
 }
 
 inline double number_field(const Napi::Object& o, const char* key, const char* what) {
@@ -71,11 +86,7 @@ inline FrameView frame_view(const Napi::Value& value) {
   f.height = int_field(o, "height", "frame");
   const Napi::Value stride = o.Get("stride");
   f.stride = stride.IsUndefined() || stride.IsNull() ? f.width * bytes_per_pixel(f.format) : int_field(o, "stride", "frame");
-  try {
-    TrackerCore::validate_frame(f, length);
-  } catch (const CoreError& e) {
-    throw_coded(env, e.code(), e.what());
-  }
+  call_core(env, [&] { TrackerCore::validate_frame(f, length); });
   return f;
 }
 
@@ -107,6 +118,138 @@ inline Normalization normalization(const Napi::Value& value) {
   if (order != "rgb" && order != "bgr") throw_coded(cfg.Env(), "ERR_INVALID_ARGUMENT", "channelOrder must be 'rgb' or 'bgr', got '" + order + "'");
   n.order = order == "rgb" ? ChannelOrder::RGB : ChannelOrder::BGR;
   return n;
+}
+
+// The crop window { x0, y0, side } of cropToTensor, in frame pixels.
+inline CropWindow crop_window(const Napi::Value& value) {
+  if (!value.IsObject()) throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "window must be { x0, y0, side }");
+  const Napi::Object w = value.As<Napi::Object>();
+  const CropWindow window{int_field(w, "x0", "window"), int_field(w, "y0", "window"), int_field(w, "side", "window")};
+  if (window.side <= 0) throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "window.side must be positive");
+  return window;
+}
+
+inline int out_size(const Napi::Value& value) {
+  if (!value.IsNumber() || value.As<Napi::Number>().Int32Value() <= 0)
+    throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "outSize must be a positive integer");
+  return value.As<Napi::Number>().Int32Value();
+}
+
+// A tensor shape as a JS array of numbers (-1 for a dynamic dimension).
+inline Napi::Array dims_array(Napi::Env env, const std::vector<long long>& dims) {
+  Napi::Array a = Napi::Array::New(env, dims.size());
+  for (size_t k = 0; k < dims.size(); ++k) a.Set(static_cast<uint32_t>(k), static_cast<double>(dims[k]));
+  return a;
+}
+
+// { x, y, width, height, score, rawScore, peakX, peakY, lost }: one frame's result, from either tracker.
+inline Napi::Object result_object(Napi::Env env, const TrackResult& r) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("x", r.box.x);
+  out.Set("y", r.box.y);
+  out.Set("width", r.box.w);
+  out.Set("height", r.box.h);
+  out.Set("score", r.peak.score);
+  out.Set("rawScore", r.peak.raw_score);
+  out.Set("peakX", r.peak.x);
+  out.Set("peakY", r.peak.y);
+  out.Set("lost", r.lost);
+  return out;
+}
+
+// The tracker behind a JS tracker object, unless it was disposed or a track() call is running on it.
+template <typename T>
+T& live_tracker(Napi::Env env, const std::shared_ptr<T>& tracker, bool busy) {
+  if (!tracker) throw_coded(env, "ERR_DISPOSED", "this tracker was disposed; create a new one");
+  if (busy) throw_coded(env, "ERR_BUSY", "a track() call is still running on this tracker; await it before the next");
+  return *tracker;
+}
+
+// exports.features[name] = value, keeping what earlier registrations set.
+inline void set_feature(Napi::Env env, Napi::Object exports, const char* name, bool value) {
+  const Napi::Value existing = exports.Get("features");
+  Napi::Object features = existing.IsObject() ? existing.As<Napi::Object>() : Napi::Object::New(env);
+  features.Set(name, value);
+  exports.Set("features", features);
+}
+
+// An AsyncWorker that settles a promise: work run through Guard() on the libuv pool rejects it with
+// a CoreError's code, or with `fallback_code` for any other exception.
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, const char* fallback_code)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), code_(fallback_code) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  template <typename F>
+  void Guard(F&& f) {
+    try {
+      f();
+    } catch (const CoreError& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(coded_error(Env(), code_, e.Message()).Value()); }
+
+  Napi::Promise::Deferred deferred_;
+
+ private:
+  const char* code_;
+};
+
+// A PromiseWorker for one frame on one tracker object: the tracker is busy (see live_tracker) from
+// here until the promise settles, and the frame's pixels and the tracker object stay alive until
+// then. `busy` is the tracker object's flag; the reference held here keeps it valid.
+class TrackerFrameWorker : public PromiseWorker {
+ public:
+  TrackerFrameWorker(const Napi::Object& owner, bool* busy, const Napi::Object& frame, const char* fallback_code)
+      : PromiseWorker(owner.Env(), fallback_code), busy_(busy) {
+    owner_ref_ = Napi::Persistent(owner);
+    frame_ref_ = Napi::Persistent(frame);
+    *busy_ = true;
+  }
+
+ protected:
+  // What the promise resolves to, on the main thread once the work succeeded.
+  virtual Napi::Value Result() = 0;
+  void OnOK() override {
+    *busy_ = false;
+    deferred_.Resolve(Result());
+  }
+  void OnError(const Napi::Error& e) override {
+    *busy_ = false;
+    PromiseWorker::OnError(e);
+  }
+
+ private:
+  bool* busy_;
+  Napi::ObjectReference owner_ref_, frame_ref_;
+};
+
+// init(frame, box) of a tracker object (TrackerCore or the TensorRT GpuTracker): synchronous.
+template <typename T>
+Napi::Value init_tracker(const Napi::CallbackInfo& info, const std::shared_ptr<T>& tracker, bool busy) {
+  auto& t = live_tracker(info.Env(), tracker, busy);
+  const FrameView frame = frame_view(info[0]);
+  const Box box = box_value(info[1]);
+  call_core(info.Env(), [&] { t.init(frame, box); });
+  return info.Env().Undefined();
+}
+
+// The per-frame call of a tracker object: runs Worker(owner, frame object, frame view), a
+// TrackerFrameWorker, on the libuv pool and returns its promise.
+template <typename Worker, typename Owner, typename T>
+Napi::Value queue_frame(Owner* owner, const Napi::CallbackInfo& info, const std::shared_ptr<T>& tracker, bool busy) {
+  auto& t = live_tracker(info.Env(), tracker, busy);
+  const FrameView frame = frame_view(info[0]);
+  if (!t.initialized()) throw_coded(info.Env(), "ERR_NOT_INITIALIZED", "call init(frame, box) before track(frame)");
+  auto* worker = new Worker(owner, info[0].As<Napi::Object>(), frame);
+  worker->Queue();
+  return worker->Promise();
 }
 
 }  // namespace napi_helpers

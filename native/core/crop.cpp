@@ -22,28 +22,6 @@ CropWindow crop_window_opencv(int x, int y, int w, int h, double factor) {
   return c;
 }
 
-uint16_t float_to_half(float value) {
-  uint32_t f;
-  std::memcpy(&f, &value, 4);
-  const uint32_t sign = (f >> 16) & 0x8000u;
-  const uint32_t abs = f & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
-  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to infinity
-  if (abs < 0x38800000u) {  // subnormal half (or zero): shift the mantissa, round to nearest even
-    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
-    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
-    const uint32_t shift = 126 - (abs >> 23);
-    uint32_t result = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (result & 1u))) ++result;
-    return static_cast<uint16_t>(sign | result);
-  }
-  uint32_t result = ((abs - 0x38000000u) >> 13);
-  const uint32_t rem = abs & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (result & 1u))) ++result;
-  return static_cast<uint16_t>(sign | result);
-}
-
 float half_to_float(uint16_t h) {
   const uint32_t sign = (h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;
@@ -143,16 +121,16 @@ inline v4f load4(const float* p) {
 // One output row of a packed frame: vertical blend first over the contiguous source span the row
 // needs (vectorised), then per output pixel one 4-wide lerp of its two blended neighbours, whose
 // channels sit side by side; lanes go to the output planes. Padding taps have weight 0.
-template <typename Layout, typename T, typename Convert>
+template <typename Layout>
 void packed_row(const uint8_t* r0, const uint8_t* r1, float wy0, float wy1, const int* x0, const int* x1,
                 const float* wx0, const float* wx1, int out_size, int span_lo, int span_hi, float* blend,
-                const int* rgb_of, const float* scale, const float* bias, T* const* dst, Convert convert) {
+                const int* rgb_of, const float* scale, const float* bias, float* const* dst) {
   constexpr int bpp = Layout::bpp;
   blend_rows(r0, r1, wy0, wy1, span_lo * bpp, span_hi * bpp, blend);
   if (bpp == 1) {  // gray: one source channel feeds all three planes
     for (int ox = 0; ox < out_size; ++ox) {
       const float v = wx0[ox] * blend[x0[ox]] + wx1[ox] * blend[x1[ox]];
-      for (int c = 0; c < 3; ++c) dst[c][ox] = convert(v * scale[c] + bias[c]);
+      for (int c = 0; c < 3; ++c) dst[c][ox] = v * scale[c] + bias[c];
     }
     return;
   }
@@ -160,7 +138,7 @@ void packed_row(const uint8_t* r0, const uint8_t* r1, float wy0, float wy1, cons
   int plane_of[4] = {-1, -1, -1, -1};
   for (int c = 0; c < 3; ++c) plane_of[Layout::channel[rgb_of[c]]] = c;
   v4f k = {0, 0, 0, 0}, b = {0, 0, 0, 0};
-  T* out[3];
+  float* out[3];
   for (int j = 0, n = 0; j < 4; ++j) {
     if (plane_of[j] < 0) continue;
     k[j] = scale[plane_of[j]];
@@ -168,22 +146,21 @@ void packed_row(const uint8_t* r0, const uint8_t* r1, float wy0, float wy1, cons
     out[n++] = dst[plane_of[j]];
   }
   // The three used lanes are 0,1,2 in every packed layout (alpha, if any, is lane 3).
-  T* __restrict o0 = out[0];
-  T* __restrict o1 = out[1];
-  T* __restrict o2 = out[2];
+  float* __restrict o0 = out[0];
+  float* __restrict o1 = out[1];
+  float* __restrict o2 = out[2];
   for (int ox = 0; ox < out_size; ++ox) {
     const v4f v = (load4(blend + x0[ox]) * wx0[ox] + load4(blend + x1[ox]) * wx1[ox]) * k + b;
-    o0[ox] = convert(v[0]);
-    o1[ox] = convert(v[1]);
-    o2[ox] = convert(v[2]);
+    o0[ox] = v[0];
+    o1[ox] = v[1];
+    o2[ox] = v[2];
   }
 }
 
 }  // namespace
 
-template <typename Store>
-void CropSampler::run(const FrameView& frame, const CropWindow& window, int out_size,
-                      const Normalization& norm, Store convert) {
+void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out_size,
+                       const Normalization& norm, float* base) {
   xs_.resize(out_size);
   ys_.resize(out_size);
   build_taps(window.x0, window.side, out_size, frame.width, xs_.data());
@@ -209,13 +186,11 @@ void CropSampler::run(const FrameView& frame, const CropWindow& window, int out_
     bias[c] = -norm.mean[rgb_of[c]] / norm.std[rgb_of[c]];
   }
 
-  using T = typename Store::value_type;
-  T* base = static_cast<T*>(convert.dst);
   const size_t plane = static_cast<size_t>(out_size) * out_size;
   for (int oy = 0; oy < out_size; ++oy) {
     const Tap ty = ys_[oy];
-    T* dst[3] = {base + static_cast<size_t>(oy) * out_size, base + plane + static_cast<size_t>(oy) * out_size,
-                 base + 2 * plane + static_cast<size_t>(oy) * out_size};
+    float* dst[3] = {base + static_cast<size_t>(oy) * out_size, base + plane + static_cast<size_t>(oy) * out_size,
+                     base + 2 * plane + static_cast<size_t>(oy) * out_size};
     if (frame.format == PixelFormat::NV12) {
       for (int ox = 0; ox < out_size; ++ox) {
         const Tap tx = xs_[ox];
@@ -228,7 +203,7 @@ void CropSampler::run(const FrameView& frame, const CropWindow& window, int out_
           const int k = rgb_of[ch];
           const float top = tx.w0 * a[k] + tx.w1 * b[k];
           const float bottom = tx.w0 * c[k] + tx.w1 * d[k];
-          dst[ch][ox] = convert((ty.w0 * top + ty.w1 * bottom) * scale[ch] + bias[ch]);
+          dst[ch][ox] = (ty.w0 * top + ty.w1 * bottom) * scale[ch] + bias[ch];
         }
       }
       continue;
@@ -237,7 +212,7 @@ void CropSampler::run(const FrameView& frame, const CropWindow& window, int out_
     const uint8_t* r1 = frame.data + static_cast<size_t>(frame.stride) * ty.i1;
     const auto row = [&](auto layout) {
       packed_row<decltype(layout)>(r0, r1, ty.w0, ty.w1, x0_.data(), x1_.data(), wx0_.data(), wx1_.data(), out_size, lo, hi,
-                                   blend_.data(), rgb_of, scale, bias, dst, convert);
+                                   blend_.data(), rgb_of, scale, bias, dst);
     };
     switch (frame.format) {
       case PixelFormat::RGB: row(Packed<3, 0, 1, 2>{}); break;
@@ -248,29 +223,6 @@ void CropSampler::run(const FrameView& frame, const CropWindow& window, int out_
       case PixelFormat::NV12: break;
     }
   }
-}
-
-namespace {
-struct StoreFloat {
-  using value_type = float;
-  void* dst;
-  float operator()(float v) const { return v; }
-};
-struct StoreHalf {
-  using value_type = uint16_t;
-  void* dst;
-  uint16_t operator()(float v) const { return float_to_half(v); }
-};
-}  // namespace
-
-void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out_size,
-                       const Normalization& norm, float* dst) {
-  run(frame, window, out_size, norm, StoreFloat{dst});
-}
-
-void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out_size,
-                       const Normalization& norm, uint16_t* dst_half) {
-  run(frame, window, out_size, norm, StoreHalf{dst_half});
 }
 
 }  // namespace ctedge

@@ -1,21 +1,14 @@
 // Square crop around a box, zero padding outside the frame, bilinear resize and normalisation to
-// planar NCHW (float32 or float16), fused in one pass. Equivalent to OSTrack's sample_target
+// planar NCHW float32, fused in one pass. Equivalent to OSTrack's sample_target
 // (crop, cv::copyMakeBorder with 0, cv::resize INTER_LINEAR) followed by (x/255 - mean)/std.
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "frame.h"
+#include "model_contract.h"
 
 namespace ctedge {
-
-enum class ChannelOrder { RGB, BGR };
-
-struct Normalization {
-  float mean[3] = {0.485f, 0.456f, 0.406f};
-  float std[3] = {0.229f, 0.224f, 0.225f};
-  ChannelOrder order = ChannelOrder::RGB;  // channel order the model expects
-};
 
 // The crop window in frame pixels: top-left corner (integer, may lie outside the frame) and side.
 struct CropWindow {
@@ -29,7 +22,8 @@ CropWindow crop_window_ostrack(double x, double y, double w, double h, double fa
 // OpenCV TrackerVit: integer box, corner = x + (w - side)/2 with C++ integer division.
 CropWindow crop_window_opencv(int x, int y, int w, int h, double factor);
 
-uint16_t float_to_half(float value);
+// float16 bits to float. Not for the CPU path, which is float32 end to end: the TensorRT tracker
+// reads the output maps of engines built with FP16 outputs through it (tensorrt/trt_runtime.cpp).
 float half_to_float(uint16_t value);
 
 // Holds the per-column and per-row sampling tables so that cropping a frame allocates nothing once
@@ -39,17 +33,12 @@ class CropSampler {
   explicit CropSampler(int max_out_size = 0);
   void crop(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
             float* dst);
-  void crop(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
-            uint16_t* dst_half);
 
  private:
   struct Tap {  // one output coordinate: two source coordinates and their weights (0 where padded)
     int i0, i1;
     float w0, w1;
   };
-  template <typename Store>
-  void run(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
-           Store convert);
   static void build_taps(int origin, int side, int out_size, int limit, Tap* taps);
   std::vector<Tap> xs_, ys_;
   std::vector<int> x0_, x1_;

@@ -7,26 +7,9 @@
 #include "crop.h"
 #include "decode.h"
 #include "frame.h"
+#include "model_contract.h"
 
 namespace ctedge {
-
-// How a box decoded in the search crop goes back to the frame.
-enum class BoxMapping {
-  OSTrack,  // float state, shift by the previous centre, clip with a 10 px margin (OSTrack's tracker)
-  OpenCV,   // OpenCV TrackerVit: integer state and crop placement, floors, no clipping
-};
-
-struct TrackerConfig {
-  int template_size = 128;
-  int search_size = 256;
-  int feature_size = 16;
-  double template_factor = 2.0;
-  double search_factor = 4.0;
-  Normalization norm;
-  BoxMapping mapping = BoxMapping::OSTrack;
-  float lost_threshold = 0.2f;  // windowed peak below this: target lost, the last box is kept
-  bool half = false;            // write the input tensors as float16 (TensorRT FP16 engines)
-};
 
 struct Box {
   double x = 0, y = 0, w = 0, h = 0;

@@ -7,7 +7,7 @@
 
 namespace ctedge {
 
-TrackerCore::TrackerCore(const TrackerConfig& config, void* template_tensor, void* search_tensor)
+TrackerCore::TrackerCore(const TrackerConfig& config, float* template_tensor, float* search_tensor)
     : state_(config),
       template_tensor_(template_tensor),
       search_tensor_(search_tensor),
@@ -33,19 +33,13 @@ void TrackerCore::validate_frame(const FrameView& f, size_t available_bytes) {
                                             std::to_string(f.stride) + " needs " + std::to_string(need));
 }
 
-void TrackerCore::crop_into(const FrameView& frame, const CropWindow& window, int out_size, void* dst) {
-  if (state_.config().half)
-    sampler_.crop(frame, window, out_size, state_.config().norm, static_cast<uint16_t*>(dst));
-  else
-    sampler_.crop(frame, window, out_size, state_.config().norm, static_cast<float*>(dst));
-}
-
 void TrackerCore::init(const FrameView& frame, const Box& box) {
-  crop_into(frame, state_.start(frame, box), state_.config().template_size, template_tensor_);
+  sampler_.crop(frame, state_.start(frame, box), state_.config().template_size, state_.config().norm, template_tensor_);
 }
 
 void TrackerCore::prepare_search(const FrameView& frame) {
-  crop_into(frame, state_.search_window(frame.width, frame.height), state_.config().search_size, search_tensor_);
+  sampler_.crop(frame, state_.search_window(frame.width, frame.height), state_.config().search_size, state_.config().norm,
+                search_tensor_);
 }
 
 TrackResult TrackerCore::update(const float* score, const float* size, const float* offset) {

@@ -16,9 +16,9 @@ namespace ctedge {
 
 class TrackerCore {
  public:
-  // The tensors live in caller-owned memory (3*size*size float32 or float16 values each) so that
-  // a backend can read them without a copy.
-  TrackerCore(const TrackerConfig& config, void* template_tensor, void* search_tensor);
+  // The tensors live in caller-owned memory (3*size*size float32 values each) so that a backend can
+  // read them without a copy.
+  TrackerCore(const TrackerConfig& config, float* template_tensor, float* search_tensor);
 
   // Throws CoreError for a frame whose buffer, stride or size cannot hold its format.
   static void validate_frame(const FrameView& frame, size_t available_bytes);
@@ -31,11 +31,9 @@ class TrackerCore {
   const TrackerConfig& config() const { return state_.config(); }
 
  private:
-  void crop_into(const FrameView& frame, const CropWindow& window, int out_size, void* dst);
-
   TrackState state_;
-  void* template_tensor_;
-  void* search_tensor_;
+  float* template_tensor_;
+  float* search_tensor_;
   CropSampler sampler_;
 };
 

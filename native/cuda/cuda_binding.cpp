@@ -29,27 +29,22 @@ Napi::Value Probe(const Napi::CallbackInfo& info) {
 }
 
 // cropToTensor(frame, { x0, y0, side }, outSize, dst: Float32Array | Uint16Array, norm), on the GPU.
+// Uint16Array: float16 bits, what the crop kernel writes into the inputs of an FP16 TensorRT engine
+// (trt_runtime.cpp), so that tests can compare that path too.
 Napi::Value CropToTensor(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const FrameView frame = frame_view(info[0]);
-  if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "window must be { x0, y0, side }");
-  const Napi::Object w = info[1].As<Napi::Object>();
-  const CropWindow window{int_field(w, "x0", "window"), int_field(w, "y0", "window"), int_field(w, "side", "window")};
-  if (window.side <= 0) throw_coded(env, "ERR_INVALID_ARGUMENT", "window.side must be positive");
-  if (!info[2].IsNumber() || info[2].As<Napi::Number>().Int32Value() <= 0)
-    throw_coded(env, "ERR_INVALID_ARGUMENT", "outSize must be a positive integer");
-  const int out_size = info[2].As<Napi::Number>().Int32Value();
+  const CropWindow window = crop_window(info[1]);
+  const int size = out_size(info[2]);
   if (!info[3].IsTypedArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "dst must be a Float32Array or Uint16Array");
   const auto dst = info[3].As<Napi::TypedArray>();
   const bool half = dst.TypedArrayType() == napi_uint16_array;
-  if ((!half && dst.TypedArrayType() != napi_float32_array) || dst.ElementLength() != 3ull * out_size * out_size)
+  if ((!half && dst.TypedArrayType() != napi_float32_array) || dst.ElementLength() != 3ull * size * size)
     throw_coded(env, "ERR_INVALID_ARGUMENT", "dst must be a Float32Array or Uint16Array of 3*outSize*outSize elements");
   const Normalization norm = normalization(info[4]);
-  try {
-    cuda::crop_to_host(frame, window, out_size, norm, static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset(), half);
-  } catch (const CoreError& e) {
-    throw_coded(env, e.code(), e.what());
-  }
+  call_core(env, [&] {
+    cuda::crop_to_host(frame, window, size, norm, static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset(), half);
+  });
   return env.Undefined();
 }
 
@@ -60,11 +55,8 @@ void register_cuda(Napi::Env env, Napi::Object exports) {
   cuda.Set("probe", Napi::Function::New(env, Probe, "probe"));
   cuda.Set("cropToTensor", Napi::Function::New(env, CropToTensor, "cropToTensor"));
   exports.Set("cuda", cuda);
-  Napi::Value existing = exports.Get("features");
-  Napi::Object features = existing.IsObject() ? existing.As<Napi::Object>() : Napi::Object::New(env);
-  features.Set("cuda", true);
-  features.Set("cudaDevice", cuda::probe_device().available);
-  exports.Set("features", features);
+  set_feature(env, exports, "cuda", true);
+  set_feature(env, exports, "cudaDevice", cuda::probe_device().available);
 }
 
 }  // namespace ctedge

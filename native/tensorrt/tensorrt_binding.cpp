@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../addon/napi_helpers.h"
+#include "../addon/tracker_config.h"
 #include "engine_builder.h"
 #include "trt_common.h"
 #include "trt_runtime.h"
@@ -38,44 +39,15 @@ Napi::Array tensors_array(Napi::Env env, const std::vector<trt::TensorInfo>& ten
     t.Set("name", tensors[i].name);
     t.Set("io", tensors[i].input ? "input" : "output");
     t.Set("dtype", tensors[i].dtype);
-    Napi::Array shape = Napi::Array::New(env, tensors[i].shape.size());
-    for (size_t k = 0; k < tensors[i].shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(tensors[i].shape[k]));
-    t.Set("shape", shape);
+    t.Set("shape", dims_array(env, tensors[i].shape));
     a.Set(static_cast<uint32_t>(i), t);
   }
   return a;
 }
 
-// An AsyncWorker that settles a promise and keeps a CoreError's code.
-class PromiseWorker : public Napi::AsyncWorker {
- public:
-  explicit PromiseWorker(Napi::Env env) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
- protected:
-  template <typename F>
-  void Guard(F&& f) {
-    try {
-      f();
-    } catch (const CoreError& e) {
-      code_ = e.code();
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("code", Napi::String::New(Env(), code_));
-    deferred_.Reject(err.Value());
-  }
-  Napi::Promise::Deferred deferred_;
-  const char* code_ = "ERR_TENSORRT";
-};
-
 class BuildWorker : public PromiseWorker {
  public:
-  BuildWorker(Napi::Env env, trt::BuildOptions o) : PromiseWorker(env), options_(std::move(o)) {}
+  BuildWorker(Napi::Env env, trt::BuildOptions o) : PromiseWorker(env, "ERR_TENSORRT"), options_(std::move(o)) {}
   void Execute() override {
     Guard([&] { report_ = trt::build_engine(options_); });
   }
@@ -151,7 +123,8 @@ Napi::FunctionReference* TrtEngineWrap::constructor = nullptr;
 
 class LoadWorker : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, bool force) : PromiseWorker(env), path_(std::move(path)), force_(force) {}
+  LoadWorker(Napi::Env env, std::string path, bool force)
+      : PromiseWorker(env, "ERR_TENSORRT"), path_(std::move(path)), force_(force) {}
   void Execute() override {
     Guard([&] { engine_ = trt::Engine::load(path_, force_); });
   }
@@ -176,62 +149,9 @@ Napi::Value LoadEngine(const Napi::CallbackInfo& info) {
   return w->Promise();
 }
 
-trt::GpuTrackerOptions tracker_options(const Napi::Object& cfg) {
-  Napi::Env env = cfg.Env();
-  trt::GpuTrackerOptions o;
-  TrackerConfig& c = o.core;
-  c.template_size = int_field(cfg, "templateSize", "config");
-  c.search_size = int_field(cfg, "searchSize", "config");
-  c.feature_size = int_field(cfg, "featureSize", "config");
-  const auto number = [&](const char* key) {
-    if (!cfg.Get(key).IsNumber()) throw_coded(env, "ERR_INVALID_ARGUMENT", std::string("config.") + key + " must be a number");
-    return cfg.Get(key).As<Napi::Number>().DoubleValue();
-  };
-  c.template_factor = number("templateFactor");
-  c.search_factor = number("searchFactor");
-  c.lost_threshold = static_cast<float>(number("lostThreshold"));
-  c.norm = normalization(cfg);
-  const std::string mapping = cfg.Get("boxMapping").ToString().Utf8Value();
-  if (mapping != "ostrack" && mapping != "opencv") throw_coded(env, "ERR_INVALID_ARGUMENT", "boxMapping must be 'ostrack' or 'opencv'");
-  c.mapping = mapping == "ostrack" ? BoxMapping::OSTrack : BoxMapping::OpenCV;
-  if (c.template_size <= 0 || c.search_size <= 0 || c.feature_size <= 0 || !(c.template_factor > 0) || !(c.search_factor > 0))
-    throw_coded(env, "ERR_INVALID_ARGUMENT", "sizes and crop factors must be positive");
-  if (cfg.Get("names").IsObject()) {
-    const Napi::Object n = cfg.Get("names").As<Napi::Object>();
-    const auto name = [&](const char* key, std::string* out) {
-      if (n.Get(key).IsString()) *out = n.Get(key).ToString().Utf8Value();
-    };
-    name("template", &o.template_name);
-    name("search", &o.search_name);
-    name("score", &o.score_name);
-    name("size", &o.size_name);
-    name("offset", &o.offset_name);
-  }
-  o.cuda_graph = cfg.Get("cudaGraph").ToBoolean().Value();
-  return o;
-}
-
-Box box_of(const Napi::Value& v) {
-  if (!v.IsObject()) throw_coded(v.Env(), "ERR_BOX_INVALID", "box must be an object { x, y, width, height } in pixels");
-  const Napi::Object o = v.As<Napi::Object>();
-  const auto field = [&](const char* key) {
-    if (!o.Get(key).IsNumber()) throw_coded(v.Env(), "ERR_BOX_INVALID", std::string("box.") + key + " must be a number");
-    return o.Get(key).As<Napi::Number>().DoubleValue();
-  };
-  return {field("x"), field("y"), field("width"), field("height")};
-}
-
-Napi::Object result_object(Napi::Env env, const TrackResult& r, const trt::GpuTimings& t) {
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("x", r.box.x);
-  out.Set("y", r.box.y);
-  out.Set("width", r.box.w);
-  out.Set("height", r.box.h);
-  out.Set("score", r.peak.score);
-  out.Set("rawScore", r.peak.raw_score);
-  out.Set("peakX", r.peak.x);
-  out.Set("peakY", r.peak.y);
-  out.Set("lost", r.lost);
+// The shared result object plus the GPU tracker's stage timings.
+Napi::Object track_result_object(Napi::Env env, const TrackResult& r, const trt::GpuTimings& t) {
+  Napi::Object out = result_object(env, r);
   Napi::Object timings = Napi::Object::New(env);
   timings.Set("stageMs", t.stage_ms);
   timings.Set("preprocessMs", t.preprocess_ms);
@@ -253,72 +173,35 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
     Napi::Env env = info.Env();
     if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(TrtEngineWrap::constructor->Value()))
       throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs an engine from tensorrt.loadEngine()");
-    if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs a config object");
+    trt::GpuTrackerOptions options;
+    options.core = tracker_config(info[1], "TrtTracker");
+    options.names = tensor_names(info[1].As<Napi::Object>());
+    options.cuda_graph = info[1].As<Napi::Object>().Get("cudaGraph").ToBoolean().Value();
     auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
-    const auto options = tracker_options(info[1].As<Napi::Object>());
-    try {
-      tracker_ = std::make_shared<trt::GpuTracker>(engine, options);
-    } catch (const CoreError& e) {
-      throw_coded(env, e.code(), e.what());
-    }
+    tracker_ = call_core(env, [&] { return std::make_shared<trt::GpuTracker>(engine, options); });
   }
 
  private:
-  class TrackWorker : public PromiseWorker {
+  class TrackWorker : public TrackerFrameWorker {
    public:
     TrackWorker(TrtTrackerWrap* owner, const Napi::Object& frame, FrameView view)
-        : PromiseWorker(owner->Env()), owner_(owner), tracker_(owner->tracker_), view_(view) {
-      frame_ref_ = Napi::Persistent(frame);  // the pixels stay alive until Execute has staged them
-      owner_ref_ = Napi::Persistent(owner->Value());
-    }
+        : TrackerFrameWorker(owner->Value(), &owner->busy_, frame, "ERR_TENSORRT"), tracker_(owner->tracker_), view_(view) {}
+
+   protected:
     void Execute() override {
       Guard([&] { result_ = tracker_->track(view_, &timings_); });
     }
-    void OnOK() override {
-      owner_->busy_ = false;
-      deferred_.Resolve(result_object(Env(), result_, timings_));
-    }
-    void OnError(const Napi::Error& e) override {
-      owner_->busy_ = false;
-      PromiseWorker::OnError(e);
-    }
+    Napi::Value Result() override { return track_result_object(Env(), result_, timings_); }
 
    private:
-    TrtTrackerWrap* owner_;
     std::shared_ptr<trt::GpuTracker> tracker_;
     FrameView view_;
     TrackResult result_;
     trt::GpuTimings timings_;
-    Napi::ObjectReference frame_ref_, owner_ref_;
   };
 
-  trt::GpuTracker& live(Napi::Env env) {
-    if (!tracker_) throw_coded(env, "ERR_DISPOSED", "this tracker was disposed; create a new one");
-    if (busy_) throw_coded(env, "ERR_BUSY", "a track() call is still running on this tracker; await it before the next");
-    return *tracker_;
-  }
-
-  Napi::Value Init(const Napi::CallbackInfo& info) {
-    auto& t = live(info.Env());
-    const FrameView frame = frame_view(info[0]);
-    const Box box = box_of(info[1]);
-    try {
-      t.init(frame, box);
-    } catch (const CoreError& e) {
-      throw_coded(info.Env(), e.code(), e.what());
-    }
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Track(const Napi::CallbackInfo& info) {
-    auto& t = live(info.Env());
-    const FrameView frame = frame_view(info[0]);
-    if (!t.initialized()) throw_coded(info.Env(), "ERR_NOT_INITIALIZED", "call init(frame, box) before track(frame)");
-    auto* w = new TrackWorker(this, info[0].As<Napi::Object>(), frame);
-    busy_ = true;
-    w->Queue();
-    return w->Promise();
-  }
+  Napi::Value Init(const Napi::CallbackInfo& info) { return init_tracker(info, tracker_, busy_); }
+  Napi::Value Track(const Napi::CallbackInfo& info) { return queue_frame<TrackWorker>(this, info, tracker_, busy_); }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     tracker_.reset();  // a running worker holds its own reference and finishes safely
@@ -342,10 +225,7 @@ void register_tensorrt(Napi::Env env, Napi::Object exports) {
   t.Set("TrtEngine", engine_class);
   t.Set("TrtTracker", TrtTrackerWrap::Define(env));
   exports.Set("tensorrt", t);
-  Napi::Value existing = exports.Get("features");
-  Napi::Object features = existing.IsObject() ? existing.As<Napi::Object>() : Napi::Object::New(env);
-  features.Set("tensorrt", true);
-  exports.Set("features", features);
+  set_feature(env, exports, "tensorrt", true);
 }
 
 }  // namespace ctedge

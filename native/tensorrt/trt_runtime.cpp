@@ -139,11 +139,12 @@ struct TrackerImpl {
     if (!context) fail("createExecutionContext failed (out of GPU memory?): " + logger().take_errors());
     const TrackerConfig& c = options.core;
     const long long t = c.template_size, s = c.search_size, f = c.feature_size;
-    bind(tmpl, options.template_name, true, {1, 3, t, t}, "template");
-    bind(search, options.search_name, true, {1, 3, s, s}, "search");
-    bind(outputs[0], options.score_name, false, {1, 1, f, f}, "score map");
-    bind(outputs[1], options.size_name, false, {1, 2, f, f}, "size map");
-    bind(outputs[2], options.offset_name, false, {1, 2, f, f}, "offset map");
+    const TensorNames& n = options.names;
+    bind(tmpl, n.template_input, true, {1, 3, t, t}, "template");
+    bind(search, n.search_input, true, {1, 3, s, s}, "search");
+    bind(outputs[0], n.score, false, {1, 1, f, f}, "score map");
+    bind(outputs[1], n.size, false, {1, 2, f, f}, "size map");
+    bind(outputs[2], n.offset, false, {1, 2, f, f}, "offset map");
     for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
       const std::string name = eng.getIOTensorName(i);
       if (name == tmpl.name || name == search.name || name == outputs[0].name || name == outputs[1].name || name == outputs[2].name) continue;

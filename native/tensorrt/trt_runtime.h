@@ -16,6 +16,7 @@
 #include "../core/crop.h"
 #include "../core/decode.h"
 #include "../core/frame.h"
+#include "../core/model_contract.h"
 #include "../core/tracker_core.h"
 #include "engine_metadata.h"
 
@@ -46,8 +47,7 @@ class Engine {
 
 struct GpuTrackerOptions {
   TrackerConfig core;  // sizes are checked against the engine's tensor shapes
-  std::string template_name = "template", search_name = "search";
-  std::string score_name = "score_map", size_name = "size_map", offset_name = "offset_map";
+  TensorNames names;   // the engine's tensors for each role
   bool cuda_graph = false;
 };
 

@@ -1,7 +1,8 @@
 // Runs the CUDA pre-processing kernels (native/cuda/preprocess_kernels.cuh) on the host, one emulated
 // thread at a time, and compares every output value with the CPU crop (native/core/crop.cpp) for every
-// pixel format, window, channel order and output type. This checks the kernels' index and rounding logic where no
-// GPU exists; test/cuda-emulation.test.ts builds and runs it:
+// pixel format, window, channel order and output type (float32, and float16 as the kernels write it
+// for FP16 TensorRT engines: against the CPU float32 crop rounded to float16). This checks the
+// kernels' index and rounding logic where no GPU exists; test/cuda-emulation.test.ts builds and runs it:
 //   g++ -std=c++17 -O3 -c native/core/frame.cpp native/core/crop.cpp
 //   g++ -std=c++17 -O1 -ffp-contract=off test/native/cuda_emulation_check.cpp frame.o crop.o -o check && ./check
 // Compile core/*.cpp as the addon does (-O3, default contraction: the CPU crop may fuse multiply-adds)
@@ -27,7 +28,29 @@ struct Dim3 {
 };
 static Dim3 blockIdx, threadIdx, blockDim;
 using __half = uint16_t;
-static inline __half __float2half_rn(float v) { return ctedge::float_to_half(v); }
+// float to float16 bits, rounded to nearest even: __float2half_rn on the host.
+static inline uint16_t float_to_half(float value) {
+  uint32_t f;
+  std::memcpy(&f, &value, 4);
+  const uint32_t sign = (f >> 16) & 0x8000u;
+  const uint32_t abs = f & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return static_cast<uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to infinity
+  if (abs < 0x38800000u) {  // subnormal half (or zero): shift the mantissa, round to nearest even
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
+    const uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126 - (abs >> 23);
+    uint32_t result = mant >> shift;
+    const uint32_t rem = mant & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (result & 1u))) ++result;
+    return static_cast<uint16_t>(sign | result);
+  }
+  uint32_t result = ((abs - 0x38000000u) >> 13);
+  const uint32_t rem = abs & 0x1fffu;
+  if (rem > 0x1000u || (rem == 0x1000u && (result & 1u))) ++result;
+  return static_cast<uint16_t>(sign | result);
+}
+static inline __half __float2half_rn(float v) { return float_to_half(v); }
 static inline float __fmul_rn(float a, float b) { return a * b; }
 static inline float __fadd_rn(float a, float b) { return a + b; }
 static inline double __dmul_rn(double a, double b) { return a * b; }
@@ -37,6 +60,7 @@ static inline float __double2float_rn(double v) { return static_cast<float>(v); 
 using std::fmax;
 using std::fmin;
 using std::min;
+
 
 namespace emulated {
 using ctedge::FrameView;
@@ -109,7 +133,7 @@ int main() {
           std::vector<uint16_t> cpu16(n), gpu16(n, 0xffff);
           CropSampler sampler;
           sampler.crop(f, windows[k], out, norm, cpu.data());
-          sampler.crop(f, windows[k], out, norm, cpu16.data());
+          for (size_t i = 0; i < n; ++i) cpu16[i] = float_to_half(cpu[i]);  // what the CPU would store as float16
           emulate(f, windows[k], out, norm, gpu.data());
           emulate(f, windows[k], out, norm, gpu16.data());
           long bad = 0;
@@ -132,5 +156,13 @@ int main() {
   std::printf("emulated CUDA kernels vs CPU crop: %ld of %ld outputs beyond tolerance (1e-5 float32, 1 ulp float16); "
               "%ld bit-identical in both; max float32 diff %.3g, max float16 diff %d ulp\n",
               mismatches, values, exact, worst32, worst16);
-  return mismatches == 0 ? 0 : 1;
+  // half_to_float (the TensorRT tracker reads FP16 output maps with it) inverts float_to_half on
+  // every float16 bit pattern but NaNs.
+  long wrong = 0;
+  for (uint32_t h = 0; h < 0x10000u; ++h) {
+    if ((h & 0x7c00u) == 0x7c00u && (h & 0x3ffu)) continue;
+    wrong += float_to_half(half_to_float(static_cast<uint16_t>(h))) != h;
+  }
+  std::printf("half_to_float round trip: %ld of 63488 float16 values wrong\n", wrong);
+  return mismatches == 0 && wrong == 0 ? 0 : 1;
 }

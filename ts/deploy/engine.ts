@@ -28,8 +28,6 @@ export interface InferenceBinding {
   run(): Promise<HeadOutputs>;
 }
 
-export type InputTensor = Float32Array | Uint16Array;
-
 /** `tensorrt-fp16`/`-fp32`: the precision recorded when the engine was built (see TensorRtBackend). */
 export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
 
@@ -46,11 +44,6 @@ export class Engine {
   ) {
     if ('session' in runtime) this.session = runtime.session;
     else this.trt = runtime.trt;
-  }
-
-  /** Element type the input tensors must have. */
-  get inputDtype(): 'float32' | 'float16' {
-    return 'float32';
   }
 
   static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
@@ -104,14 +97,16 @@ export class Engine {
     return this.session;
   }
 
-  /** Binds a tracker's input tensors (which the native core fills in place) to the network. onnxruntime only. */
-  bind(template: InputTensor, search: InputTensor): InferenceBinding {
+  /**
+   * Binds a tracker's float32 input tensors (which the native core fills in place) to the network.
+   * onnxruntime only.
+   */
+  bind(template: Float32Array, search: Float32Array): InferenceBinding {
     if (this.trt) {
       throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on TensorRT, whose inputs stay on the GPU; bind() is for onnxruntime. Use a Tracker.`);
     }
     const { config } = this;
-    const tensor = (data: InputTensor, side: number) =>
-      data instanceof Float32Array ? new ort.Tensor('float32', data, [1, 3, side, side]) : new ort.Tensor('float16', data, [1, 3, side, side]);
+    const tensor = (data: Float32Array, side: number) => new ort.Tensor('float32', data, [1, 3, side, side]);
     const feeds = { [config.inputs.template]: tensor(template, config.templateSize), [config.inputs.search]: tensor(search, config.searchSize) };
     const fetches = [config.outputs.score, config.outputs.size, config.outputs.offset];
     return {

@@ -8,6 +8,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CtEdgeError } from '../contract/errors.js';
 
+/**
+ * The tracker configuration both native trackers take (one parser: native/addon/tracker_config.cpp),
+ * filled from the engine's ModelConfig (ts/contract/model-config.ts).
+ */
 export interface NativeTrackerConfig {
   templateSize: number;
   searchSize: number;
@@ -19,7 +23,6 @@ export interface NativeTrackerConfig {
   channelOrder: 'rgb' | 'bgr';
   boxMapping: 'ostrack' | 'opencv';
   lostThreshold: number;
-  dtype: 'float32' | 'float16';
 }
 
 export interface NativeUpdate {
@@ -43,20 +46,10 @@ export interface NativeTracker {
 }
 
 export interface NativeAddon {
-  NativeTracker: new (
-    config: NativeTrackerConfig,
-    template: Float32Array | Uint16Array,
-    search: Float32Array | Uint16Array,
-  ) => NativeTracker;
-  cropToTensor(
-    frame: object,
-    window: { x0: number; y0: number; side: number },
-    outSize: number,
-    dst: Float32Array | Uint16Array,
-    norm: { mean: readonly number[]; std: readonly number[]; channelOrder: 'rgb' | 'bgr' },
-  ): void;
+  /** The template and search tensors are float32: onnxruntime on the CPU runs float32 models. */
+  NativeTracker: new (config: NativeTrackerConfig, template: Float32Array, search: Float32Array) => NativeTracker;
+  cropToTensor(frame: object, window: CropWindow, outSize: number, dst: Float32Array, norm: CropNormalization): void;
   hannWindow(featureSize: number): Float32Array;
-  halfToFloat(values: Uint16Array): Float32Array;
   /** What this build has; `cudaDevice` (cmake-js builds with CUDA): a usable GPU was found at load. */
   features: { cuda: boolean; tensorrt: boolean; cudaDevice?: boolean };
   /** Only in cmake-js builds (native/cmake/build_info.cpp): what the build looked for and found. */
@@ -65,6 +58,18 @@ export interface NativeAddon {
   cuda?: CudaBinding;
   /** Only when the cmake-js build found TensorRT (native/tensorrt/tensorrt_binding.cpp). */
   tensorrt?: TensorRtBinding;
+}
+
+export interface CropWindow {
+  x0: number;
+  y0: number;
+  side: number;
+}
+
+export interface CropNormalization {
+  mean: readonly number[];
+  std: readonly number[];
+  channelOrder: 'rgb' | 'bgr';
 }
 
 export interface NativeBuildInfo {
@@ -93,8 +98,11 @@ export interface CudaDeviceInfo {
 
 export interface CudaBinding {
   probe(): CudaDeviceInfo;
-  /** The GPU twin of NativeAddon.cropToTensor, for comparing the two paths. */
-  cropToTensor: NativeAddon['cropToTensor'];
+  /**
+   * The GPU twin of NativeAddon.cropToTensor, for comparing the two paths. A Uint16Array `dst` gets
+   * float16 bits: what the kernel writes into the inputs of an FP16 TensorRT engine.
+   */
+  cropToTensor(frame: object, window: CropWindow, outSize: number, dst: Float32Array | Uint16Array, norm: CropNormalization): void;
 }
 
 export interface TrtTensorInfo {
@@ -128,7 +136,7 @@ export interface TrtEngine {
   dispose(): void;
 }
 
-export interface TrtTrackerConfig extends Omit<NativeTrackerConfig, 'dtype'> {
+export interface TrtTrackerConfig extends NativeTrackerConfig {
   /** Engine tensor names; defaults template, search, score_map, size_map, offset_map. */
   names?: { template?: string; search?: string; score?: string; size?: string; offset?: string };
   /** Capture the per-frame enqueue and output copies in a CUDA graph. */

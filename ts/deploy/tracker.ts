@@ -5,10 +5,10 @@
  * decode) and this class only forwards to it; results and timings have the same shape.
  */
 import { performance } from 'node:perf_hooks';
-import type { Engine, InferenceBinding, InputTensor } from './engine.js';
+import type { Engine, InferenceBinding } from './engine.js';
 import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import type { BoxMapping } from '../contract/model-config.js';
-import { loadNative, type NativeTracker, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
+import { loadNative, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
 import { trackStream, type SourceFrame, type StreamOptions, type StreamResult } from './stream.js';
 import type { Box, Frame, StageTimings, TrackResult } from '../contract/types.js';
 
@@ -36,7 +36,7 @@ export class Tracker {
   /** onnxruntime: the native core (crop, decode) around the engine's binding. */
   private core: NativeTracker | undefined;
   private readonly binding: InferenceBinding | undefined;
-  private readonly tensors: { template: InputTensor; search: InputTensor } | undefined;
+  private readonly tensors: { template: Float32Array; search: Float32Array } | undefined;
   /** TensorRT: the native GPU tracker, which does the whole step. */
   private gpu: TrtTracker | undefined;
   private readonly inlinePreprocessing: boolean;
@@ -50,8 +50,8 @@ export class Tracker {
     if (!Number.isFinite(lostThreshold)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${lostThreshold}`);
     this.engine = engine;
     this.inlinePreprocessing = options.inlinePreprocessing ?? false;
-    // What the native loop needs on either backend (TrackerConfig in native/core/track_state.h).
-    const loop = {
+    // What the native loop needs on either backend (native/core/model_contract.h, parsed by native/addon/tracker_config.cpp).
+    const loop: NativeTrackerConfig = {
       templateSize: c.templateSize,
       searchSize: c.searchSize,
       featureSize: c.featureSize,
@@ -67,24 +67,19 @@ export class Tracker {
       this.gpu = engine.createTrtTracker({ ...loop, names: { ...c.inputs, ...c.outputs }, cudaGraph: options.cudaGraph ?? false });
       return;
     }
-    const dtype = engine.inputDtype;
-    const alloc = (side: number) => (dtype === 'float16' ? new Uint16Array(3 * side * side) : new Float32Array(3 * side * side));
-    const template = alloc(c.templateSize);
-    const search = alloc(c.searchSize);
-    this.core = native(
-      () =>
-        new (loadNative().NativeTracker)({ ...loop, dtype }, template, search),
-    );
+    const template = new Float32Array(3 * c.templateSize * c.templateSize);
+    const search = new Float32Array(3 * c.searchSize * c.searchSize);
+    this.core = native(() => new (loadNative().NativeTracker)(loop, template, search));
     this.binding = engine.bind(template, search);
     this.tensors = { template, search };
   }
 
   /**
-   * The network inputs of the last init()/track(): normalised NCHW crops, float32 (or float16 bits).
+   * The network inputs of the last init()/track(): normalised NCHW float32 crops.
    * Views into the tracker's own buffers, overwritten by the next call; copy them to keep them.
    * onnxruntime only: on TensorRT the crops never leave the GPU, and this throws.
    */
-  get inputs(): { readonly template: InputTensor; readonly search: InputTensor } {
+  get inputs(): { readonly template: Float32Array; readonly search: Float32Array } {
     if (!this.tensors) {
       throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `Tracker.inputs is onnxruntime only: on ${this.engine.backend} the crops stay on the GPU`);
     }
