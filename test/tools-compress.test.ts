@@ -50,7 +50,7 @@ test('jobs run once, are skipped with the same settings, refused or rerun with o
     await t.throwsAsync(runJobs([{ ...changed, onStale: 'refuse' }], 1, logs, progress), { instanceOf: JobError, message: /other settings \(checkpointSha256: / });
     t.deepEqual((await runJobs([changed], 1, logs, progress)).map((o) => o.status), ['ran']);
 
-    const broken: Job = { ...job, name: 'broken', args: ['export', join(dir, 'missing.safetensors')], output: join(dir, 'missing.onnx') };
+    const broken: Job = { ...job, name: 'broken', task: { verb: 'export', checkpoint: join(dir, 'missing.safetensors'), onnx: join(dir, 'missing.onnx') }, output: join(dir, 'missing.onnx') };
     await t.throwsAsync(runJobs([broken], 1, logs, progress), { instanceOf: JobError, message: /broken failed \(exit 1\)[\s\S]*missing\.safetensors/ });
     t.regex(lines.join('\n'), /export-net: skipped, .*net\.onnx exists with the same settings/);
   } finally {
@@ -68,7 +68,7 @@ test('students are calibrated into a copy and exported from it, unless --calibra
     await writeFile(studentCheckpoint(o, 'ct-2'), 'a checkpoint');
     const job = await calibrateJob(o, 'ct-2');
     t.is(job.output, join(dir, 'students', 'ct-2.calibrated.safetensors'));
-    t.deepEqual(job.args, ['calibrate', studentCheckpoint(o, 'ct-2'), '-o', job.output, '--pairs', '2048']);
+    t.deepEqual(job.task, { verb: 'calibrate', input: studentCheckpoint(o, 'ct-2'), output: job.output, options: { pairs: 2048 } });
     t.is(deployedCheckpoint(o, 'ct-2'), job.output);
     const off = parseCommon({ ...defaults, 'calibrate-pairs': '0' }, dir);
     t.is(deployedCheckpoint(off, 'ct-2'), studentCheckpoint(off, 'ct-2'));

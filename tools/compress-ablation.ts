@@ -38,12 +38,23 @@ import {
  * no teacher stages in its forward pass) on ground truth plus the box loss against the frozen
  * teacher's boxes, without stage-wise feature mimicking.
  */
-const VARIANTS = [
-  { id: 'gt', label: 'ground truth only', flags: ['--no-replacement', '--no-guidance', '--no-mimic'] },
-  { id: 'guidance', label: 'teacher guidance only', flags: ['--no-replacement', '--no-mimic'] },
-  { id: 'full', label: 'full method', flags: [] },
-  { id: 'constant-p', label: 'full, constant p = 0.5', flags: ['--constant-p', '0.5'] },
-] as const;
+const VARIANTS: readonly { id: 'gt' | 'guidance' | 'full' | 'constant-p'; label: string; method: StudentSpec['method'] }[] = [
+  { id: 'gt', label: 'ground truth only', method: { replacement: false, guidance: false, mimic: false } },
+  { id: 'guidance', label: 'teacher guidance only', method: { replacement: false, mimic: false } },
+  { id: 'full', label: 'full method', method: {} },
+  { id: 'constant-p', label: 'full, constant p = 0.5', method: { schedule: { kind: 'constant', p: 0.5 } } },
+];
+
+/** A variant's departures from the defaults, as `ct-edge compress` flags (how a CLI user reproduces it). */
+function asFlags(method: StudentSpec['method']): string {
+  const flags = [
+    ...(method.replacement === false ? ['--no-replacement'] : []),
+    ...(method.guidance === false ? ['--no-guidance'] : []),
+    ...(method.mimic === false ? ['--no-mimic'] : []),
+    ...(method.schedule?.kind === 'constant' ? [`--constant-p ${method.schedule.p}`] : []),
+  ];
+  return flags.join(' ');
+}
 
 const USAGE = `usage: npx tsx tools/compress-ablation.ts [options]
 
@@ -53,7 +64,7 @@ per variant, the paper's figures, and a verdict on full method vs ground truth o
 --out: students/, heldout-*/, eval/, logs/, ablation.md and ablation.json.
 
 Variants (ct-edge compress switches; ground truth is in every loss):
-${VARIANTS.map((v) => `  ${v.id.padEnd(11)} ${v.label.padEnd(24)} ${v.flags.join(' ') || '(defaults: progressive replacement, guidance, mimicking)'}`).join('\n')}
+${VARIANTS.map((v) => `  ${v.id.padEnd(11)} ${v.label.padEnd(24)} ${asFlags(v.method) || '(defaults: progressive replacement, guidance, mimicking)'}`).join('\n')}
 
 Options:
   --blocks N         student size (default 3); uneven stages, larger first, when it does not divide
@@ -86,7 +97,7 @@ async function main(): Promise<void> {
   const stages = stageSizes(teacher.config.depth, blocks);
   // Seed-major order: an interrupted run has every variant at the first seeds.
   const students: (StudentSpec & { variant: (typeof VARIANTS)[number] })[] = seeds.flatMap((seed) =>
-    VARIANTS.map((variant) => ({ name: `${variant.id}-s${seed}`, blocks, stages, seed, flags: [...variant.flags], variant })),
+    VARIANTS.map((variant) => ({ name: `${variant.id}-s${seed}`, blocks, stages, seed, method: variant.method, variant })),
   );
   progress.log(
     `teacher ${o.teacher}: ${teacher.config.depth} blocks; ${blocks}-block students, stages [${stages.join(',')}]; ` +
@@ -103,7 +114,7 @@ async function main(): Promise<void> {
       .filter((s) => s.variant === v)
       .map((s) => ({ seed: s.seed, auc: byName.get(s.name)!.auc, precision: byName.get(s.name)!.precision, compressSeconds: Math.round(compressed.find((c) => c.job.name === s.name)!.seconds) }));
     const auc = meanStd(runs.map((r) => r.auc));
-    return { id: v.id, label: v.label, flags: v.flags, runs, aucMean: auc.mean, aucStd: auc.std, precisionMean: meanStd(runs.map((r) => r.precision)).mean, paperAuc: PAPER_ABLATION[v.id] };
+    return { id: v.id, label: v.label, flags: asFlags(v.method), runs, aucMean: auc.mean, aucStd: auc.std, precisionMean: meanStd(runs.map((r) => r.precision)).mean, paperAuc: PAPER_ABLATION[v.id] };
   });
 
   // "More than the spread": the mean-plus-or-minus-one-std bands of the two variants do not overlap.
@@ -125,7 +136,7 @@ async function main(): Promise<void> {
       ['teacher', '-', '-', pct(teacherAuc), '-', '100.0%', pct(byName.get('teacher')!.precision), '69.1'],
       ...variants.map((v) => [
         v.label,
-        v.flags.join(' ') || '(defaults)',
+        v.flags || '(defaults)',
         v.runs.map((r) => pct(r.auc)).join(' / '),
         pct(v.aucMean),
         pct(v.aucStd),

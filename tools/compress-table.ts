@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const depth = teacher.config.depth;
   const students: StudentSpec[] = parseList(values.blocks, 'blocks')
     .sort((a, b) => a - b)
-    .map((blocks) => ({ name: `ct-${blocks}`, blocks, stages: stageSizes(depth, blocks), seed, flags: [] }));
+    .map((blocks) => ({ name: `ct-${blocks}`, blocks, stages: stageSizes(depth, blocks), seed, method: {} }));
   progress.log(
     `teacher ${o.teacher}: ${depth} blocks of width ${teacher.config.dim}; students ${students.map((s) => `${s.name} [${s.stages.join(',')}]`).join(', ')}; ` +
       `${o.steps} steps, batch ${o.batch}, lr ${o.lr}, seed ${seed}, ${o.jobs} at a time`,

@@ -1,10 +1,10 @@
 /**
- * `ct-edge` child processes for the compression tools: a pool that runs at most N at a time, a
+ * Child processes for the compression tools (each runs one `ct-edge/train` call, tools/lib/run-job.ts): a pool that runs at most N at a time, a
  * record beside each output of the settings that made it (so a rerun skips finished work, resumes
  * killed work and refuses to mix settings), and progress lines on stderr.
  *
- * Children run the CLI from this tree's TypeScript sources through tsx, so the tools measure the
- * code they sit beside (dist/ may be stale). Each child's stdout and stderr go to a log file.
+ * Children run this tree's TypeScript sources through tsx, so the tools measure the code they sit
+ * beside (dist/ may be stale). Each child's stdout and stderr go to a log file.
  */
 import { createReadStream, existsSync, openSync, closeSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -12,8 +12,9 @@ import { createHash } from 'node:crypto';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ManagedChild } from '../../ts/deploy/io/child.js';
+import type { JobTask } from './run-job.js';
 
-const CLI_MAIN = fileURLToPath(new URL('../../ts/cli/main.ts', import.meta.url));
+const RUN_JOB = fileURLToPath(new URL('./run-job.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
 
 /** An expected failure (a child that failed, an output made with other settings): its message says it all. */
@@ -57,8 +58,8 @@ export async function sha256File(path: string): Promise<string> {
 export interface Job {
   /** Short name for progress lines and the log file (`ct-3`, `full-s2`). */
   name: string;
-  /** `ct-edge` arguments (`compress --teacher ...`). */
-  args: string[];
+  /** What the child does: a compression, a calibration or an export. */
+  task: JobTask;
   /** The file the job makes; its existence with the same `settings` means the job is done. */
   output: string;
   /** Everything that determines the output (arguments, input hashes); stored as `<output>.job.json`. */
@@ -112,17 +113,18 @@ async function loggedStep(path: string): Promise<number> {
   return 0;
 }
 
-async function runChild(job: Job, args: string[], logFile: string): Promise<void> {
+async function runChild(job: Job, resume: boolean, logFile: string): Promise<void> {
   await mkdir(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a'); // a resumed run's log continues the killed one's
   try {
-    const child = new ManagedChild(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, ...args], { stdio: ['ignore', fd, fd], tool: 'node' });
+    const args = [JSON.stringify(job.task), ...(resume ? ['--resume'] : [])];
+    const child = new ManagedChild(process.execPath, ['--import', TSX_LOADER, RUN_JOB, ...args], { stdio: ['ignore', fd, fd], tool: 'node' });
     const status = await child.exited;
     const notStarted = child.startError();
     if (notStarted) throw notStarted;
     if (status.code !== 0) {
       const tail = (await readFile(logFile, 'utf8')).trimEnd().split('\n').slice(-6).join('\n    ');
-      throw new JobError(`${job.name} failed (exit ${status.code ?? status.signal}): ct-edge ${args.join(' ')}\n  last lines of ${logFile}:\n    ${tail}`);
+      throw new JobError(`${job.name} failed (exit ${status.code ?? status.signal}): ${job.task.verb}${resume ? ' (resumed)' : ''}\n  last lines of ${logFile}:\n    ${tail}`);
     }
   } finally {
     closeSync(fd);
@@ -170,13 +172,12 @@ export async function runJobs(jobs: readonly Job[], concurrency: number, logDir:
     const resume = same && job.resumeCheckpoint !== undefined && existsSync(job.resumeCheckpoint);
     await mkdir(dirname(job.output), { recursive: true });
     await writeFile(settingsPath(job), serialise(job.settings));
-    const args = resume ? [...job.args, '--resume'] : job.args;
     const logFile = join(logDir, `${job.name}.log`);
     const start = performance.now();
     running.set(job, start);
     progress.log(`${tag}: ${resume ? `resuming from ${shown(job.resumeCheckpoint!)}` : 'started'} (log ${shown(logFile)})`);
     try {
-      await runChild(job, args, logFile);
+      await runChild(job, resume, logFile);
     } finally {
       running.delete(job);
     }

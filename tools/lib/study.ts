@@ -11,6 +11,8 @@ import { openDataset, type Dataset } from '../../ts/deploy/datasets/dataset.js';
 import { evaluate, type EvalModel, type EvalResult } from '../../ts/deploy/eval/evaluate.js';
 import { writeEvalOutputs } from '../../ts/deploy/eval/report.js';
 import type { TrackerNetConfig } from '../../ts/train/model/config.js';
+import type { CompressOptions } from '../../ts/train/compress.js';
+import { COMPRESS_DEFAULTS, RUN_DEFAULTS, runFiles } from '../../ts/train/train-tracker.js';
 import { Engine } from '../../ts/deploy/engine.js';
 import { CtEdgeError } from '../../ts/contract/errors.js';
 import { heldOutClips } from '../../ts/train/data/generator.js';
@@ -131,8 +133,8 @@ export interface StudentSpec {
   blocks: number;
   stages: number[];
   seed: number;
-  /** Extra `ct-edge compress` flags (the ablation's switches). */
-  flags: string[];
+  /** Departures from CompressTracker's defaults (the ablation's switches). */
+  method: Partial<Pick<CompressOptions, 'replacement' | 'guidance' | 'mimic' | 'schedule'>>;
 }
 
 export const studentCheckpoint = (o: CommonOptions, name: string) => join(o.out, 'students', `${name}.safetensors`);
@@ -143,33 +145,36 @@ export const onnxPath = (checkpoint: string) => checkpoint.replace(/\.safetensor
 
 export function compressJob(o: CommonOptions, teacher: Teacher, s: StudentSpec): Job {
   const output = studentCheckpoint(o, s.name);
-  const base = output.replace(/\.safetensors$/, '');
-  const flags = ['--blocks', String(s.blocks), '--stages', s.stages.join(','), '--steps', String(o.steps), '--batch', String(o.batch), '--lr', String(o.lr), '--seed', String(s.seed), ...s.flags];
+  const { checkpointPath, logPath } = runFiles(output);
+  const compress = { ...COMPRESS_DEFAULTS, ...s.method, studentBlocks: s.blocks, stages: s.stages };
+  const run = { steps: o.steps, batchSize: o.batch, learningRate: o.lr, data: { seed: s.seed, clip: RUN_DEFAULTS.clip } };
   return {
     name: s.name,
-    // One thread per job: the tools run --jobs of them side by side instead (and --workers 1 is the
-    // single-threaded run, so it is not part of the settings).
-    args: ['compress', '--teacher', teacher.path, ...flags, '--workers', '1', '-o', output],
+    // One thread per job: the tools run --jobs of them side by side instead.
+    task: {
+      verb: 'compress',
+      options: { ...RUN_DEFAULTS, ...run, teacher: teacher.path, compress, output, workers: 1 },
+    },
     output,
     // The teacher by content: a retrained teacher at the same path must not reuse old students.
-    settings: { teacherSha256: teacher.sha256, flags: flags.join(' ') },
+    settings: { teacherSha256: teacher.sha256, compress, run },
     onStale: 'refuse',
-    resumeCheckpoint: `${base}.resume.safetensors`,
-    stepLog: { path: `${base}.log.jsonl`, steps: o.steps },
+    resumeCheckpoint: checkpointPath,
+    stepLog: { path: logPath, steps: o.steps },
   };
 }
 
-/** `ct-edge calibrate` of a compressed student into its deployedCheckpoint. */
+/** Calibration of a compressed student into its deployedCheckpoint. */
 export async function calibrateJob(o: CommonOptions, name: string): Promise<Job> {
   const input = studentCheckpoint(o, name);
-  const pairs = String(o.calibratePairs);
+  const pairs = o.calibratePairs;
   const output = deployedCheckpoint(o, name);
-  return { name: `calibrate-${name}`, args: ['calibrate', input, '-o', output, '--pairs', pairs], output, settings: { checkpointSha256: await sha256File(input), pairs }, onStale: 'rerun' };
+  return { name: `calibrate-${name}`, task: { verb: 'calibrate', input, output, options: { pairs } }, output, settings: { checkpointSha256: await sha256File(input), pairs }, onStale: 'rerun' };
 }
 
-/** `ct-edge export` of a checkpoint to the .onnx beside it (or `onnx`). */
+/** Export of a checkpoint to the .onnx beside it (or `onnx`). */
 export async function exportJob(name: string, checkpoint: string, onnx = onnxPath(checkpoint)): Promise<Job> {
-  return { name: `export-${name}`, args: ['export', checkpoint, '-o', onnx], output: onnx, settings: { checkpointSha256: await sha256File(checkpoint) }, onStale: 'rerun' };
+  return { name: `export-${name}`, task: { verb: 'export', checkpoint, onnx }, output: onnx, settings: { checkpointSha256: await sha256File(checkpoint) }, onStale: 'rerun' };
 }
 
 /**

@@ -3,7 +3,7 @@ import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { ClipDifficulty } from '../train/data/generator.js';
 import type { LogEntry } from '../train/loop.js';
-import type { RunOptions } from '../train/train-tracker.js';
+import { RUN_DEFAULTS, type RunOptions } from '../train/train-tracker.js';
 
 export const TRAINING_FLAGS = {
   steps: { type: 'string' },
@@ -70,16 +70,17 @@ export function parseClipMix(text: string | undefined): Partial<Record<ClipDiffi
 }
 
 /** The run options that train and compress share, from their flags. */
-export function trainingSetup(values: Record<string, unknown>, defaultLr: number): RunOptions {
+export function trainingSetup(values: Record<string, unknown>, run: 'train' | 'compress'): RunOptions {
   const str = (k: string) => values[k] as string | undefined;
   const output = str('output');
   if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the output file with -o FILE.safetensors');
   if (str('steps') === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of optimisation steps with --steps N');
-  const [w, h] = (str('clip-size') ?? '320x240').split('x').map(Number);
+  const { clip } = RUN_DEFAULTS;
+  const [w, h] = (str('clip-size') ?? `${clip.width}x${clip.height}`).split('x').map(Number);
   if (!(Number.isInteger(w) && Number.isInteger(h) && w >= 32 && h >= 32)) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--clip-size must be WxH with both at least 32, got '${str('clip-size')}'`);
   }
-  const batchSize = parseIntFlag(str('batch'), 'batch', 8);
+  const batchSize = parseIntFlag(str('batch'), 'batch', RUN_DEFAULTS.batchSize);
   const workers = str('workers') === undefined ? undefined : parseIntFlag(str('workers'), 'workers', 1);
   if (workers !== undefined && workers > batchSize) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--workers ${workers} is more than the batch (${batchSize} pairs); use at most --workers ${batchSize}`);
@@ -90,12 +91,12 @@ export function trainingSetup(values: Record<string, unknown>, defaultLr: number
     workers,
     data: { seed: parseIntFlag(str('seed'), 'seed', 1, 0), clip: { width: w, height: h }, mix: parseClipMix(str('clip-mix')) },
     steps: parseIntFlag(str('steps'), 'steps', 0),
-    learningRate: parseNumber(str('lr'), 'lr', defaultLr),
-    weightDecay: parseNumber(str('weight-decay'), 'weight-decay', 1e-4),
-    clipNorm: parseNumber(str('clip-norm'), 'clip-norm', 0.1),
-    lrDropAt: 0.8,
-    lrDropFactor: 0.1,
-    checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', 50),
+    learningRate: parseNumber(str('lr'), 'lr', RUN_DEFAULTS.learningRate[run]),
+    weightDecay: parseNumber(str('weight-decay'), 'weight-decay', RUN_DEFAULTS.weightDecay),
+    clipNorm: parseNumber(str('clip-norm'), 'clip-norm', RUN_DEFAULTS.clipNorm),
+    lrDropAt: RUN_DEFAULTS.lrDropAt,
+    lrDropFactor: RUN_DEFAULTS.lrDropFactor,
+    checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', RUN_DEFAULTS.checkpointEvery),
     resume: values.resume === true,
   };
 }

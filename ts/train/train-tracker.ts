@@ -6,7 +6,7 @@
  */
 import { CtEdgeError } from '../contract/errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
-import { compressionObjective, type CompressOptions, type Stage } from './compress.js';
+import { compressionObjective, DEFAULT_SCHEDULE, type CompressOptions, type Stage } from './compress.js';
 import { syntheticPairs, type SyntheticDataOptions } from './data-source.js';
 import { trainLoop, type LogEntry, type LoopOptions, type GradientObjective, type Objective } from './loop.js';
 import { initBackend, type BackendChoice } from './model/backend.js';
@@ -14,6 +14,21 @@ import type { TrackerNetConfig } from './model/config.js';
 import { TrackerNet } from './model/network.js';
 import { teacherObjective } from './objectives.js';
 import { defaultTrainingWorkers, parallelObjective, type ObjectiveRecipe } from './parallel.js';
+
+/** What the CLI and the study tools use where a run option is not given (OSTrack's optimiser settings). */
+export const RUN_DEFAULTS = {
+  batchSize: 8,
+  learningRate: { train: 5e-4, compress: 2e-4 },
+  weightDecay: 1e-4,
+  clipNorm: 0.1,
+  lrDropAt: 0.8,
+  lrDropFactor: 0.1,
+  checkpointEvery: 50,
+  clip: { width: 320, height: 240 },
+} as const;
+
+/** CompressTracker as published: students start from the last block of their stage, all three terms on. */
+export const COMPRESS_DEFAULTS = { init: 'last', schedule: DEFAULT_SCHEDULE, replacement: true, guidance: true, mimic: true } as const satisfies Partial<CompressOptions>;
 
 /** The loop's settings with the file paths derived from the output's name. */
 export type RunOptions = Omit<LoopOptions, 'checkpointPath' | 'logPath' | 'plotPath' | 'label'> & {

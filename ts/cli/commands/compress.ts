@@ -1,7 +1,7 @@
 /** `ct-edge compress`: CompressTracker, from a teacher checkpoint to an N-block student. */
 import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../../contract/errors.js';
-import type { ReplacementSchedule } from '../../train/compress.js';
+import { DEFAULT_SCHEDULE, type ReplacementSchedule } from '../../train/compress.js';
 import { compressTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
@@ -53,7 +53,7 @@ export const command: CliCommand = {
     if (!values.teacher) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the teacher checkpoint with --teacher FILE');
     if (!values.blocks) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of student blocks with --blocks N');
     if (!['last', 'first', 'random'].includes(values.init!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--init must be last, first or random, got '${values.init}'`);
-    const setup = trainingSetup(values, 2e-4);
+    const setup = trainingSetup(values, 'compress');
     const rate = (text: string, flag: string) => {
       const v = Number(text);
       if (!(v >= 0 && v <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} must be in [0, 1], got '${text}'`);
@@ -61,7 +61,7 @@ export const command: CliCommand = {
     };
     const schedule: ReplacementSchedule = values['constant-p'] !== undefined
       ? { kind: 'constant', p: rate(values['constant-p'], 'constant-p') }
-      : { kind: 'progressive', pInit: values['p-init'] !== undefined ? rate(values['p-init'], 'p-init') : 0.5, a1: 0.1, a2: 0.1 };
+      : { ...DEFAULT_SCHEDULE, ...(values['p-init'] !== undefined && { pInit: rate(values['p-init'], 'p-init') }) };
     const compress = {
       studentBlocks: parseIntFlag(values.blocks, 'blocks', 1),
       stages: values.stages?.split(',').map((s) => parseIntFlag(s, 'stages', 1)),

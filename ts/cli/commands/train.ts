@@ -32,7 +32,7 @@ export const command: CliCommand = {
       options: { preset: { type: 'string', default: 'tiny' }, depth: { type: 'string' }, width: { type: 'string' }, heads: { type: 'string' }, 'head-channels': { type: 'string' }, init: { type: 'string' }, ...TRAINING_FLAGS },
       strict: true,
     });
-    const setup = trainingSetup(values, 5e-4);
+    const setup = trainingSetup(values, 'train');
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
     const overrides = {
       ...(values.depth && { depth: parseIntFlag(values.depth, 'depth', 1) }),
