@@ -26,17 +26,13 @@
  *      `--box x,y,w,h` starts from a given box instead of the centre; Ctrl-C stops and finishes the video.
  *   Max the clocks for stable timings: `sudo nvpmodel -m 0 && sudo jetson_clocks`.
  *
- * In an app, import from 'ct-edge' instead of the source paths.
+ * Everything comes from the package's entry (here its source, ../ts/index.js): in an app,
+ * import from 'ct-edge'.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { parseArgs } from 'node:util';
-import { Engine, Tracker, type Box, type Frame } from '../ts/index.js';
-import { bytesOf, toRgb } from '../ts/deploy/io/convert.js';
-import { drawLabel, drawResult } from '../ts/deploy/io/draw.js';
-import { csiCameraPipeline, openGStreamer, usbCameraPipeline } from '../ts/deploy/io/gstreamer.js';
-import { VideoWriter } from '../ts/deploy/io/video-writer.js';
-import { trackStream, type SourceFrame } from '../ts/deploy/stream.js';
+import { bytesOf, csiCameraPipeline, drawLabel, drawResult, Engine, openGStreamer, toRgb, Tracker, trackStream, usbCameraPipeline, VideoWriter, type Box, type Frame, type SourceFrame } from '../ts/index.js';
 
 const { values } = parseArgs({
   options: {

@@ -10,17 +10,13 @@
  *   npx tsx examples/track-video.ts ../shared/data/sequences/bag/bag.avi \
  *     ../shared/data/models/vittrack/vitTracker.onnx 292,128,146,132 bag-tracked.mp4 --vittrack
  *
- * In an app, import from 'ct-edge' instead of the source paths.
+ * Everything comes from the package's entry (here its source, ../ts/index.js): in an app,
+ * import from 'ct-edge'.
  */
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { Engine, Tracker, type EngineOptions } from '../ts/index.js';
-import { toRgb } from '../ts/deploy/io/convert.js';
-import { drawResult } from '../ts/deploy/io/draw.js';
-import { openVideo } from '../ts/deploy/io/ffmpeg.js';
-import { VideoWriter } from '../ts/deploy/io/video-writer.js';
-import { TrackTransform, type StreamResult } from '../ts/deploy/stream.js';
+import { drawResult, Engine, openVideo, toRgb, Tracker, TrackTransform, VideoWriter, type EngineOptions, type StreamResult } from '../ts/index.js';
 
 /** OpenCV's VitTrack: outputs named output1..3, trained on BGR, OpenCV's box mapping. */
 const VITTRACK: EngineOptions = { outputs: { score: 'output1', size: 'output2', offset: 'output3' }, channelOrder: 'bgr', boxMapping: 'opencv' };

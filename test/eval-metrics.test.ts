@@ -14,7 +14,7 @@ import {
 } from '../ts/deploy/eval/metrics.js';
 import { percentile } from '../ts/deploy/eval/bench.js';
 import { parseBoxes } from '../ts/deploy/datasets/otb.js';
-import type { Box } from '../ts/index.js';
+import { CtEdgeError, type Box } from '../ts/index.js';
 import { hasSharedData, sequencesDir, sharedDataSkipReason } from './helpers/data.js';
 
 const box = (x: number, y: number, width: number, height: number): Box => ({ x, y, width, height });
@@ -68,7 +68,7 @@ test('frames without a valid ground-truth box are not scored and not counted', (
   t.is(m.validFrames, 2);
   t.is(m.successCurve[0], 0.5);
   t.is(m.precision, 0.5);
-  t.throws(() => sequenceMetrics([far], gt), { instanceOf: RangeError });
+  t.throws(() => sequenceMetrics([far], gt), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' });
 });
 
 test('a lost track scores 0 at every threshold above 0 px', (t) => {
@@ -85,7 +85,7 @@ test('dataset curves average sequences with equal weight, whatever their length'
   const avg = averageMetrics([short, long]);
   t.is(avg.successCurve[0], (1 + 1 / 9) / 2);
   t.true(Math.abs(avg.auc - (short.auc + long.auc) / 2) < 1e-12);
-  t.throws(() => averageMetrics([]), { instanceOf: RangeError });
+  t.throws(() => averageMetrics([]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' });
 });
 
 test('nearest-rank percentiles', (t) => {

@@ -13,6 +13,7 @@
  * - Over a dataset, curves are averaged over sequences (each sequence weighs the same), as all
  *   three toolkits do; the overall scores are read off the averaged curves.
  */
+import { CtEdgeError } from '../../contract/errors.js';
 import type { Box } from '../../contract/types.js';
 
 const steps = (count: number, step: number) => Array.from({ length: count }, (_, i) => Number((i * step).toFixed(10)));
@@ -87,7 +88,7 @@ export function scoresOf(c: Curves): Scores {
  */
 export function sequenceMetrics(predictions: readonly Box[], groundTruth: readonly (Box | null)[]): SequenceMetrics {
   if (predictions.length !== groundTruth.length) {
-    throw new RangeError(`${predictions.length} predictions for ${groundTruth.length} ground-truth boxes`);
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${predictions.length} predictions for ${groundTruth.length} ground-truth boxes: give one prediction per frame`);
   }
   const ious: number[] = [];
   const centres: number[] = [];
@@ -109,7 +110,7 @@ export function sequenceMetrics(predictions: readonly Box[], groundTruth: readon
 
 /** Dataset curves: the per-sequence curves averaged point by point, each sequence weighing the same. */
 export function averageMetrics(sequences: readonly Curves[]): Curves & Scores {
-  if (sequences.length === 0) throw new RangeError('no sequences to average');
+  if (sequences.length === 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'no sequences to average: give the metrics of at least one sequence');
   const mean = (pick: (c: Curves) => number[]) =>
     pick(sequences[0]).map((_, k) => sequences.reduce((s, c) => s + pick(c)[k], 0) / sequences.length);
   const curves: Curves = {

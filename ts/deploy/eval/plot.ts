@@ -3,7 +3,7 @@
  * Coordinates are in SVG user units; the PNG is rendered at 2x for crisp text.
  */
 import { writeFile } from 'node:fs/promises';
-import sharp from 'sharp';
+import { loadSharp } from '../io/images.js';
 
 export interface Series {
   label: string;
@@ -91,6 +91,7 @@ export function linePlotSvg(plot: LinePlot): string {
 
 /** Writes the plot as PNG (2x resolution: 1280x960). */
 export async function writePlotPng(path: string, plot: LinePlot): Promise<void> {
+  const sharp = await loadSharp();
   const png = await sharp(Buffer.from(linePlotSvg(plot)), { density: 144 }).png().toBuffer();
   await writeFile(path, png);
 }

@@ -1,9 +1,8 @@
 /** A folder of images (JPEG, PNG, ...; natural name order) as a frame source, decoded by sharp. */
-import sharp from 'sharp';
 import { listImages } from '../datasets/common.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { SourceFrame } from '../stream.js';
-import { readImage } from './images.js';
+import { loadSharp, readImage } from './images.js';
 import type { FrameSource, SourceInfo } from './source.js';
 
 export interface ImageFolderOptions {
@@ -16,6 +15,7 @@ export async function openImageFolder(dir: string, options: ImageFolderOptions =
   const paths = await listImages(dir).catch((error: CtEdgeError) => {
     throw new CtEdgeError('ERR_SOURCE', error.message, { cause: error });
   });
+  const sharp = await loadSharp();
   const first = await sharp(paths[0]).metadata().catch((error: Error) => {
     throw new CtEdgeError('ERR_SOURCE', `cannot read image ${paths[0]}: ${error.message}`, { cause: error });
   });
