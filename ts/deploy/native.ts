@@ -201,17 +201,24 @@ export function overrideNative(replacement: NativeAddon | undefined): void {
   addon = replacement;
 }
 
+/**
+ * The CPU addon: a local build (build/Release, where node-gyp and the cmake-js GPU build put it)
+ * first, else the prebuilt binary the package ships for this platform (prebuilds/<platform>-<arch>).
+ */
 export function loadNative(): NativeAddon {
   if (addon) return addon;
-  const candidates = [join(packageRoot, 'build', 'Release', 'ct_edge.node'), join(packageRoot, 'build', 'Debug', 'ct_edge.node')];
+  const prebuilt = join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, 'ct_edge.node');
+  const candidates = [join(packageRoot, 'build', 'Release', 'ct_edge.node'), join(packageRoot, 'build', 'Debug', 'ct_edge.node'), prebuilt];
+  const rebuild = 'Run `npm rebuild ct-edge` (compiles it; needs python3, make and a C++17 compiler)';
   const found = candidates.find((p) => existsSync(p));
   if (!found) {
-    throw new CtEdgeError(
-      'ERR_NATIVE_MISSING',
-      `the ct-edge native addon is not built (looked for ${candidates.join(', ')}). ` +
-        'Run `npm rebuild ct-edge` (needs python3, make and a C++17 compiler), or `npm run build:native` inside the package.',
-    );
+    throw new CtEdgeError('ERR_NATIVE_MISSING', `the ct-edge native addon is not built and no prebuilt one fits ${process.platform}-${process.arch} (looked for ${candidates.join(', ')}). ${rebuild}.`);
   }
-  addon = createRequire(import.meta.url)(found) as NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(found) as NativeAddon;
+  } catch (error) {
+    // e.g. the linux-arm64 prebuild on a glibc older than 2.32 (JetPack 5): compiling here fixes it
+    throw new CtEdgeError('ERR_NATIVE_MISSING', `the ct-edge native addon ${found} does not load here (${(error as Error).message.split('\n')[0]}). ${rebuild}.`, { cause: error });
+  }
   return addon;
 }

@@ -2,7 +2,7 @@
  * Video files and V4L2 cameras through ffmpeg: ffprobe reads the size and rate, ffmpeg decodes to
  * raw frames (rgb24 by default, or nv12, ...) on its stdout.
  */
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { delimiter, join, resolve } from 'node:path';
@@ -57,7 +57,11 @@ const requireOptional = createRequire(import.meta.url);
 function npmBinary(tool: FfmpegTool): string | undefined {
   try {
     const { path } = requireOptional(TOOL_ORIGINS[tool].npm) as { path?: unknown };
-    return typeof path === 'string' && isExecutableFile(path) ? path : undefined;
+    if (typeof path !== 'string') return undefined;
+    // The package's own postinstall is `chmod u+x`; where install scripts did not run
+    // (--ignore-scripts, npm's allowScripts), do what it would have done.
+    if (!isExecutableFile(path) && statSync(path).isFile()) chmodSync(path, statSync(path).mode | 0o100);
+    return isExecutableFile(path) ? path : undefined;
   } catch {
     return undefined; // not installed, or no build for this platform (the packages throw then)
   }
