@@ -20,7 +20,7 @@ const commands: { name: string; summary: string; training?: true; load: () => Pr
   { name: 'eval', summary: 'success AUC, precision and FPS of models on a dataset (tables, JSON, plots)', load: () => import('./commands/eval.js') },
   { name: 'bench', summary: 'latency percentiles, FPS, stage split and memory of one or more models', load: () => import('./commands/bench.js') },
   { name: 'build-engine', summary: 'build a TensorRT engine from an ONNX model (FP16 on GPUs that have it), optionally verify it', load: () => import('./commands/build-engine.js') },
-  { name: 'doctor', summary: 'show what this build and machine have: CUDA, TensorRT, GPU, onnxruntime, tfjs, ffmpeg', load: () => import('./commands/doctor.js') },
+  { name: 'doctor', summary: 'show what this build and machine have: CUDA, TensorRT, GPU, onnxruntime, training, ffmpeg', load: () => import('./commands/doctor.js') },
 ];
 
 /** A training command's module, or a typed error naming the packages when TensorFlow.js is not installed. */

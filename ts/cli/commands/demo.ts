@@ -52,7 +52,7 @@ export const command: CliCommand = {
     const students = values.student ?? ['student-4', 'student-3', 'student-2'].map((n) => join(modelsDir, `${n}.onnx`)).filter((p) => existsSync(p));
     const paths = [values.teacher!, ...students];
     for (const p of paths) {
-      if (!existsSync(p)) throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `${p} not found; README.md ('Shipped models and our compression study') gives the commands that make it`);
+      if (!existsSync(p)) throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `${p} not found; docs/TRAINING.md gives the commands that make it`);
     }
     const clips = heldOutClips(parseIntFlag(values.clips, 'clips', 8), parseIntFlag(values.seed, 'seed', 1, 0), { length: parseIntFlag(values.frames, 'frames', 100, 2) });
     const dir = await mkdtemp(join(tmpdir(), 'ct-edge-demo-'));
