@@ -1,5 +1,6 @@
 /** The trainer's view of the pair sampler: batch `step` as tensors-to-be, reproducible by step. */
 import type { TrackerNetConfig } from './model/config.js';
+import { OSTRACK_DEFAULTS } from '../contract/model-config.js';
 import { PairSampler, type SamplerOptions } from './data/sampler.js';
 import { syntheticSource } from './data/sources.js';
 import type { ClipDifficulty, ClipOptions } from './data/generator.js';
@@ -12,7 +13,7 @@ export interface SyntheticDataOptions {
   /** Shares of each clip difficulty in the stream (default: all of clip.difficulty, moderate). */
   mix?: Partial<Record<ClipDifficulty, number>>;
   /** Overrides of the sampler's OSTrack defaults (jitter, augmentation); the crop geometry is the network's. */
-  sampling?: Partial<Omit<SamplerOptions, 'seed' | 'templateSize' | 'searchSize' | 'templateFactor' | 'searchFactor'>>;
+  sampling?: Partial<Omit<SamplerOptions, 'seed' | 'templateSize' | 'searchSize' | 'templateFactor' | 'searchFactor' | 'channelOrder'>>;
   /** Pairs drawn per generated clip on average (default 8: planning a clip costs more than a pair). */
   clipReuse?: number;
 }
@@ -31,6 +32,7 @@ export function syntheticPairs(net: TrackerNetConfig, o: SyntheticDataOptions): 
     searchSize: net.searchSize,
     templateFactor: net.templateFactor,
     searchFactor: net.searchFactor,
+    channelOrder: net.channelOrder ?? OSTRACK_DEFAULTS.channelOrder,
     ...o.sampling,
   });
   return {

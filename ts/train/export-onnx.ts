@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './checkpoint/atomic.js';
-import { geometry, runtimeConfig, type TrackerNetConfig } from './model/config.js';
+import { geometry, normEps, runtimeConfig, type TrackerNetConfig } from './model/config.js';
 import { BN_EPS } from './model/layers.js';
 import { HEAD_TOWERS, TOWER_OUTPUTS, towerChannels, type WeightMap } from './model/params.js';
 import { checkWeights } from './model/weights.js';
@@ -21,7 +21,6 @@ import { ModelProto, OnnxDataType } from '../contract/onnx-schema.js';
 export const ONNX_IR_VERSION = 8;
 export const ONNX_OPSET = 17;
 /** metadata_props key holding the network config as JSON (for `ct-edge inspect`). */
-const LAYER_NORM_EPS = 1e-6;
 const SCORE_CLAMP = 1e-4;
 
 const ATTRIBUTE_TYPE = { FLOAT: 1, INT: 2, INTS: 7 } as const;
@@ -92,6 +91,19 @@ function packageVersion(): string {
   }
 }
 
+/** A conv's weight and bias with the BatchNorm after it (gamma, beta, mean, variance) folded in. */
+function foldBatchNorm(weight: Float32Array, bias: Float32Array, [gamma, beta, mean, variance]: Float32Array[], cout: number): [Float32Array, Float32Array] {
+  const foldedW = new Float32Array(weight.length);
+  const foldedB = new Float32Array(cout);
+  const per = weight.length / cout;
+  for (let o = 0; o < cout; o++) {
+    const s = gamma[o] / Math.sqrt(variance[o] + BN_EPS);
+    for (let j = 0; j < per; j++) foldedW[o * per + j] = weight[o * per + j] * s;
+    foldedB[o] = (bias[o] - mean[o]) * s + beta[o];
+  }
+  return [foldedW, foldedB];
+}
+
 /** Encodes the network as an ONNX model (weights are checked against the config first). */
 export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): Uint8Array {
   const w = checkWeights(config, weights, 'the weights to export');
@@ -103,11 +115,26 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
   const { templateTokens: nz, searchTokens: nx, featureSize: f } = geometry(config);
   const n = nz + nx;
 
-  // Patch embedding (a strided conv) and position embeddings; template tokens first.
-  const patchW = g.floats('patch_embed.proj.weight', [d, 3, config.patch, config.patch], get('patch_embed.proj.weight'));
-  const patchB = g.floats('patch_embed.proj.bias', [d], get('patch_embed.proj.bias'));
+  // Patch embedding (one strided conv, or a stem of 3x3 stride-2 convs with HardSwish between
+  // them, shared by template and search) and position embeddings; template tokens first.
+  const stem = (config.stem ?? []).map((width, i) => ({
+    weight: g.floats(`patch_embed.stem.${i}.weight`, [width, i === 0 ? 3 : config.stem![i - 1], 3, 3], get(`patch_embed.stem.${i}.weight`)),
+    bias: g.floats(`patch_embed.stem.${i}.bias`, [width], get(`patch_embed.stem.${i}.bias`)),
+  }));
+  const patch = config.stem ? undefined : {
+    weight: g.floats('patch_embed.proj.weight', [d, 3, config.patch, config.patch], get('patch_embed.proj.weight')),
+    bias: g.floats('patch_embed.proj.bias', [d], get('patch_embed.proj.bias')),
+  };
   const embed = (input: string, tokens: number, pos: string) => {
-    const conv = g.op('Conv', [input, patchW, patchB], `${input}_patch_embed`, { kernel_shape: [config.patch, config.patch], strides: [config.patch, config.patch] });
+    let conv = input;
+    if (patch) {
+      conv = g.op('Conv', [input, patch.weight, patch.bias], `${input}_patch_embed`, { kernel_shape: [config.patch, config.patch], strides: [config.patch, config.patch] });
+    } else {
+      stem.forEach(({ weight, bias }, i) => {
+        conv = g.op('Conv', [conv, weight, bias], `${input}_stem_${i}`, { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+        if (i < stem.length - 1) conv = g.op('HardSwish', [conv], `${input}_stem_${i}_hardswish`);
+      });
+    }
     const flat = g.op('Reshape', [conv, g.int64s(`${input}_tokens_shape`, [1, d, tokens])], `${input}_flatten`);
     const seq = g.op('Transpose', [flat], `${input}_tokens`, { perm: [0, 2, 1] });
     return g.op('Add', [seq, g.floats(pos, [1, tokens, d], get(pos))], `${input}_pos`);
@@ -117,7 +144,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
   const layerNorm = (input: string, prefix: string) =>
     g.op('LayerNormalization', [input, g.floats(`${prefix}.weight`, [d], get(`${prefix}.weight`)), g.floats(`${prefix}.bias`, [d], get(`${prefix}.bias`))], prefix, {
       axis: -1,
-      epsilon: { float: LAYER_NORM_EPS },
+      epsilon: { float: normEps(config) },
     });
   const linear = (input: string, name: string, weight: Float32Array, out: number, inp: number, bias: Float32Array) =>
     g.op('Add', [g.op('MatMul', [input, g.floats(`${name}.weight_t`, [inp, out], weight)], `${name}.matmul`), g.floats(`${name}.bias`, [out], bias)], name);
@@ -170,17 +197,9 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
     for (let k = 1; k <= 4; k++) {
       const p = `box_head.conv${k}_${tower}.`;
       const [cin, cout] = [ch[k - 1], ch[k]];
-      // Fold BatchNorm (inference statistics) into the conv: W' = W * s, b' = (b - mean) * s + beta.
+      // BatchNorm's inference statistics folded into the conv (an imported, already folded head has none).
       const [weight, bias] = [get(`${p}0.weight`), get(`${p}0.bias`)];
-      const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map((s) => get(`${p}1.${s}`));
-      const foldedW = new Float32Array(weight.length);
-      const foldedB = new Float32Array(cout);
-      const per = cin * 9;
-      for (let o = 0; o < cout; o++) {
-        const s = gamma[o] / Math.sqrt(variance[o] + BN_EPS);
-        for (let j = 0; j < per; j++) foldedW[o * per + j] = weight[o * per + j] * s;
-        foldedB[o] = (bias[o] - mean[o]) * s + beta[o];
-      }
+      const [foldedW, foldedB] = config.headNorm === 'none' ? [weight, bias] : foldBatchNorm(weight, bias, ['weight', 'bias', 'running_mean', 'running_var'].map((s) => get(`${p}1.${s}`)), cout);
       const conv = g.op('Conv', [y, g.floats(`${p}weight_folded`, [cout, cin, 3, 3], foldedW), g.floats(`${p}bias_folded`, [cout], foldedB)], `${p}conv`, {
         kernel_shape: [3, 3],
         pads: [1, 1, 1, 1],

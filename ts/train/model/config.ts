@@ -3,7 +3,7 @@
  * code builds the published OSTrack-256 teacher, compressed students and tiny CPU models.
  */
 import { CtEdgeError } from '../../contract/errors.js';
-import { OSTRACK_DEFAULTS, TENSOR_NAMES, type ModelConfig } from '../../contract/model-config.js';
+import { OSTRACK_DEFAULTS, TENSOR_NAMES, type BoxMapping, type ChannelOrder, type ModelConfig } from '../../contract/model-config.js';
 
 export interface TrackerNetConfig {
   /** Token width (ViT embedding dimension). */
@@ -24,6 +24,22 @@ export interface TrackerNetConfig {
   /** Crop factors the model is trained with (template, search); go into the ONNX metadata. */
   templateFactor: number;
   searchFactor: number;
+  /**
+   * A convolutional patch embedding (VitTrack): 3x3 stride-2 convolutions with these output
+   * widths, HardSwish between them, the last one `dim` wide; 2^length must equal `patch`.
+   * Absent: OSTrack's one patch x patch convolution.
+   */
+  stem?: number[];
+  /** LayerNorm epsilon (OSTrack's timm ViT: 1e-6, the default; VitTrack: 1e-5). */
+  normEps?: number;
+  /** 'none': head convolutions without BatchNorm (an imported head whose BatchNorm was folded). */
+  headNorm?: 'batchnorm' | 'none';
+  /** Channel order the network was trained on (default rgb; VitTrack: bgr). */
+  channelOrder?: ChannelOrder;
+  /** How the runtime maps boxes back to the frame (default ostrack; VitTrack as OpenCV runs it: opencv). */
+  boxMapping?: BoxMapping;
+  /** Windowed peak below which the runtime reports the target lost (default 0.2). */
+  lostThreshold?: number;
 }
 
 const OSTRACK_256: TrackerNetConfig = {
@@ -83,6 +99,16 @@ export function validateNetConfig(value: unknown): TrackerNetConfig {
   if (n.dim % n.heads !== 0) bad(`dim ${n.dim} is not divisible by heads ${n.heads}`);
   if (n.templateSize % n.patch !== 0 || n.searchSize % n.patch !== 0) bad(`templateSize and searchSize must be multiples of patch ${n.patch}`);
   if (n.headChannels % 8 !== 0) bad(`headChannels ${n.headChannels} must be a multiple of 8 (the towers use /2, /4, /8)`);
+  if (n.stem !== undefined) {
+    if (!Array.isArray(n.stem) || n.stem.length === 0 || !n.stem.every((w) => Number.isInteger(w) && w >= 1)) bad('stem must be a list of positive integer widths');
+    if (2 ** n.stem.length !== n.patch) bad(`a stem of ${n.stem.length} stride-2 convolutions makes patches of ${2 ** n.stem.length}, not ${n.patch}`);
+    if (n.stem[n.stem.length - 1] !== n.dim) bad(`the stem's last width ${n.stem[n.stem.length - 1]} must be dim ${n.dim}`);
+  }
+  if (n.normEps !== undefined && !(typeof n.normEps === 'number' && n.normEps > 0 && n.normEps < 1)) bad('normEps must be a number in (0, 1)');
+  if (n.headNorm !== undefined && n.headNorm !== 'batchnorm' && n.headNorm !== 'none') bad("headNorm must be 'batchnorm' or 'none'");
+  if (n.channelOrder !== undefined && n.channelOrder !== 'rgb' && n.channelOrder !== 'bgr') bad("channelOrder must be 'rgb' or 'bgr'");
+  if (n.boxMapping !== undefined && n.boxMapping !== 'ostrack' && n.boxMapping !== 'opencv') bad("boxMapping must be 'ostrack' or 'opencv'");
+  if (n.lostThreshold !== undefined && !(typeof n.lostThreshold === 'number' && n.lostThreshold >= 0 && n.lostThreshold <= 1)) bad('lostThreshold must be in [0, 1]');
   return {
     dim: n.dim,
     depth: n.depth,
@@ -94,8 +120,18 @@ export function validateNetConfig(value: unknown): TrackerNetConfig {
     headChannels: n.headChannels,
     templateFactor: n.templateFactor,
     searchFactor: n.searchFactor,
+    // the optional fields only where set, so configs of OSTrack-style networks read as before
+    ...(n.stem !== undefined && { stem: [...n.stem] }),
+    ...(n.normEps !== undefined && { normEps: n.normEps }),
+    ...(n.headNorm !== undefined && { headNorm: n.headNorm }),
+    ...(n.channelOrder !== undefined && { channelOrder: n.channelOrder }),
+    ...(n.boxMapping !== undefined && { boxMapping: n.boxMapping }),
+    ...(n.lostThreshold !== undefined && { lostThreshold: n.lostThreshold }),
   };
 }
+
+/** LayerNorm epsilon of a network (OSTrack's 1e-6 unless the config says otherwise). */
+export const normEps = (c: TrackerNetConfig): number => c.normEps ?? 1e-6;
 
 /** Token counts and map size derived from a config. */
 export function geometry(c: TrackerNetConfig): { templateTokens: number; searchTokens: number; featureSize: number } {
@@ -115,8 +151,8 @@ export function runtimeConfig(c: TrackerNetConfig): ModelConfig {
     searchFactor: c.searchFactor,
     mean: OSTRACK_DEFAULTS.mean,
     std: OSTRACK_DEFAULTS.std,
-    channelOrder: OSTRACK_DEFAULTS.channelOrder,
-    boxMapping: OSTRACK_DEFAULTS.boxMapping,
-    lostThreshold: OSTRACK_DEFAULTS.lostThreshold,
+    channelOrder: c.channelOrder ?? OSTRACK_DEFAULTS.channelOrder,
+    boxMapping: c.boxMapping ?? OSTRACK_DEFAULTS.boxMapping,
+    lostThreshold: c.lostThreshold ?? OSTRACK_DEFAULTS.lostThreshold,
   };
 }

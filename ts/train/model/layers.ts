@@ -33,7 +33,7 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D): tf
 }
 
 /** LayerNorm over the last axis (biased variance, as PyTorch). */
-export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps = 1e-6): tf.Tensor {
+export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
   const mean = tf.mean(x, -1, true);
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centred), -1, true);
@@ -61,9 +61,10 @@ export function patchEmbed(image: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Ten
   return linear(vectors, tf.reshape(weight, [weight.shape[0], c * p * p]), bias) as tf.Tensor3D;
 }
 
-/** 3x3 convolution, stride 1, zero padding 1, NHWC input, PyTorch weight [out, in, 3, 3]. */
-export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D): tf.Tensor4D {
+/** 3x3 convolution, zero padding 1, stride 1 or 2 (even sides), NHWC input, PyTorch weight [out, in, 3, 3]. */
+export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2 = 1): tf.Tensor4D {
   const [b, h, w, c] = x.shape;
+  const [ho, wo] = [h / stride, w / stride];
   const out = weight.shape[0];
   const padded = tf.pad(x, [
     [0, 0],
@@ -72,10 +73,35 @@ export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D):
     [0, 0],
   ]);
   const taps: tf.Tensor[] = [];
-  for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) taps.push(tf.slice(padded, [0, ky, kx, 0], [b, h, w, c]));
-  const columns = tf.reshape<tf.Rank.R2>(tf.concat(taps, 3), [b * h * w, 9 * c]); // (ky, kx, c)
+  for (let ky = 0; ky < 3; ky++) {
+    for (let kx = 0; kx < 3; kx++) {
+      const window = tf.slice(padded, [0, ky, kx, 0], [b, h, w, c]);
+      // Stride 2: every other row and column, as a reshape and a slice (both have gradients on every backend).
+      taps.push(stride === 1 ? window : tf.reshape(tf.slice(tf.reshape(window, [b * ho, 2, wo, 2 * c]), [0, 0, 0, 0], [b * ho, 1, wo, c]), [b, ho, wo, c]));
+    }
+  }
+  const columns = tf.reshape<tf.Rank.R2>(tf.concat(taps, 3), [b * ho * wo, 9 * c]); // (ky, kx, c)
   const kernel = tf.reshape<tf.Rank.R2>(tf.transpose(weight, [0, 2, 3, 1]), [out, 9 * c]); // same (ky, kx, c) order
-  return tf.reshape(tf.add(matMulTransposeB(columns, kernel), bias), [b, h, w, out]);
+  return tf.reshape(tf.add(matMulTransposeB(columns, kernel), bias), [b, ho, wo, out]);
+}
+
+/** HardSwish, x * relu6(x + 3) / 6 (PyTorch's nn.Hardswish, ONNX HardSwish). */
+export function hardSwish(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6));
+}
+
+/**
+ * A convolutional patch embedding (VitTrack's): NCHW images through 3x3 stride-2 convolutions with
+ * HardSwish between them, to tokens [B, (H/p)*(W/p), dim] in row-major order.
+ */
+export function convStem(image: tf.Tensor4D, layers: readonly { weight: tf.Tensor4D; bias: tf.Tensor1D }[]): tf.Tensor3D {
+  let y = tf.transpose(image, [0, 2, 3, 1]) as tf.Tensor4D;
+  layers.forEach(({ weight, bias }, i) => {
+    y = conv3x3(y, weight, bias, 2);
+    if (i < layers.length - 1) y = hardSwish(y) as tf.Tensor4D;
+  });
+  const [b, h, w, d] = y.shape;
+  return tf.reshape(y, [b, h * w, d]);
 }
 
 /** 1x1 convolution on NHWC input, PyTorch weight [out, in, 1, 1]. */

@@ -11,8 +11,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CtEdgeError } from '../../contract/errors.js';
-import { geometry, type TrackerNetConfig } from './config.js';
-import { batchNorm, conv1x1, conv3x3, gelu, layerNorm, linear, patchEmbed, type BatchNormState } from './layers.js';
+import { geometry, normEps, type TrackerNetConfig } from './config.js';
+import { batchNorm, conv1x1, conv3x3, convStem, gelu, layerNorm, linear, patchEmbed, type BatchNormState } from './layers.js';
 import { HEAD_TOWERS, paramSpecs, type HeadTower, type ParamSpec, type WeightMap } from './params.js';
 import { checkWeights } from './weights.js';
 import './gradients.js';
@@ -46,6 +46,8 @@ export class VitBlock {
     readonly heads: number,
     /** Token width it reads and writes. */
     readonly dim: number,
+    /** LayerNorm epsilon. */
+    readonly eps: number,
     private readonly p: (name: string) => tf.Variable,
   ) {}
 
@@ -55,14 +57,14 @@ export class VitBlock {
     const w = (name: string) => this.p(`blocks.${this.index}.${name}`) as tf.Tensor as tf.Tensor2D;
     const v1 = (name: string) => this.p(`blocks.${this.index}.${name}`) as tf.Tensor as tf.Tensor1D;
 
-    const h = layerNorm(x, v1('norm1.weight'), v1('norm1.bias'));
+    const h = layerNorm(x, v1('norm1.weight'), v1('norm1.bias'), this.eps);
     const qkv = linear(h, w('attn.qkv.weight'), v1('attn.qkv.bias'));
     const [q, k, v] = tf.split(qkv, 3, 2).map((t) => tf.transpose(tf.reshape(t, [b, n, this.heads, hd]), [0, 2, 1, 3]));
     const attention = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)));
     const mixed = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [b, n, d]);
     const x1 = tf.add(x, linear(mixed, w('attn.proj.weight'), v1('attn.proj.bias')));
 
-    const h2 = layerNorm(x1, v1('norm2.weight'), v1('norm2.bias'));
+    const h2 = layerNorm(x1, v1('norm2.weight'), v1('norm2.bias'), this.eps);
     const mlp = linear(gelu(linear(h2, w('mlp.fc1.weight'), v1('mlp.fc1.bias'))), w('mlp.fc2.weight'), v1('mlp.fc2.bias'));
     return tf.add(x1, mlp) as tf.Tensor3D;
   }
@@ -101,7 +103,7 @@ export class TrackerNet {
       value.dispose();
     });
     const p = (name: string) => this.variable(name);
-    this.blocks = Array.from({ length: config.depth }, (_, i) => new VitBlock(i, config.heads, config.dim, p));
+    this.blocks = Array.from({ length: config.depth }, (_, i) => new VitBlock(i, config.heads, config.dim, normEps(config), p));
   }
 
   /** A freshly initialised network (timm / OSTrack initialisation), reproducible from `seed`. */
@@ -160,10 +162,14 @@ export class TrackerNet {
         throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${what} must be [B,3,${side},${side}], got [${t.shape.join(',')}]`);
       }
     }
-    const w = this.variable('patch_embed.proj.weight') as tf.Tensor as tf.Tensor4D;
-    const b = this.variable('patch_embed.proj.bias') as tf.Tensor as tf.Tensor1D;
-    const z = tf.add(patchEmbed(template, w, b), this.variable('pos_embed_z'));
-    const x = tf.add(patchEmbed(search, w, b), this.variable('pos_embed_x'));
+    const embed = (image: tf.Tensor4D): tf.Tensor3D => {
+      const w4 = (name: string) => this.variable(name) as tf.Tensor as tf.Tensor4D;
+      const w1 = (name: string) => this.variable(name) as tf.Tensor as tf.Tensor1D;
+      if (!c.stem) return patchEmbed(image, w4('patch_embed.proj.weight'), w1('patch_embed.proj.bias'));
+      return convStem(image, c.stem.map((_, i) => ({ weight: w4(`patch_embed.stem.${i}.weight`), bias: w1(`patch_embed.stem.${i}.bias`) })));
+    };
+    const z = tf.add(embed(template), this.variable('pos_embed_z'));
+    const x = tf.add(embed(search), this.variable('pos_embed_x'));
     return tf.concat([z, x], 1) as tf.Tensor3D;
   }
 
@@ -186,7 +192,7 @@ export class TrackerNet {
     const training = options.training ?? false;
     const { templateTokens, searchTokens, featureSize: f } = geometry(this.config);
     const v = (name: string) => this.variable(name) as tf.Tensor;
-    const normed = layerNorm(tokens, v('norm.weight') as tf.Tensor1D, v('norm.bias') as tf.Tensor1D);
+    const normed = layerNorm(tokens, v('norm.weight') as tf.Tensor1D, v('norm.bias') as tf.Tensor1D, normEps(this.config));
     const b = tokens.shape[0];
     // Token t of the search region is map cell (t / F, t % F): row-major, so NHWC is a plain reshape.
     const map = tf.reshape(tf.slice(normed, [0, templateTokens, 0], [b, searchTokens, this.config.dim]), [b, f, f, this.config.dim]) as tf.Tensor4D;
@@ -194,13 +200,18 @@ export class TrackerNet {
       let y = map;
       for (let k = 1; k <= 4; k++) {
         const p = `box_head.conv${k}_${name}.`;
+        const conv = conv3x3(y, v(`${p}0.weight`) as tf.Tensor4D, v(`${p}0.bias`) as tf.Tensor1D);
+        if (this.config.headNorm === 'none') {
+          y = tf.relu(conv);
+          continue;
+        }
         const bn: BatchNormState = {
           weight: v(`${p}1.weight`) as tf.Tensor1D,
           bias: v(`${p}1.bias`) as tf.Tensor1D,
           runningMean: this.variable(`${p}1.running_mean`) as tf.Variable<tf.Rank.R1>,
           runningVar: this.variable(`${p}1.running_var`) as tf.Variable<tf.Rank.R1>,
         };
-        y = tf.relu(batchNorm(conv3x3(y, v(`${p}0.weight`) as tf.Tensor4D, v(`${p}0.bias`) as tf.Tensor1D), bn, training));
+        y = tf.relu(batchNorm(conv, bn, training));
       }
       const out = conv1x1(y, v(`box_head.conv5_${name}.weight`) as tf.Tensor4D, v(`box_head.conv5_${name}.bias`) as tf.Tensor1D);
       return tf.transpose(out, [0, 3, 1, 2]); // NHWC -> NCHW

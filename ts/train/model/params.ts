@@ -58,12 +58,13 @@ export function blockParamSpecs(c: TrackerNetConfig, i: number): ParamSpec[] {
 export function paramSpecs(c: TrackerNetConfig): ParamSpec[] {
   const { templateTokens, searchTokens } = geometry(c);
   const t = (name: string, shape: number[], init: InitKind, trainable = true): ParamSpec => ({ name, shape, init, trainable });
-  const specs: ParamSpec[] = [
-    t('patch_embed.proj.weight', [c.dim, 3, c.patch, c.patch], 'xavier'),
-    t('patch_embed.proj.bias', [c.dim], 'zeros'),
+  const specs: ParamSpec[] = c.stem
+    ? c.stem.flatMap((width, i) => [t(`patch_embed.stem.${i}.weight`, [width, i === 0 ? 3 : c.stem![i - 1], 3, 3], 'xavier'), t(`patch_embed.stem.${i}.bias`, [width], 'zeros')])
+    : [t('patch_embed.proj.weight', [c.dim, 3, c.patch, c.patch], 'xavier'), t('patch_embed.proj.bias', [c.dim], 'zeros')];
+  specs.push(
     t('pos_embed_z', [1, templateTokens, c.dim], 'trunc-normal'),
     t('pos_embed_x', [1, searchTokens, c.dim], 'trunc-normal'),
-  ];
+  );
   for (let i = 0; i < c.depth; i++) specs.push(...blockParamSpecs(c, i));
   specs.push(t('norm.weight', [c.dim], 'ones'), t('norm.bias', [c.dim], 'zeros'));
   const ch = towerChannels(c);
@@ -71,14 +72,15 @@ export function paramSpecs(c: TrackerNetConfig): ParamSpec[] {
     for (let k = 1; k <= 4; k++) {
       const p = `box_head.conv${k}_${tower}.`;
       const [cin, cout] = [ch[k - 1], ch[k]];
-      specs.push(
-        t(`${p}0.weight`, [cout, cin, 3, 3], 'xavier'),
-        t(`${p}0.bias`, [cout], 'zeros'),
-        t(`${p}1.weight`, [cout], 'ones'),
-        t(`${p}1.bias`, [cout], 'zeros'),
-        t(`${p}1.running_mean`, [cout], 'zeros', false),
-        t(`${p}1.running_var`, [cout], 'ones', false),
-      );
+      specs.push(t(`${p}0.weight`, [cout, cin, 3, 3], 'xavier'), t(`${p}0.bias`, [cout], 'zeros'));
+      if (c.headNorm !== 'none') {
+        specs.push(
+          t(`${p}1.weight`, [cout], 'ones'),
+          t(`${p}1.bias`, [cout], 'zeros'),
+          t(`${p}1.running_mean`, [cout], 'zeros', false),
+          t(`${p}1.running_var`, [cout], 'ones', false),
+        );
+      }
     }
     specs.push(
       t(`box_head.conv5_${tower}.weight`, [TOWER_OUTPUTS[tower], ch[4], 1, 1], 'xavier'),
