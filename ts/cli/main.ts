@@ -14,6 +14,7 @@ const commands: { name: string; summary: string; training?: true; load: () => Pr
   { name: 'train', summary: 'train a tracker (teacher) on generated clips', training: true, load: () => import('./commands/train.js') },
   { name: 'compress', summary: 'compress a teacher into an N-block student (CompressTracker)', training: true, load: () => import('./commands/compress.js') },
   { name: 'calibrate', summary: "remove a trained tracker's box-size bias (run after train or compress)", training: true, load: () => import('./commands/calibrate.js') },
+  { name: 'import', summary: 'turn a pretrained OSTrack-family tracker (ONNX, e.g. VitTrack) into a checkpoint that trains and compresses', training: true, load: () => import('./commands/import.js') },
   { name: 'generate', summary: 'procedural tracking clips in GOT-10k layout (and a contact sheet)', load: () => import('./commands/generate.js') },
   { name: 'export', summary: 'export a checkpoint (.safetensors) to ONNX', training: true, load: () => import('./commands/export.js') },
   { name: 'inspect', summary: "show an ONNX model's inputs, outputs, opset, metadata and ops", load: () => import('./commands/inspect.js') },
