@@ -13,7 +13,7 @@ import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
 import { Engine } from '../ts/deploy/engine.js';
 import { CtEdgeError } from '../ts/contract/errors.js';
 import { calibrateBoxSize, SIZE_BIAS } from '../ts/train/calibrate.js';
-import { syntheticPairs } from '../ts/train/data-source.js';
+import { trainingPairs } from '../ts/train/data-source.js';
 import { heldOutClips } from '../ts/train/data/generator.js';
 import type { PairBatchSource } from '../ts/train/objectives.js';
 
@@ -34,7 +34,7 @@ function addToSizeBias(net: TrackerNet, delta: number): void {
 test('the shift is solved exactly and lands in the network: a second pass finds nothing left, an added bias comes back out, a saturated head is refused', async (t) => {
   const net = await teacher();
   try {
-    const data = syntheticPairs(net.config, { seed: 5, sampling: TRACKER_CROPS });
+    const data = trainingPairs(net.config, { seed: 5, sampling: TRACKER_CROPS });
     const first = await calibrateBoxSize(net, data, { pairs: 48, batchSize: 16 });
     t.is(first.pairs, 48);
     t.true(first.measured > 24, `the teacher's peak lay on the target in only ${first.measured} of 48 pairs`);
@@ -76,7 +76,7 @@ test('a tracker pushed to too-large boxes tracks with true-sized boxes again aft
   try {
     addToSizeBias(net, 0.5);
     await writeTrackerOnnx(join(dir, 'biased.onnx'), net.config, net.weights());
-    await calibrateBoxSize(net, syntheticPairs(net.config, { seed: 6, sampling: TRACKER_CROPS }), { pairs: 256 });
+    await calibrateBoxSize(net, trainingPairs(net.config, { seed: 6, sampling: TRACKER_CROPS }), { pairs: 256 });
     await writeTrackerOnnx(join(dir, 'calibrated.onnx'), net.config, net.weights());
     const clips = heldOutClips(4, 7, { length: 10 });
     const ratios = [];

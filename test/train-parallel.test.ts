@@ -14,7 +14,7 @@ import { netConfig } from '../ts/train/model/config.js';
 import { TrackerNet } from '../ts/train/model/network.js';
 import { CtEdgeError } from '../ts/contract/errors.js';
 import { compressionObjective, DEFAULT_SCHEDULE, type CompressOptions } from '../ts/train/compress.js';
-import { syntheticPairs, type SyntheticDataOptions } from '../ts/train/data-source.js';
+import { trainingPairs, type TrainingDataOptions } from '../ts/train/data-source.js';
 import { localGradients, type Objective } from '../ts/train/loop.js';
 import { teacherObjective, type BatchPart, type PairBatchSource } from '../ts/train/objectives.js';
 import { defaultTrainingWorkers, parallelObjective, splitBatch, type ObjectiveRecipe } from '../ts/train/parallel.js';
@@ -24,7 +24,7 @@ test.before(async () => {
 });
 
 const config = netConfig('tiny', { depth: 2 });
-const data: SyntheticDataOptions = { seed: 5, clip: { width: 96, height: 96 } };
+const data: TrainingDataOptions = { seed: 5, clip: { width: 96, height: 96 } };
 // batches of 5 split into parts of 2 and 3 pairs: the mean must weight them 2/5 and 3/5
 const batchSize = 5;
 // compression: a 4-block teacher into 2 blocks, so that replacement can run teacher stages
@@ -34,7 +34,7 @@ const compressOptions: CompressOptions = { studentBlocks: 2, init: 'last', sched
 
 /** The objective of `kind` on this thread, its batches restricted to `part` when given. */
 function localObjective(kind: ObjectiveRecipe['kind'], part?: BatchPart): { objective: Objective; recipe: ObjectiveRecipe; dispose(): void } {
-  const all = syntheticPairs(kind === 'teacher' ? config : teacherConfig, data);
+  const all = trainingPairs(kind === 'teacher' ? config : teacherConfig, data);
   const source: PairBatchSource = part ? { batch: (s, count) => all.batch(s, count, part), describe: all.describe } : all;
   if (kind === 'teacher') {
     const net = TrackerNet.random(config, 3);
@@ -131,9 +131,9 @@ test('more workers than pairs is refused before any thread starts', async (t) =>
 test('a worker that fails during a step rejects that step with its typed error, and the pool still stops cleanly', async (t) => {
   // Clips of one frame pass every check made before the first step; each worker finds out when
   // it samples its first batch, which is a failure inside a step, not at start.
-  const broken: SyntheticDataOptions = { ...data, clip: { ...data.clip, length: 1 } };
+  const broken: TrainingDataOptions = { ...data, clip: { ...data.clip, length: 1 } };
   const net = TrackerNet.random(config, 3);
-  const local = teacherObjective(net, syntheticPairs(config, broken), batchSize);
+  const local = teacherObjective(net, trainingPairs(config, broken), batchSize);
   const parallel = await parallelObjective(local, { kind: 'teacher', config, batchSize }, { data: broken, workers: 2, backend: 'wasm' });
   try {
     await t.throwsAsync(parallel.gradients(1), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /^training worker \d: a clip needs at least 2 frames, got 1$/ });

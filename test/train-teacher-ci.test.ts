@@ -16,7 +16,7 @@ import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
 import { Engine } from '../ts/deploy/engine.js';
 import { heldOutClips } from '../ts/train/data/generator.js';
 import { writeGot10k } from '../ts/train/data/writer.js';
-import { syntheticPairs } from '../ts/train/data-source.js';
+import { trainingPairs } from '../ts/train/data-source.js';
 import { trainLoop } from '../ts/train/loop.js';
 import { teacherObjective } from '../ts/train/objectives.js';
 
@@ -29,7 +29,7 @@ test('a minute of training lowers the loss and lifts held-out AUC above random w
   const random = TrackerNet.random(config, 1);
   await writeTrackerOnnx(join(dir, 'random.onnx'), config, random.weights());
   const net = TrackerNet.random(config, 1);
-  const objective = teacherObjective(net, syntheticPairs(config, { seed: 1, clip }), 8);
+  const objective = teacherObjective(net, trainingPairs(config, { seed: 1, clip }), 8);
   const log = await trainLoop(objective, {
     steps: 250, learningRate: 1e-3, weightDecay: 1e-4, clipNorm: 0.1, lrDropAt: 0.8, lrDropFactor: 0.1, checkpointEvery: 250,
     checkpointPath: join(dir, 'ckpt.safetensors'), logPath: join(dir, 'log.jsonl'), plotPath: join(dir, 'curves.png'), resume: false, label: 'ci-train',

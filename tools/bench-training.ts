@@ -14,7 +14,7 @@ import { initBackend } from '../ts/train/model/backend.js';
 import { netConfig, PRESETS, type PresetName } from '../ts/train/model/config.js';
 import { TrackerNet } from '../ts/train/model/network.js';
 import { AdamW, clipGradNorm } from '../ts/train/adamw.js';
-import { syntheticPairs } from '../ts/train/data-source.js';
+import { trainingPairs } from '../ts/train/data-source.js';
 import { localGradients, type StepGradients } from '../ts/train/loop.js';
 import { teacherObjective } from '../ts/train/objectives.js';
 import { parallelObjective } from '../ts/train/parallel.js';
@@ -54,7 +54,7 @@ for (const batchSize of batchSizes) for (const workers of workerCounts) {
   const net = TrackerNet.random(config, 1);
   const params = Object.fromEntries([...net.variables].filter(([, v]) => v.trainable));
   const optimizer = new AdamW({ learningRate: 1e-3, weightDecay: 1e-4 });
-  const local = teacherObjective(net, syntheticPairs(config, data), batchSize);
+  const local = teacherObjective(net, trainingPairs(config, data), batchSize);
   const parallel = workers > 1 ? await parallelObjective(local, { kind: 'teacher', config, batchSize }, { data, workers, backend }) : undefined;
   settings.push({
     batchSize, workers, net, optimizer, params,

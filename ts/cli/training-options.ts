@@ -3,6 +3,8 @@ import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { ClipDifficulty } from '../train/data/generator.js';
 import type { LogEntry } from '../train/loop.js';
+import type { DataSourceSpec } from '../train/data-source.js';
+import { parseDataSource } from '../train/data/data-spec.js';
 import { RUN_DEFAULTS, type RunOptions } from '../train/train-tracker.js';
 
 export const TRAINING_FLAGS = {
@@ -15,6 +17,7 @@ export const TRAINING_FLAGS = {
   seed: { type: 'string' },
   'clip-size': { type: 'string' },
   'clip-mix': { type: 'string' },
+  data: { type: 'string', multiple: true },
   workers: { type: 'string' },
   resume: { type: 'boolean', default: false },
   output: { type: 'string', short: 'o' },
@@ -31,6 +34,10 @@ export const TRAINING_USAGE = `Training options:
   --clip-size WxH         size of the generated training clips (default 320x240)
   --clip-mix SPEC         generated clip difficulties and their shares: moderate (default), hard,
                           or a mix such as easy=1,moderate=1 (easy clips teach localisation first)
+  --data SOURCE[@SHARE]   where pairs come from (repeatable; default generated clips): synthetic[:MIX],
+                          a labelled dataset folder (GOT-10k, OTB, LaSOT, TrackingNet), a COCO
+                          annotation .json, or unlabeled footage (video files, image folders, DIR/*.mp4;
+                          compress only: the teacher picks and tracks targets, docs/TRAINING.md)
   --workers N             split each batch over N worker threads (data parallel). Default: one
                           per core, at least 2 pairs each, on the wasm and cpu backends (they
                           compute on one core); 1 on tfjs-node, which uses every core itself
@@ -106,4 +113,15 @@ export function lastLossSummary(log: readonly LogEntry[]): string {
   const last = log.slice(-Math.min(20, log.length));
   const mean = last.reduce((a, e) => a + e.losses.total, 0) / Math.max(1, last.length);
   return `mean loss of the last ${last.length} steps ${mean.toFixed(4)}`;
+}
+
+/** The --data sources (none: generated clips); `labelledOnly` refuses unlabeled footage. */
+export async function dataSources(texts: readonly string[] | undefined, labelledOnly: string | undefined): Promise<DataSourceSpec[] | undefined> {
+  if (!texts?.length) return undefined;
+  const sources = await Promise.all(texts.map(parseDataSource));
+  const footage = sources.find((s) => s.kind === 'footage');
+  if (footage && labelledOnly) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${labelledOnly} needs labelled data; unlabeled footage (${footage.inputs.join(', ')}) trains students through a teacher: ct-edge compress --data ...`);
+  }
+  return sources;
 }

@@ -16,7 +16,7 @@ import { TrackerNet } from './model/network.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { PairBatchSource } from './objectives.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint.js';
-import { syntheticPairs } from './data-source.js';
+import { trainingPairs } from './data-source.js';
 import type { ClipDifficulty } from './data/generator.js';
 import { hashSeed } from './data/random.js';
 import { initBackend } from './model/backend.js';
@@ -138,7 +138,7 @@ export async function calibrateCheckpoint(input: string, output: string, o: Cali
   await initBackend();
   const net = TrackerNet.fromWeights(config, weights, input);
   try {
-    const data = syntheticPairs(config, {
+    const data = trainingPairs(config, {
       seed: hashSeed(o.seed ?? 1, CALIBRATION_STREAM),
       mix: o.mix,
       sampling: { centerJitter: 0, scaleJitter: 0, brightnessJitter: 0, grayscaleProbability: 0 },

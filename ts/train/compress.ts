@@ -190,7 +190,8 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
     trainable,
     state,
     async prepare(step) {
-      batch.load(await data.batch(step, o.batchSize));
+      const pairs = await data.batch(step, o.batchSize);
+      batch.load(pairs);
       rate = o.replacement ? replacementRate(o.schedule, (step - 1) / o.steps) : 1;
       draws = o.replacement ? drawReplacement(stages.length, rate, new Rng(hashSeed(o.seed, step, 0x5eed))) : stages.map(() => true);
       if (teacherOut) tf.dispose([...teacherOut.stageOutputs, teacherOut.boxes]);
@@ -202,6 +203,17 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
           boxes: decodeAtPeak(out.score, out.size, out.offset),
         };
       });
+      // Pairs from unlabeled footage: the teacher's box on this very crop is the target.
+      if (pairs.labelled?.includes(0)) {
+        const teacherBoxes = teacherOut.boxes.dataSync();
+        const targets = pairs.boxes.slice();
+        pairs.labelled.forEach((labelled, i) => {
+          if (labelled) return;
+          const [cx, cy, w, h] = teacherBoxes.subarray(i * 4, i * 4 + 4);
+          targets.set([cx - w / 2, cy - h / 2, w, h], i * 4);
+        });
+        batch.setTargets(targets);
+      }
     },
     losses(): LossTerms {
       let x = student.embed(batch.template, batch.search);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from './model/backend.js';
 import { TrackerNet } from './model/network.js';
 import { CtEdgeError } from '../contract/errors.js';
-import { syntheticPairs } from './data-source.js';
+import { trainingPairs } from './data-source.js';
 import { compressionObjective } from './compress.js';
 import { localGradients } from './loop.js';
 import { teacherObjective } from './objectives.js';
@@ -26,7 +26,7 @@ try {
   await initBackend([init.backend]);
   const { recipe } = init;
   const config = recipe.kind === 'teacher' ? recipe.config : recipe.teacher.config;
-  const data = syntheticPairs(config, init.data);
+  const data = trainingPairs(config, init.data);
   // This worker's part of each batch; the next step's is sampled while the main thread runs the
   // optimiser, so that data preparation leaves the critical path.
   let ahead: { step: number; batch: ReturnType<typeof data.batch> } | undefined;

@@ -4,6 +4,7 @@
  * of the same ground-truth term.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { CtEdgeError } from '../contract/errors.js';
 import { geometry } from './model/config.js';
 import type { HeadMaps, TrackerNet } from './model/network.js';
 import { boxLosses, decodeAtPeak, focalLoss, gaussianHeatmaps, LOSS_WEIGHTS } from './losses.js';
@@ -18,6 +19,8 @@ export interface PairBatch {
   search: Float32Array;
   /** [count, 4] target boxes (x, y, w, h) normalised to the search crop. */
   boxes: Float32Array;
+  /** [count] 0 where the box is no label (it only placed the crops); absent: all labels. */
+  labelled?: Uint8Array;
 }
 
 /** A contiguous share of a batch: its members from..to-1. */
@@ -54,11 +57,18 @@ export class BatchTensors {
   load(batch: PairBatch): void {
     this.dispose();
     const { templateSize: t, searchSize: s } = this.net.config;
-    const f = geometry(this.net.config).featureSize;
     this.template = tf.tensor4d(batch.template, [batch.count, 3, t, t]);
     this.search = tf.tensor4d(batch.search, [batch.count, 3, s, s]);
-    this.boxes = tf.tensor2d(batch.boxes, [batch.count, 4]);
-    this.heatmaps = tf.tensor4d(gaussianHeatmaps(batch.boxes, batch.count, f), [batch.count, 1, f, f]);
+    this.setTargets(batch.boxes);
+  }
+
+  /** The targets (x, y, w, h in the search crop) and their heatmaps, e.g. a teacher's boxes for unlabeled pairs. */
+  setTargets(boxes: Float32Array): void {
+    tf.dispose([this.boxes, this.heatmaps].filter(Boolean));
+    const count = boxes.length / 4;
+    const f = geometry(this.net.config).featureSize;
+    this.boxes = tf.tensor2d(boxes, [count, 4]);
+    this.heatmaps = tf.tensor4d(gaussianHeatmaps(boxes, count, f), [count, 1, f, f]);
   }
 
   dispose(): void {
@@ -73,7 +83,11 @@ export function teacherObjective(net: TrackerNet, data: PairBatchSource, batchSi
     trainable: new Map([...net.variables].filter(([, v]) => v.trainable)),
     state: net.variables,
     async prepare(step) {
-      tensors.load(await data.batch(step, batchSize));
+      const batch = await data.batch(step, batchSize);
+      if (batch.labelled?.includes(0)) {
+        throw new CtEdgeError('ERR_DATASET', 'training a tracker from scratch needs labelled pairs; unlabeled footage can only compress a teacher (ct-edge compress)');
+      }
+      tensors.load(batch);
     },
     losses(): LossTerms {
       const maps = net.forward(tensors.template, tensors.search, { training: true });

@@ -20,7 +20,7 @@ import type { TrackerNetConfig } from './model/config.js';
 import type { WeightMap } from './model/params.js';
 import { CtEdgeError, type ErrorCode } from '../contract/errors.js';
 import type { CompressOptions } from './compress.js';
-import type { SyntheticDataOptions } from './data-source.js';
+import type { TrainingDataOptions } from './data-source.js';
 import type { GradientObjective, Objective, StepGradients } from './loop.js';
 import type { BatchPart } from './objectives.js';
 
@@ -45,7 +45,7 @@ const batchSizeOf = (recipe: ObjectiveRecipe) => (recipe.kind === 'teacher' ? re
 export interface GradientWorkerInit {
   backend: BackendChoice;
   recipe: ObjectiveRecipe;
-  data: SyntheticDataOptions;
+  data: TrainingDataOptions;
   batchSize: number;
   part: BatchPart;
   layout: SlotLayout[];
@@ -129,7 +129,7 @@ class GradientWorker {
 
 export interface ParallelOptions {
   /** The data `local` samples from: each worker samples its part of the same batches. */
-  data: SyntheticDataOptions;
+  data: TrainingDataOptions;
   workers: number;
   /** The backend each worker starts (the one this thread runs). */
   backend: BackendChoice;

@@ -7,7 +7,13 @@
 import { CtEdgeError } from '../contract/errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 import { compressionObjective, DEFAULT_SCHEDULE, type CompressOptions, type Stage } from './compress.js';
-import { syntheticPairs, type SyntheticDataOptions } from './data-source.js';
+import { trainingPairs, type DataSourceSpec, type TrainingDataOptions } from './data-source.js';
+import { pseudoLabel, tracksSettings } from './data/pseudo-label.js';
+import { writeTrackerOnnx } from './export-onnx.js';
+import { Engine } from '../deploy/engine.js';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { trainLoop, type LogEntry, type LoopOptions, type GradientObjective, type Objective } from './loop.js';
 import { initBackend, type BackendChoice } from './model/backend.js';
 import type { TrackerNetConfig } from './model/config.js';
@@ -35,7 +41,7 @@ export type RunOptions = Omit<LoopOptions, 'checkpointPath' | 'logPath' | 'plotP
   /** The trained network (safetensors). Beside it: `.resume.safetensors`, `.log.jsonl`, `.curves.png`. */
   output: string;
   batchSize: number;
-  data: SyntheticDataOptions;
+  data: TrainingDataOptions;
   /** Worker threads sharing each batch; default one per core on wasm/cpu (see defaultTrainingWorkers). */
   workers?: number;
   /** Called once the backend and workers are chosen, before the first step. */
@@ -90,7 +96,7 @@ export async function trainTracker(o: TrainTrackerOptions): Promise<RunResult> {
   if (!config) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'trainTracker needs a network config or an init checkpoint');
   await initBackend();
   const net = start ? TrackerNet.fromWeights(config, start.weights, o.init!) : TrackerNet.random(config, o.data.seed);
-  const local = teacherObjective(net, syntheticPairs(config, o.data), o.batchSize, o.init);
+  const local = teacherObjective(net, trainingPairs(config, o.data), o.batchSize, o.init);
   try {
     return await run('train', o, local, { kind: 'teacher', config, batchSize: o.batchSize }, () => ({ config, weights: net.weights() }));
   } finally {
@@ -102,20 +108,55 @@ export async function trainTracker(o: TrainTrackerOptions): Promise<RunResult> {
 export interface CompressTrackerOptions extends RunOptions {
   /** The teacher checkpoint (frozen; never modified). */
   teacher: string;
+  /** Called as the teacher tracks unlabeled footage (a 'footage' data source), per video. */
+  onFootage?: (video: string, tracks: number) => void;
   /** Student geometry and method switches; batchSize, steps and seed come from the run options. */
   compress: Omit<CompressOptions, 'batchSize' | 'steps' | 'seed'>;
 }
 
+/**
+ * Unlabeled footage among the sources becomes the teacher's tracks (ts/train/data/pseudo-label.ts),
+ * cached beside the output (`<output>.pseudo/`) and reused while the teacher and footage are the same.
+ */
+async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teacherPath: string, output: string, onFootage?: (video: string, tracks: number) => void): Promise<TrainingDataOptions> {
+  if (!data.sources?.some((s) => s.kind === 'footage')) return data;
+  const dir = `${output.replace(/\.safetensors$/i, '')}.pseudo`;
+  await mkdir(dir, { recursive: true });
+  const teacherId = createHash('sha256').update(await readFile(teacherPath)).digest('hex');
+  const onnx = join(dir, 'teacher.onnx');
+  await writeTrackerOnnx(onnx, teacher.config, teacher.weights);
+  const engine = await Engine.load(onnx, { threads: 1 });
+  try {
+    const sources: DataSourceSpec[] = [];
+    for (const [k, spec] of data.sources.entries()) {
+      if (spec.kind !== 'footage') {
+        sources.push(spec);
+        continue;
+      }
+      const out = join(dir, `source-${k}`);
+      const file = join(out, 'tracks.json');
+      const settings = await tracksSettings(file);
+      const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs);
+      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, engine, out, { teacher: teacherId, onVideo: onFootage }) });
+    }
+    return { ...data, sources };
+  } finally {
+    await engine.dispose();
+  }
+}
+
 /** CompressTracker: compresses the teacher into a student; writes `o.output`. Returns the stages too. */
 export async function compressTracker(o: CompressTrackerOptions): Promise<RunResult & { stages: readonly Stage[] }> {
-  const { config, weights } = await readCheckpoint(o.teacher);
+  const checkpoint = await readCheckpoint(o.teacher);
+  const { config, weights } = checkpoint;
+  const data = await trackFootage(o.data, checkpoint, o.teacher, o.output, o.onFootage);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
-  const options: CompressOptions = { ...o.compress, batchSize: o.batchSize, steps: o.steps, seed: o.data.seed };
-  const local = compressionObjective(teacher, syntheticPairs(config, o.data), options);
+  const options: CompressOptions = { ...o.compress, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
+  const local = compressionObjective(teacher, trainingPairs(config, data), options);
   try {
     const recipe = { kind: 'compress', teacher: { config, weights, source: o.teacher }, options } as const;
-    const result = await run('compress', o, local, recipe, () => ({ config: local.student.config, weights: local.student.weights() }));
+    const result = await run('compress', { ...o, data }, local, recipe, () => ({ config: local.student.config, weights: local.student.weights() }));
     return { ...result, stages: local.stages };
   } finally {
     local.dispose();

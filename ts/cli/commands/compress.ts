@@ -5,7 +5,7 @@ import { DEFAULT_SCHEDULE, type ReplacementSchedule } from '../../train/compress
 import { compressTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
-import { lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
+import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
 import { trainingProgressBar } from '../training-progress.js';
 
 const usage = `usage: ct-edge compress --teacher teacher.safetensors --blocks N --steps N -o student.safetensors [options]
@@ -54,6 +54,8 @@ export const command: CliCommand = {
     if (!values.blocks) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of student blocks with --blocks N');
     if (!['last', 'first', 'random'].includes(values.init!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--init must be last, first or random, got '${values.init}'`);
     const setup = trainingSetup(values, 'compress');
+    const sources = await dataSources(values.data, undefined);
+    if (sources) setup.data.sources = sources;
     const rate = (text: string, flag: string) => {
       const v = Number(text);
       if (!(v >= 0 && v <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} must be in [0, 1], got '${text}'`);
@@ -84,6 +86,7 @@ export const command: CliCommand = {
           const threads = workers > 1 ? ` on ${workers} worker threads` : '';
           console.error(`ct-edge compress: TensorFlow.js backend ${backend}${threads}; student of ${compress.studentBlocks} blocks`);
         },
+        onFootage: (video, tracks) => console.error(`ct-edge compress: the teacher followed ${tracks} targets through ${video}`),
         onProgress: bar.onProgress,
       });
     } finally {

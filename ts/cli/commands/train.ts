@@ -5,7 +5,7 @@ import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js
 import { trainTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
-import { lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
+import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
 import { trainingProgressBar } from '../training-progress.js';
 
 const usage = `usage: ct-edge train --preset NAME --steps N -o teacher.safetensors [options]
@@ -33,6 +33,8 @@ export const command: CliCommand = {
       strict: true,
     });
     const setup = trainingSetup(values, 'train');
+    const sources = await dataSources(values.data, 'ct-edge train');
+    if (sources) setup.data.sources = sources;
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
     const overrides = {
       ...(values.depth && { depth: parseIntFlag(values.depth, 'depth', 1) }),

@@ -53,6 +53,8 @@ export interface TrainingSample {
   /** The target in the template crop, same convention. */
   templateBox: Float32Array;
   source: string;
+  /** False where the box is a teacher's track, not a label. */
+  labelled: boolean;
 }
 
 export interface Batch {
@@ -65,6 +67,8 @@ export interface Batch {
   boxes: Float32Array;
   /** [N, 4] */
   templateBoxes: Float32Array;
+  /** [N] 1 where the box is a label, 0 where it only placed the crops (a teacher's track). */
+  labelled: Uint8Array;
 }
 
 const OSTRACK = {
@@ -159,7 +163,7 @@ export class PairSampler {
       const flip = rng.next() < o.flipProbability;
       const template = this.crop(rng, { frame: pair.template, box: pair.templateBox, factor: o.templateFactor, size: o.templateSize, centerJitter: o.templateCenterJitter, scaleJitter: o.templateScaleJitter }, gray, flip);
       const search = this.crop(rng, { frame: pair.search, box: pair.searchBox, factor: o.searchFactor, size: o.searchSize, centerJitter: o.centerJitter, scaleJitter: o.scaleJitter }, gray, flip);
-      if (template && search) return { template: template.pixels, templateBox: template.box, search: search.pixels, box: search.box, source: source.name };
+      if (template && search) return { template: template.pixels, templateBox: template.box, search: search.pixels, box: search.box, source: source.name, labelled: pair.labelled ?? true };
     }
     throw new CtEdgeError('ERR_DATASET', `sample ${index}: no valid pair in ${MAX_ATTEMPTS} draws (boxes too small or outside their frames?)`);
   }
@@ -235,6 +239,7 @@ export function assembleBatch(samples: readonly TrainingSample[]): Batch {
     search: new Float32Array(samples.length * s),
     boxes: new Float32Array(samples.length * 4),
     templateBoxes: new Float32Array(samples.length * 4),
+    labelled: Uint8Array.from(samples, (sample) => (sample.labelled ? 1 : 0)),
   };
   samples.forEach((sample, i) => {
     if (sample.template.length !== t || sample.search.length !== s) {

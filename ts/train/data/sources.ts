@@ -8,6 +8,7 @@ import type { Sequence } from '../../deploy/datasets/common.js';
 import { readImage } from '../../deploy/io/images.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Box, Frame } from '../../contract/types.js';
+import { readTracks } from './pseudo-label.js';
 import { createClip, trainingClipSeed, type ClipOptions, type SyntheticClip } from './generator.js';
 import type { Rng } from './random.js';
 
@@ -16,6 +17,8 @@ export interface FramePair {
   templateBox: Box;
   search: Frame;
   searchBox: Box;
+  /** False where the boxes only place the crops (a teacher's track, not a label). Default true. */
+  labelled?: boolean;
 }
 
 export interface PairSource {
@@ -114,6 +117,24 @@ export function cocoSource(coco: CocoDataset, name = 'coco'): PairSource {
       const object = rng.pick(coco.objects);
       const image = await readImage(object.imagePath);
       return { template: image, templateBox: object.box, search: image, searchBox: object.box };
+    },
+  };
+}
+
+/**
+ * Tracks a teacher followed through unlabeled footage (written by ts/train/data/pseudo-label.ts):
+ * pairs within one track, their boxes the teacher's, so `labelled: false`.
+ */
+export async function trackSource(file: string, options: { maxGap?: number } = {}): Promise<PairSource> {
+  const tracks = await readTracks(file);
+  const maxGap = options.maxGap ?? DEFAULT_MAX_GAP;
+  return {
+    name: file,
+    async drawPair(rng) {
+      const track = rng.pick(tracks);
+      const [t, s] = pickFramePair(rng, track.frames.map(() => true), maxGap);
+      const [template, search] = await Promise.all([readImage(track.frames[t]), readImage(track.frames[s])]);
+      return { template, templateBox: track.boxes[t], search, searchBox: track.boxes[s], labelled: false };
     },
   };
 }

@@ -1,0 +1,124 @@
+/**
+ * Training data from the command line (`--data`) and compression without labels: the teacher picks
+ * targets in unlabeled footage, follows them, and its own boxes become the targets.
+ */
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CtEdgeError, Engine } from '../ts/index.js';
+import { writeImage } from '../ts/deploy/io/images.js';
+import { parseDataSource } from '../ts/train/data/data-spec.js';
+import { createClip } from '../ts/train/data/generator.js';
+import { proposeTargets, pseudoLabel, readTracks } from '../ts/train/data/pseudo-label.js';
+import { writeGot10k } from '../ts/train/data/writer.js';
+import { compressionObjective, DEFAULT_SCHEDULE } from '../ts/train/compress.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { netConfig } from '../ts/train/model/config.js';
+import { TrackerNet } from '../ts/train/model/network.js';
+import { teacherObjective, type PairBatchSource } from '../ts/train/objectives.js';
+import { command as train } from '../ts/cli/commands/train.js';
+import { runCommand } from './helpers/cli.js';
+import { randomBatch } from './helpers/batches.js';
+import { repoRoot } from './helpers/data.js';
+
+let dir: string;
+test.before(async () => {
+  await initBackend(['wasm', 'cpu']);
+  dir = await mkdtemp(join(tmpdir(), 'ct-edge-footage-'));
+  // "Footage": the frames of a generated clip as an image folder, its labels thrown away.
+  const clip = createClip(11, { length: 40, width: 320, height: 240 });
+  await mkdir(join(dir, 'footage'));
+  for (let i = 0; i < clip.length; i++) await writeImage(join(dir, 'footage', `${String(i + 1).padStart(4, '0')}.png`), clip.renderFrame(i));
+  await writeGot10k(join(dir, 'labelled'), [createClip(12, { length: 10 })]);
+});
+test.after.always(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('--data names generated clips, labelled datasets, COCO files and footage, each with a share', async (t) => {
+  t.deepEqual(await parseDataSource('synthetic'), { kind: 'synthetic', weight: 1 });
+  t.deepEqual(await parseDataSource('synthetic:easy=1,moderate=2@0.5'), { kind: 'synthetic', weight: 0.5, mix: { easy: 1, moderate: 2 } });
+  t.like(await parseDataSource(join(dir, 'labelled')), { kind: 'dataset', format: 'got10k', weight: 1 });
+  t.deepEqual(await parseDataSource(`${join(dir, 'footage')}@3`), { kind: 'footage', weight: 3, inputs: [join(dir, 'footage')] });
+  const glob = await parseDataSource(join(dir, 'footage', '000*.png'));
+  t.is(glob.kind === 'footage' && glob.inputs.length, 9);
+  await writeFile(join(dir, 'clip.mp4'), '');
+  t.deepEqual(await parseDataSource(join(dir, 'clip.mp4')), { kind: 'footage', weight: 1, inputs: [join(dir, 'clip.mp4')] });
+  await t.throwsAsync(parseDataSource(join(dir, 'missing')), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /no such file or folder/ });
+  await t.throwsAsync(parseDataSource('synthetic:wild=1'), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /easy, moderate, hard/ });
+  await t.throwsAsync(parseDataSource(join(dir, 'footage', '*.mov')), { instanceOf: CtEdgeError, message: /matches no file/ });
+  await mkdir(join(dir, 'empty'), { recursive: true });
+  await t.throwsAsync(parseDataSource(join(dir, 'empty')), { instanceOf: CtEdgeError, message: /no labelled dataset .* and no images/ });
+});
+
+test('the target rule picks what stands out: a textured square on a flat background', (t) => {
+  const width = 200;
+  const height = 150;
+  const data = new Uint8Array(width * height * 3).fill(90);
+  for (let y = 60; y < 90; y++) for (let x = 120; x < 150; x++) data.fill((x + y) % 2 ? 250 : 10, 3 * (y * width + x), 3 * (y * width + x) + 3);
+  const [best] = proposeTargets({ data, width, height, format: 'rgb' }, 2);
+  t.true(best.x < 150 && best.x + best.width > 120 && best.y < 90 && best.y + best.height > 60, JSON.stringify(best));
+});
+
+test.serial('the teacher tracks footage into pseudo-labelled tracks, never past the held-out tail; nothing held is an error', async (t) => {
+  const engine = await Engine.load(join(repoRoot, 'models', 'teacher.onnx'), { threads: 1 });
+  try {
+    const file = await pseudoLabel([join(dir, 'footage')], engine, join(dir, 'tracks'), { every: 10, span: 20, minScore: 0.2 });
+    const tracks = await readTracks(file);
+    t.true(tracks.length > 0);
+    const held = (JSON.parse(await readFile(file, 'utf8')) as { videos: { trainFrames: number }[] }).videos[0].trainFrames;
+    t.is(held, 32); // 80% of 40
+    for (const track of tracks) {
+      t.true(track.frames.every((f) => Number(/(\d+)\.jpg$/.exec(f)![1]) <= held), 'a track reaches into the held-out 20%');
+      t.true(track.scores.slice(1).every((s) => s >= 0.2));
+    }
+    await t.throwsAsync(pseudoLabel([join(dir, 'footage')], engine, join(dir, 'none'), { minScore: 1.01 }), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /the teacher held no target/ });
+    await t.throwsAsync(pseudoLabel([join(dir, 'empty')], engine, join(dir, 'none2')), { instanceOf: CtEdgeError, code: 'ERR_DATASET' });
+  } finally {
+    await engine.dispose();
+  }
+});
+
+test.serial("unlabeled pairs train on the teacher's boxes, not on the boxes that placed their crops", async (t) => {
+  // No BatchNorm in the head (as an imported VitTrack): the student computes exactly what the teacher does.
+  const config = netConfig('tiny', { depth: 2, headNorm: 'none' });
+  const teacher = TrackerNet.random(config, 5);
+  // Boxes far from anything the teacher predicts: as labels they cost a lot, as crop placement nothing.
+  const source = (labelled: number): PairBatchSource => ({
+    async batch(_step, count) {
+      const b = randomBatch(config, count, 3);
+      b.boxes.forEach((_, i) => (b.boxes[i] = i % 4 < 2 ? 0.01 : 0.02));
+      return { ...b, labelled: new Uint8Array(count).fill(labelled) };
+    },
+    describe: () => ({ kind: 'test' }),
+  });
+  // The student starts as an exact copy (2 blocks from 2 stages of one), so on the teacher's own
+  // boxes its box terms vanish; on the crop-placing boxes they do not.
+  const boxTerms = async (labelled: number) => {
+    const objective = compressionObjective(teacher, source(labelled), { studentBlocks: 2, init: 'last', schedule: DEFAULT_SCHEDULE, guidance: true, mimic: true, replacement: true, batchSize: 2, steps: 10, seed: 1 });
+    await objective.prepare(1);
+    const value = tf.tidy(() => {
+      const l = objective.losses(1);
+      return l.giou.dataSync()[0] + l.l1.dataSync()[0];
+    });
+    objective.dispose();
+    return value;
+  };
+  const [asLabels, asPlacement] = [await boxTerms(1), await boxTerms(0)];
+  t.log(`GIoU + L1: boxes as labels ${asLabels.toFixed(4)}, teacher's boxes as targets ${asPlacement.toExponential(2)}`);
+  t.true(asLabels > 0.1);
+  t.true(asPlacement < 1e-4);
+  // Training a tracker from scratch needs labels.
+  const net = TrackerNet.random(config, 6);
+  const objective = teacherObjective(net, source(0), 2);
+  await t.throwsAsync(objective.prepare(1), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /needs labelled pairs/ });
+  objective.dispose();
+  net.dispose();
+  teacher.dispose();
+});
+
+test('ct-edge train refuses unlabeled footage before any work, naming compress', async (t) => {
+  await t.throwsAsync(runCommand(train, ['--steps', '1', '--data', join(dir, 'footage'), '-o', join(dir, 'x.safetensors')]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /needs labelled data.*ct-edge compress/ });
+});

@@ -1,0 +1,64 @@
+/**
+ * `--data SOURCE[@SHARE]`: what a training source on the command line names.
+ *   synthetic[:easy=1,moderate=1]   generated clips (of that difficulty mix)
+ *   a dataset folder                 labelled: GOT-10k, OTB, LaSOT or TrackingNet layout, found by trying each
+ *   a COCO annotation file (.json)   labelled still images (images in the folder beside it, or images/)
+ *   video files, image folders, DIR/*.EXT globs   unlabeled footage: the teacher picks and tracks targets
+ * SHARE (default 1) is the source's relative share of the pairs.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CtEdgeError } from '../../contract/errors.js';
+import { listImages } from '../../deploy/datasets/common.js';
+import { DATASET_FORMATS, openDataset } from '../../deploy/datasets/dataset.js';
+import type { DataSourceSpec } from '../data-source.js';
+import type { ClipDifficulty } from './generator.js';
+
+const bad = (text: string, what: string): never => {
+  throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--data ${text}: ${what}`);
+};
+
+function parseMix(text: string, spec: string): Partial<Record<ClipDifficulty, number>> {
+  const mix: Partial<Record<ClipDifficulty, number>> = {};
+  for (const part of text.split(',')) {
+    const [name, share = '1'] = part.split('=');
+    if (!['easy', 'moderate', 'hard'].includes(name) || !(Number(share) > 0)) bad(spec, `synthetic takes difficulties easy, moderate, hard with positive shares (synthetic:easy=1,moderate=1), got '${text}'`);
+    mix[name as ClipDifficulty] = Number(share);
+  }
+  return mix;
+}
+
+/** Files matching a glob whose wildcards are in its last segment (`clips/*.mp4`). */
+async function expandGlob(pattern: string): Promise<string[]> {
+  const dir = dirname(pattern);
+  const re = new RegExp(`^${basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const names = await readdir(dir).catch(() => bad(pattern, `no folder ${dir}`));
+  return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
+}
+
+/** One --data value as a source: labelled ones ready to open, footage to be pseudo-labelled. */
+export async function parseDataSource(text: string): Promise<DataSourceSpec> {
+  const at = text.lastIndexOf('@');
+  const [source, shareText] = at > 0 && /^[\d.]+$/.test(text.slice(at + 1)) ? [text.slice(0, at), text.slice(at + 1)] : [text, '1'];
+  const weight = Number(shareText);
+  if (!(weight > 0)) bad(text, `the share after @ must be a positive number, got '${shareText}'`);
+  if (source === 'synthetic' || source.startsWith('synthetic:')) {
+    return { kind: 'synthetic', weight, ...(source.length > 'synthetic'.length && { mix: parseMix(source.slice('synthetic:'.length), text) }) };
+  }
+  if (/[*?]/.test(source)) {
+    const inputs = await expandGlob(source);
+    if (inputs.length === 0) bad(text, 'the pattern matches no file');
+    return { kind: 'footage', weight, inputs };
+  }
+  const info = await stat(source).catch(() => bad(text, 'no such file or folder'));
+  if (info.isFile()) {
+    return /\.json$/i.test(source) ? { kind: 'coco', weight, annotations: source } : { kind: 'footage', weight, inputs: [source] };
+  }
+  for (const format of DATASET_FORMATS) {
+    const opened = await openDataset(source, format).catch(() => undefined);
+    if (opened && opened.sequences.length > 0) return { kind: 'dataset', weight, root: source, format };
+  }
+  const images = await listImages(source).catch(() => []);
+  if (images.length > 0) return { kind: 'footage', weight, inputs: [source] };
+  return bad(text, 'holds no labelled dataset (GOT-10k, OTB, LaSOT, TrackingNet layouts) and no images; give a dataset folder, a video, an image folder or synthetic');
+}

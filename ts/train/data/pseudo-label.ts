@@ -1,0 +1,209 @@
+/**
+ * Training pairs from footage nobody labelled: the teacher picks its own targets and follows them.
+ *
+ * The rule, per video (or image folder), on its first `trainShare` of frames only (the rest stays
+ * out of training, for agreement checks):
+ *  1. every `every` frames, propose boxes on a grid (sides 10% and 16% of the shorter frame side,
+ *     aspect 1:1, 1:2 and 2:1, stride half a side) and rank them by how much they stand out: the
+ *     mean gradient magnitude inside over the mean in the ring around them (half a side wide);
+ *  2. take the best `perStart` that overlap no better one (IoU <= 0.1);
+ *  3. the teacher tracks each from there for at most `span` frames, and the track ends at the first
+ *     frame whose windowed peak score falls below `minScore` (stricter than the 0.2 a tracker
+ *     reports lost at: only frames where the teacher is sure of the target make pairs);
+ *  4. tracks of at least 3 frames are kept. Their boxes only place the crops: the compression
+ *     objective takes each pair's target from the teacher's own output on that crop.
+ * Frames are written as JPEG beside the tracks file, which `trackSource` reads.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { CtEdgeError } from '../../contract/errors.js';
+import type { Box, Frame } from '../../contract/types.js';
+import type { Engine } from '../../deploy/engine.js';
+import { iou } from '../../deploy/eval/metrics.js';
+import { toRgb } from '../../deploy/io/convert.js';
+import { readImage, writeImage } from '../../deploy/io/images.js';
+import { openSource } from '../../deploy/io/open.js';
+import { Tracker } from '../../deploy/tracker.js';
+
+export interface Track {
+  /** The footage it comes from. */
+  video: string;
+  /** Image files, one per tracked frame, in order. */
+  frames: string[];
+  boxes: Box[];
+  /** The teacher's windowed peak score on each frame (the first, its template, is 1). */
+  scores: number[];
+}
+
+export interface TracksFile {
+  format: typeof TRACKS_FORMAT;
+  /** What made the tracks: inputs, teacher, rule settings. A rerun with the same reuses them. */
+  settings: Record<string, unknown>;
+  /** Per input: frames in all, frames the tracks may use (the first trainShare), tracks. */
+  videos: { video: string; frames: number; trainFrames: number; framesDir: string; tracks: number }[];
+  tracks: Track[];
+}
+
+const TRACKS_FORMAT = 'ct-edge.tracks/1';
+
+export interface PseudoLabelOptions {
+  /** Share of each video's frames, from its start, that tracks may use (default 0.8). */
+  trainShare?: number;
+  /** Frames between starts (default 15). */
+  every?: number;
+  /** Targets picked per start (default 2). */
+  perStart?: number;
+  /** Longest track, frames (default 60). */
+  span?: number;
+  /** A track ends below this windowed peak score (default 0.35). */
+  minScore?: number;
+  /** Names the teacher in the settings (e.g. its checkpoint's sha256), so other teachers' tracks are not reused. */
+  teacher?: string;
+  /** Called after each input with its track count. */
+  onVideo?: (video: string, tracks: number) => void;
+}
+
+const DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, span: 60, minScore: 0.35 };
+
+/** Gradient magnitude of the frame's luma, with an integral image for box means. */
+function gradientIntegral(frame: Frame): { sum: (x0: number, y0: number, x1: number, y1: number) => number } {
+  const rgb = toRgb(frame);
+  const { width: w, height: h } = rgb;
+  const data = rgb.data instanceof ArrayBuffer ? new Uint8Array(rgb.data) : rgb.data;
+  const luma = new Float32Array(w * h);
+  for (let i = 0; i < w * h; i++) luma[i] = 0.299 * data[3 * i] + 0.587 * data[3 * i + 1] + 0.114 * data[3 * i + 2];
+  const integral = new Float64Array((w + 1) * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      const gx = x > 0 && x < w - 1 ? luma[y * w + x + 1] - luma[y * w + x - 1] : 0;
+      const gy = y > 0 && y < h - 1 ? luma[(y + 1) * w + x] - luma[(y - 1) * w + x] : 0;
+      row += Math.hypot(gx, gy);
+      integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + row;
+    }
+  }
+  const clampX = (v: number) => Math.max(0, Math.min(w, Math.round(v)));
+  const clampY = (v: number) => Math.max(0, Math.min(h, Math.round(v)));
+  return {
+    sum(x0, y0, x1, y1) {
+      const [a, b, c, d] = [clampX(x0), clampY(y0), clampX(x1), clampY(y1)];
+      return integral[d * (w + 1) + c] - integral[b * (w + 1) + c] - integral[d * (w + 1) + a] + integral[b * (w + 1) + a];
+    },
+  };
+}
+
+/** Steps 1 and 2 of the rule: the `count` boxes of `frame` that stand out most from their surroundings. */
+export function proposeTargets(frame: Frame, count: number): Box[] {
+  const grad = gradientIntegral(frame);
+  const m = Math.min(frame.width, frame.height);
+  const candidates: { box: Box; score: number }[] = [];
+  for (const side of [0.1 * m, 0.16 * m]) {
+    for (const aspect of [1, 0.5, 2]) {
+      const [bw, bh] = [side * Math.sqrt(aspect), side / Math.sqrt(aspect)];
+      const ring = side / 2;
+      for (let y = ring; y + bh + ring <= frame.height; y += side / 2) {
+        for (let x = ring; x + bw + ring <= frame.width; x += side / 2) {
+          const inside = grad.sum(x, y, x + bw, y + bh);
+          const outer = grad.sum(x - ring, y - ring, x + bw + ring, y + bh + ring);
+          const ringArea = (bw + 2 * ring) * (bh + 2 * ring) - bw * bh;
+          const score = inside / (bw * bh) / ((outer - inside) / ringArea + 1);
+          candidates.push({ box: { x: Math.round(x), y: Math.round(y), width: Math.round(bw), height: Math.round(bh) }, score });
+        }
+      }
+    }
+  }
+  candidates.sort((a, b) => b.score - a.score);
+  const picked: Box[] = [];
+  for (const c of candidates) {
+    if (picked.length === count) break;
+    if (picked.every((p) => iou(p, c.box) <= 0.1)) picked.push(c.box);
+  }
+  return picked;
+}
+
+/**
+ * Writes each input's frames as JPEG under `outDir` and the teacher's tracks to `outDir/tracks.json`
+ * (returned). Stops with ERR_DATASET when an input has no readable frames, and when the teacher
+ * held no target anywhere: a run never trains on nothing.
+ */
+export async function pseudoLabel(inputs: readonly string[], teacher: Engine, outDir: string, options: PseudoLabelOptions = {}): Promise<string> {
+  const o = { ...DEFAULTS, ...options };
+  if (!(o.trainShare > 0 && o.trainShare <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `trainShare must be in (0, 1], got ${o.trainShare}`);
+  const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore }, videos: [], tracks: [] };
+  for (const [k, input] of inputs.entries()) {
+    const framesDir = join(outDir, `${k}-${basename(input, extname(input)).replace(/[^\w.-]/g, '_')}`);
+    await mkdir(framesDir, { recursive: true });
+    const paths: string[] = [];
+    let source;
+    try {
+      source = await openSource(input);
+    } catch (error) {
+      throw new CtEdgeError('ERR_DATASET', `--data ${input}: cannot read frames from it (${(error as Error).message}); give a video file, an image folder or a dataset folder`, { cause: error });
+    }
+    try {
+      for await (const { frame } of source) {
+        const path = join(framesDir, `${String(paths.length + 1).padStart(6, '0')}.jpg`);
+        await writeImage(path, toRgb(frame));
+        paths.push(path);
+      }
+    } finally {
+      await source.close();
+    }
+    if (paths.length === 0) throw new CtEdgeError('ERR_DATASET', `--data ${input}: no readable frames; give a video file or a folder of images`);
+    const trainFrames = Math.floor(paths.length * o.trainShare);
+    const before = file.tracks.length;
+    for (let start = 0; start + 2 < trainFrames; start += o.every) {
+      const first = await readImage(paths[start]);
+      for (const box of proposeTargets(first, o.perStart)) {
+        const track: Track = { video: input, frames: [paths[start]], boxes: [box], scores: [1] };
+        const tracker = new Tracker(teacher);
+        try {
+          tracker.init(first, box);
+          for (let i = start + 1; i < Math.min(trainFrames, start + o.span); i++) {
+            const r = await tracker.track(await readImage(paths[i]));
+            if (r.score < o.minScore || r.state === 'lost' || r.box.width < 4 || r.box.height < 4) break;
+            track.frames.push(paths[i]);
+            track.boxes.push(r.box);
+            track.scores.push(Number(r.score.toFixed(4)));
+          }
+        } finally {
+          tracker.dispose();
+        }
+        if (track.frames.length >= 3) file.tracks.push(track);
+      }
+    }
+    file.videos.push({ video: input, frames: paths.length, trainFrames, framesDir, tracks: file.tracks.length - before });
+    o.onVideo?.(input, file.tracks.length - before);
+  }
+  if (file.tracks.length === 0) {
+    throw new CtEdgeError('ERR_DATASET', `the teacher held no target in ${inputs.join(', ')} (no track of 3 frames with a peak score >= ${o.minScore}); this footage gives no training pairs`);
+  }
+  const out = join(outDir, 'tracks.json');
+  await writeFile(out, JSON.stringify(file));
+  return out;
+}
+
+/** A tracks file, checked. */
+export async function readTracks(path: string): Promise<Track[]> {
+  let file: TracksFile;
+  try {
+    file = JSON.parse(await readFile(path, 'utf8')) as TracksFile;
+  } catch (error) {
+    throw new CtEdgeError('ERR_DATASET', `cannot read the tracks file ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  const ok = (t: Track) => Array.isArray(t?.frames) && Array.isArray(t?.boxes) && t.frames.length >= 2 && t.frames.length === t.boxes.length;
+  if (file?.format !== TRACKS_FORMAT || !Array.isArray(file.tracks) || !file.tracks.every(ok)) {
+    throw new CtEdgeError('ERR_DATASET', `${path} is not a ct-edge tracks file (${TRACKS_FORMAT}); make it again by rerunning the compression`);
+  }
+  if (file.tracks.length === 0) throw new CtEdgeError('ERR_DATASET', `${path} holds no tracks: this footage gives no training pairs`);
+  return file.tracks;
+}
+
+/** The settings a tracks file was made with, or undefined when there is none (or it is unreadable). */
+export async function tracksSettings(path: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    return (JSON.parse(await readFile(path, 'utf8')) as TracksFile).settings;
+  } catch {
+    return undefined;
+  }
+}
