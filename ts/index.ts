@@ -6,7 +6,7 @@
 export { Engine, type EngineBackend, type EngineOptions, type HeadOutputs, type InferenceBinding } from './deploy/engine.js';
 export { buildEngine, tensorRtGuidance, type BuildEngineOptions, type BuiltEngine, type TensorRtBackend } from './deploy/tensorrt.js';
 export { Tracker, type TrackerOptions } from './deploy/tracker.js';
-export { trackStream, TrackTransform, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './deploy/stream.js';
+export { trackStream, TrackTransform, type FrameStreamSource, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './deploy/stream.js';
 export { CtEdgeError, type ErrorCode } from './contract/errors.js';
 export type { Box, Frame, PixelFormat, StageTimings, TrackResult, TrackState } from './contract/types.js';
 export {

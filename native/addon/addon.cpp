@@ -1,6 +1,9 @@
 // N-API glue of the CPU tracker: turns JS objects into core views (zero-copy over Buffers and
-// TypedArrays), core errors into JS errors with a stable `code`, and runs the per-frame crop on the
-// libuv pool. float32 only: onnxruntime on the CPU takes float32 inputs.
+// TypedArrays, shared memory included), core errors into JS errors with a stable `code` (every
+// entry runs through call_core, so no C++ exception escapes). The per-frame crop runs where the
+// caller runs it: on the calling thread (prepareSearch) or, through placeSearch + copyRegion +
+// cropToTensor, on the engine's inference thread (ts/deploy/inference-worker.ts). float32 only:
+// onnxruntime on the CPU takes float32 inputs.
 #include <napi.h>
 
 #include <memory>
@@ -38,7 +41,7 @@ class NativeTracker : public Napi::ObjectWrap<NativeTracker> {
     return DefineClass(env, "NativeTracker",
                        {InstanceMethod<&NativeTracker::Init>("init"),
                         InstanceMethod<&NativeTracker::PrepareSearch>("prepareSearch"),
-                        InstanceMethod<&NativeTracker::PrepareSearchAsync>("prepareSearchAsync"),
+                        InstanceMethod<&NativeTracker::PlaceSearch>("placeSearch"),
                         InstanceMethod<&NativeTracker::Update>("update"),
                         InstanceMethod<&NativeTracker::Dispose>("dispose")});
   }
@@ -46,41 +49,55 @@ class NativeTracker : public Napi::ObjectWrap<NativeTracker> {
   // new NativeTracker(config, templateTensor, searchTensor): the tensors are Float32Arrays the core
   // crops into and onnxruntime reads from.
   NativeTracker(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTracker>(info) {
-    const ctedge::TrackerConfig c = tracker_config(info[0], "NativeTracker");
-    float* t = float32_data(info[1], 3ull * c.template_size * c.template_size, "template tensor");
-    float* s = float32_data(info[2], 3ull * c.search_size * c.search_size, "search tensor");
-    template_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
-    search_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
-    core_ = std::make_shared<ctedge::TrackerCore>(c, t, s);
+    call_core(info.Env(), [&] {
+      const ctedge::TrackerConfig c = tracker_config(info[0], "NativeTracker");
+      float* t = float32_data(info[1], 3ull * c.template_size * c.template_size, "template tensor");
+      float* s = float32_data(info[2], 3ull * c.search_size * c.search_size, "search tensor");
+      template_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+      search_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
+      core_ = std::make_shared<ctedge::TrackerCore>(c, t, s);
+    });
   }
 
  private:
-  class SearchWorker : public TrackerFrameWorker {
-   public:
-    SearchWorker(NativeTracker* owner, const Napi::Object& frame, ctedge::FrameView view)
-        : TrackerFrameWorker(owner->Value(), &owner->busy_, frame, "ERR_INTERNAL"), core_(owner->core_), view_(view) {}
-
-   protected:
-    void Execute() override {
-      Guard([&] { core_->prepare_search(view_); });
-    }
-    Napi::Value Result() override { return Env().Undefined(); }
-
-   private:
-    std::shared_ptr<ctedge::TrackerCore> core_;
-    ctedge::FrameView view_;
-  };
-
-  Napi::Value Init(const Napi::CallbackInfo& info) { return init_tracker(info, core_, busy_); }
-
-  Napi::Value PrepareSearch(const Napi::CallbackInfo& info) {
-    auto& core = live_tracker(info.Env(), core_, busy_);
-    const auto frame = frame_view(info[0]);
-    call_core(info.Env(), [&] { core.prepare_search(frame); });
-    return info.Env().Undefined();
+  Napi::Value Init(const Napi::CallbackInfo& info) {
+    return call_core(info.Env(), [&] { return init_tracker(info, core_, busy_); });
   }
 
-  Napi::Value PrepareSearchAsync(const Napi::CallbackInfo& info) { return queue_frame<SearchWorker>(this, info, core_, busy_); }
+  // prepareSearch(frame): the search crop on the calling thread, into the search tensor.
+  Napi::Value PrepareSearch(const Napi::CallbackInfo& info) {
+    return call_core(info.Env(), [&] {
+      auto& core = live_tracker(info.Env(), core_, busy_);
+      const auto frame = frame_view(info[0]);
+      core.prepare_search(frame);
+      return info.Env().Undefined();
+    });
+  }
+
+  // placeSearch(frame) -> { x0, y0, side, region: { x, y, width, height } }: places the search
+  // window for this frame (as prepareSearch does) without cropping, for a crop done elsewhere
+  // (the engine's inference thread). `region` is the part of the frame the crop reads (empty when
+  // the window misses the frame), with even corners for NV12.
+  Napi::Value PlaceSearch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    return call_core(env, [&] {
+      auto& core = live_tracker(env, core_, busy_);
+      const auto frame = frame_view(info[0]);
+      const ctedge::CropWindow w = core.place_search(frame.width, frame.height);
+      const ctedge::FrameRegion r = ctedge::crop_region(frame, w);
+      Napi::Object out = Napi::Object::New(env);
+      out.Set("x0", w.x0);
+      out.Set("y0", w.y0);
+      out.Set("side", w.side);
+      Napi::Object region = Napi::Object::New(env);
+      region.Set("x", r.x);
+      region.Set("y", r.y);
+      region.Set("width", r.width);
+      region.Set("height", r.height);
+      out.Set("region", region);
+      return out;
+    });
+  }
 
   // update(score, size, offset): Float32Arrays of F*F, 2*F*F, 2*F*F values (the backend's outputs).
   Napi::Value Update(const Napi::CallbackInfo& info) {
@@ -103,7 +120,7 @@ class NativeTracker : public Napi::ObjectWrap<NativeTracker> {
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    core_.reset();  // a running worker holds its own reference and finishes safely
+    core_.reset();
     template_ref_.Reset();
     search_ref_.Reset();
     return info.Env().Undefined();
@@ -115,29 +132,59 @@ class NativeTracker : public Napi::ObjectWrap<NativeTracker> {
 };
 
 // cropToTensor(frame, { x0, y0, side }, outSize, dst: Float32Array, { mean, std, channelOrder }):
-// one crop with the tracker's exact pixels, for the train side's pair sampler and for tests.
+// one crop with the tracker's exact pixels, for the train side's pair sampler, the engine's
+// inference thread and tests.
 Napi::Value CropToTensor(const Napi::CallbackInfo& info) {
-  const auto frame = frame_view(info[0]);
-  const ctedge::CropWindow window = crop_window(info[1]);
-  const int size = out_size(info[2]);
-  const auto norm = normalization(info[4]);
-  float* dst = float32_data(info[3], 3ull * size * size, "dst");
-  ctedge::CropSampler().crop(frame, window, size, norm, dst);
-  return info.Env().Undefined();
+  return call_core(info.Env(), [&] {
+    const auto frame = frame_view(info[0]);
+    const ctedge::CropWindow window = crop_window(info[1]);
+    const int size = out_size(info[2]);
+    const auto norm = normalization(info[4]);
+    float* dst = float32_data(info[3], 3ull * size * size, "dst");
+    ctedge::CropSampler().crop(frame, window, size, norm, dst);
+    return info.Env().Undefined();
+  });
+}
+
+// copyRegion(frame, { x, y, width, height }, dst: Uint8Array) -> { width, height, stride }: copies
+// a region of the frame (placeSearch's) into dst as a frame of its own with tight rows (NV12: its
+// chroma rows after its luma rows). The crop of that frame with the window shifted by (-x, -y)
+// is the crop of the whole frame, pixel for pixel.
+Napi::Value CopyRegion(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return call_core(env, [&] {
+    const auto frame = frame_view(info[0]);
+    if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "region must be { x, y, width, height }");
+    const Napi::Object o = info[1].As<Napi::Object>();
+    const ctedge::FrameRegion r{int_field(o, "x", "region"), int_field(o, "y", "region"), int_field(o, "width", "region"),
+                                int_field(o, "height", "region")};
+    ByteView dst;
+    if (!byte_view(info[2], &dst) || dst.detached) throw_coded(env, "ERR_INVALID_ARGUMENT", "dst must be a Uint8Array");
+    const ctedge::FrameView out = ctedge::copy_region(frame, r, const_cast<uint8_t*>(dst.data), dst.length);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("width", out.width);
+    result.Set("height", out.height);
+    result.Set("stride", out.stride);
+    return result;
+  });
 }
 
 Napi::Value HannWindow(const Napi::CallbackInfo& info) {
-  const int n = info[0].As<Napi::Number>().Int32Value();
-  if (n <= 0) throw_coded(info.Env(), "ERR_INVALID_ARGUMENT", "feature size must be positive");
-  const auto w = ctedge::hann_window_2d(n);
-  auto out = Napi::Float32Array::New(info.Env(), w.size());
-  std::copy(w.begin(), w.end(), out.Data());
-  return out;
+  const double n = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
+  if (!(n >= 1 && n <= 4096 && n == static_cast<int>(n)))
+    throw_coded(info.Env(), "ERR_INVALID_ARGUMENT", "feature size must be a whole number from 1 to 4096");
+  return call_core(info.Env(), [&] {
+    const auto w = ctedge::hann_window_2d(static_cast<int>(n));
+    auto out = Napi::Float32Array::New(info.Env(), w.size());
+    std::copy(w.begin(), w.end(), out.Data());
+    return out;
+  });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTracker", NativeTracker::Define(env));
   exports.Set("cropToTensor", Napi::Function::New(env, CropToTensor));
+  exports.Set("copyRegion", Napi::Function::New(env, CopyRegion));
   exports.Set("hannWindow", Napi::Function::New(env, HannWindow));
   Napi::Object features = Napi::Object::New(env);
   features.Set("cuda", Napi::Boolean::New(env, false));

@@ -6,7 +6,9 @@
 #pragma once
 #include <napi.h>
 
+#include <cmath>
 #include <exception>
+#include <new>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,13 +29,21 @@ inline Napi::Error coded_error(Napi::Env env, const char* code, const std::strin
   throw coded_error(env, code, message);
 }
 
-// Runs core code, turning a CoreError into a JS error with the same code.
+// Runs core code, turning a CoreError into a JS error with the same code and any other C++
+// exception (std::bad_alloc on a huge size, ...) into ERR_INTERNAL, so that no exception reaches
+// Node as a terminate(). Wrap every N-API entry's body in it.
 template <typename F>
 auto call_core(Napi::Env env, F&& f) -> decltype(f()) {
   try {
     return f();
+  } catch (const Napi::Error&) {
+    throw;  // already a JS error
   } catch (const CoreError& e) {
     throw_coded(env, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    throw_coded(env, "ERR_INTERNAL", "out of memory in the native addon (std::bad_alloc): a size is too large for this machine");
+  } catch (const std::exception& e) {
+    throw_coded(env, "ERR_INTERNAL", std::string("unexpected native exception: ") + e.what());
   }
 }
 
@@ -45,39 +55,66 @@ inline double number_field(const Napi::Object& o, const char* key, const char* w
 
 inline int int_field(const Napi::Object& o, const char* key, const char* what) {
   const double d = number_field(o, key, what);
+  if (!(d >= -2147483648.0 && d <= 2147483647.0))  // before the cast, which is undefined outside int
+    throw_coded(o.Env(), "ERR_INVALID_ARGUMENT", std::string(what) + "." + key + " must be an integer within +-2^31, got " + std::to_string(d));
   if (d != static_cast<double>(static_cast<int>(d)))
     throw_coded(o.Env(), "ERR_INVALID_ARGUMENT", std::string(what) + "." + key + " must be an integer, got " + std::to_string(d));
   return static_cast<int>(d);
 }
 
-// Bytes of a Buffer, Uint8Array, Uint8ClampedArray or ArrayBuffer, without a copy.
-inline bool byte_view(const Napi::Value& v, const uint8_t** data, size_t* length) {
+// Bytes of a Buffer, Uint8Array, Uint8ClampedArray or ArrayBuffer, without a copy. `shared`: the
+// memory is a SharedArrayBuffer's, which cannot be detached and lives while any view of it does.
+struct ByteView {
+  const uint8_t* data = nullptr;
+  size_t length = 0;
+  bool shared = false;
+  bool detached = false;
+};
+
+inline bool byte_view(const Napi::Value& v, ByteView* out) {
+  napi_env env = v.Env();
   if (v.IsTypedArray()) {
-    const auto t = v.As<Napi::TypedArray>();
-    if (t.TypedArrayType() != napi_uint8_array && t.TypedArrayType() != napi_uint8_clamped_array) return false;
-    *data = static_cast<const uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset();
-    *length = t.ByteLength();
+    napi_typedarray_type type;
+    size_t length = 0, offset = 0;
+    void* data = nullptr;
+    napi_value buffer = nullptr;
+    // napi_get_typedarray_info (not TypedArray::ArrayBuffer().Data(), which fails on shared memory).
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset), false);
+    if (type != napi_uint8_array && type != napi_uint8_clamped_array) return false;
+    bool is_array_buffer = false;
+    NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &is_array_buffer), false);
+    out->shared = !is_array_buffer;
+    if (is_array_buffer) NAPI_THROW_IF_FAILED(env, napi_is_detached_arraybuffer(env, buffer, &out->detached), false);
+    out->data = static_cast<const uint8_t*>(data);
+    out->length = out->detached ? 0 : length;
     return true;
   }
   if (v.IsArrayBuffer()) {
+    NAPI_THROW_IF_FAILED(env, napi_is_detached_arraybuffer(env, v, &out->detached), false);
     auto b = v.As<Napi::ArrayBuffer>();
-    *data = static_cast<const uint8_t*>(b.Data());
-    *length = b.ByteLength();
+    out->data = out->detached ? nullptr : static_cast<const uint8_t*>(b.Data());
+    out->length = out->detached ? 0 : b.ByteLength();
     return true;
   }
   return false;
 }
 
 // A frame is { data, width, height, format, stride? }; validated here so that no bad frame reaches
-// the core's pixel loops.
-inline FrameView frame_view(const Napi::Value& value) {
+// the core's pixel loops. `shared` (optional) tells whether its pixels are in shared memory.
+inline FrameView frame_view(const Napi::Value& value, bool* shared = nullptr) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "frame must be an object { data, width, height, format, stride? }");
   const Napi::Object o = value.As<Napi::Object>();
   FrameView f;
-  size_t length = 0;
-  if (!byte_view(o.Get("data"), &f.data, &length))
-    throw_coded(env, "ERR_FRAME_DATA", "frame.data must be a Buffer, Uint8Array, Uint8ClampedArray or ArrayBuffer of 8-bit pixels");
+  ByteView bytes;
+  if (!byte_view(o.Get("data"), &bytes))
+    throw_coded(env, "ERR_FRAME_DATA", "frame.data must be a Buffer, Uint8Array, Uint8ClampedArray or ArrayBuffer of 8-bit pixels "
+                                       "(shared memory too: new Uint8Array(sharedArrayBuffer))");
+  if (bytes.detached)
+    throw_coded(env, "ERR_FRAME_DATA", "frame.data's ArrayBuffer is detached (it was transferred, e.g. by postMessage or "
+                                       "structuredClone with transfer): pass a frame whose memory is still yours");
+  f.data = bytes.data;
+  if (shared) *shared = bytes.shared;
   const Napi::Value fmt = o.Get("format");
   if (!fmt.IsString() || !parse_pixel_format(fmt.As<Napi::String>().Utf8Value(), &f.format))
     throw_coded(env, "ERR_FRAME_FORMAT", "frame.format must be one of rgb, bgr, rgba, bgra, gray, nv12, got " +
@@ -85,8 +122,16 @@ inline FrameView frame_view(const Napi::Value& value) {
   f.width = int_field(o, "width", "frame");
   f.height = int_field(o, "height", "frame");
   const Napi::Value stride = o.Get("stride");
-  f.stride = stride.IsUndefined() || stride.IsNull() ? f.width * bytes_per_pixel(f.format) : int_field(o, "stride", "frame");
-  call_core(env, [&] { TrackerCore::validate_frame(f, length); });
+  if (stride.IsUndefined() || stride.IsNull()) {
+    const long long row = static_cast<long long>(f.width) * bytes_per_pixel(f.format);
+    if (row > 0x7fffffffLL)
+      throw_coded(env, "ERR_FRAME_SIZE", "a row of " + std::to_string(f.width) + " " + pixel_format_name(f.format) +
+                                             " pixels is " + std::to_string(row) + " bytes, more than 2^31-1; split the frame");
+    f.stride = static_cast<int>(row);
+  } else {
+    f.stride = int_field(o, "stride", "frame");
+  }
+  call_core(env, [&] { TrackerCore::validate_frame(f, bytes.length); });
   return f;
 }
 
@@ -110,11 +155,17 @@ inline Normalization normalization(const Napi::Value& value) {
     if (!v.IsArray() || v.As<Napi::Array>().Length() != 3)
       throw_coded(cfg.Env(), "ERR_INVALID_ARGUMENT", std::string(key) + " must be an array of 3 numbers (R, G, B)");
     const auto a = v.As<Napi::Array>();
-    for (uint32_t i = 0; i < 3; ++i) out[i] = a.Get(i).As<Napi::Number>().FloatValue();
+    for (uint32_t i = 0; i < 3; ++i) {
+      const Napi::Value x = a.Get(i);
+      if (!x.IsNumber() || !std::isfinite(x.As<Napi::Number>().DoubleValue()))
+        throw_coded(cfg.Env(), "ERR_INVALID_ARGUMENT", std::string(key) + " must be an array of 3 finite numbers (R, G, B)");
+      out[i] = x.As<Napi::Number>().FloatValue();
+    }
   };
   triple("mean", n.mean);
   triple("std", n.std);
-  const std::string order = cfg.Get("channelOrder").ToString().Utf8Value();
+  const Napi::Value order_value = cfg.Get("channelOrder");
+  const std::string order = order_value.IsString() ? order_value.As<Napi::String>().Utf8Value() : "?";
   if (order != "rgb" && order != "bgr") throw_coded(cfg.Env(), "ERR_INVALID_ARGUMENT", "channelOrder must be 'rgb' or 'bgr', got '" + order + "'");
   n.order = order == "rgb" ? ChannelOrder::RGB : ChannelOrder::BGR;
   return n;
@@ -126,13 +177,17 @@ inline CropWindow crop_window(const Napi::Value& value) {
   const Napi::Object w = value.As<Napi::Object>();
   const CropWindow window{int_field(w, "x0", "window"), int_field(w, "y0", "window"), int_field(w, "side", "window")};
   if (window.side <= 0) throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "window.side must be positive");
+  // Corner plus side must stay an int: the crop's sampling taps are window.x0 + 0..side-1.
+  if (window.side > (1 << 30) || window.x0 < -(1 << 30) || window.x0 > (1 << 30) || window.y0 < -(1 << 30) || window.y0 > (1 << 30))
+    throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "window corner and side must lie within +-2^30 px");
   return window;
 }
 
 inline int out_size(const Napi::Value& value) {
-  if (!value.IsNumber() || value.As<Napi::Number>().Int32Value() <= 0)
-    throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "outSize must be a positive integer");
-  return value.As<Napi::Number>().Int32Value();
+  const double d = value.IsNumber() ? value.As<Napi::Number>().DoubleValue() : 0;
+  if (!(d >= 1 && d <= 16384 && d == static_cast<int>(d)))
+    throw_coded(value.Env(), "ERR_INVALID_ARGUMENT", "outSize must be a whole number from 1 to 16384");
+  return static_cast<int>(d);
 }
 
 // A tensor shape as a JS array of numbers (-1 for a dynamic dimension).
@@ -202,16 +257,23 @@ class PromiseWorker : public Napi::AsyncWorker {
 };
 
 // A PromiseWorker for one frame on one tracker object: the tracker is busy (see live_tracker) from
-// here until the promise settles, and the frame's pixels and the tracker object stay alive until
-// then. `busy` is the tracker object's flag; the reference held here keeps it valid.
+// here until the promise settles, and the tracker object and the frame's pixels stay alive until
+// then. `busy` is the tracker object's flag; the reference held here keeps it valid. The pixels
+// the worker reads are those queue_frame() held (see hold_pixels): never memory the caller can
+// free or detach while the work runs.
 class TrackerFrameWorker : public PromiseWorker {
  public:
   TrackerFrameWorker(const Napi::Object& owner, bool* busy, const Napi::Object& frame, const char* fallback_code)
       : PromiseWorker(owner.Env(), fallback_code), busy_(busy) {
     owner_ref_ = Napi::Persistent(owner);
     frame_ref_ = Napi::Persistent(frame);
+    // frame.data itself: replacing frame.data while the work runs must not free what it reads.
+    const Napi::Value data = frame.Get("data");
+    if (data.IsObject()) data_ref_ = Napi::Persistent(data.As<Napi::Object>());
     *busy_ = true;
   }
+  // Keeps a copy of the pixels (see hold_pixels) until the worker is done.
+  void Keep(std::shared_ptr<std::vector<uint8_t>> pixels) { pixels_ = std::move(pixels); }
 
  protected:
   // What the promise resolves to, on the main thread once the work succeeded.
@@ -227,8 +289,21 @@ class TrackerFrameWorker : public PromiseWorker {
 
  private:
   bool* busy_;
-  Napi::ObjectReference owner_ref_, frame_ref_;
+  Napi::ObjectReference owner_ref_, frame_ref_, data_ref_;
+  std::shared_ptr<std::vector<uint8_t>> pixels_;
 };
+
+// Pixels that work on the libuv pool may read while the caller's code runs on. Shared memory
+// (a SharedArrayBuffer's) is read in place: it cannot be detached, and the reference to frame.data
+// keeps it alive. An ordinary ArrayBuffer's memory is copied here, on the calling thread: its owner
+// may transfer it (postMessage, structuredClone with transfer) while the work runs, which detaches
+// it and lets the garbage collector free the memory, and N-API offers no way to keep it alive.
+inline std::shared_ptr<std::vector<uint8_t>> hold_pixels(FrameView* frame, bool shared) {
+  if (shared) return nullptr;
+  auto copy = std::make_shared<std::vector<uint8_t>>(frame->data, frame->data + frame_required_bytes(*frame));
+  frame->data = copy->data();
+  return copy;
+}
 
 // init(frame, box) of a tracker object (TrackerCore or the TensorRT GpuTracker): synchronous.
 template <typename T>
@@ -241,13 +316,17 @@ Napi::Value init_tracker(const Napi::CallbackInfo& info, const std::shared_ptr<T
 }
 
 // The per-frame call of a tracker object: runs Worker(owner, frame object, frame view), a
-// TrackerFrameWorker, on the libuv pool and returns its promise.
+// TrackerFrameWorker, on the libuv pool and returns its promise. The view points at pixels that
+// stay valid until the worker is done (hold_pixels).
 template <typename Worker, typename Owner, typename T>
 Napi::Value queue_frame(Owner* owner, const Napi::CallbackInfo& info, const std::shared_ptr<T>& tracker, bool busy) {
   auto& t = live_tracker(info.Env(), tracker, busy);
-  const FrameView frame = frame_view(info[0]);
+  bool shared = false;
+  FrameView frame = frame_view(info[0], &shared);
   if (!t.initialized()) throw_coded(info.Env(), "ERR_NOT_INITIALIZED", "call init(frame, box) before track(frame)");
+  auto pixels = call_core(info.Env(), [&] { return hold_pixels(&frame, shared); });
   auto* worker = new Worker(owner, info[0].As<Napi::Object>(), frame);
+  worker->Keep(std::move(pixels));
   worker->Queue();
   return worker->Promise();
 }

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
+
+#include "errors.h"
 
 namespace ctedge {
 
@@ -20,6 +23,55 @@ CropWindow crop_window_opencv(int x, int y, int w, int h, double factor) {
   c.x0 = x + (w - c.side) / 2;
   c.y0 = y + (h - c.side) / 2;
   return c;
+}
+
+FrameRegion crop_region(const FrameView& frame, const CropWindow& window) {
+  const long long x0 = std::max<long long>(0, window.x0), y0 = std::max<long long>(0, window.y0);
+  const long long x1 = std::min<long long>(frame.width, static_cast<long long>(window.x0) + window.side);
+  const long long y1 = std::min<long long>(frame.height, static_cast<long long>(window.y0) + window.side);
+  if (x1 <= x0 || y1 <= y0) return {};
+  FrameRegion r{static_cast<int>(x0), static_cast<int>(y0), static_cast<int>(x1 - x0), static_cast<int>(y1 - y0)};
+  if (frame.format == PixelFormat::NV12) {  // even corners; the frame's sides are even, so the ends stay inside
+    const int ex = r.x & ~1, ey = r.y & ~1;
+    r.width = ((r.x + r.width + 1) & ~1) - ex, r.height = ((r.y + r.height + 1) & ~1) - ey;
+    r.x = ex, r.y = ey;
+  }
+  return r;
+}
+
+FrameView copy_region(const FrameView& frame, const FrameRegion& region, uint8_t* dst, size_t capacity) {
+  const bool nv12 = frame.format == PixelFormat::NV12;
+  const int bpp = bytes_per_pixel(frame.format);
+  FrameView out;
+  out.format = frame.format;
+  if (region.width <= 0 || region.height <= 0) {  // the window misses the frame: any black frame will do
+    out.width = out.height = nv12 ? 2 : 1;
+    out.stride = out.width * bpp;
+    const size_t need = frame_required_bytes(out);
+    if (capacity < need) throw CoreError("ERR_INVALID_ARGUMENT", "copyRegion: dst holds " + std::to_string(capacity) + " bytes, needs " + std::to_string(need));
+    std::memset(dst, 0, need);  // never sampled: every tap of such a crop is padding
+    out.data = dst;
+    return out;
+  }
+  if (region.x < 0 || region.y < 0 || region.x > frame.width - region.width || region.y > frame.height - region.height ||
+      (nv12 && ((region.x | region.y | region.width | region.height) & 1)))
+    throw CoreError("ERR_INVALID_ARGUMENT", "copyRegion: the region is not inside the frame (or not even-aligned for nv12)");
+  out.width = region.width;
+  out.height = region.height;
+  out.stride = region.width * bpp;
+  const size_t need = frame_required_bytes(out);
+  if (capacity < need) throw CoreError("ERR_INVALID_ARGUMENT", "copyRegion: dst holds " + std::to_string(capacity) + " bytes, needs " + std::to_string(need));
+  const size_t row = static_cast<size_t>(out.stride);
+  const uint8_t* src = frame.data + static_cast<size_t>(frame.stride) * region.y + static_cast<size_t>(region.x) * bpp;
+  for (int y = 0; y < region.height; ++y) std::memcpy(dst + row * y, src + static_cast<size_t>(frame.stride) * y, row);
+  if (nv12) {  // chroma rows y/2 of the region's luma rows, same columns
+    const uint8_t* uv = frame.data + static_cast<size_t>(frame.stride) * frame.height +
+                        static_cast<size_t>(frame.stride) * (region.y / 2) + region.x;
+    uint8_t* dst_uv = dst + row * region.height;
+    for (int y = 0; y < region.height / 2; ++y) std::memcpy(dst_uv + row * y, uv + static_cast<size_t>(frame.stride) * y, row);
+  }
+  out.data = dst;
+  return out;
 }
 
 float half_to_float(uint16_t h) {
@@ -169,14 +221,24 @@ void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out
   x1_.resize(out_size);
   wx0_.resize(out_size);
   wx1_.resize(out_size);
-  int lo = frame.width, hi = 0;  // source columns the taps read
+  // The source columns the taps read, [lo, hi): bounded by the crop window, never by the frame
+  // width (a frame may be 2^31 pixels wide). Padding taps (weight 0) point at lo, inside the span.
+  int lo = frame.width, hi = 0;
   for (int i = 0; i < out_size; ++i) {
-    x0_[i] = xs_[i].i0 * bytes_per_pixel(frame.format), x1_[i] = xs_[i].i1 * bytes_per_pixel(frame.format);
-    wx0_[i] = xs_[i].w0, wx1_[i] = xs_[i].w1;
-    lo = std::min({lo, xs_[i].i0, xs_[i].i1});
-    hi = std::max({hi, xs_[i].i0 + 1, xs_[i].i1 + 1});
+    if (xs_[i].w0 != 0.0f) lo = std::min(lo, xs_[i].i0), hi = std::max(hi, xs_[i].i0 + 1);
+    if (xs_[i].w1 != 0.0f) lo = std::min(lo, xs_[i].i1), hi = std::max(hi, xs_[i].i1 + 1);
   }
-  blend_.resize(static_cast<size_t>(frame.width) * 4 + 4);  // +4: the last pixel's 4-wide load
+  if (hi <= lo) lo = 0, hi = 1;  // the window misses the frame: every tap is padding
+  const int bpp = bytes_per_pixel(frame.format);
+  for (int i = 0; i < out_size; ++i) {
+    Tap& t = xs_[i];
+    if (t.w0 == 0.0f) t.i0 = lo;
+    if (t.w1 == 0.0f) t.i1 = lo;
+    // Byte offsets into the blended span, which starts at column lo.
+    x0_[i] = (t.i0 - lo) * bpp, x1_[i] = (t.i1 - lo) * bpp;
+    wx0_[i] = t.w0, wx1_[i] = t.w1;
+  }
+  blend_.resize(static_cast<size_t>(hi - lo) * 4 + 4);  // +4: the last pixel's 4-wide load
 
   // norm.mean/std are in RGB order; the model's channel c holds RGB channel rgb_of[c].
   const int rgb_of[3] = {norm.order == ChannelOrder::RGB ? 0 : 2, 1, norm.order == ChannelOrder::RGB ? 2 : 0};
@@ -208,10 +270,11 @@ void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out
       }
       continue;
     }
-    const uint8_t* r0 = frame.data + static_cast<size_t>(frame.stride) * ty.i0;
-    const uint8_t* r1 = frame.data + static_cast<size_t>(frame.stride) * ty.i1;
+    const size_t span_start = static_cast<size_t>(lo) * bpp;
+    const uint8_t* r0 = frame.data + static_cast<size_t>(frame.stride) * ty.i0 + span_start;
+    const uint8_t* r1 = frame.data + static_cast<size_t>(frame.stride) * ty.i1 + span_start;
     const auto row = [&](auto layout) {
-      packed_row<decltype(layout)>(r0, r1, ty.w0, ty.w1, x0_.data(), x1_.data(), wx0_.data(), wx1_.data(), out_size, lo, hi,
+      packed_row<decltype(layout)>(r0, r1, ty.w0, ty.w1, x0_.data(), x1_.data(), wx0_.data(), wx1_.data(), out_size, 0, hi - lo,
                                    blend_.data(), rgb_of, scale, bias, dst);
     };
     switch (frame.format) {

@@ -22,6 +22,20 @@ CropWindow crop_window_ostrack(double x, double y, double w, double h, double fa
 // OpenCV TrackerVit: integer box, corner = x + (w - side)/2 with C++ integer division.
 CropWindow crop_window_opencv(int x, int y, int w, int h, double factor);
 
+// The part of a frame a crop over `window` reads: window and frame intersected, corners made even
+// for NV12 (whose chroma is shared by 2x2 pixels). Empty (0x0) when the window misses the frame.
+struct FrameRegion {
+  int x = 0, y = 0, width = 0, height = 0;
+};
+FrameRegion crop_region(const FrameView& frame, const CropWindow& window);
+
+// Copies `region` of `frame` into `dst` (capacity bytes) as a frame of its own with tight rows
+// (NV12: luma rows, then chroma rows) and returns it. Cropping the returned frame over the window
+// shifted by (-region.x, -region.y) gives the same pixels as cropping `frame` over the window. An
+// empty region gives a 1x1 (NV12 2x2) black frame, which such a crop reads only as padding.
+// Throws CoreError when the region is not inside the frame or dst is too small.
+FrameView copy_region(const FrameView& frame, const FrameRegion& region, uint8_t* dst, size_t capacity);
+
 // float16 bits to float. Not for the CPU path, which is float32 end to end: the TensorRT tracker
 // reads the output maps of engines built with FP16 outputs through it (tensorrt/trt_runtime.cpp).
 float half_to_float(uint16_t value);

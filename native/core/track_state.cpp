@@ -16,12 +16,28 @@ void TrackState::validate_box(const Box& b, const FrameView& f) {
   if (b.w <= 0 || b.h <= 0)
     throw CoreError("ERR_BOX_INVALID", "box width and height must be positive, got " + std::to_string(b.w) + "x" +
                                            std::to_string(b.h));
+  // What a crop can represent: integer crop windows (side = ceil(sqrt(w*h)*factor)) in int pixels.
+  if (b.w < kMinBoxSide || b.h < kMinBoxSide)
+    throw CoreError("ERR_BOX_INVALID", "box width and height must be at least " + std::to_string(kMinBoxSide) +
+                                           " px, got " + std::to_string(b.w) + "x" + std::to_string(b.h));
+  if (std::fabs(b.x) > kMaxBoxCoordinate || std::fabs(b.y) > kMaxBoxCoordinate || b.w > kMaxBoxCoordinate ||
+      b.h > kMaxBoxCoordinate)
+    throw CoreError("ERR_BOX_INVALID", "box coordinates and sizes must lie within +-" +
+                                           std::to_string(static_cast<long long>(kMaxBoxCoordinate)) + " px");
   if (b.x >= f.width || b.y >= f.height || b.x + b.w <= 0 || b.y + b.h <= 0)
     throw CoreError("ERR_BOX_OUTSIDE", "box lies wholly outside the " + std::to_string(f.width) + "x" +
                                            std::to_string(f.height) + " frame");
 }
 
 CropWindow TrackState::window_for(const Box& b, double factor) const {
+  // The window in doubles first: its side and corners must be whole pixels an int can hold.
+  const double side = std::ceil(std::sqrt(b.w) * std::sqrt(b.h) * factor);
+  const double reach = std::max(std::fabs(b.x), std::fabs(b.y)) + side;
+  if (!(side >= 1.0 && side <= kMaxCropSide && reach <= kMaxBoxCoordinate + kMaxCropSide))
+    throw CoreError("ERR_BOX_INVALID", "a " + std::to_string(b.w) + "x" + std::to_string(b.h) +
+                                           " box gives a crop window no crop can represent (side " +
+                                           std::to_string(side) + " px); give a box between " +
+                                           std::to_string(kMinBoxSide) + " px and the frame size");
   if (config_.mapping == BoxMapping::OpenCV)
     return crop_window_opencv(static_cast<int>(b.x), static_cast<int>(b.y), static_cast<int>(b.w),
                               static_cast<int>(b.h), factor);
@@ -60,6 +76,10 @@ Box TrackState::map_back(const Peak& p) const {
     out.y = std::floor(search_window_.y0 + (p.cy - 0.5 * p.h) * side);
     out.w = std::max(1.0, std::floor(p.w * side));  // a zero-sized box could never be cropped again
     out.h = std::max(1.0, std::floor(p.h * side));
+    // No clipping in this mapping: keep the box where the next crop can still be placed.
+    out.w = std::min(out.w, kMaxTrackedSide), out.h = std::min(out.h, kMaxTrackedSide);
+    out.x = std::min(std::max(out.x, -kMaxTrackedSide), kMaxTrackedSide);
+    out.y = std::min(std::max(out.y, -kMaxTrackedSide), kMaxTrackedSide);
     return out;
   }
   // OSTrack map_box_back() then clip_box(margin=10).

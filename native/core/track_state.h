@@ -21,6 +21,14 @@ struct TrackResult {
   bool lost = false;
 };
 
+// Bounds of a box, so that every crop window (side = ceil(sqrt(w*h)*factor), corners) is a whole
+// number of pixels an int holds: sizes from 1/1000 px, coordinates and sizes within +-2^28 px.
+constexpr double kMinBoxSide = 1e-3;
+constexpr double kMaxBoxCoordinate = 268435456.0;  // 2^28
+constexpr double kMaxCropSide = 536870912.0;       // 2^29
+// OpenCV's mapping does not clip to the frame: tracked boxes stay within +-2^24 px (any real frame).
+constexpr double kMaxTrackedSide = 16777216.0;     // 2^24
+
 class TrackState {
  public:
   explicit TrackState(const TrackerConfig& config);

@@ -42,6 +42,10 @@ void TrackerCore::prepare_search(const FrameView& frame) {
                 search_tensor_);
 }
 
+CropWindow TrackerCore::place_search(int frame_width, int frame_height) {
+  return state_.search_window(frame_width, frame_height);
+}
+
 TrackResult TrackerCore::update(const float* score, const float* size, const float* offset) {
   return state_.update(score, size, offset);
 }

@@ -24,6 +24,9 @@ class TrackerCore {
   static void validate_frame(const FrameView& frame, size_t available_bytes);
   void init(const FrameView& frame, const Box& box);
   void prepare_search(const FrameView& frame);
+  // Places the search window for a frame of this size without cropping (the crop is done
+  // elsewhere, e.g. on another thread from copy_region's output); update() then decodes against it.
+  CropWindow place_search(int frame_width, int frame_height);
   TrackResult update(const float* score, const float* size, const float* offset);
 
   bool initialized() const { return state_.started(); }

@@ -4,6 +4,7 @@
  */
 export type ErrorCode =
   | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_THREADS'
   | 'ERR_FRAME_DATA'
   | 'ERR_FRAME_FORMAT'
   | 'ERR_FRAME_SIZE'

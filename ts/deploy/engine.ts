@@ -1,19 +1,25 @@
 /**
  * An Engine is a loaded model plus the backend that runs it. Load it once, share it between
  * trackers. The file picks the backend: `.onnx` runs on onnxruntime on the CPU (every machine),
- * `.engine`/`.plan` on TensorRT (addons built by cmake-js with CUDA and TensorRT; see tensorrt.ts).
+ * on a worker thread the engine owns (inference-thread.ts), `.engine`/`.plan` on TensorRT (addons
+ * built by cmake-js with CUDA and TensorRT; see tensorrt.ts).
  */
 import { readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { extname, resolve } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import { readOnnxMetadata } from '../contract/onnx-reader.js';
 import { CtEdgeError, native } from '../contract/errors.js';
-import { optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
-import type { TrtEngine, TrtTracker, TrtTrackerConfig } from './native.js';
+import { optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions } from '../contract/model-config.js';
+import type { Frame } from '../contract/types.js';
+import { InferenceThread, type LoadedModel, type RunTimes } from './inference-thread.js';
+import type { CropWindow, TrtEngine, TrtTracker, TrtTrackerConfig } from './native.js';
 import { loadTensorRtEngine, tensorRtBinding, type TensorRtBackend } from './tensorrt.js';
 
 export interface EngineOptions extends ModelOptions {
-  /** onnxruntime intra-op threads (default: onnxruntime's choice, one per core); TensorRT ignores it. */
+  /**
+   * onnxruntime intra-op threads, a whole number from 1 to the cores present (default:
+   * onnxruntime's choice, one per core); TensorRT ignores it. Anything else is ERR_THREADS.
+   */
   threads?: number;
 }
 
@@ -28,27 +34,99 @@ export interface InferenceBinding {
   run(): Promise<HeadOutputs>;
 }
 
+/**
+ * @internal A tracker's tensors bound on the engine's inference thread (Tracker's way in): the
+ * maps are views into shared memory, overwritten by the next run.
+ */
+export interface SharedBinding {
+  readonly maps: HeadOutputs;
+  /**
+   * Runs the network. `templateVersion` changes whenever the template tensor was written. With
+   * `crop`, crops `crop.frame` (shared memory) on the thread, else reads the search tensor as it is;
+   * `mirrorSearch` copies the thread's crop back into the shared search tensor.
+   */
+  run(templateVersion: number, crop?: { frame: Frame; window: CropWindow }, mirrorSearch?: boolean): Promise<RunTimes>;
+  release(): void;
+}
+
+/** A Float32Array of `length` values over a SharedArrayBuffer. */
+export function sharedFloats(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(4 * length));
+}
+
+const isShared = (a: Float32Array) => a.buffer instanceof SharedArrayBuffer;
+
+function checkTensor(t: unknown, side: number, what: string): void {
+  if (!(t instanceof Float32Array) || t.length !== 3 * side * side) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `the ${what} tensor must be a Float32Array of 3 x ${side} x ${side} = ${3 * side * side} values (NCHW), got ${t instanceof Float32Array ? `${t.length} values` : typeof t}`);
+  }
+}
+
+/** The `threads` option, checked against the cores present. */
+function checkThreads(threads: unknown): number | undefined {
+  if (threads === undefined) return undefined;
+  const cores = availableParallelism();
+  if (typeof threads !== 'number' || !Number.isInteger(threads) || threads < 1 || threads > cores) {
+    throw new CtEdgeError(
+      'ERR_THREADS',
+      `threads must be a whole number from 1 to ${cores} (the cores present), got ${typeof threads === 'string' ? `'${threads}'` : String(threads)}; leave it out for onnxruntime's default (one per core)`,
+    );
+  }
+  return threads;
+}
+
+/** Output shapes the model declares must be those of the contract: [1,1,F,F] score, [1,2,F,F] size and offset. */
+function checkDeclaredOutputs(path: string, config: ModelConfig, model: LoadedModel): void {
+  const F = config.featureSize;
+  const roles: [string, string, number][] = [
+    ['score map', config.outputs.score, 1],
+    ['size map', config.outputs.size, 2],
+    ['offset map', config.outputs.offset, 2],
+  ];
+  for (const [role, name, channels] of roles) {
+    const shape = model.outputs.find((o) => o.name === name)?.shape ?? [];
+    const want = [1, channels, F, F];
+    const type = model.outputTypes[name];
+    const fits = shape.length === 4 && shape.every((d, i) => typeof d !== 'number' || d === want[i]);
+    if (!fits || (type !== undefined && type !== 'float32')) {
+      throw new CtEdgeError(
+        'ERR_MODEL_IO',
+        `${path}: output '${name}' (the ${role}) is declared ${type ?? ''} [${shape.join(',')}], but the tracker needs float32 [${want.join(',')}] ` +
+          `(feature map ${F}x${F}). Check the output names (--outputs score=...,size=...,offset=...) or re-export the model.`,
+      );
+    }
+  }
+}
+
 /** `tensorrt-fp16`/`-fp32`: the precision recorded when the engine was built (see TensorRtBackend). */
 export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
 
 export class Engine {
-  private session: ort.InferenceSession | undefined;
+  private thread: InferenceThread | undefined;
   private trt: TrtEngine | undefined;
 
   private constructor(
     readonly path: string,
     readonly config: ModelConfig,
-    runtime: { session: ort.InferenceSession } | { trt: TrtEngine },
+    runtime: { thread: InferenceThread } | { trt: TrtEngine },
     /** Which backend runs the network. */
     readonly backend: EngineBackend,
   ) {
-    if ('session' in runtime) this.session = runtime.session;
+    if ('thread' in runtime) this.thread = runtime.thread;
     else this.trt = runtime.trt;
   }
 
   static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
+    if (typeof path !== 'string' || path === '') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Engine.load needs the model's path (a string), got ${typeof path}`);
+    if (options === null || typeof options !== 'object') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Engine.load options must be an object (EngineOptions) or left out, got ${options === null ? 'null' : typeof options}`);
+    }
+    const threads = checkThreads(options.threads);
     const fullPath = resolve(path);
     const info = await stat(fullPath).catch(() => undefined);
+    if (info?.isDirectory()) {
+      throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `${fullPath} is a directory, not a model file; give the .onnx (or .engine) file inside it.`);
+    }
     if (!info?.isFile()) {
       throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `model file not found: ${fullPath}. Check the path, or export one with \`ct-edge export\`.`);
     }
@@ -67,60 +145,93 @@ export class Engine {
         cause: error,
       });
     }
-    let session: ort.InferenceSession;
+    // The session lives on a thread of its own, so that inference never blocks the event loop.
+    const { thread, model } = await InferenceThread.start(bytes, threads, fullPath).catch((error: unknown) => {
+      if (error instanceof CtEdgeError && error.code === 'ERR_MODEL_INVALID') {
+        throw new CtEdgeError('ERR_MODEL_INVALID', `${fullPath}: ${error.message}`, { cause: error });
+      }
+      throw error;
+    });
     try {
-      session = await ort.InferenceSession.create(bytes, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        ...(options.threads ? { intraOpNumThreads: options.threads, interOpNumThreads: 1 } : {}),
-      });
+      const config = resolveModelConfig({ inputs: model.inputs, outputs: model.outputs }, metadata, options);
+      checkDeclaredOutputs(fullPath, config, model);
+      return new Engine(fullPath, config, { thread }, 'onnxruntime-cpu');
     } catch (error) {
-      throw new CtEdgeError(
-        'ERR_MODEL_INVALID',
-        `onnxruntime could not load ${fullPath}: ${(error as Error).message.split('\n')[0]}. Is the file complete? Export or download it again.`,
-        { cause: error },
-      );
-    }
-    const signature = (m: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] =>
-      m.map((v) => ({ name: v.name, shape: v.isTensor ? v.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) : [] }));
-    try {
-      const config = resolveModelConfig({ inputs: signature(session.inputMetadata), outputs: signature(session.outputMetadata) }, metadata, options);
-      return new Engine(fullPath, config, { session }, 'onnxruntime-cpu');
-    } catch (error) {
-      await session.release();
+      await thread.close();
       throw error;
     }
   }
 
-  private live(): ort.InferenceSession {
-    if (!this.session) throw new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
-    return this.session;
+  private live(): InferenceThread {
+    if (!this.thread?.alive) throw new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
+    return this.thread;
+  }
+
+  private onnxOnly(what: string): InferenceThread {
+    if (this.trt) {
+      throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on TensorRT, whose inputs stay on the GPU; ${what} is for onnxruntime. Use a Tracker.`);
+    }
+    return this.live();
   }
 
   /**
-   * Binds a tracker's float32 input tensors (which the native core fills in place) to the network.
-   * onnxruntime only.
+   * @internal Binds a tracker's float32 input tensors, in shared memory (see sharedFloats), on the
+   * engine's inference thread. onnxruntime only.
+   */
+  bindShared(template: Float32Array, search: Float32Array): SharedBinding {
+    const thread = this.onnxOnly('bindShared()');
+    if (!isShared(template) || !isShared(search)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'bindShared() takes tensors in shared memory (sharedFloats)');
+    const { config } = this;
+    checkTensor(template, config.templateSize, 'template');
+    checkTensor(search, config.searchSize, 'search');
+    const cells = config.featureSize * config.featureSize;
+    const all = sharedFloats(5 * cells);
+    const maps = { score: all.subarray(0, cells), size: all.subarray(cells, 3 * cells), offset: all.subarray(3 * cells) };
+    const binding = thread.newBindingId();
+    thread.post({
+      op: 'bind',
+      binding,
+      template,
+      search,
+      maps: all,
+      names: { ...config.inputs, ...config.outputs },
+      templateSize: config.templateSize,
+      searchSize: config.searchSize,
+      featureSize: config.featureSize,
+      norm: { mean: config.mean, std: config.std, channelOrder: config.channelOrder },
+    });
+    let released = false;
+    return {
+      maps,
+      run: (templateVersion, crop, mirrorSearch = false) => {
+        if (released) return Promise.reject(new CtEdgeError('ERR_DISPOSED', 'this tracker was disposed; create a new one'));
+        return this.live().request<RunTimes>({ op: 'run', id: 0, binding, templateVersion, crop, mirrorSearch });
+      },
+      release: () => {
+        if (!released) thread.post({ op: 'unbind', binding });
+        released = true;
+      },
+    };
+  }
+
+  /**
+   * Binds float32 input tensors to the network; each run() reads them as they are then and
+   * resolves with fresh output arrays. The network runs on the engine's inference thread: tensors
+   * in shared memory are read there in place, others are copied per run. onnxruntime only.
    */
   bind(template: Float32Array, search: Float32Array): InferenceBinding {
-    if (this.trt) {
-      throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on TensorRT, whose inputs stay on the GPU; bind() is for onnxruntime. Use a Tracker.`);
-    }
-    const { config } = this;
-    const tensor = (data: Float32Array, side: number) => new ort.Tensor('float32', data, [1, 3, side, side]);
-    const feeds = { [config.inputs.template]: tensor(template, config.templateSize), [config.inputs.search]: tensor(search, config.searchSize) };
-    const fetches = [config.outputs.score, config.outputs.size, config.outputs.offset];
+    this.onnxOnly('bind()');
+    checkTensor(template, this.config.templateSize, 'template');
+    checkTensor(search, this.config.searchSize, 'search');
+    const shared = { template: isShared(template) ? template : sharedFloats(template.length), search: isShared(search) ? search : sharedFloats(search.length) };
+    const binding = this.bindShared(shared.template, shared.search);
+    let runs = 0;
     return {
       run: async () => {
-        const out = await this.live().run(feeds, fetches);
-        const take = (name: string, channels: number) => {
-          const t = out[name];
-          const want = channels * config.featureSize * config.featureSize;
-          if (t?.type !== 'float32' || t.data.length !== want) {
-            throw new CtEdgeError('ERR_MODEL_OUTPUT', `output '${name}' should be float32 [1,${channels},${config.featureSize},${config.featureSize}], got ${t?.type} [${t?.dims.join(',')}]`);
-          }
-          return t.data as Float32Array;
-        };
-        return { score: take(fetches[0], 1), size: take(fetches[1], 2), offset: take(fetches[2], 2) };
+        if (shared.template !== template) shared.template.set(template);
+        if (shared.search !== search) shared.search.set(search);
+        await binding.run(runs++); // the caller may have changed the template: read it every run
+        return { score: binding.maps.score.slice(), size: binding.maps.size.slice(), offset: binding.maps.offset.slice() };
       },
     };
   }
@@ -132,7 +243,7 @@ export class Engine {
   createTrtTracker(config: TrtTrackerConfig): TrtTracker {
     const handle = this.trt;
     if (!handle) {
-      throw this.session
+      throw this.thread
         ? new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on onnxruntime, not TensorRT`)
         : new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
     }
@@ -141,15 +252,15 @@ export class Engine {
   }
 
   get disposed(): boolean {
-    return this.session === undefined && this.trt === undefined;
+    return this.thread === undefined && this.trt === undefined;
   }
 
   async dispose(): Promise<void> {
-    const { session, trt } = this;
-    this.session = undefined;
+    const { thread, trt } = this;
+    this.thread = undefined;
     this.trt = undefined;
     trt?.dispose();
-    await session?.release();
+    await thread?.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

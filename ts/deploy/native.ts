@@ -37,10 +37,20 @@ export interface NativeUpdate {
   lost: boolean;
 }
 
+/** The part of a frame a crop reads (FrameRegion in native/core/crop.h); 0x0 when the window misses the frame. */
+export interface FrameRegion {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
 export interface NativeTracker {
   init(frame: object, box: object): void;
+  /** The search crop on the calling thread, into the search tensor. */
   prepareSearch(frame: object): void;
-  prepareSearchAsync(frame: object): Promise<void>;
+  /** Places the search window for this frame without cropping; update() decodes against it. */
+  placeSearch(frame: object): CropWindow & { region: FrameRegion };
   update(score: Float32Array, size: Float32Array, offset: Float32Array): NativeUpdate;
   dispose(): void;
 }
@@ -49,6 +59,8 @@ export interface NativeAddon {
   /** The template and search tensors are float32: onnxruntime on the CPU runs float32 models. */
   NativeTracker: new (config: NativeTrackerConfig, template: Float32Array, search: Float32Array) => NativeTracker;
   cropToTensor(frame: object, window: CropWindow, outSize: number, dst: Float32Array, norm: CropNormalization): void;
+  /** Copies a region of the frame into dst as a tight frame of its own (native/core/crop.h, copy_region). */
+  copyRegion(frame: object, region: FrameRegion, dst: Uint8Array): { width: number; height: number; stride: number };
   hannWindow(featureSize: number): Float32Array;
   /** What this build has; `cudaDevice` (cmake-js builds with CUDA): a usable GPU was found at load. */
   features: { cuda: boolean; tensorrt: boolean; cudaDevice?: boolean };
@@ -76,7 +88,8 @@ export interface NativeBuildInfo {
   system: 'cmake-js';
   /** `whyNot`: why CUDA/TensorRT was left out (empty when found); versions are empty when not found. */
   cuda: { found: boolean; version: string; architectures: string; whyNot: string };
-  tensorrt: { found: boolean; version: string; whyNot: string };
+  /** `libDir`: the folder of the libnvinfer linked against (recorded as the addon's DT_RPATH). */
+  tensorrt: { found: boolean; version: string; whyNot: string; libDir?: string };
 }
 
 export interface CudaDeviceInfo {
@@ -114,25 +127,10 @@ export interface TrtTensorInfo {
   shape: number[];
 }
 
-/** `<engine>.json` beside an engine (native/tensorrt/engine_metadata.h): what it was built with and for. */
-export interface TrtEngineMetadata {
-  formatVersion: number;
-  tensorrtVersion: string;
-  gpu: { name: string; computeCapability: string };
-  /** "strongly-typed" on TensorRT 11, where the ONNX model's own types decide. */
-  precision: 'fp16' | 'fp32' | 'strongly-typed';
-  keepFp32: string[];
-  fp32Layers: number;
-  onnx: { path: string; sha256: string };
-  builtAt: string;
-  tensors: TrtTensorInfo[];
-}
-
+/** A deserialised engine. Its metadata file is read by ts/deploy/tensorrt.ts, not by the addon. */
 export interface TrtEngine {
   readonly path: string;
   readonly tensors: TrtTensorInfo[];
-  /** Null when the engine has no metadata file (e.g. built by trtexec). */
-  readonly metadata: TrtEngineMetadata | null;
   dispose(): void;
 }
 
@@ -155,27 +153,48 @@ export interface TrtTracker {
   dispose(): void;
 }
 
+/** What the addon's buildEngine takes: plain values (ts/deploy/tensorrt.ts fills them). */
 export interface TrtBuildOptions {
+  /** The ONNX model's path: parsed from there unless `onnxData` is given (then messages and external weights). */
   onnx: string;
-  /** Default: the ONNX path with .engine. */
-  output?: string;
+  /** The engine file to write. */
+  output: string;
+  /** The model's bytes, when they differ from the file (LayerNormalization spelled out for TensorRT < 8.6). */
+  onnxData?: Uint8Array;
   /** Default true; used only where the GPU has fast FP16. */
   fp16?: boolean;
+  /** TF32 tensor cores for FP32 layers (Ampere and later, Orin included); default false. */
+  tf32?: boolean;
   workspaceMiB?: number;
   timingCache?: string;
   /** Layer kinds kept in FP32 in an FP16 engine; default ['layernorm', 'softmax']; 'name:SUBSTRING' matches layer names. */
   keepFp32?: string[];
+  /** kOBEY_PRECISION_CONSTRAINTS instead of kPREFER_PRECISION_CONSTRAINTS; default false. */
   obeyPrecision?: boolean;
+  /** DLA core to build for, with GPU fallback; default -1 (GPU only). */
+  dlaCore?: number;
+  /** Builder optimisation level 0..5 (TensorRT >= 8.6); default -1, TensorRT's own. */
+  optLevel?: number;
   verbose?: boolean;
 }
 
+/** What the addon's buildEngine reports: plain values, from which tensorrt.ts writes `<engine>.json`. */
 export interface TrtBuildReport {
   enginePath: string;
-  metadataPath: string;
-  metadata: TrtEngineMetadata;
+  /** The libnvinfer that built it, e.g. "10.3.0". */
+  tensorrtVersion: string;
+  gpu: { name: string; computeCapability: string };
+  precision: 'fp16' | 'fp32' | 'strongly-typed';
+  tf32: boolean;
+  dlaCore: number;
+  optLevel: number;
+  fp32Layers: number;
+  tensors: TrtTensorInfo[];
   fastFp16: boolean;
   timingCacheLoaded: boolean;
   timingCacheSaved: boolean;
+  /** Things the build worked around, e.g. a timing cache for another GPU that was started afresh. */
+  warnings: string[];
   seconds: number;
 }
 
@@ -185,8 +204,8 @@ export interface TensorRtBinding {
   /** The headers the addon was compiled with. */
   compiledVersion: string;
   buildEngine(options: TrtBuildOptions): Promise<TrtBuildReport>;
-  /** Refuses (ERR_ENGINE_MISMATCH) an engine built for another TensorRT version or GPU unless `force`. */
-  loadEngine(path: string, options?: { force?: boolean }): Promise<TrtEngine>;
+  /** Deserialises an engine; `dlaCore` for one built for a DLA core. Fails with ERR_ENGINE_MISMATCH when TensorRT cannot. */
+  loadEngine(path: string, options?: { dlaCore?: number }): Promise<TrtEngine>;
   TrtTracker: new (engine: TrtEngine, config: TrtTrackerConfig) => TrtTracker;
 }
 

@@ -23,6 +23,52 @@ export interface SourceFrame {
 /** The part of Tracker a stream uses. */
 export type StreamTracker = Pick<Tracker, 'init' | 'track'>;
 
+/**
+ * What a stream reads: a source from openSource() (SourceFrames), or any iterable or async iterable
+ * (an array included) of SourceFrames or bare Frames. A bare frame's index is its position, its
+ * timestamp the time it arrived (ms from the first).
+ */
+export type FrameStreamSource = AsyncIterable<SourceFrame | Frame> | Iterable<SourceFrame | Frame>;
+
+function isSourceFrame(item: SourceFrame | Frame): item is SourceFrame {
+  return typeof item === 'object' && item !== null && 'frame' in item;
+}
+
+/** The source as an async iterator of SourceFrames; a typed error when it is not iterable. */
+function sourceIterator(source: FrameStreamSource): AsyncIterator<SourceFrame> {
+  const s = source as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null | undefined;
+  const asyncIt = typeof s?.[Symbol.asyncIterator] === 'function';
+  if (!asyncIt && (typeof s?.[Symbol.iterator] !== 'function' || typeof s === 'string')) {
+    throw new CtEdgeError(
+      'ERR_INVALID_ARGUMENT',
+      `a stream's source must be iterable: a source from openSource(), an array or any (async) iterable of frames, got ${s === null ? 'null' : typeof s}`,
+    );
+  }
+  const items = asyncIt ? (source as AsyncIterable<SourceFrame | Frame>)[Symbol.asyncIterator]() : null;
+  const syncItems = asyncIt ? null : (source as Iterable<SourceFrame | Frame>)[Symbol.iterator]();
+  let index = 0;
+  let t0: number | undefined;
+  const wrap = (step: IteratorResult<SourceFrame | Frame>): IteratorResult<SourceFrame> => {
+    if (step.done) return { done: true, value: undefined };
+    const item = step.value;
+    if (isSourceFrame(item)) {
+      index = item.index + 1;
+      return { done: false, value: item };
+    }
+    const now = performance.now();
+    t0 ??= now;
+    return { done: false, value: { frame: item, timestampMs: now - t0, index: index++ } };
+  };
+  // A source from openSource() (or any iterator of SourceFrames) is used as is: its return() stops its child.
+  return {
+    next: async () => wrap(items ? await items.next() : syncItems!.next()),
+    return: async () => {
+      await (items ? items.return?.() : syncItems!.return?.());
+      return { done: true, value: undefined };
+    },
+  };
+}
+
 export interface StreamOptions {
   /** The target in the first frame. */
   initBox?: Box;
@@ -133,15 +179,23 @@ async function* newestFrames(it: AsyncIterator<SourceFrame>, onDrop: () => void)
  * (break, an error, the signal) returns the source's iterator, which stops its child process.
  * `tracker.stream(source, options)` is this function.
  */
-export async function* trackStream(
+export function trackStream(
   tracker: StreamTracker,
-  source: AsyncIterable<SourceFrame>,
+  source: FrameStreamSource,
   options: StreamOptions & { signal?: AbortSignal } = {},
 ): AsyncGenerator<StreamResult, void, undefined> {
+  // Checked now, not at the first next(): a bad source is the caller's mistake at the call.
+  if (options === null || typeof options !== 'object') {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `stream options must be an object (StreamOptions) or left out, got ${options === null ? 'null' : typeof options}`);
+  }
+  const it = sourceIterator(source);
+  return steps(tracker, it, options);
+}
+
+async function* steps(tracker: StreamTracker, it: AsyncIterator<SourceFrame>, options: StreamOptions & { signal?: AbortSignal }): AsyncGenerator<StreamResult, void, undefined> {
   const { signal } = options;
   signal?.throwIfAborted();
   const stepper = new Stepper(tracker, options);
-  const it = source[Symbol.asyncIterator]();
   const frames = options.realtime ? newestFrames(it, () => (stepper.dropped += 1)) : it;
   const abort = signal && whenAborted(signal);
   try {

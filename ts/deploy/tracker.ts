@@ -1,15 +1,17 @@
 /**
  * The streaming tracker: `init(frame, box)` once, then `await track(frame)` per frame.
- * On onnxruntime, pre- and post-processing run in the native core on the CPU and inference in
- * onnxruntime. On TensorRT, the native GPU tracker does the whole step (crop on the GPU, inference,
- * decode) and this class only forwards to it; results and timings have the same shape.
+ * On onnxruntime, the native core keeps the track's state on the calling thread (template crop at
+ * init, the decode per frame: microseconds), while the search crop and the inference run on the
+ * engine's inference thread (inference-thread.ts), so a frame never blocks the event loop for more
+ * than the hand-over. On TensorRT, the native GPU tracker does the whole step (crop on the GPU,
+ * inference, decode) and this class only forwards to it; results and timings have the same shape.
  */
 import { performance } from 'node:perf_hooks';
-import type { Engine, InferenceBinding } from './engine.js';
+import { sharedFloats, type Engine, type SharedBinding } from './engine.js';
 import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import type { BoxMapping } from '../contract/model-config.js';
-import { loadNative, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
-import { trackStream, type SourceFrame, type StreamOptions, type StreamResult } from './stream.js';
+import { loadNative, type CropWindow, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
+import { trackStream, type FrameStreamSource, type StreamOptions, type StreamResult } from './stream.js';
 import type { Box, Frame, StageTimings, TrackResult } from '../contract/types.js';
 
 export interface TrackerOptions {
@@ -18,10 +20,10 @@ export interface TrackerOptions {
   /** Box mapping policy (default: the model's; OSTrack's for ct-edge models). */
   boxMapping?: BoxMapping;
   /**
-   * Crop the search region on the calling thread instead of the libuv pool. Saves the thread hop
-   * (about 0.1 ms per frame on our 2-core machine, measured by tools/bench-runtime.ts) at the cost
-   * of blocking the event loop for the crop itself (about 0.2 ms for a 256 px search region).
-   * Default false: nothing per frame blocks the event loop. onnxruntime only.
+   * Crop the search region on the calling thread instead of the engine's inference thread, which
+   * then only runs the network. Blocks the event loop for the crop itself (about 0.1-0.2 ms for a
+   * 256 px search region on our 2-core machine) and never copies a frame in ordinary memory.
+   * Default false: the whole step but the decode runs on the inference thread. onnxruntime only.
    */
   inlinePreprocessing?: boolean;
   /**
@@ -31,19 +33,39 @@ export interface TrackerOptions {
   cudaGraph?: boolean;
 }
 
+const BYTES_PER_PIXEL: Record<string, number> = { rgb: 3, bgr: 3, rgba: 4, bgra: 4, gray: 1, nv12: 1 };
+
+/** Whether the frame's pixels are in shared memory, which the inference thread reads in place. */
+function inSharedMemory(frame: Frame): boolean {
+  const data = frame.data as unknown;
+  return ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer;
+}
+
 export class Tracker {
   readonly engine: Engine;
-  /** onnxruntime: the native core (crop, decode) around the engine's binding. */
+  /** onnxruntime: the native core (state, template crop, decode) around the engine's binding. */
   private core: NativeTracker | undefined;
-  private readonly binding: InferenceBinding | undefined;
+  private readonly binding: SharedBinding | undefined;
   private readonly tensors: { template: Float32Array; search: Float32Array } | undefined;
+  /** Shared memory the part of an ordinary-memory frame the crop reads is copied into. */
+  private staging: Uint8Array | undefined;
   /** TensorRT: the native GPU tracker, which does the whole step. */
   private gpu: TrtTracker | undefined;
   private readonly inlinePreprocessing: boolean;
   private frameIndex = -1;
+  /** Counts init() calls: the inference thread copies the template when it changed. */
+  private templateVersion = 0;
+  /** Set once `inputs` was read: the thread then copies its search crops back into the shared tensor. */
+  private mirrorSearch = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(engine: Engine, options: TrackerOptions = {}) {
+    if (!(engine instanceof Object) || typeof (engine as Partial<Engine>).config !== 'object' || !('disposed' in engine)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `new Tracker(engine, options?) needs an Engine from Engine.load(), got ${engine === null ? 'null' : typeof engine}`);
+    }
+    if (options === null || typeof options !== 'object') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Tracker options must be an object (TrackerOptions) or left out, got ${options === null ? 'null' : typeof options}`);
+    }
     if (engine.disposed) throw new CtEdgeError('ERR_DISPOSED', 'cannot create a Tracker on a disposed Engine');
     const c = engine.config;
     const lostThreshold = options.lostThreshold ?? c.lostThreshold;
@@ -67,10 +89,11 @@ export class Tracker {
       this.gpu = engine.createTrtTracker({ ...loop, names: { ...c.inputs, ...c.outputs }, cudaGraph: options.cudaGraph ?? false });
       return;
     }
-    const template = new Float32Array(3 * c.templateSize * c.templateSize);
-    const search = new Float32Array(3 * c.searchSize * c.searchSize);
+    // Shared with the engine's inference thread, which reads them (and crops into search) in place.
+    const template = sharedFloats(3 * c.templateSize * c.templateSize);
+    const search = sharedFloats(3 * c.searchSize * c.searchSize);
     this.core = native(() => new (loadNative().NativeTracker)(loop, template, search));
-    this.binding = engine.bind(template, search);
+    this.binding = engine.bindShared(template, search);
     this.tensors = { template, search };
   }
 
@@ -83,6 +106,7 @@ export class Tracker {
     if (!this.tensors) {
       throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `Tracker.inputs is onnxruntime only: on ${this.engine.backend} the crops stay on the GPU`);
     }
+    this.mirrorSearch = true;
     return this.tensors;
   }
 
@@ -99,6 +123,7 @@ export class Tracker {
     } else {
       const core = this.live();
       native(() => core.init(frame, box));
+      this.templateVersion += 1;
     }
     this.frameIndex = -1;
   }
@@ -113,19 +138,44 @@ export class Tracker {
   private async trackNow(frame: Frame): Promise<TrackResult> {
     if (this.gpu) return this.trackOnGpu(this.gpu, frame);
     const core = this.live();
+    const binding = this.binding!;
     const t0 = performance.now();
-    try {
-      if (this.inlinePreprocessing) core.prepareSearch(frame);
-      else await core.prepareSearchAsync(frame);
-    } catch (error) {
-      fromNative(error);
-    }
+    // Everything that reads the caller's frame happens here, before the first await: a frame
+    // changed, detached or freed after track() was called cannot be read half-way.
+    let crop: { frame: Frame; window: CropWindow } | undefined;
+    if (this.inlinePreprocessing) native(() => core.prepareSearch(frame));
+    else crop = this.searchCrop(core, frame);
     const t1 = performance.now();
-    const maps = await this.binding!.run();
+    const times = await binding.run(this.templateVersion, crop, this.mirrorSearch);
     const t2 = performance.now();
-    const r = native(() => this.live().update(maps.score, maps.size, maps.offset));
+    const { score, size, offset } = binding.maps;
+    const r = native(() => this.live().update(score, size, offset));
     const t3 = performance.now();
-    return this.result(r, { preprocessMs: t1 - t0, inferenceMs: t2 - t1, postprocessMs: t3 - t2, totalMs: t3 - t0 });
+    return this.result(r, {
+      preprocessMs: t1 - t0 + times.preprocessMs,
+      inferenceMs: times.inferenceMs,
+      postprocessMs: t3 - t2,
+      totalMs: t3 - t0,
+    });
+  }
+
+  /**
+   * The search crop for the inference thread: the frame itself when its pixels are in shared
+   * memory, else the part of it the crop reads, copied into the tracker's shared staging memory.
+   */
+  private searchCrop(core: NativeTracker, frame: Frame): { frame: Frame; window: CropWindow } {
+    const placed = native(() => core.placeSearch(frame));
+    const { x0, y0, side, region } = placed;
+    if (inSharedMemory(frame)) {
+      const { data, width, height, format, stride } = frame;
+      return { frame: { data, width, height, format, ...(stride === undefined ? {} : { stride }) }, window: { x0, y0, side } };
+    }
+    const nv12 = frame.format === 'nv12';
+    const rows = Math.max(region.height, nv12 ? 2 : 1);
+    const bytes = Math.max(region.width, nv12 ? 2 : 1) * BYTES_PER_PIXEL[frame.format] * (nv12 ? rows + rows / 2 : rows);
+    if (!this.staging || this.staging.length < bytes) this.staging = new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)));
+    const staged = native(() => loadNative().copyRegion(frame, region, this.staging!));
+    return { frame: { data: this.staging, ...staged, format: frame.format }, window: { x0: x0 - region.x, y0: y0 - region.y, side } };
   }
 
   /** The next frame's result from either native tracker's answer. */
@@ -156,16 +206,17 @@ export class Tracker {
   }
 
   /**
-   * Tracks a source (a video, camera or image folder from openSource(), or any async iterable of
-   * frames) frame by frame, honouring back-pressure; see trackStream() for the options.
+   * Tracks a source (a video, camera or image folder from openSource(), or any iterable or async
+   * iterable of frames or SourceFrames, an array included) frame by frame, honouring back-pressure; see trackStream() for the options.
    */
-  stream(source: AsyncIterable<SourceFrame>, options: StreamOptions & { signal?: AbortSignal } = {}): AsyncGenerator<StreamResult, void, undefined> {
+  stream(source: FrameStreamSource, options: StreamOptions & { signal?: AbortSignal } = {}): AsyncGenerator<StreamResult, void, undefined> {
     return trackStream(this, source, options);
   }
 
   dispose(): void {
     this.core?.dispose();
     this.core = undefined;
+    this.binding?.release();
     this.gpu?.dispose();
     this.gpu = undefined;
   }

@@ -72,9 +72,17 @@ export function packedLayout(width: number, height: number, format: PixelFormat)
   return { width, height, format, stride: width * BYTES_PER_PIXEL[format] };
 }
 
+/**
+ * A frame buffer in shared memory: a Tracker's inference thread reads such frames in place (no
+ * copy), and they cannot be detached while a track() reads them.
+ */
+export function sharedFrameBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
+}
+
 /** Cuts a byte stream into whole frames; each frame gets its own buffer. Returns the bytes left over. */
 async function* splitFrames(stream: Readable, size: number): AsyncGenerator<Buffer, number> {
-  let frame = Buffer.allocUnsafe(size);
+  let frame = sharedFrameBuffer(size);
   let filled = 0;
   // The stream's iterator reads only when asked, so a slow consumer stalls the child on a full pipe.
   for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -86,7 +94,7 @@ async function* splitFrames(stream: Readable, size: number): AsyncGenerator<Buff
       offset += n;
       if (filled === size) {
         yield frame;
-        frame = Buffer.allocUnsafe(size);
+        frame = sharedFrameBuffer(size);
         filled = 0;
       }
     }

@@ -1,0 +1,140 @@
+/**
+ * The inference thread of an onnxruntime Engine (see ./inference-thread.ts): owns the session, and
+ * per bound tracker its input tensors and output maps (in memory shared with the main thread).
+ * A run crops the search region first when asked (the whole per-frame step but the decode, which
+ * takes microseconds), then runs the network and writes the head's maps. Requests are served one
+ * at a time, in order.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { CtEdgeError } from '../contract/errors.js';
+import type { TensorSignature } from '../contract/model-config.js';
+import { loadNative } from './native.js';
+import type { InferenceReply, InferenceRequest, LoadedModel, RunTimes } from './inference-thread.js';
+
+interface Bound {
+  feeds: Record<string, ort.Tensor>;
+  fetches: string[];
+  /** The tensors onnxruntime reads: this thread's own memory (onnxruntime-node rejects shared memory). */
+  template: Float32Array;
+  search: Float32Array;
+  /** The tracker's tensors in shared memory, and the template's version last copied from it. */
+  shared: { template: Float32Array; search: Float32Array };
+  templateVersion: number;
+  maps: Float32Array;
+  searchSize: number;
+  featureSize: number;
+  norm: Extract<InferenceRequest, { op: 'bind' }>['norm'];
+}
+
+const port = parentPort!;
+let session: ort.InferenceSession | undefined;
+const bound = new Map<number, Bound>();
+
+function live(): ort.InferenceSession {
+  if (!session) throw new CtEdgeError('ERR_DISPOSED', 'the engine was disposed; load it again');
+  return session;
+}
+
+async function load(model: Uint8Array, threads: number | undefined): Promise<LoadedModel> {
+  try {
+    session = await ort.InferenceSession.create(model, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    });
+  } catch (error) {
+    throw new CtEdgeError('ERR_MODEL_INVALID', `onnxruntime could not load it: ${(error as Error).message.split('\n')[0]}. Is the file complete? Export or download it again.`);
+  }
+  const signature = (m: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] =>
+    m.map((v) => ({ name: v.name, shape: v.isTensor ? v.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) : [] }));
+  const outputTypes: Record<string, string> = {};
+  for (const v of session.outputMetadata) if (v.isTensor) outputTypes[v.name] = String(v.type);
+  return { inputs: signature(session.inputMetadata), outputs: signature(session.outputMetadata), outputTypes };
+}
+
+function bind(m: Extract<InferenceRequest, { op: 'bind' }>): void {
+  const template = new Float32Array(m.template.length);
+  const search = new Float32Array(m.search.length);
+  const tensor = (data: Float32Array, side: number) => new ort.Tensor('float32', data, [1, 3, side, side]);
+  bound.set(m.binding, {
+    feeds: { [m.names.template]: tensor(template, m.templateSize), [m.names.search]: tensor(search, m.searchSize) },
+    fetches: [m.names.score, m.names.size, m.names.offset],
+    template,
+    search,
+    shared: { template: m.template, search: m.search },
+    templateVersion: -1,
+    maps: m.maps,
+    searchSize: m.searchSize,
+    featureSize: m.featureSize,
+    norm: m.norm,
+  });
+}
+
+async function run(m: Extract<InferenceRequest, { op: 'run' }>): Promise<RunTimes> {
+  const b = bound.get(m.binding);
+  if (!b) throw new CtEdgeError('ERR_DISPOSED', 'this tracker was disposed; create a new one');
+  const t0 = performance.now();
+  if (m.templateVersion !== b.templateVersion) {
+    b.template.set(b.shared.template); // once per init()
+    b.templateVersion = m.templateVersion;
+  }
+  if (m.crop) {
+    loadNative().cropToTensor(m.crop.frame, m.crop.window, b.searchSize, b.search, b.norm);
+    if (m.mirrorSearch) b.shared.search.set(b.search);
+  } else {
+    b.search.set(b.shared.search); // cropped by the caller
+  }
+  const t1 = performance.now();
+  const out = await live().run(b.feeds, b.fetches);
+  const t2 = performance.now();
+  const cells = b.featureSize * b.featureSize;
+  let offset = 0;
+  b.fetches.forEach((name, i) => {
+    const t = out[name];
+    const channels = i === 0 ? 1 : 2;
+    if (t?.type !== 'float32' || t.data.length !== channels * cells) {
+      throw new CtEdgeError('ERR_MODEL_OUTPUT', `output '${name}' should be float32 [1,${channels},${b.featureSize},${b.featureSize}], got ${t?.type} [${t?.dims.join(',')}]`);
+    }
+    b.maps.set(t.data as Float32Array, offset);
+    offset += channels * cells;
+  });
+  for (const t of Object.values(out)) t.dispose();
+  return { preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
+}
+
+async function serve(m: InferenceRequest): Promise<unknown> {
+  switch (m.op) {
+    case 'load':
+      return load(m.model, m.threads);
+    case 'bind':
+      return bind(m);
+    case 'unbind':
+      return bound.delete(m.binding);
+    case 'run':
+      return run(m);
+    case 'release': {
+      const s = session;
+      session = undefined;
+      bound.clear();
+      await s?.release();
+      return true;
+    }
+  }
+}
+
+// One request at a time: a release waits for the run before it, and runs keep their order.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (m: InferenceRequest) => {
+  queue = queue.then(async () => {
+    let reply: InferenceReply | undefined;
+    try {
+      const ok = await serve(m);
+      if ('id' in m) reply = { id: m.id, ok };
+    } catch (error) {
+      const e = error as { code?: unknown; message?: unknown };
+      if ('id' in m) reply = { id: m.id, error: { code: typeof e?.code === 'string' ? e.code : undefined, message: String(e?.message ?? error) } };
+    }
+    if (reply) port.postMessage(reply);
+  });
+});
