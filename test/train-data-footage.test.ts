@@ -122,3 +122,12 @@ test.serial("unlabeled pairs train on the teacher's boxes, not on the boxes that
 test('ct-edge train refuses unlabeled footage before any work, naming compress', async (t) => {
   await t.throwsAsync(runCommand(train, ['--steps', '1', '--data', join(dir, 'footage'), '-o', join(dir, 'x.safetensors')]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /needs labelled data.*ct-edge compress/ });
 });
+
+test('ct-edge calibrate measures on --data labelled folders and refuses footage', async (t) => {
+  const { command: calibrate } = await import('../ts/cli/commands/calibrate.js');
+  const out = join(dir, 'calibrated.safetensors');
+  await t.throwsAsync(runCommand(calibrate, [join(repoRoot, 'models', 'teacher.safetensors'), '--data', join(dir, 'footage'), '-o', out]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /ct-edge calibrate needs labelled data/ });
+  const { code, stdout } = await runCommand(calibrate, [join(repoRoot, 'models', 'teacher.safetensors'), '--data', join(dir, 'labelled'), '--pairs', '16', '-o', out]);
+  t.is(code, 0);
+  t.regex(stdout, /wrote .*calibrated\.safetensors: on \d+ of 16 pairs/);
+});

@@ -16,7 +16,7 @@ import { TrackerNet } from './model/network.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { PairBatchSource } from './objectives.js';
 import { readCheckpoint, writeCheckpoint } from './checkpoint/checkpoint.js';
-import { trainingPairs } from './data-source.js';
+import { trainingPairs, type DataSourceSpec } from './data-source.js';
 import type { ClipDifficulty } from './data/generator.js';
 import { hashSeed } from './data/random.js';
 import { initBackend } from './model/backend.js';
@@ -125,6 +125,8 @@ export interface CalibrateCheckpointOptions extends SizeCalibrationOptions {
   seed?: number;
   /** Generated clip difficulties and their shares: the mix the network was trained on (default moderate). */
   mix?: Partial<Record<ClipDifficulty, number>>;
+  /** Labelled sources to measure on instead of generated clips (`--data`). */
+  sources?: DataSourceSpec[];
 }
 
 /**
@@ -141,6 +143,7 @@ export async function calibrateCheckpoint(input: string, output: string, o: Cali
     const data = trainingPairs(config, {
       seed: hashSeed(o.seed ?? 1, CALIBRATION_STREAM),
       mix: o.mix,
+      sources: o.sources,
       sampling: { centerJitter: 0, scaleJitter: 0, brightnessJitter: 0, grayscaleProbability: 0 },
       clipReuse: 1,
     });

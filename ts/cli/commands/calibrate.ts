@@ -4,7 +4,7 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { calibrateCheckpoint } from '../../train/calibrate.js';
 import type { CliCommand } from '../command.js';
 import { parseIntFlag } from '../model-options.js';
-import { parseClipMix } from '../training-options.js';
+import { dataSources, parseClipMix } from '../training-options.js';
 
 const usage = `usage: ct-edge calibrate <checkpoint.safetensors> -o calibrated.safetensors [options]
 
@@ -21,7 +21,8 @@ Options:
   --seed N            seed of the calibration clips (default 1); they are drawn from a stream of
                       their own, not from the clips \`train --seed N\` trains on
   --clip-mix SPEC     generated clip difficulties and their shares, as for train (default moderate);
-                      give the mix the network was trained on`;
+                      give the mix the network was trained on
+  --data SOURCE[@N]   labelled data to measure on instead (repeatable; as for train)`;
 
 export const command: CliCommand = {
   usage,
@@ -29,7 +30,7 @@ export const command: CliCommand = {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { output: { type: 'string', short: 'o' }, pairs: { type: 'string' }, seed: { type: 'string' }, 'clip-mix': { type: 'string' } },
+      options: { output: { type: 'string', short: 'o' }, pairs: { type: 'string' }, seed: { type: 'string' }, 'clip-mix': { type: 'string' }, data: { type: 'string', multiple: true } },
     });
     if (positionals.length !== 1) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `calibrate takes one checkpoint file, got ${positionals.length ? positionals.join(' ') : 'none'}\n\n${usage}`);
@@ -38,8 +39,9 @@ export const command: CliCommand = {
     const output = values.output;
     if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the calibrated checkpoint with -o FILE.safetensors');
     const pairs = parseIntFlag(values.pairs, 'pairs', 2048);
-    console.error(`ct-edge calibrate: measuring on ${pairs} generated pairs`);
-    const r = await calibrateCheckpoint(input, output, { pairs, seed: parseIntFlag(values.seed, 'seed', 1, 0), mix: parseClipMix(values['clip-mix']) });
+    const sources = await dataSources(values.data, 'ct-edge calibrate');
+    console.error(`ct-edge calibrate: measuring on ${pairs} pairs`);
+    const r = await calibrateCheckpoint(input, output, { pairs, seed: parseIntFlag(values.seed, 'seed', 1, 0), mix: parseClipMix(values['clip-mix']), sources });
     const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
     console.log(
       `wrote ${output}: on ${r.measured} of ${r.pairs} pairs (those whose score peak lay on the target) boxes were ` +
