@@ -3,18 +3,24 @@ import { stat } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { readCheckpoint } from '../../train/checkpoint/checkpoint.js';
 import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js';
-import { writeTrackerOnnx } from '../../train/export-onnx.js';
+import { writeFileAtomic } from '../../train/checkpoint/atomic.js';
+import { buildTrackerOnnx } from '../../train/export-onnx.js';
 import { CtEdgeError } from '../../contract/errors.js';
+import { decomposeLayerNorm } from '../../contract/onnx-layernorm.js';
 import type { CliCommand } from '../command.js';
 
-const usage = `usage: ct-edge export <checkpoint.safetensors> [-o model.onnx] [--preset NAME]
+const usage = `usage: ct-edge export <checkpoint.safetensors> [-o model.onnx] [--preset NAME] [--decompose-layernorm]
 
 Writes the tracker in the checkpoint as ONNX (opset 17, static shapes, BatchNorm folded,
 inputs template/search, outputs score_map/size_map/offset_map, metadata for the runtime).
 
   -o, --output PATH   where to write (default: the checkpoint's name with .onnx)
   --preset NAME       network of a checkpoint that does not record one (weights converted from
-                      PyTorch): ${Object.keys(PRESETS).join(', ')}`;
+                      PyTorch): ${Object.keys(PRESETS).join(', ')}
+  --decompose-layernorm
+                      spell LayerNormalization out in primitive ops (ReduceMean, Sub, Pow, Sqrt,
+                      Div, Mul, Add), for runtimes whose parser lacks the op: TensorRT 8.5
+                      (JetPack 5.1) and trtexec there. ct-edge build-engine does this by itself.`;
 
 export const command: CliCommand = {
   usage,
@@ -22,7 +28,7 @@ export const command: CliCommand = {
     const { values, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { output: { type: 'string', short: 'o' }, preset: { type: 'string' } },
+      options: { output: { type: 'string', short: 'o' }, preset: { type: 'string' }, 'decompose-layernorm': { type: 'boolean' } },
     });
     if (positionals.length !== 1) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `export takes one checkpoint file, got ${positionals.length ? positionals.join(' ') : 'none'}\n\n${usage}`);
@@ -34,11 +40,14 @@ export const command: CliCommand = {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
     }
     const { config, weights } = await readCheckpoint(input, values.preset === undefined ? undefined : netConfig(values.preset as PresetName));
-    await writeTrackerOnnx(output, config, weights);
+    const model = buildTrackerOnnx(config, weights);
+    const rewrite = values['decompose-layernorm'] ? decomposeLayerNorm(model) : undefined;
+    await writeFileAtomic(output, [rewrite?.bytes ?? model]);
     const { size } = await stat(output);
     console.log(
       `wrote ${output} (${(size / 1e6).toFixed(1)} MB): ${config.depth} blocks of width ${config.dim}, ` +
-        `template ${config.templateSize}, search ${config.searchSize}, score map ${config.searchSize / config.patch}x${config.searchSize / config.patch}`,
+        `template ${config.templateSize}, search ${config.searchSize}, score map ${config.searchSize / config.patch}x${config.searchSize / config.patch}` +
+        (rewrite ? `; ${rewrite.replaced} LayerNormalization ops spelled out in primitive ops` : ''),
     );
     return 0;
   },
