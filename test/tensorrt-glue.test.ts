@@ -7,6 +7,7 @@
  * native side does with these calls is not tested here.
  */
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,16 +16,18 @@ import { CtEdgeError, Engine, Tracker, type ErrorCode } from '../ts/index.js';
 import {
   loadNative,
   overrideNative,
+  type CudaDeviceInfo,
   type TensorRtBinding,
   type TrtBuildOptions,
   type TrtEngine,
-  type TrtEngineMetadata,
   type TrtTensorInfo,
   type TrtTrackerConfig,
   type TrtTrackUpdate,
 } from '../ts/deploy/native.js';
+import { ENGINE_METADATA_FORMAT, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
+import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { squareFrame } from './helpers/frames.js';
-import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
+import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 const coded = (code: string) => ({ instanceOf: CtEdgeError, code: code as ErrorCode });
 const nativeError = (code: string, message: string) => Object.assign(new Error(message), { code });
@@ -37,24 +40,34 @@ const ostrackTensors: TrtTensorInfo[] = [
   { name: 'offset_map', io: 'output', dtype: 'float32', shape: [1, 2, 16, 16] },
 ];
 
-function metadata(tensors: TrtTensorInfo[], precision: TrtEngineMetadata['precision']): TrtEngineMetadata {
+function metadata(tensors: TrtTensorInfo[], precision: TrtEngineMetadata['precision'], more: Partial<TrtEngineMetadata> = {}): TrtEngineMetadata {
   return {
-    formatVersion: 1,
+    formatVersion: ENGINE_METADATA_FORMAT,
     tensorrtVersion: '10.3.0',
     gpu: { name: 'Orin (nvgpu)', computeCapability: '8.7' },
     precision,
+    tf32: false,
     keepFp32: precision === 'fp16' ? ['layernorm', 'softmax'] : [],
     fp32Layers: precision === 'fp16' ? 24 : 0,
-    onnx: { path: 'student.onnx', sha256: '00' },
+    obeyPrecision: false,
+    dlaCore: -1,
+    optLevel: -1,
+    layerNormDecomposed: false,
+    onnx: { path: 'student.onnx', sha256: '' },
     builtAt: '2026-11-25T00:00:00Z',
     tensors,
+    ...more,
   };
 }
+
+const orin: CudaDeviceInfo = {
+  available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060,
+};
 
 /** What the fake saw, and what it answers. */
 interface Fake {
   binding: TensorRtBinding;
-  loaded: string[];
+  loaded: { path: string; dlaCore?: number }[];
   configs: TrtTrackerConfig[];
   inits: object[];
   built: TrtBuildOptions[];
@@ -68,8 +81,11 @@ interface Fake {
   makeTracker?: (config: TrtTrackerConfig) => { init(frame: object, box: object): void; track(frame: object): Promise<TrtTrackUpdate> };
 }
 
-/** A stand-in for exports.tensorrt: loadEngine reads `<path>.json` as the native loader does. */
-function fakeTensorRt(): Fake {
+/**
+ * A stand-in for exports.tensorrt (TensorRT `version`) and exports.cuda (`device`): loadEngine
+ * answers with `tensors` (the engine's own), buildEngine with a report of plain values, as the addon.
+ */
+function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors: TrtTensorInfo[] = ostrackTensors): Fake {
   const fake: Fake = {
     loaded: [],
     configs: [],
@@ -102,30 +118,45 @@ function fakeTensorRt(): Fake {
     }
   }
   fake.binding = {
-    version: '10.3.0',
-    compiledVersion: '10.3.0',
-    async loadEngine(path) {
+    version,
+    compiledVersion: version,
+    async loadEngine(path, options) {
       if (fake.failLoad) throw fake.failLoad;
-      fake.loaded.push(path);
-      const json = await readFile(`${path}.json`, 'utf8').catch(() => undefined);
-      const meta = json ? (JSON.parse(json) as TrtEngineMetadata) : null;
-      return { path, tensors: meta?.tensors ?? ostrackTensors, metadata: meta, dispose: () => void (fake.disposed.engines += 1) };
+      fake.loaded.push({ path, ...options });
+      return { path, tensors, dispose: () => void (fake.disposed.engines += 1) };
     },
     async buildEngine(options) {
       fake.built.push(options);
-      const enginePath = options.output ?? options.onnx.replace(/\.onnx$/, '.engine');
-      const m = metadata(vitTensors, options.fp16 === false ? 'fp32' : 'fp16');
-      await writeFile(enginePath, 'engine');
-      await writeFile(`${enginePath}.json`, JSON.stringify(m));
-      return { enginePath, metadataPath: `${enginePath}.json`, metadata: m, fastFp16: true, timingCacheLoaded: false, timingCacheSaved: false, seconds: 1.5 };
+      await writeFile(options.output, 'engine');
+      const fp16 = options.fp16 !== false;
+      return {
+        enginePath: options.output, tensorrtVersion: version, gpu: { name: device.name, computeCapability: device.computeCapability },
+        precision: fp16 ? 'fp16' : 'fp32', tf32: options.tf32 ?? false, dlaCore: options.dlaCore ?? -1, optLevel: options.optLevel ?? -1,
+        fp32Layers: fp16 ? 24 : 0, tensors: vitTensors, fastFp16: true, timingCacheLoaded: false, timingCacheSaved: false, warnings: [], seconds: 1.5,
+      };
     },
     TrtTracker: FakeTrtTracker,
   };
-  overrideNative({ ...loadNative(), features: { cuda: true, tensorrt: true }, tensorrt: fake.binding });
+  const real = loadNative();
+  overrideNative({ ...real, features: { cuda: true, tensorrt: true }, tensorrt: fake.binding, cuda: { probe: () => device, cropToTensor: () => undefined } });
   return fake;
 }
 
 const vitTensors: TrtTensorInfo[] = ostrackTensors.map((t, i) => (i < 2 ? t : { ...t, name: `output${i - 1}` }));
+const studentPath = join(repoRoot, 'models', 'student-2.onnx');
+
+/** Runs `ct-edge build-engine ARGS` in this process, with what it prints. */
+async function runCommand(args: string[]): Promise<{ code: number; stdout: string }> {
+  const out: string[] = [];
+  const { log } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  try {
+    const code = await buildEngineCommand.run(args);
+    return { code, stdout: out.join('\n') };
+  } finally {
+    console.log = log;
+  }
+}
 
 let dir = '';
 test.before(async () => {
@@ -146,7 +177,7 @@ test.serial('Engine.load routes .engine to TensorRT: backend from the metadata, 
   const fake = fakeTensorRt();
   const path = await engineFile('a.engine', metadata(ostrackTensors, 'fp16'), { 'ct_edge.channel_order': 'bgr', 'ct_edge.lost_threshold': '0.3', 'ct_edge.box_mapping': 'opencv' });
   const engine = await Engine.load(path, { boxMapping: 'ostrack' });
-  t.deepEqual(fake.loaded, [path]);
+  t.deepEqual(fake.loaded, [{ path, dlaCore: -1 }]);
   t.is(engine.backend, 'tensorrt-fp16');
   t.like(engine.config, {
     inputs: { template: 'template', search: 'search' },
@@ -164,15 +195,54 @@ test.serial('Engine.load routes .engine to TensorRT: backend from the metadata, 
   t.throws(() => new Tracker(engine), coded('ERR_DISPOSED'));
 });
 
-test.serial('fp32 engines and engines without metadata (trtexec) report their backend', async (t) => {
+test.serial('fp32 engines and engines without metadata (trtexec) report their backend; the latter warn', async (t) => {
   fakeTensorRt();
   const fp32 = await Engine.load(await engineFile('b.plan', metadata(ostrackTensors, 'fp32')));
   t.is(fp32.backend, 'tensorrt-fp32');
-  const bare = await Engine.load(await engineFile('c.engine', undefined));
-  t.is(bare.backend, 'tensorrt');
-  t.is(bare.config.featureSize, 16);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const bare = await Engine.load(await engineFile('c.engine', undefined));
+    t.is(bare.backend, 'tensorrt');
+    t.is(bare.config.featureSize, 16);
+    await bare.dispose();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  t.true(warnings.some((w) => (w as Error & { code?: string }).code === 'CT_EDGE_ENGINE_WITHOUT_METADATA' && /c\.engine has no metadata file/.test(w.message)));
   await fp32.dispose();
-  await bare.dispose();
+});
+
+test.serial('the metadata decides before the addon: another TensorRT or GPU is ERR_ENGINE_MISMATCH with the rebuild command; a DLA engine loads on its core', async (t) => {
+  const fake = fakeTensorRt('10.3.0', { ...orin, name: 'NVIDIA H100', computeCapability: '9.0' });
+  const older = await engineFile('f.engine', metadata(ostrackTensors, 'fp16', { tensorrtVersion: '8.6.2' }));
+  const version = await t.throwsAsync(Engine.load(older), coded('ERR_ENGINE_MISMATCH'));
+  t.regex(version!.message, /built with TensorRT 8\.6\.2 and this process loaded TensorRT 10\.3\.0/);
+  t.regex(version!.message, /npx ct-edge build-engine student\.onnx --fp16 -o .*f\.engine/);
+  const orinEngine = await engineFile('g.engine', metadata(ostrackTensors, 'fp32', { tf32: true, dlaCore: 1 }));
+  const gpu = await t.throwsAsync(Engine.load(orinEngine), coded('ERR_ENGINE_MISMATCH'));
+  t.regex(gpu!.message, /built for Orin \(nvgpu\) \(compute capability 8\.7\) and this GPU is NVIDIA H100 \(compute capability 9\.0\)/);
+  t.regex(gpu!.message, /--fp32 --tf32 --dla 1 -o/);
+  t.deepEqual(fake.loaded, [], 'the addon was not asked');
+  // Without a usable device the addon's own ERR_CUDA says why; on the right GPU the DLA core is passed.
+  const onOrin = fakeTensorRt('10.3.0', orin);
+  await (await Engine.load(orinEngine)).dispose();
+  t.deepEqual(onOrin.loaded, [{ path: orinEngine, dlaCore: 1 }]);
+  const noDevice = fakeTensorRt('10.3.0', { ...orin, available: false, reason: 'no CUDA device' });
+  noDevice.failLoad = nativeError('ERR_CUDA', 'cannot load a TensorRT engine: no CUDA device');
+  await t.throwsAsync(Engine.load(orinEngine), coded('ERR_CUDA'));
+});
+
+test.serial('a damaged metadata file is ERR_ENGINE_METADATA, before the addon is asked', async (t) => {
+  const fake = fakeTensorRt();
+  const path = join(dir, 'h.engine');
+  await writeFile(path, 'engine');
+  await writeFile(`${path}.json`, '{"formatVersion": 2, "tensorrtVersion": "10.3.0", "gpu": {"name": "Orin", "computeCap');
+  const error = await t.throwsAsync(Engine.load(path), coded('ERR_ENGINE_METADATA'));
+  t.regex(error!.message, /h\.engine\.json is not valid JSON.*rebuild the engine with ct-edge build-engine/);
+  t.deepEqual(fake.loaded, []);
 });
 
 test.serial('load failures keep the native code, and a config that does not fit releases the engine', async (t) => {
@@ -237,7 +307,7 @@ const real = hasSharedData ? test.serial : test.skip;
 const skipNote = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
 
 real(`build-engine records the model's conventions, and --verify compares the engine with onnxruntime${skipNote}`, async (t) => {
-  const fake = fakeTensorRt();
+  const fake = fakeTensorRt('10.3.0', orin, vitTensors);
   // The fake "GPU" tracker runs the same ONNX model on onnxruntime, so the two sides must agree exactly.
   const onnx = await Engine.load(vitTrackPath, { ...vitTrackOptions, threads: 1 });
   t.teardown(() => onnx.dispose());
@@ -252,30 +322,94 @@ real(`build-engine records the model's conventions, and --verify compares the en
     };
   };
   const enginePath = join(dir, 'vit.engine');
-  const out: string[] = [];
-  const { log } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  let code: number;
-  try {
-    code = await buildEngineCommand.run([
-      vitTrackPath, '-o', enginePath, '--keep-fp32', 'layernorm,softmax,name:attn', '--workspace', '512',
-      '--outputs', 'score=output1,size=output2,offset=output3', '--channel-order', 'bgr', '--box-mapping', 'opencv',
-      '--verify', '--samples', '3', '--sequence', join(sequencesDir, 'bag'),
-    ]);
-  } finally {
-    console.log = log;
-  }
-  const stdout = out.join('\n');
+  const { code, stdout } = await runCommand([
+    vitTrackPath, '-o', enginePath, '--keep-fp32', 'layernorm,softmax,name:attn', '--workspace', '512',
+    '--outputs', 'score=output1,size=output2,offset=output3', '--channel-order', 'bgr', '--box-mapping', 'opencv',
+    '--verify', '--samples', '3', '--sequence', join(sequencesDir, 'bag'),
+  ]);
   t.is(code, 0);
   t.deepEqual(fake.built, [{ onnx: vitTrackPath, output: enginePath, workspaceMiB: 512, keepFp32: ['layernorm', 'softmax', 'name:attn'] }]);
   t.regex(stdout, /built .*vit\.engine in 1\.5 s with TensorRT 10\.3\.0 for Orin/);
   t.regex(stdout, /precision: fp16, 24 layer\(s\) kept in FP32/);
-  const recorded = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as { tensorrtVersion: string; modelMetadata: Record<string, string> };
-  t.is(recorded.tensorrtVersion, '10.3.0', 'the native metadata is kept');
+  const recorded = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata & { modelMetadata: Record<string, string> };
+  t.like(recorded, { formatVersion: ENGINE_METADATA_FORMAT, tensorrtVersion: '10.3.0', precision: 'fp16', tf32: false, dlaCore: -1, layerNormDecomposed: false, keepFp32: ['layernorm', 'softmax', 'name:attn'] });
+  t.is(recorded.onnx.sha256, createHash('sha256').update(await readFile(vitTrackPath)).digest('hex'), 'sha256 of the ONNX file, by node:crypto');
+  t.deepEqual(recorded.tensors, vitTensors);
   t.like(recorded.modelMetadata, { 'ct_edge.outputs': 'score=output1,size=output2,offset=output3', 'ct_edge.channel_order': 'bgr', 'ct_edge.box_mapping': 'opencv' });
   // The engine ran with the recorded conventions and no options.
   t.like(fake.configs[0], { channelOrder: 'bgr', boxMapping: 'opencv', names: { score: 'output1' } });
   t.regex(stdout, /verify: .*vit\.engine \(tensorrt-fp16\) against .*vitTracker\.onnx \(onnxruntime-cpu\)/);
   t.regex(stdout, /random frames +3 +0\.0000 +0\.0000 +0\.00 +3\/3 \(100%\)/);
   t.regex(stdout, /sequence .*bag +3 +0\.0000 +0\.0000 +0\.00 +3\/3 \(100%\)/);
+});
+
+test.serial('on TensorRT 8.5 build-engine spells LayerNormalization out and keeps those layers in FP32 by name; on 10.3 it does not', async (t) => {
+  const old = fakeTensorRt('8.5.2');
+  const enginePath = join(dir, 'student-85.engine');
+  const { stdout } = await runCommand([studentPath, '-o', enginePath]);
+  const [sent] = old.built;
+  t.truthy(sent.onnxData, 'the rewritten model goes to the addon in memory');
+  const rewritten = parseOnnxModel(sent.onnxData!);
+  t.false('LayerNormalization' in rewritten.opTypes);
+  t.true((rewritten.opTypes.ReduceMean ?? 0) > 0);
+  t.deepEqual(sent.keepFp32, ['name:/LayerNormDecomposed/', 'softmax']);
+  t.is(sent.onnx, studentPath, 'the file still names the model (messages, external weights)');
+  const meta = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata;
+  t.like(meta, { tensorrtVersion: '8.5.2', layerNormDecomposed: true, keepFp32: ['layernorm', 'softmax'] });
+  t.is(meta.onnx.sha256, createHash('sha256').update(await readFile(studentPath)).digest('hex'), 'the hash is of the file as it is');
+  t.regex(stdout, /LayerNormalization spelled out in primitive ops/);
+
+  const current = fakeTensorRt('10.3.0');
+  await runCommand([studentPath, '-o', join(dir, 'student-103.engine')]);
+  t.is(current.built[0].onnxData, undefined);
+  t.deepEqual(current.built[0].keepFp32, ['layernorm', 'softmax']);
+});
+
+test.serial('build-engine passes --tf32, --obey-precision, --dla and --opt-level and records them; bad values are refused first', async (t) => {
+  const fake = fakeTensorRt('10.3.0');
+  const enginePath = join(dir, 'student-dla.engine');
+  const { stdout } = await runCommand([studentPath, '-o', enginePath, '--tf32', '--obey-precision', '--dla', '1', '--opt-level', '2']);
+  t.like(fake.built[0], { tf32: true, obeyPrecision: true, dlaCore: 1, optLevel: 2 });
+  t.like(JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata, { tf32: true, obeyPrecision: true, dlaCore: 1, optLevel: 2 });
+  t.regex(stdout, /TF32 on; DLA core 1 with GPU fallback; optimisation level 2/);
+  t.regex(stdout, /kept in FP32 \(layernorm, softmax; obeyed\)/);
+  for (const [args, message] of [
+    [['--dla', '16'], /--dla must be a whole number from 0 to 15/],
+    [['--opt-level', '6'], /--opt-level must be a whole number from 0 to 5/],
+    [['--dla', '0', '--fp32'], /DLA runs FP16/],
+    [['--dry-run', '--verify'], /--dry-run builds nothing/],
+  ] as const) {
+    await t.throwsAsync(buildEngineCommand.run([studentPath, ...args]), { ...coded('ERR_INVALID_ARGUMENT'), message }, args.join(' '));
+  }
+  t.is(fake.built.length, 1);
+});
+
+test.serial('--dry-run prints the equivalent trtexec command for the TensorRT in use and builds nothing', async (t) => {
+  const fake = fakeTensorRt('10.3.0');
+  const ten = await runCommand([studentPath, '-o', 's.engine', '--timing-cache', 't.cache', '--opt-level', '4', '--dla', '0', '--dry-run']);
+  t.is(ten.code, 0);
+  t.deepEqual(fake.built, []);
+  const line = ten.stdout.split('\n').find((l) => l.startsWith('trtexec '))!;
+  t.truthy(line, ten.stdout);
+  for (const flag of [`--onnx=${studentPath}`, '--saveEngine=s.engine', '--fp16', '--noTF32', '--memPoolSize=workspace:1024', '--timingCacheFile=t.cache',
+    '--builderOptimizationLevel=4', '--useDLACore=0', '--allowGPUFallback', '--precisionConstraints=prefer', '--skipInference']) {
+    t.true(line.split(' ').includes(flag), `${flag} in ${line}`);
+  }
+  const nodes = parseOnnxModel(await readFile(studentPath)).opTypes;
+  const precisions = line.split(' ').find((w) => w.startsWith('--layerPrecisions='))!.slice('--layerPrecisions='.length).split(',');
+  t.is(precisions.length, (nodes.LayerNormalization ?? 0) + (nodes.Softmax ?? 0), 'one entry per LayerNormalization and Softmax node');
+  t.true(precisions.every((p) => p.endsWith(':fp32')) && precisions.includes('blocks.0.norm1:fp32'));
+  t.regex(ten.stdout, /TensorRT 10\.3\.0/);
+
+  fakeTensorRt('8.5.2');
+  const old = await runCommand([studentPath, '--dry-run', '--tf32']);
+  const oldLine = old.stdout.split('\n').find((l) => l.startsWith('trtexec '))!;
+  t.true(oldLine.includes('--buildOnly') && !oldLine.includes('--noTF32') && oldLine.includes('/LayerNormDecomposed/'), oldLine);
+  t.regex(old.stdout, /cannot parse LayerNormalization: give trtexec a model with it spelled out \(`ct-edge export --decompose-layernorm`\)/);
+
+  fakeTensorRt('11.1.0');
+  const eleven = await runCommand([studentPath, '--dry-run']);
+  const elevenLine = eleven.stdout.split('\n').find((l) => l.startsWith('trtexec '))!;
+  t.false(elevenLine.includes('--fp16') || elevenLine.includes('--layerPrecisions'), elevenLine);
+  t.regex(eleven.stdout, /strongly typed/);
 });

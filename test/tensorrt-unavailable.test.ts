@@ -16,7 +16,7 @@ import { repoRoot } from './helpers/data.js';
 const hasTensorRt = loadNative().tensorrt !== undefined;
 const maybe = hasTensorRt ? test.skip : test;
 const note = hasTensorRt ? ' (skipped: this addon has TensorRT)' : '';
-const guidance = /TENSORRT_ROOT=.*npm run build:native:cmake/s;
+const guidance = /npx ct-edge build-native.*--tensorrt-root/s;
 
 let dir = '';
 test.before(async () => {

@@ -25,6 +25,7 @@ void register_build_info(Napi::Env env, Napi::Object exports) {
 #endif
   trt.Set("version", CT_EDGE_BUILD_TENSORRT_VERSION);
   trt.Set("whyNot", CT_EDGE_BUILD_TENSORRT_WHY_NOT);
+  trt.Set("libDir", CT_EDGE_BUILD_TENSORRT_LIB_DIR);
   build.Set("tensorrt", trt);
   exports.Set("build", build);
 }

@@ -6,6 +6,6 @@
 
 namespace ctedge {
 // Sets exports.build = { system: 'cmake-js', cuda: { found, version, architectures, whyNot },
-// tensorrt: { found, version, whyNot } }. A node-gyp build has no exports.build (CPU only).
+// tensorrt: { found, version, whyNot, libDir } }. A node-gyp build has no exports.build (CPU only).
 void register_build_info(Napi::Env env, Napi::Object exports);
 }  // namespace ctedge

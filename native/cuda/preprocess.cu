@@ -167,41 +167,32 @@ void FrameStager::reserve(size_t bytes) {
   capacity_ = bytes;
 }
 
-uint8_t* FrameStager::host_buffer(size_t bytes) {
-  reserve(bytes);
-  return host_;
-}
-
-FrameView FrameStager::stage_in_place(const FrameView& pinned_frame, void* stream) {
-  const size_t bytes = frame_required_bytes(pinned_frame);
-  if (pinned_frame.data != host_ || bytes > capacity_)
-    throw CoreError("ERR_INVALID_ARGUMENT", "stage_in_place needs a frame written into host_buffer()");
-  FrameView v = pinned_frame;
-  if (integrated_) {
-    v.data = mapped_;
-  } else {
-    copy_to_device_async(device_, host_, bytes, stream);
-    v.data = device_;
-  }
-  return v;
-}
-
-FrameView FrameStager::stage(const FrameView& host_frame, void* stream) {
+FrameView FrameStager::stage(const FrameView& host_frame, const CropWindow& window, void* stream) {
   const size_t bytes = frame_required_bytes(host_frame);
   reserve(bytes);
-  std::memcpy(host_, host_frame.data, bytes);
   FrameView v = host_frame;
-  v.data = host_;
-  return stage_in_place(v, stream);
+  v.data = integrated_ ? mapped_ : device_;
+  ByteRange ranges[2];
+  staged_ranges(host_frame, window, ranges);  // empty when every tap is outside the frame (all padding)
+  for (const ByteRange& r : ranges) {
+    if (r.length == 0) continue;
+    std::memcpy(host_ + r.offset, host_frame.data + r.offset, r.length);
+    if (!integrated_) copy_to_device_async(device_ + r.offset, host_ + r.offset, r.length, stream);
+  }
+  return v;
 }
 
 void crop_to_host(const FrameView& host_frame, const CropWindow& window, int out_size, const Normalization& norm,
                   void* dst, bool half) {
   Stream stream;
-  DeviceBuffer frame(frame_required_bytes(host_frame));
+  const size_t frame_bytes = frame_required_bytes(host_frame);
+  DeviceBuffer frame(frame_bytes);
   const size_t out_bytes = 3ull * out_size * out_size * (half ? 2 : 4);
   DeviceBuffer out(out_bytes);
-  check(cudaMemcpy(frame.get(), host_frame.data, frame_required_bytes(host_frame), cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+  // On the crop's stream: a synchronous cudaMemcpy runs on the legacy default stream, which a
+  // non-blocking stream does not wait for. From pageable memory the async copy returns once the
+  // source has been staged, so host_frame may change afterwards.
+  copy_to_device_async(frame.get(), host_frame.data, frame_bytes, stream.get());
   FrameView v = host_frame;
   v.data = static_cast<const uint8_t*>(frame.get());
   crop_normalize_async(v, window, out_size, norm, out.get(), half, stream.get());

@@ -41,11 +41,46 @@ void check(int err, const char* what);
 void crop_normalize_async(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
                           void* dst, bool half, void* stream);
 
+// The rows of a frame that the crop of `window` reads: [first, last] of the luma (or only) plane,
+// empty (first > last) when the window misses the frame. Taps outside the frame read row 0 (or
+// column 0) with weight 0, so rows outside the span never change the result, whatever they hold;
+// NV12's chroma rows are first/2 .. last/2. Pure host code: the staging copies only these rows.
+struct RowSpan {
+  int first = 0, last = -1;
+  bool empty() const { return first > last; }
+};
+inline RowSpan crop_rows(const FrameView& frame, const CropWindow& window) {
+  RowSpan r;
+  r.first = window.y0 < 0 ? 0 : window.y0;
+  const long long last = static_cast<long long>(window.y0) + window.side - 1;
+  r.last = last >= frame.height ? frame.height - 1 : static_cast<int>(last);
+  return r;
+}
+
+// The byte ranges of the frame buffer those rows occupy: the luma (or only) plane's, then NV12's
+// chroma rows; a range of length 0 is unused. What FrameStager::stage copies (and
+// test/native/cuda_emulation_check.cpp checks is enough).
+struct ByteRange {
+  size_t offset = 0, length = 0;
+};
+inline void staged_ranges(const FrameView& frame, const CropWindow& window, ByteRange out[2]) {
+  out[0] = out[1] = ByteRange{};
+  const RowSpan rows = crop_rows(frame, window);
+  if (rows.empty()) return;
+  const size_t stride = static_cast<size_t>(frame.stride);
+  out[0] = {static_cast<size_t>(rows.first) * stride, static_cast<size_t>(rows.last - rows.first + 1) * stride};
+  if (frame.format == PixelFormat::NV12)
+    out[1] = {stride * static_cast<size_t>(frame.height) + static_cast<size_t>(rows.first / 2) * stride,
+              static_cast<size_t>(rows.last / 2 - rows.first / 2 + 1) * stride};
+}
+
 // Owns the memory a tracker needs to feed frames to the kernel without allocating per frame:
 // a pinned (page-locked, mapped) host staging buffer and, on discrete GPUs, a device copy.
-// stage() copies a host frame (e.g. a JS Buffer) into pinned memory and, on a discrete GPU, queues
-// the host->device copy on `stream`; it returns a view the kernel can read. On an integrated GPU
-// (Jetson) the kernel reads the pinned buffer in place (zero-copy).
+// stage() copies the rows of a host frame (e.g. a JS Buffer) that the crop of `window` reads into
+// pinned memory at their place in the frame and, on a discrete GPU, queues the host->device copy of
+// those rows on `stream`; it returns a view of the whole frame that the kernel can read (rows
+// outside the span hold stale bytes that the crop weighs by 0). On an integrated GPU (Jetson) the
+// kernel reads the pinned buffer in place (zero-copy).
 // The caller must not stage the next frame before the work queued on the previous one has finished
 // (the tracker synchronises once per frame anyway).
 class FrameStager {
@@ -55,11 +90,7 @@ class FrameStager {
   FrameStager(const FrameStager&) = delete;
   FrameStager& operator=(const FrameStager&) = delete;
 
-  FrameView stage(const FrameView& host_frame, void* stream);
-  // A buffer the caller fills itself (e.g. a camera writing straight into pinned memory); then
-  // stage_in_place(view) skips the host copy.
-  uint8_t* host_buffer(size_t bytes);
-  FrameView stage_in_place(const FrameView& pinned_frame, void* stream);
+  FrameView stage(const FrameView& host_frame, const CropWindow& window, void* stream);
 
  private:
   void reserve(size_t bytes);
@@ -121,6 +152,8 @@ void copy_to_host_async(void* dst, const void* src, size_t bytes, void* stream);
 
 // One synchronous crop of a host frame into a host tensor through the GPU, for tests and the train
 // side: allocates, so not for the per-frame loop. dst holds 3*out_size^2 float or uint16 (half bits).
+// The frame goes to the device with cudaMemcpyAsync on the crop's own (non-blocking) stream, so the
+// copy is ordered before the kernel.
 void crop_to_host(const FrameView& host_frame, const CropWindow& window, int out_size, const Normalization& norm,
                   void* dst, bool half);
 

@@ -1,17 +1,15 @@
 #include "engine_builder.h"
 
 #include <NvOnnxParser.h>
-#include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <ctime>
 #include <fstream>
+#include <iterator>
 
-#include "sha256.h"
-#include "trt_common.h"
+#include "../cuda/preprocess.h"
 
 namespace ctedge {
 namespace trt {
@@ -26,21 +24,18 @@ std::string lower(std::string s) {
 
 bool layer_matches(ILayer* layer, const std::string& kind) {
   const std::string k = lower(kind);
-  if (k.rfind("name:", 0) == 0) return std::string(layer->getName()).find(kind.substr(5)) != std::string::npos;
+  if (k.rfind("name:", 0) == 0) return safe_string(layer->getName()).find(kind.substr(5)) != std::string::npos;
   const LayerType t = layer->getType();
+#if CT_EDGE_TRT_HAS_NORMALIZATION
   if (k == "layernorm" || k == "normalization") return t == LayerType::kNORMALIZATION;
+#else
+  // No INormalizationLayer before 8.6: a LayerNorm arrives spelled out (ReduceMean/Sub/Pow/Sqrt/Div),
+  // and the TypeScript side passes the names of those layers as "name:" kinds instead.
+  if (k == "layernorm" || k == "normalization") return false;
+#endif
   if (k == "softmax") return t == LayerType::kSOFTMAX;
   if (k == "reduce") return t == LayerType::kREDUCE;  // a LayerNorm exported as ReduceMean/Sub/Pow/Sqrt/Div
   return false;
-}
-
-std::string now_iso8601() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::vector<char> read_binary(const std::string& path) {
@@ -55,10 +50,38 @@ void write_binary(const std::string& path, const void* data, size_t size) {
   if (!f) throw CoreError("ERR_IO", "cannot write " + path);
 }
 
-std::vector<long long> dims_vector(const Dims& d) {
-  std::vector<long long> v;
-  for (int i = 0; i < d.nbDims; ++i) v.push_back(d.d[i]);
-  return v;
+// One line per parser error: what, the node (index, name and operator where the parser knows them)
+// and where in the parser. Every string may be null.
+std::string parser_error_line(const nvonnxparser::IParserError& e) {
+  std::string line = safe_string(e.desc()) + " (node " + std::to_string(e.node());
+#if NV_TENSORRT_MAJOR >= 10
+  const std::string name = safe_string(e.nodeName()), op = safe_string(e.nodeOperator());
+  if (!name.empty()) line += " '" + name + "'";
+  if (!op.empty()) line += " op " + op;
+#endif
+  const std::string file = safe_string(e.file()), func = safe_string(e.func());
+  if (!file.empty()) line += ", " + file + ":" + std::to_string(e.line());
+  if (!func.empty()) line += " " + func;
+  return line + ")";
+}
+
+// The timing cache to use: the one in `path` when it exists and matches this GPU and TensorRT, else
+// a fresh one (a mismatch or a damaged file is a warning, not a failed build).
+Ptr<ITimingCache> timing_cache(IBuilderConfig& config, const std::string& path, BuildReport& report, Logger::Capture& capture) {
+  const std::vector<char> blob = read_binary(path);
+  Ptr<ITimingCache> cache;
+  if (!blob.empty()) {
+    cache.reset(config.createTimingCache(blob.data(), blob.size()));
+    if (cache && config.setTimingCache(*cache, /*ignoreMismatch=*/false)) {
+      report.timing_cache_loaded = true;
+      return cache;
+    }
+    report.warnings.push_back("the timing cache " + path + " was made for another GPU or TensorRT version, or is damaged (" +
+                              capture.errors() + "); starting a fresh one, which will replace it");
+  }
+  cache.reset(config.createTimingCache(nullptr, 0));
+  if (!cache || !config.setTimingCache(*cache, false)) fail("cannot create a timing cache: " + capture.errors());
+  return cache;
 }
 
 }  // namespace
@@ -67,59 +90,57 @@ BuildReport build_engine(const BuildOptions& opt) {
   const auto start = std::chrono::steady_clock::now();
   BuildReport report;
   Logger& log = logger();
-  log.set_level(opt.verbose ? ILogger::Severity::kINFO : ILogger::Severity::kWARNING);
-  log.take_errors();
-  std::string engine_path = opt.engine_path;
-  if (engine_path.empty()) {
-    const size_t dot = opt.onnx_path.rfind('.');
-    engine_path = (dot == std::string::npos ? opt.onnx_path : opt.onnx_path.substr(0, dot)) + ".engine";
-  }
+  Logger::Capture capture(opt.verbose);
+  if (opt.engine_path.empty()) throw CoreError("ERR_INVALID_ARGUMENT", "build_engine needs the engine's path");
+  if (!opt.onnx_data && !std::ifstream(opt.onnx_path).good())
+    throw CoreError("ERR_MODEL_NOT_FOUND", "ONNX model not found: " + opt.onnx_path);
+  if (opt.opt_level > 5) throw CoreError("ERR_INVALID_ARGUMENT", "the builder optimisation level is 0 to 5, got " + std::to_string(opt.opt_level));
+#if !CT_EDGE_TRT_HAS_OPT_LEVEL
+  if (opt.opt_level >= 0)
+    throw CoreError("ERR_INVALID_ARGUMENT", "TensorRT " + compiled_version() + " has no builder optimisation level (it came with 8.6); leave --opt-level out");
+#endif
 
-  if (!std::ifstream(opt.onnx_path).good()) throw CoreError("ERR_MODEL_NOT_FOUND", "ONNX model not found: " + opt.onnx_path);
-  int device = 0;
-  cudaDeviceProp prop;
-  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess)
-    fail("no usable CUDA device to build a TensorRT engine for");
+  const cuda::DeviceInfo dev = cuda::probe_device();
+  if (!dev.available) throw CoreError("ERR_CUDA", "cannot build a TensorRT engine without a usable CUDA device: " + dev.reason);
   // Fast FP16: every GPU from sm_53 except the sm_61 consumer Pascal parts (TensorRT's own rule;
   // IBuilder::platformHasFastFp16() is deprecated in 10.x and gone in 10.16).
-  report.fast_fp16 = (prop.major > 5 || (prop.major == 5 && prop.minor >= 3)) && !(prop.major == 6 && prop.minor == 1);
+  report.fast_fp16 = (dev.major > 5 || (dev.major == 5 && dev.minor >= 3)) && !(dev.major == 6 && dev.minor == 1);
 
   Ptr<IBuilder> builder(createInferBuilder(log));
-  if (!builder) fail("createInferBuilder failed: " + log.take_errors());
-#if NV_TENSORRT_MAJOR >= 11
-  // TensorRT 11 builds strongly typed networks only: precision comes from the ONNX model's own types
-  // (export it in FP16 with LayerNorm/Softmax kept in FP32); kFP16 and per-layer precision are gone.
-  const uint32_t flags = 0;  // strongly typed is the only mode (the kSTRONGLY_TYPED flag is ignored)
-#elif NV_TENSORRT_MAJOR >= 10
-  const uint32_t flags = 0;  // explicit batch is the only mode
+  if (!builder) fail("createInferBuilder failed: " + capture.errors());
+#if NV_TENSORRT_MAJOR >= 10
+  const uint32_t flags = 0;  // explicit batch is the only mode; TensorRT 11 is strongly typed only
 #else
   const uint32_t flags = 1U << static_cast<uint32_t>(NetworkDefinitionCreationFlag::kEXPLICIT_BATCH);
 #endif
   Ptr<INetworkDefinition> network(builder->createNetworkV2(flags));
+  if (!network) fail("cannot create a TensorRT network: " + capture.errors());
   Ptr<nvonnxparser::IParser> parser(nvonnxparser::createParser(*network, log));
-  if (!network || !parser) fail("cannot create a TensorRT network or ONNX parser: " + log.take_errors());
+  if (!parser) fail("cannot create the ONNX parser: " + capture.errors());
 
-  const bool parsed = parser->parseFromFile(opt.onnx_path.c_str(), static_cast<int>(opt.verbose ? ILogger::Severity::kINFO
-                                                                                                 : ILogger::Severity::kWARNING));
-  for (int32_t i = 0; i < parser->getNbErrors(); ++i) {
-    const nvonnxparser::IParserError* e = parser->getError(i);
-    std::string line = std::string(e->desc()) + " (node " + std::to_string(e->node());
-#if NV_TENSORRT_MAJOR >= 10
-    if (e->nodeName() && *e->nodeName()) line += " '" + std::string(e->nodeName()) + "'";
-    if (e->nodeOperator() && *e->nodeOperator()) line += " op " + std::string(e->nodeOperator());
-#endif
-    line += ", " + std::string(e->file()) + ":" + std::to_string(e->line()) + " " + e->func() + ")";
-    report.parser_errors.push_back(line);
-  }
-  if (!parsed || !report.parser_errors.empty()) {
-    std::string msg = "the ONNX parser rejected " + opt.onnx_path + ":";
-    for (const auto& e : report.parser_errors) msg += "\n  " + e;
-    if (report.parser_errors.empty()) msg += " " + log.take_errors();
+  const int verbosity = static_cast<int>(opt.verbose ? ILogger::Severity::kINFO : ILogger::Severity::kWARNING);
+  const bool parsed = opt.onnx_data ? parser->parse(opt.onnx_data, opt.onnx_size, opt.onnx_path.c_str())
+                                    : parser->parseFromFile(opt.onnx_path.c_str(), verbosity);
+  std::vector<std::string> parser_errors;
+  for (int32_t i = 0; i < parser->getNbErrors(); ++i)
+    if (const nvonnxparser::IParserError* e = parser->getError(i)) parser_errors.push_back(parser_error_line(*e));
+  if (!parsed || !parser_errors.empty()) {
+    std::string msg = "the ONNX parser of TensorRT " + library_version() + " rejected " + opt.onnx_path + ":";
+    for (const auto& e : parser_errors) msg += "\n  " + e;
+    if (parser_errors.empty()) msg += " " + capture.errors();
     throw CoreError("ERR_ONNX_PARSE", msg);
   }
 
   Ptr<IBuilderConfig> config(builder->createBuilderConfig());
+  if (!config) fail("cannot create a builder configuration: " + capture.errors());
   config->setMemoryPoolLimit(MemoryPoolType::kWORKSPACE, static_cast<size_t>(opt.workspace_mib) << 20);
+  // TF32 is on by default on Ampere and later (Orin included), which makes "fp32" layers TF32.
+  report.tf32 = opt.tf32;
+  if (!opt.tf32) config->clearFlag(BuilderFlag::kTF32);
+#if CT_EDGE_TRT_HAS_OPT_LEVEL
+  if (opt.opt_level >= 0) config->setBuilderOptimizationLevel(opt.opt_level);
+#endif
+  report.opt_level = opt.opt_level;
 
   // Static shapes are expected (the model contract); a dynamic batch is pinned to 1 by a profile.
   IOptimizationProfile* profile = nullptr;
@@ -129,8 +150,9 @@ BuildReport build_engine(const BuildOptions& opt) {
     bool dynamic = false;
     for (int k = 0; k < d.nbDims; ++k)
       if (d.d[k] < 0) {
-        if (k != 0) fail(std::string("input '") + in->getName() + "' has a dynamic dimension " + dims_string(d) +
-                         " other than the batch; export the ONNX model with static input sizes");
+        if (k != 0)
+          throw CoreError("ERR_MODEL_INVALID", "input '" + safe_string(in->getName()) + "' has a dynamic dimension " + dims_string(d) +
+                                                   " other than the batch; export the ONNX model with static input sizes");
         d.d[k] = 1, dynamic = true;
       }
     if (dynamic) {
@@ -143,14 +165,13 @@ BuildReport build_engine(const BuildOptions& opt) {
   if (profile) config->addOptimizationProfile(profile);
 
 #if NV_TENSORRT_MAJOR >= 11
-  const bool fp16 = false;
-  int kept = 0;
+  // TensorRT 11 builds strongly typed networks only: precision comes from the ONNX model's own types
+  // (export it in FP16 with LayerNorm/Softmax kept in FP32); kFP16 and per-layer precision are gone.
   if (opt.fp16)
-    std::fprintf(stderr, "[ct-edge tensorrt warning] TensorRT %s builds strongly typed engines: --fp16 is ignored, the "
-                         "precision is the ONNX model's (export it in FP16 for an FP16 engine)\n", compiled_version().c_str());
+    report.warnings.push_back("TensorRT " + compiled_version() + " builds strongly typed engines: --fp16 is ignored, the "
+                              "precision is the ONNX model's (export it in FP16 for an FP16 engine)");
 #else
   const bool fp16 = opt.fp16 && report.fast_fp16;
-  int kept = 0;
   CT_EDGE_TRT_DEPRECATED_BEGIN
   if (fp16) {
     config->setFlag(BuilderFlag::kFP16);
@@ -163,28 +184,41 @@ BuildReport build_engine(const BuildOptions& opt) {
       for (int32_t o = 0; o < layer->getNbOutputs(); ++o)
         if (layer->getOutput(o)->getType() == DataType::kFLOAT || layer->getOutput(o)->getType() == DataType::kHALF)
           layer->setOutputType(o, DataType::kFLOAT);
-      ++kept;
+      ++report.fp32_layers;
     }
-    if (kept > 0)
+    // PREFER by default: OBEY can keep TensorRT from fusing attention (Softmax between two MatMuls)
+    // and fails the build when a kept layer has no FP32 kernel; --obey-precision asks for it.
+    if (report.fp32_layers > 0)
       config->setFlag(opt.obey_precision ? BuilderFlag::kOBEY_PRECISION_CONSTRAINTS : BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
   }
   CT_EDGE_TRT_DEPRECATED_END
 #endif
 
+  if (opt.dla_core >= 0) {
+    const int32_t cores = builder->getNbDLACores();
+    if (cores == 0)
+      throw CoreError("ERR_INVALID_ARGUMENT", "--dla " + std::to_string(opt.dla_core) + ": " + dev.name +
+                                                  " has no DLA cores (Jetson AGX Xavier, Xavier NX, AGX Orin and Orin NX have them)");
+    if (opt.dla_core >= cores)
+      throw CoreError("ERR_INVALID_ARGUMENT", "--dla " + std::to_string(opt.dla_core) + ": this device has " + std::to_string(cores) +
+                                                  " DLA core(s), numbered from 0");
+#if NV_TENSORRT_MAJOR < 11
+    if (!fp16)
+      throw CoreError("ERR_INVALID_ARGUMENT", "DLA runs FP16 (or INT8) layers only: build with --fp16 to use --dla");
+#endif
+    config->setDefaultDeviceType(DeviceType::kDLA);
+    config->setDLACore(opt.dla_core);
+    config->setFlag(BuilderFlag::kGPU_FALLBACK);  // layers DLA cannot run stay on the GPU
+  }
+  report.dla_core = opt.dla_core;
+
   // Timing cache: reuse measured tactics across builds (minutes saved on a Jetson).
   Ptr<ITimingCache> cache;
-  if (!opt.timing_cache_path.empty()) {
-    const std::vector<char> blob = read_binary(opt.timing_cache_path);
-    cache.reset(config->createTimingCache(blob.empty() ? nullptr : blob.data(), blob.size()));
-    if (!cache) fail("cannot create a timing cache: " + log.take_errors());
-    report.timing_cache_loaded = !blob.empty();
-    if (!config->setTimingCache(*cache, /*ignoreMismatch=*/false))
-      fail("the timing cache " + opt.timing_cache_path + " does not match this GPU/TensorRT; delete it: " + log.take_errors());
-  }
+  if (!opt.timing_cache_path.empty()) cache = timing_cache(*config, opt.timing_cache_path, report, capture);
 
   Ptr<IHostMemory> plan(builder->buildSerializedNetwork(*network, *config));
-  if (!plan || plan->size() == 0) fail("TensorRT could not build the engine: " + log.take_errors());
-  write_binary(engine_path, plan->data(), plan->size());
+  if (!plan || plan->size() == 0) fail("TensorRT could not build the engine: " + capture.errors());
+  write_binary(opt.engine_path, plan->data(), plan->size());
 
   if (cache) {
     const ITimingCache* used = config->getTimingCache();
@@ -195,30 +229,22 @@ BuildReport build_engine(const BuildOptions& opt) {
     }
   }
 
-  EngineMetadata& m = report.metadata;
-  m.tensorrt_version = library_version();
-  m.gpu_name = prop.name;
-  m.compute_capability = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+  report.tensorrt_version = library_version();
+  report.gpu_name = dev.name;
+  report.compute_capability = std::to_string(dev.major) + "." + std::to_string(dev.minor);
 #if NV_TENSORRT_MAJOR >= 11
-  m.precision = "strongly-typed";
+  report.precision = "strongly-typed";
 #else
-  m.precision = fp16 ? "fp16" : "fp32";
+  report.precision = fp16 ? "fp16" : "fp32";
 #endif
-  if (fp16) m.keep_fp32 = opt.keep_fp32;
-  m.fp32_layers = kept;
-  m.onnx_path = opt.onnx_path;
-  m.onnx_sha256 = sha256_file(opt.onnx_path);
-  m.built_at = now_iso8601();
   for (int32_t i = 0; i < network->getNbInputs(); ++i) {
     ITensor* t = network->getInput(i);
-    m.tensors.push_back({t->getName(), true, data_type_name(t->getType()), dims_vector(t->getDimensions())});
+    report.tensors.push_back({safe_string(t->getName()), true, data_type_name(t->getType()), dims_vector(t->getDimensions())});
   }
   for (int32_t i = 0; i < network->getNbOutputs(); ++i) {
     ITensor* t = network->getOutput(i);
-    m.tensors.push_back({t->getName(), false, data_type_name(t->getType()), dims_vector(t->getDimensions())});
+    report.tensors.push_back({safe_string(t->getName()), false, data_type_name(t->getType()), dims_vector(t->getDimensions())});
   }
-  report.metadata_path = metadata_path_for(engine_path);
-  write_text_file(report.metadata_path, m.to_json());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
 }

@@ -1,37 +1,54 @@
-// `ct-edge build-engine`: ONNX -> TensorRT engine (+ metadata JSON beside it).
+// `ct-edge build-engine`: ONNX -> TensorRT engine. Plain values in and out: the TypeScript side
+// (ts/deploy/tensorrt.ts) reads the model, rewrites it for old parsers, hashes it and writes the
+// metadata file beside the engine from the BuildReport.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
-#include "engine_metadata.h"
+#include "trt_common.h"
 
 namespace ctedge {
 namespace trt {
 
 struct BuildOptions {
-  std::string onnx_path;
-  std::string engine_path;             // default: onnx path with ".engine"
+  std::string onnx_path;               // messages, and the folder of external weights
+  const void* onnx_data = nullptr;     // the model's bytes when given in memory (e.g. LayerNorm spelled out
+  size_t onnx_size = 0;                // for TensorRT < 8.6); else the parser reads onnx_path
+  std::string engine_path;             // where the serialised engine goes
   bool fp16 = true;                    // used only when the GPU has fast FP16
+  bool tf32 = false;                   // TF32 tensor cores for FP32 layers (TensorRT enables them by default)
   size_t workspace_mib = 1024;         // memory pool limit (kWORKSPACE)
-  std::string timing_cache_path;       // loaded when it exists, saved after the build
+  std::string timing_cache_path;       // loaded when it exists and matches, saved after the build
   // Layer kinds kept in FP32 in an FP16 engine: "layernorm" (INormalizationLayer, i.e. ONNX
-  // LayerNormalization), "softmax", or any substring of a layer's name prefixed with "name:".
+  // LayerNormalization, on TensorRT >= 8.6), "softmax", "reduce", or "name:SUBSTRING" of a layer name.
   std::vector<std::string> keep_fp32 = {"layernorm", "softmax"};
-  bool obey_precision = true;          // kOBEY_PRECISION_CONSTRAINTS, else kPREFER_PRECISION_CONSTRAINTS
+  bool obey_precision = false;         // kOBEY_PRECISION_CONSTRAINTS, else kPREFER_PRECISION_CONSTRAINTS
+  int dla_core = -1;                   // >= 0: default device DLA core N, with GPU fallback
+  int opt_level = -1;                  // builder optimisation level 0..5 (TensorRT >= 8.6); -1: TensorRT's default
   bool verbose = false;
 };
 
 struct BuildReport {
-  EngineMetadata metadata;
-  std::string metadata_path;
-  std::vector<std::string> parser_errors;  // empty on success
+  std::string tensorrt_version;        // the library that built it
+  std::string gpu_name;
+  std::string compute_capability;      // "8.7"
+  std::string precision;               // "fp16", "fp32" or "strongly-typed" (TensorRT 11)
+  bool tf32 = false;
+  int dla_core = -1;
+  int opt_level = -1;
+  int fp32_layers = 0;                 // layers that matched keep_fp32
+  std::vector<TensorInfo> tensors;
   bool fast_fp16 = false;
   bool timing_cache_loaded = false;
   bool timing_cache_saved = false;
+  std::vector<std::string> warnings;   // e.g. a timing cache that did not match and was started afresh
   double seconds = 0;
 };
 
-// Throws CoreError: "ERR_ONNX_PARSE" (with every parser error and its node), "ERR_TENSORRT", "ERR_IO".
+// Throws CoreError: "ERR_ONNX_PARSE" (with every parser error and its node), "ERR_TENSORRT",
+// "ERR_CUDA" (no usable device), "ERR_INVALID_ARGUMENT" (options this TensorRT or GPU cannot honour),
+// "ERR_MODEL_NOT_FOUND", "ERR_IO".
 BuildReport build_engine(const BuildOptions& options);
 
 }  // namespace trt

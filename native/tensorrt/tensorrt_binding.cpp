@@ -1,16 +1,24 @@
 // exports.tensorrt: engine building and the GPU tracking loop, every heavy call on the libuv pool
-// (AsyncWorker) so that the event loop never waits for TensorRT or the GPU.
+// (AsyncWorker) so that the event loop never waits for TensorRT or the GPU. Plain values in and
+// out: the metadata file beside an engine is read and written by ts/deploy/tensorrt.ts.
 //
-//   buildEngine({ onnx, output?, fp16?, workspaceMiB?, timingCache?, keepFp32?, obeyPrecision?, verbose? })
-//       -> Promise<{ enginePath, metadataPath, metadata, fastFp16, timingCacheLoaded, timingCacheSaved, seconds }>
-//   loadEngine(path, { force? }) -> Promise<TrtEngine>   TrtEngine: { tensors, metadata, path, dispose() }
+//   buildEngine({ onnx, output, onnxData?, fp16?, tf32?, workspaceMiB?, timingCache?, keepFp32?,
+//                 obeyPrecision?, dlaCore?, optLevel?, verbose? })
+//       -> Promise<{ enginePath, tensorrtVersion, gpu: { name, computeCapability }, precision, tf32,
+//                    dlaCore, optLevel, fp32Layers, tensors, fastFp16, timingCacheLoaded,
+//                    timingCacheSaved, warnings, seconds }>
+//   loadEngine(path, { dlaCore? }) -> Promise<TrtEngine>   TrtEngine: { tensors, path, dispose() }
 //   new TrtTracker(engine, config)   config: the NativeTrackerConfig fields plus
 //       names?: { template, search, score, size, offset }, cudaGraph?: boolean
 //     .init(frame, box)  (synchronous: one crop on the device)
 //     .track(frame) -> Promise<{ x, y, width, height, score, rawScore, peakX, peakY, lost, timings }>
 //     .dispose()
+//
+// The TrtEngine class is kept per Node environment (the main thread and each worker thread that
+// loads the addon get their own), reached through the functions' data, never through a static.
 #include "tensorrt_binding.h"
 
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,11 +34,11 @@ namespace {
 
 using namespace napi_helpers;
 
-Napi::Object metadata_object(Napi::Env env, const trt::EngineMetadata& m) {
-  // The JSON text is the source of truth; parse it with the engine's own JSON.parse.
-  Napi::Object json = env.Global().Get("JSON").As<Napi::Object>();
-  return json.Get("parse").As<Napi::Function>().Call(json, {Napi::String::New(env, m.to_json())}).As<Napi::Object>();
-}
+// What one environment's bindings share: the TrtEngine constructor (loadEngine makes engines with
+// it, TrtTracker checks its argument against it). Freed when the environment is torn down.
+struct EnvClasses {
+  Napi::FunctionReference engine;
+};
 
 Napi::Array tensors_array(Napi::Env env, const std::vector<trt::TensorInfo>& tensors) {
   Napi::Array a = Napi::Array::New(env, tensors.size());
@@ -45,57 +53,115 @@ Napi::Array tensors_array(Napi::Env env, const std::vector<trt::TensorInfo>& ten
   return a;
 }
 
+// options[key] when it is of the wanted kind, else the default; any other kind is ERR_INVALID_ARGUMENT.
+bool bool_option(const Napi::Object& o, const char* key, bool fallback) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw_coded(o.Env(), "ERR_INVALID_ARGUMENT", std::string("buildEngine: ") + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+int int_option(const Napi::Object& o, const char* key, int fallback, int min, int max) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : std::nan("");
+  if (!(d >= min && d <= max) || d != std::floor(d))
+    throw_coded(o.Env(), "ERR_INVALID_ARGUMENT", std::string("buildEngine: ") + key + " must be an integer from " + std::to_string(min) +
+                                                     " to " + std::to_string(max));
+  return static_cast<int>(d);
+}
+
+std::string string_option(const Napi::Object& o, const char* key, bool required) {
+  const Napi::Value v = o.Get(key);
+  if (v.IsUndefined() && !required) return std::string();
+  if (!v.IsString() || v.As<Napi::String>().Utf8Value().empty())
+    throw_coded(o.Env(), "ERR_INVALID_ARGUMENT", std::string("buildEngine: ") + key + " must be a non-empty path");
+  return v.As<Napi::String>().Utf8Value();
+}
+
 class BuildWorker : public PromiseWorker {
  public:
-  BuildWorker(Napi::Env env, trt::BuildOptions o) : PromiseWorker(env, "ERR_TENSORRT"), options_(std::move(o)) {}
+  BuildWorker(Napi::Env env, trt::BuildOptions o, const Napi::Value& data)
+      : PromiseWorker(env, "ERR_TENSORRT"), options_(std::move(o)) {
+    if (data.IsObject()) data_ref_ = Napi::Persistent(data.As<Napi::Object>());  // the bytes stay alive and in place
+  }
   void Execute() override {
     Guard([&] { report_ = trt::build_engine(options_); });
   }
   void OnOK() override {
     Napi::Env env = Env();
+    const trt::BuildReport& m = report_;
     Napi::Object r = Napi::Object::New(env);
-    std::string engine_path = report_.metadata_path.substr(0, report_.metadata_path.size() - 5);
-    r.Set("enginePath", engine_path);
-    r.Set("metadataPath", report_.metadata_path);
-    r.Set("metadata", metadata_object(env, report_.metadata));
-    r.Set("fastFp16", report_.fast_fp16);
-    r.Set("timingCacheLoaded", report_.timing_cache_loaded);
-    r.Set("timingCacheSaved", report_.timing_cache_saved);
-    r.Set("seconds", report_.seconds);
+    r.Set("enginePath", options_.engine_path);
+    r.Set("tensorrtVersion", m.tensorrt_version);
+    Napi::Object gpu = Napi::Object::New(env);
+    gpu.Set("name", m.gpu_name);
+    gpu.Set("computeCapability", m.compute_capability);
+    r.Set("gpu", gpu);
+    r.Set("precision", m.precision);
+    r.Set("tf32", m.tf32);
+    r.Set("dlaCore", m.dla_core);
+    r.Set("optLevel", m.opt_level);
+    r.Set("fp32Layers", m.fp32_layers);
+    r.Set("tensors", tensors_array(env, m.tensors));
+    r.Set("fastFp16", m.fast_fp16);
+    r.Set("timingCacheLoaded", m.timing_cache_loaded);
+    r.Set("timingCacheSaved", m.timing_cache_saved);
+    Napi::Array warnings = Napi::Array::New(env, m.warnings.size());
+    for (size_t i = 0; i < m.warnings.size(); ++i) warnings.Set(static_cast<uint32_t>(i), m.warnings[i]);
+    r.Set("warnings", warnings);
+    r.Set("seconds", m.seconds);
     deferred_.Resolve(r);
   }
 
  private:
   trt::BuildOptions options_;
   trt::BuildReport report_;
+  Napi::ObjectReference data_ref_;
 };
 
 Napi::Value BuildEngine(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "buildEngine needs { onnx, output?, fp16?, ... }");
+  if (!info[0].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "buildEngine needs { onnx, output, fp16?, ... }");
   const Napi::Object o = info[0].As<Napi::Object>();
   trt::BuildOptions b;
-  if (!o.Get("onnx").IsString()) throw_coded(env, "ERR_INVALID_ARGUMENT", "buildEngine: onnx must be a path");
-  b.onnx_path = o.Get("onnx").ToString().Utf8Value();
-  if (o.Get("output").IsString()) b.engine_path = o.Get("output").ToString().Utf8Value();
-  if (o.Get("fp16").IsBoolean()) b.fp16 = o.Get("fp16").ToBoolean().Value();
-  if (o.Get("workspaceMiB").IsNumber()) b.workspace_mib = static_cast<size_t>(o.Get("workspaceMiB").ToNumber().Int64Value());
-  if (o.Get("timingCache").IsString()) b.timing_cache_path = o.Get("timingCache").ToString().Utf8Value();
-  if (o.Get("obeyPrecision").IsBoolean()) b.obey_precision = o.Get("obeyPrecision").ToBoolean().Value();
-  if (o.Get("verbose").IsBoolean()) b.verbose = o.Get("verbose").ToBoolean().Value();
-  if (o.Get("keepFp32").IsArray()) {
-    b.keep_fp32.clear();
-    const Napi::Array a = o.Get("keepFp32").As<Napi::Array>();
-    for (uint32_t i = 0; i < a.Length(); ++i) b.keep_fp32.push_back(a.Get(i).ToString().Utf8Value());
+  b.onnx_path = string_option(o, "onnx", true);
+  b.engine_path = string_option(o, "output", true);
+  const Napi::Value data = o.Get("onnxData");
+  if (!data.IsUndefined()) {
+    napi_typedarray_type type = napi_int8_array;
+    size_t length = 0;
+    void* bytes = nullptr;
+    if (!data.IsTypedArray() ||
+        napi_get_typedarray_info(env, data, &type, &length, &bytes, nullptr, nullptr) != napi_ok || type != napi_uint8_array || length == 0)
+      throw_coded(env, "ERR_INVALID_ARGUMENT", "buildEngine: onnxData must be a non-empty Buffer or Uint8Array (the ONNX model's bytes)");
+    b.onnx_data = bytes, b.onnx_size = length;  // the worker keeps the array alive until the build ends
   }
-  auto* w = new BuildWorker(env, std::move(b));
+  b.fp16 = bool_option(o, "fp16", true);
+  b.tf32 = bool_option(o, "tf32", false);
+  b.obey_precision = bool_option(o, "obeyPrecision", false);
+  b.verbose = bool_option(o, "verbose", false);
+  b.workspace_mib = static_cast<size_t>(int_option(o, "workspaceMiB", 1024, 1, 1 << 20));
+  b.dla_core = int_option(o, "dlaCore", -1, -1, 15);
+  b.opt_level = int_option(o, "optLevel", -1, -1, 5);
+  b.timing_cache_path = string_option(o, "timingCache", false);
+  const Napi::Value keep = o.Get("keepFp32");
+  if (!keep.IsUndefined()) {
+    if (!keep.IsArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "buildEngine: keepFp32 must be an array of layer kinds");
+    b.keep_fp32.clear();
+    const Napi::Array a = keep.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      if (!a.Get(i).IsString()) throw_coded(env, "ERR_INVALID_ARGUMENT", "buildEngine: keepFp32 must hold strings");
+      b.keep_fp32.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    }
+  }
+  auto* w = new BuildWorker(env, std::move(b), data);
   w->Queue();
   return w->Promise();
 }
 
 class TrtEngineWrap : public Napi::ObjectWrap<TrtEngineWrap> {
  public:
-  static Napi::FunctionReference* constructor;
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "TrtEngine", {InstanceMethod<&TrtEngineWrap::Dispose>("dispose")});
   }
@@ -105,7 +171,6 @@ class TrtEngineWrap : public Napi::ObjectWrap<TrtEngineWrap> {
     Napi::Object self = Value();
     self.Set("path", engine_->path());
     self.Set("tensors", tensors_array(Env(), engine_->tensors()));
-    self.Set("metadata", engine_->metadata() ? Napi::Value(metadata_object(Env(), *engine_->metadata())) : Env().Null());
   }
   std::shared_ptr<trt::Engine> engine(Napi::Env env) const {
     if (!engine_) throw_coded(env, "ERR_DISPOSED", "this TensorRT engine was disposed");
@@ -119,32 +184,40 @@ class TrtEngineWrap : public Napi::ObjectWrap<TrtEngineWrap> {
   }
   std::shared_ptr<trt::Engine> engine_;
 };
-Napi::FunctionReference* TrtEngineWrap::constructor = nullptr;
 
 class LoadWorker : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, bool force)
-      : PromiseWorker(env, "ERR_TENSORRT"), path_(std::move(path)), force_(force) {}
+  LoadWorker(Napi::Env env, EnvClasses* classes, std::string path, int dla_core)
+      : PromiseWorker(env, "ERR_TENSORRT"), classes_(classes), path_(std::move(path)), dla_core_(dla_core) {}
   void Execute() override {
-    Guard([&] { engine_ = trt::Engine::load(path_, force_); });
+    Guard([&] { engine_ = trt::Engine::load(path_, dla_core_); });
   }
   void OnOK() override {
-    Napi::Object obj = TrtEngineWrap::constructor->New({});
+    Napi::Object obj = classes_->engine.New({});
     TrtEngineWrap::Unwrap(obj)->attach(engine_);
     deferred_.Resolve(obj);
   }
 
  private:
+  EnvClasses* classes_;  // this environment's; it outlives every worker queued in it
   std::string path_;
-  bool force_;
+  int dla_core_;
   std::shared_ptr<trt::Engine> engine_;
 };
 
-Napi::Value LoadEngine(const Napi::CallbackInfo& info) {
+Napi::Value LoadEngine(const Napi::CallbackInfo& info, EnvClasses* classes) {
   Napi::Env env = info.Env();
   if (!info[0].IsString()) throw_coded(env, "ERR_INVALID_ARGUMENT", "loadEngine needs a path");
-  const bool force = info[1].IsObject() && info[1].As<Napi::Object>().Get("force").ToBoolean().Value();
-  auto* w = new LoadWorker(env, info[0].ToString().Utf8Value(), force);
+  int dla_core = -1;
+  if (info[1].IsObject()) {
+    const Napi::Value v = info[1].As<Napi::Object>().Get("dlaCore");
+    if (!v.IsUndefined() && !v.IsNull()) {
+      if (!v.IsNumber() || v.As<Napi::Number>().Int32Value() != v.As<Napi::Number>().DoubleValue() || v.As<Napi::Number>().Int32Value() < -1)
+        throw_coded(env, "ERR_INVALID_ARGUMENT", "loadEngine: dlaCore must be an integer >= -1");
+      dla_core = v.As<Napi::Number>().Int32Value();
+    }
+  }
+  auto* w = new LoadWorker(env, classes, info[0].As<Napi::String>().Utf8Value(), dla_core);
   w->Queue();
   return w->Promise();
 }
@@ -163,16 +236,19 @@ Napi::Object track_result_object(Napi::Env env, const TrackResult& r, const trt:
 
 class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
  public:
-  static Napi::Function Define(Napi::Env env) {
+  static Napi::Function Define(Napi::Env env, EnvClasses* classes) {
     return DefineClass(env, "TrtTracker",
                        {InstanceMethod<&TrtTrackerWrap::Init>("init"), InstanceMethod<&TrtTrackerWrap::Track>("track"),
-                        InstanceMethod<&TrtTrackerWrap::Dispose>("dispose")});
+                        InstanceMethod<&TrtTrackerWrap::Dispose>("dispose")},
+                       classes);
   }
 
   TrtTrackerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrtTrackerWrap>(info) {
     Napi::Env env = info.Env();
-    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(TrtEngineWrap::constructor->Value()))
+    auto* classes = static_cast<EnvClasses*>(info.Data());
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(classes->engine.Value()))
       throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs an engine from tensorrt.loadEngine()");
+    if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs a tracker configuration object");
     trt::GpuTrackerOptions options;
     options.core = tracker_config(info[1], "TrtTracker");
     options.names = tensor_names(info[1].As<Napi::Object>());
@@ -215,15 +291,18 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
 }  // namespace
 
 void register_tensorrt(Napi::Env env, Napi::Object exports) {
+  auto* classes = new EnvClasses();
+  env.AddCleanupHook([classes] { delete classes; });
+  Napi::Function engine_class = TrtEngineWrap::Define(env);
+  classes->engine = Napi::Persistent(engine_class);
+
   Napi::Object t = Napi::Object::New(env);
   t.Set("version", trt::library_version());
   t.Set("compiledVersion", trt::compiled_version());
   t.Set("buildEngine", Napi::Function::New(env, BuildEngine, "buildEngine"));
-  t.Set("loadEngine", Napi::Function::New(env, LoadEngine, "loadEngine"));
-  Napi::Function engine_class = TrtEngineWrap::Define(env);
-  TrtEngineWrap::constructor = new Napi::FunctionReference(Napi::Persistent(engine_class));  // lives as long as the process
+  t.Set("loadEngine", Napi::Function::New(env, [classes](const Napi::CallbackInfo& info) { return LoadEngine(info, classes); }, "loadEngine"));
   t.Set("TrtEngine", engine_class);
-  t.Set("TrtTracker", TrtTrackerWrap::Define(env));
+  t.Set("TrtTracker", TrtTrackerWrap::Define(env, classes));
   exports.Set("tensorrt", t);
   set_feature(env, exports, "tensorrt", true);
 }

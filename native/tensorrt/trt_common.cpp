@@ -24,22 +24,45 @@ std::string library_version() {
 
 void fail(const std::string& message) { throw CoreError("ERR_TENSORRT", message); }
 
-void Logger::log(Severity severity, const char* msg) noexcept {
-  if (severity <= Severity::kERROR) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    errors_.emplace_back(msg);
-  }
-  if (severity > level_) return;
-  const char* tag = severity <= Severity::kERROR ? "error" : severity == Severity::kWARNING ? "warning" : "info";
-  std::fprintf(stderr, "[ct-edge tensorrt %s] %s\n", tag, msg);
-}
+namespace {
+thread_local Logger::Capture* current_capture = nullptr;
+constexpr size_t kUnclaimedLimit = 16;
+}  // namespace
 
-std::string Logger::take_errors() {
-  std::lock_guard<std::mutex> lock(mutex_);
+Logger::Capture::Capture(bool verbose) : verbose_(verbose), outer_(current_capture) { current_capture = this; }
+
+Logger::Capture::~Capture() { current_capture = outer_; }
+
+std::string Logger::Capture::errors() const {
   std::string out;
   for (const auto& e : errors_) out += (out.empty() ? "" : "; ") + e;
-  errors_.clear();
-  return out;
+  if (!out.empty()) return out;
+  Logger& log = logger();
+  std::lock_guard<std::mutex> lock(log.mutex_);
+  for (const auto& e : log.unclaimed_) out += (out.empty() ? "" : "; ") + e;
+  return out.empty() ? "TensorRT logged no error" : "TensorRT errors on other threads: " + out;
+}
+
+void Logger::log(Severity severity, const char* msg) noexcept {
+  try {
+    const std::string text = safe_string(msg);
+    Capture* capture = current_capture;
+    if (severity <= Severity::kERROR) {
+      if (capture) {
+        capture->errors_.push_back(text);
+      } else {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (unclaimed_.size() >= kUnclaimedLimit) unclaimed_.erase(unclaimed_.begin());
+        unclaimed_.push_back(text);
+      }
+    }
+    const Severity level = capture && capture->verbose_ ? Severity::kINFO : Severity::kWARNING;
+    if (severity > level) return;
+    const char* tag = severity <= Severity::kERROR ? "error" : severity == Severity::kWARNING ? "warning" : "info";
+    std::fprintf(stderr, "[ct-edge tensorrt %s] %s\n", tag, text.c_str());
+  } catch (...) {
+    // log() is noexcept for TensorRT: an allocation failure here loses the message, nothing more
+  }
 }
 
 Logger& logger() {
@@ -86,6 +109,12 @@ std::string dims_string(const nvinfer1::Dims& d) {
   std::string s = "[";
   for (int i = 0; i < d.nbDims; ++i) s += (i ? "," : "") + std::to_string(d.d[i]);
   return s + "]";
+}
+
+std::vector<long long> dims_vector(const nvinfer1::Dims& d) {
+  std::vector<long long> v;
+  for (int i = 0; i < d.nbDims; ++i) v.push_back(d.d[i]);
+  return v;
 }
 
 int64_t volume(const nvinfer1::Dims& d) {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 #include "../cuda/preprocess.h"
 #include "trt_common.h"
@@ -28,17 +29,17 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 
 void cuda_check(cudaError_t e, const char* what) { cuda::check(static_cast<int>(e), what); }
 
-std::vector<long long> dims_vector(const Dims& d) {
-  std::vector<long long> v;
-  for (int i = 0; i < d.nbDims; ++i) v.push_back(d.d[i]);
-  return v;
+std::string shape_text(const std::vector<long long>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);
+  return s + "]";
 }
 
 }  // namespace
 
 Engine::~Engine() = default;
 
-std::shared_ptr<Engine> Engine::load(const std::string& path, bool force) {
+std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
   std::ifstream f(path, std::ios::binary);
   if (!f) throw CoreError("ERR_MODEL_NOT_FOUND", "TensorRT engine not found: " + path);
   std::vector<char> blob((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -46,35 +47,31 @@ std::shared_ptr<Engine> Engine::load(const std::string& path, bool force) {
 
   const cuda::DeviceInfo dev = cuda::probe_device();
   if (!dev.available) throw CoreError("ERR_CUDA", "cannot load a TensorRT engine: " + dev.reason);
-  const std::string cc = std::to_string(dev.major) + "." + std::to_string(dev.minor);
-
-  std::shared_ptr<Engine> e(new Engine());
-  e->path_ = path;
-  const std::string meta_path = metadata_path_for(path);
-  if (std::ifstream(meta_path).good()) {
-    e->metadata_ = EngineMetadata::from_json(read_text_file(meta_path));
-    e->has_metadata_ = true;
-    if (!force) check_engine_compatible(e->metadata_, path, library_version(), dev.name, cc);
-  } else {
-    std::fprintf(stderr, "[ct-edge tensorrt warning] %s has no metadata file (%s); cannot check that it was built for "
-                         "TensorRT %s on %s (sm %s)\n", path.c_str(), meta_path.c_str(), library_version().c_str(), dev.name.c_str(), cc.c_str());
-  }
 
   Logger& log = logger();
-  log.take_errors();
+  Logger::Capture capture;
+  std::shared_ptr<Engine> e(new Engine());
+  e->path_ = path;
   e->impl_.reset(new EngineImpl());
   e->impl_->runtime.reset(createInferRuntime(log));
-  if (!e->impl_->runtime) fail("createInferRuntime failed: " + log.take_errors());
+  if (!e->impl_->runtime) fail("createInferRuntime failed: " + capture.errors());
+  if (dla_core >= 0) {
+    const int32_t cores = e->impl_->runtime->getNbDLACores();
+    if (dla_core >= cores)
+      throw CoreError("ERR_ENGINE_MISMATCH", path + " was built for DLA core " + std::to_string(dla_core) + " and this device has " +
+                                                 std::to_string(cores) + " DLA core(s); rebuild it here with ct-edge build-engine");
+    e->impl_->runtime->setDLACore(dla_core);
+  }
   e->impl_->engine.reset(e->impl_->runtime->deserializeCudaEngine(blob.data(), blob.size()));
   if (!e->impl_->engine)
     throw CoreError("ERR_ENGINE_MISMATCH",
-                    "TensorRT " + library_version() + " could not deserialise " + path + " (" + log.take_errors() +
+                    "TensorRT " + library_version() + " could not deserialise " + path + " (" + capture.errors() +
                         "). An engine only loads on the TensorRT version and GPU it was built with; rebuild it here: "
-                        "npx ct-edge build-engine <model.onnx> --fp16 -o " + path);
+                        "npx ct-edge build-engine <model.onnx> -o " + path);
   ICudaEngine& eng = *e->impl_->engine;
   for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
     const char* name = eng.getIOTensorName(i);
-    e->tensors_.push_back({name, eng.getTensorIOMode(name) == TensorIOMode::kINPUT, data_type_name(eng.getTensorDataType(name)),
+    e->tensors_.push_back({safe_string(name), eng.getTensorIOMode(name) == TensorIOMode::kINPUT, data_type_name(eng.getTensorDataType(name)),
                            dims_vector(eng.getTensorShape(name))});
   }
   return e;
@@ -105,38 +102,64 @@ struct TrackerImpl {
     if (graph) cudaGraphExecDestroy(graph);
   }
 
-  void bind(Binding& b, const std::string& name, bool want_input, const std::vector<long long>& want_shape, const char* role) {
+  // Checks what the tracker can feed or read: the tensor's direction, its layout (linear only: an
+  // engine built with e.g. trtexec --inputIOFormats=fp16:hwc8 expects vectorised channels), a
+  // static shape, and with want_shape given, that shape exactly.
+  Dims checked_shape(const std::string& name, bool want_input, const std::vector<long long>* want_shape, const char* role) {
     ICudaEngine& eng = *engine->impl().engine;
-    bool found = false;
-    for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) found = found || name == eng.getIOTensorName(i);
-    if (!found) throw CoreError("ERR_MODEL_INVALID", std::string("the engine has no ") + role + " tensor named '" + name + "'");
     if ((eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT) != want_input)
       throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' is not an " + (want_input ? "input" : "output"));
+    const TensorFormat format = eng.getTensorFormat(name.c_str());
+    if (format != TensorFormat::kLINEAR)
+      throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' uses the layout \"" + safe_string(eng.getTensorFormatDesc(name.c_str())) +
+                                               "\"; ct-edge reads and writes linear NCHW tensors. Rebuild the engine with ct-edge build-engine, "
+                                               "or with trtexec without --inputIOFormats/--outputIOFormats other than fp32:chw or fp16:chw");
     Dims d = eng.getTensorShape(name.c_str());
     if (want_input && d.nbDims > 0 && d.d[0] < 0) {  // dynamic batch: pin it to 1
       d.d[0] = 1;
-      if (!context->setInputShape(name.c_str(), d)) fail("cannot set the shape of '" + name + "' to " + dims_string(d));
+      if (!context->setInputShape(name.c_str(), d)) fail("cannot set the shape of '" + name + "' to " + dims_string(d) + ": " + logger_errors());
     }
     if (!want_input) d = context->getTensorShape(name.c_str());
-    long long want = 1;
-    std::string want_text = "[";
-    for (size_t i = 0; i < want_shape.size(); ++i) want *= want_shape[i], want_text += (i ? "," : "") + std::to_string(want_shape[i]);
-    if (volume(d) != want)
+    for (int i = 0; i < d.nbDims; ++i)
+      if (d.d[i] < 0)
+        throw CoreError(want_input ? "ERR_MODEL_INVALID" : "ERR_MODEL_OUTPUT",
+                        std::string("engine ") + (want_input ? "input" : "output") + " '" + name + "' (" + role + ") has the shape " + dims_string(d) +
+                            (want_input ? ", dynamic beyond the batch" : ", which depends on the data") +
+                            "; ct-edge needs static shapes: export the ONNX model with static sizes and rebuild the engine");
+    if (want_shape && dims_vector(d) != *want_shape)
       throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' has shape " + dims_string(d) + " but the tracker is configured for " +
-                                               want_text + "] (template/search/feature sizes)");
+                                               shape_text(*want_shape) + " (" + role + "; template/search/feature sizes)");
+    return d;
+  }
+
+  std::string logger_errors() { return capture_ ? capture_->errors() : std::string(); }
+
+  void set_address(const std::string& name, void* address) {
+    if (!context->setTensorAddress(name.c_str(), address))
+      fail("setTensorAddress failed for '" + name + "': " + logger_errors());
+  }
+
+  void bind(Binding& b, const std::string& name, bool want_input, const std::vector<long long>& want_shape, const char* role) {
+    ICudaEngine& eng = *engine->impl().engine;
+    bool found = false;
+    for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) found = found || name == safe_string(eng.getIOTensorName(i));
+    if (!found) throw CoreError("ERR_MODEL_INVALID", std::string("the engine has no ") + role + " tensor named '" + name + "'");
+    const Dims d = checked_shape(name, want_input, &want_shape, role);
     b.name = name;
     b.type = eng.getTensorDataType(name.c_str());
     if (b.type != DataType::kFLOAT && b.type != DataType::kHALF)
       throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' is " + data_type_name(b.type) + "; float32 or float16 expected");
     b.count = static_cast<size_t>(volume(d));
     b.device.resize(b.count * data_type_size(b.type));
-    if (!context->setTensorAddress(name.c_str(), b.device.get())) fail("setTensorAddress failed for '" + name + "'");
+    set_address(name, b.device.get());
   }
 
   void setup() {
+    Logger::Capture capture;
+    capture_ = &capture;
     ICudaEngine& eng = *engine->impl().engine;
     context.reset(eng.createExecutionContext());
-    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + logger().take_errors());
+    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + capture.errors());
     const TrackerConfig& c = options.core;
     const long long t = c.template_size, s = c.search_size, f = c.feature_size;
     const TensorNames& n = options.names;
@@ -146,62 +169,98 @@ struct TrackerImpl {
     bind(outputs[1], n.size, false, {1, 2, f, f}, "size map");
     bind(outputs[2], n.offset, false, {1, 2, f, f}, "offset map");
     for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
-      const std::string name = eng.getIOTensorName(i);
+      const std::string name = safe_string(eng.getIOTensorName(i));
       if (name == tmpl.name || name == search.name || name == outputs[0].name || name == outputs[1].name || name == outputs[2].name) continue;
       if (eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT)
         throw CoreError("ERR_MODEL_INVALID", "the engine has an input '" + name + "' the tracker does not feed");
+      const Dims d = checked_shape(name, false, nullptr, "extra output");
       extra_outputs.emplace_back();
       Binding& b = extra_outputs.back();
       b.name = name;
       b.type = eng.getTensorDataType(name.c_str());
-      b.count = static_cast<size_t>(volume(context->getTensorShape(name.c_str())));
+      b.count = static_cast<size_t>(volume(d));
       b.device.resize(std::max<size_t>(1, b.count * data_type_size(b.type)));
-      context->setTensorAddress(name.c_str(), b.device.get());
+      set_address(name, b.device.get());
     }
     for (int k = 0; k < 3; ++k) {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
       out_float[k].resize(outputs[k].count);
     }
+    capture_ = nullptr;
   }
 
   // enqueueV3 and the three output copies: the part a CUDA graph may replay.
   void enqueue_network() {
-    if (!context->enqueueV3(static_cast<cudaStream_t>(stream.get()))) fail("enqueueV3 failed: " + logger().take_errors());
+    if (!context->enqueueV3(static_cast<cudaStream_t>(stream.get()))) fail("enqueueV3 failed: " + logger_errors());
     for (int k = 0; k < 3; ++k)
       cuda::copy_to_host_async(host_out[k].get(), outputs[k].device.get(), outputs[k].count * data_type_size(outputs[k].type), stream.get());
   }
 
-  void run_network() {
+  // Stops using graphs for this tracker, after clearing the (non-sticky) error a failed capture
+  // leaves behind, as trtexec does.
+  void give_up_graph(const std::string& why) {
+    cudaGetLastError();
+    options.cuda_graph = false;
+    std::fprintf(stderr, "[ct-edge tensorrt warning] CUDA graph capture failed (%s); running without a CUDA graph\n", why.c_str());
+  }
+
+  // Captures enqueue_network() into `graph`; false (graphs off) when any step fails. Whatever the
+  // failure, the capture is ended first so the stream leaves capture mode, and a partial graph is
+  // destroyed: enqueueV3 may return false while capturing (an operation not permitted in a graph),
+  // which leaves a graph that must not be used, and an invalidated capture returns no graph at all
+  // (cudaErrorStreamCaptureInvalidated from cudaStreamEndCapture).
+  bool capture_graph() {
     const auto s = static_cast<cudaStream_t>(stream.get());
+    cudaError_t e = cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) {
+      give_up_graph(std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(e));
+      return false;
+    }
+    std::string enqueue_error;
+    try {
+      enqueue_network();
+    } catch (const std::exception& x) {
+      enqueue_error = x.what();
+    }
+    cudaGraph_t g = nullptr;
+    e = cudaStreamEndCapture(s, &g);
+    if (!enqueue_error.empty() || e != cudaSuccess || !g) {
+      if (g) cudaGraphDestroy(g);
+      give_up_graph(!enqueue_error.empty() ? enqueue_error
+                                           : std::string("cudaStreamEndCapture: ") + (e != cudaSuccess ? cudaGetErrorString(e) : "no graph"));
+      return false;
+    }
+    e = cudaGraphInstantiateWithFlags(&graph, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) {
+      graph = nullptr;
+      give_up_graph(std::string("cudaGraphInstantiate: ") + cudaGetErrorString(e));
+      return false;
+    }
+    return true;
+  }
+
+  void run_network() {
+    Logger::Capture capture;
+    capture_ = &capture;
+    struct Reset {
+      TrackerImpl* t;
+      ~Reset() { t->capture_ = nullptr; }
+    } reset{this};
     if (!options.cuda_graph || !warmed_up) {
       enqueue_network();  // the first enqueue runs TensorRT's lazy initialisation, which cannot be captured
       warmed_up = true;
       return;
     }
-    if (!graph) {
-      cudaGraph_t g = nullptr;
-      cuda_check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
-      try {
-        enqueue_network();
-      } catch (...) {
-        cudaStreamEndCapture(s, &g);
-        if (g) cudaGraphDestroy(g);
-        throw;
-      }
-      cuda_check(cudaStreamEndCapture(s, &g), "cudaStreamEndCapture");
-      const cudaError_t e = cudaGraphInstantiateWithFlags(&graph, g, 0);
-      cudaGraphDestroy(g);
-      if (e != cudaSuccess) {  // e.g. a plugin that cannot be captured: fall back for good
-        cudaGetLastError();
-        graph = nullptr;
-        options.cuda_graph = false;
-        std::fprintf(stderr, "[ct-edge tensorrt warning] CUDA graph capture failed (%s); running without it\n", cudaGetErrorString(e));
-        enqueue_network();
-        return;
-      }
+    if (!graph && !capture_graph()) {
+      enqueue_network();
+      return;
     }
-    cuda_check(cudaGraphLaunch(graph, s), "cudaGraphLaunch");
+    cuda_check(cudaGraphLaunch(graph, static_cast<cudaStream_t>(stream.get())), "cudaGraphLaunch");
   }
+
+ private:
+  Logger::Capture* capture_ = nullptr;  // this call's TensorRT messages (set while setup/run_network run)
 };
 
 GpuTracker::GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options)
@@ -213,10 +272,12 @@ GpuTracker::~GpuTracker() = default;
 
 bool GpuTracker::initialized() const { return impl_->state.started(); }
 
+bool GpuTracker::cuda_graph_active() const { return impl_->graph != nullptr; }
+
 void GpuTracker::init(const FrameView& host_frame, const Box& box) {
   TrackerImpl& t = *impl_;
   const CropWindow w = t.state.start(host_frame, box);
-  const FrameView dev = t.stager.stage(host_frame, t.stream.get());
+  const FrameView dev = t.stager.stage(host_frame, w, t.stream.get());
   cuda::crop_normalize_async(dev, w, t.options.core.template_size, t.options.core.norm, t.tmpl.device.get(),
                              t.tmpl.type == DataType::kHALF, t.stream.get());
   t.stream.synchronize();  // the template tensor stays bound at the same address for the whole track
@@ -227,7 +288,7 @@ TrackResult GpuTracker::track(const FrameView& host_frame, GpuTimings* timings) 
   GpuTimings local;
   auto t0 = Clock::now();
   const CropWindow w = t.state.search_window(host_frame.width, host_frame.height);
-  const FrameView dev = t.stager.stage(host_frame, t.stream.get());
+  const FrameView dev = t.stager.stage(host_frame, w, t.stream.get());
   local.stage_ms = ms_since(t0);
   t0 = Clock::now();
   cuda::crop_normalize_async(dev, w, t.options.core.search_size, t.options.core.norm, t.search.device.get(),

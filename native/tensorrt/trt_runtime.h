@@ -18,7 +18,7 @@
 #include "../core/frame.h"
 #include "../core/model_contract.h"
 #include "../core/tracker_core.h"
-#include "engine_metadata.h"
+#include "trt_common.h"
 
 namespace ctedge {
 namespace trt {
@@ -27,12 +27,12 @@ struct EngineImpl;
 
 class Engine {
  public:
-  // Reads `path` and `path.json`; refuses a metadata mismatch (ERR_ENGINE_MISMATCH) unless `force`.
-  // A missing metadata file only warns (engines built by trtexec have none).
-  static std::shared_ptr<Engine> load(const std::string& path, bool force = false);
+  // Deserialises the engine in `path` on the current GPU; `dla_core` >= 0 for an engine built for a
+  // DLA core (from its metadata). The metadata file and the version/GPU check are the TypeScript
+  // side's (ts/deploy/tensorrt.ts); a deserialisation failure is ERR_ENGINE_MISMATCH.
+  static std::shared_ptr<Engine> load(const std::string& path, int dla_core = -1);
   ~Engine();
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
-  const EngineMetadata* metadata() const { return has_metadata_ ? &metadata_ : nullptr; }
   const std::string& path() const { return path_; }
   EngineImpl& impl() { return *impl_; }
 
@@ -40,14 +40,15 @@ class Engine {
   Engine() = default;
   std::unique_ptr<EngineImpl> impl_;
   std::vector<TensorInfo> tensors_;
-  EngineMetadata metadata_;
-  bool has_metadata_ = false;
   std::string path_;
 };
 
 struct GpuTrackerOptions {
   TrackerConfig core;  // sizes are checked against the engine's tensor shapes
   TensorNames names;   // the engine's tensors for each role
+  // Capture the enqueue and output copies in a CUDA graph from the second frame on. Any failure of
+  // the capture (begin, enqueueV3 during capture, an invalidated capture, instantiation) ends the
+  // capture, discards the partial graph, clears the CUDA error and runs without a graph from then on.
   bool cuda_graph = false;
 };
 
@@ -64,6 +65,7 @@ class GpuTracker {
   void init(const FrameView& host_frame, const Box& box);
   TrackResult track(const FrameView& host_frame, GpuTimings* timings = nullptr);
   bool initialized() const;
+  bool cuda_graph_active() const;  // a graph was captured and is replayed
 
  private:
   std::unique_ptr<TrackerImpl> impl_;

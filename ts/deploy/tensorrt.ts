@@ -1,29 +1,38 @@
 /**
  * The TypeScript side of the TensorRT backend (native/tensorrt): finding it in the addon, loading an
- * engine with the model conventions recorded beside it, and building one. Only addons built by
- * cmake-js on a machine with CUDA and TensorRT have it (`npm run build:native:cmake`); without it
- * every entry point says what to install or set.
+ * engine with the model conventions recorded beside it, and building one. Only addons built with
+ * CUDA and TensorRT have it (`npx ct-edge build-native`); without it every entry point says what to
+ * install or run.
+ *
+ * The metadata file beside an engine (`<engine>.json`) is written and read here, with JSON and
+ * node:crypto: the addon takes and returns plain values. Reading it checks every field it uses,
+ * so a truncated or hostile file is an ERR_ENGINE_METADATA, never a crash.
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
-import { readOnnxModel } from '../contract/onnx-reader.js';
+import { createHash } from 'node:crypto';
+import { readFile, stat, writeFile, rename, rm } from 'node:fs/promises';
 import { CtEdgeError, fromNative } from '../contract/errors.js';
 import { metadataFromConfig, optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
-import { loadNative, type TensorRtBinding, type TrtBuildOptions, type TrtBuildReport, type TrtEngine, type TrtEngineMetadata } from './native.js';
+import { decomposeLayerNorm, LAYERNORM_DECOMPOSED_MARKER, onnxNodes } from '../contract/onnx-layernorm.js';
+import { parseOnnxModel } from '../contract/onnx-reader.js';
+import { loadNative, type TensorRtBinding, type TrtBuildOptions, type TrtBuildReport, type TrtEngine, type TrtTensorInfo } from './native.js';
 
 /** `tensorrt` alone: the precision is not recorded (no metadata file, or TensorRT 11's strongly typed engines). */
 export type TensorRtBackend = 'tensorrt-fp16' | 'tensorrt-fp32' | 'tensorrt';
 
-/** What to install or set to get the TensorRT backend, after the reason this build lacks it. */
+/** The command that builds the GPU addon inside an installed ct-edge (ts/cli/commands/build-native.ts). */
+export const BUILD_NATIVE_COMMAND = 'npx ct-edge build-native';
+
+/** What to install or run to get the TensorRT backend, after the reason this build lacks it. */
 export function tensorRtGuidance(): string {
   const build = loadNative().build;
-  const why = build ? `cmake-js did not find it: ${build.tensorrt.whyNot}` : 'the addon was built by node-gyp (`npm install`), which builds the CPU backend only';
+  const why = build ? `the GPU build did not find it: ${build.tensorrt.whyNot}` : 'the addon was built by node-gyp (`npm install`), which builds the CPU backend only';
   return (
-    `this build of ct-edge has no TensorRT backend (${why}). To get it: on a Jetson, CUDA and TensorRT come with ` +
-    'JetPack (5.1: TensorRT 8.5 and CUDA 11.4; 6: TensorRT 10.3 and CUDA 12.6; headers missing? ' +
-    '`sudo apt-get install nvidia-tensorrt-dev`); run `npm run build:native:cmake` in the ct-edge package. On a desktop ' +
-    'with an NVIDIA GPU: install the CUDA toolkit and TensorRT 8.5 or newer, then run ' +
-    '`TENSORRT_ROOT=/path/to/TensorRT CUDA_PATH=/usr/local/cuda npm run build:native:cmake`. `ct-edge doctor` shows what ' +
-    'the build found. Meanwhile the .onnx model runs on onnxruntime (CPU).'
+    `this build of ct-edge has no TensorRT backend (${why}). To get it, run \`${BUILD_NATIVE_COMMAND}\`: it finds CUDA and ` +
+    'TensorRT, builds the GPU addon inside the installed package and says what is missing. On a Jetson they come with JetPack ' +
+    '(5.1: TensorRT 8.5 and CUDA 11.4; 6.0: TensorRT 8.6 and CUDA 12.2; 6.1/6.2: TensorRT 10.3 and CUDA 12.6; headers missing? ' +
+    '`sudo apt-get install nvidia-tensorrt-dev`). On a desktop with an NVIDIA GPU, install the CUDA toolkit and TensorRT 8.5 or ' +
+    `newer, then \`${BUILD_NATIVE_COMMAND} --tensorrt-root /path/to/TensorRT --cuda-path /usr/local/cuda\` (or set TENSORRT_ROOT and ` +
+    'CUDA_PATH). `ct-edge doctor` shows what the build found. Meanwhile the .onnx model runs on onnxruntime (CPU).'
   );
 }
 
@@ -34,86 +43,409 @@ export function tensorRtBinding(what: string): TensorRtBinding {
   return trt;
 }
 
+/** `[major, minor, patch]` of "10.3.0" (missing parts 0). */
+function versionParts(version: string): number[] {
+  return version.split('.').map((p) => Number.parseInt(p, 10) || 0);
+}
+
+/** True when `version` is `major.minor` or newer. */
+export function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [a, b] = versionParts(version);
+  return a > major || (a === major && b >= minor);
+}
+
+/** TensorRT's ONNX parser reads LayerNormalization from 8.6 on (onnx-tensorrt 8.6-GA added it). */
+export function parsesLayerNorm(tensorRtVersion: string): boolean {
+  return versionAtLeast(tensorRtVersion, 8, 6);
+}
+
+// ---- the metadata file ---------------------------------------------------------------------------
+
+/** `<engine>.json` beside an engine: what it was built with and for, and the model's conventions. */
+export interface TrtEngineMetadata {
+  /** 2 since the file is written by TypeScript (1: older ct-edge, still read). */
+  formatVersion: number;
+  /** The libnvinfer that built it. */
+  tensorrtVersion: string;
+  gpu: { name: string; computeCapability: string };
+  /** "strongly-typed" on TensorRT 11, where the ONNX model's own types decide. */
+  precision: 'fp16' | 'fp32' | 'strongly-typed';
+  /** Whether FP32 layers may use TF32 tensor cores (Ampere and later); false unless built with --tf32. */
+  tf32: boolean;
+  keepFp32: string[];
+  fp32Layers: number;
+  obeyPrecision: boolean;
+  /** DLA core the engine runs on (GPU fallback for the rest); -1: GPU only. */
+  dlaCore: number;
+  /** Builder optimisation level; -1: TensorRT's default. */
+  optLevel: number;
+  /** LayerNormalization was spelled out in primitive ops before parsing (TensorRT < 8.6). */
+  layerNormDecomposed: boolean;
+  onnx: { path: string; sha256: string };
+  builtAt: string;
+  tensors: TrtTensorInfo[];
+  /** The ONNX model's ct-edge metadata_props (channel order, crop factors, ...), which an engine cannot carry. */
+  modelMetadata?: Record<string, string>;
+}
+
+export const ENGINE_METADATA_FORMAT = 2;
+/** A metadata file is a few kB; anything this large is not one. */
+const METADATA_MAX_BYTES = 1 << 20;
+
+export function metadataPathFor(enginePath: string): string {
+  return `${enginePath}.json`;
+}
+
+/**
+ * Parses and checks the text of `<engine>.json` (`path` names it in errors). Every field is checked
+ * for its type and range; unknown fields are ignored. Throws ERR_ENGINE_METADATA saying what is wrong
+ * and that build-engine rewrites the file.
+ */
+export function parseEngineMetadata(text: string, path: string): TrtEngineMetadata {
+  const bad = (what: string): never => {
+    throw new CtEdgeError('ERR_ENGINE_METADATA', `the engine metadata ${path} ${what}; rebuild the engine with ct-edge build-engine, which rewrites it (or delete the file to load the engine without its checks)`);
+  };
+  if (text.length > METADATA_MAX_BYTES) bad(`is ${text.length} bytes, too large for an engine metadata file`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return bad(`is not valid JSON (${(error as Error).message})`);
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(json)) return bad('is not a JSON object');
+  const own = (o: Record<string, unknown>, key: string): unknown => (Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined);
+  const string = (o: Record<string, unknown>, key: string, where: string, pattern?: RegExp): string => {
+    const v = own(o, key);
+    if (typeof v !== 'string' || (pattern && !pattern.test(v))) bad(`has ${where} ${v === undefined ? 'missing' : JSON.stringify(v)?.slice(0, 80)}${pattern ? ` (expected ${pattern.source})` : ''}`);
+    return v as string;
+  };
+  const optional = <T>(o: Record<string, unknown>, key: string, check: (v: unknown) => v is T, fallback: T, what: string): T => {
+    const v = own(o, key);
+    if (v === undefined) return fallback;
+    if (!check(v)) bad(`has ${key} ${JSON.stringify(v)?.slice(0, 80)}, not ${what}`);
+    return v as T;
+  };
+  const int = (min: number, max: number) => (v: unknown): v is number => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+  const bool = (v: unknown): v is boolean => typeof v === 'boolean';
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.length <= 1000 && v.every((s) => typeof s === 'string');
+
+  const formatVersion = optional(json, 'formatVersion', int(1, Number.MAX_SAFE_INTEGER), 1, 'a format version');
+  if (formatVersion > ENGINE_METADATA_FORMAT) bad(`has format version ${formatVersion}, written by a newer ct-edge than this one (${ENGINE_METADATA_FORMAT})`);
+  const version = /^\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+  const gpu = own(json, 'gpu');
+  if (!isObject(gpu)) return bad('has no gpu object');
+  const precision = string(json, 'precision', 'precision', /^(fp16|fp32|strongly-typed)$/) as TrtEngineMetadata['precision'];
+  const onnx = optional(json, 'onnx', isObject, {}, 'an object');
+  const tensors = optional(json, 'tensors', (v): v is unknown[] => Array.isArray(v) && v.length <= 1000, [], 'an array of tensors').map((t, i) => {
+    if (!isObject(t)) return bad(`has tensors[${i}] that is not an object`);
+    const shape = own(t, 'shape');
+    if (!Array.isArray(shape) || shape.length > 16 || !shape.every(int(-1, 2 ** 31 - 1))) bad(`has tensors[${i}].shape that is not a list of dimensions`);
+    return {
+      name: string(t, 'name', `tensors[${i}].name`),
+      io: string(t, 'io', `tensors[${i}].io`, /^(input|output)$/) as 'input' | 'output',
+      dtype: string(t, 'dtype', `tensors[${i}].dtype`),
+      shape: shape as number[],
+    };
+  });
+  const recorded = optional(json, 'modelMetadata', isObject, undefined as unknown as Record<string, unknown>, 'an object');
+  if (recorded && !Object.values(recorded).every((v) => typeof v === 'string')) bad('has modelMetadata values that are not strings');
+  return {
+    formatVersion,
+    tensorrtVersion: string(json, 'tensorrtVersion', 'tensorrtVersion', version),
+    gpu: { name: string(gpu, 'name', 'gpu.name'), computeCapability: string(gpu, 'computeCapability', 'gpu.computeCapability', /^\d{1,2}\.\d{1,2}$/) },
+    precision,
+    // Format 1 did not record TF32: those engines were built with TensorRT's default, TF32 on.
+    tf32: optional(json, 'tf32', bool, formatVersion < 2, 'true or false'),
+    keepFp32: optional(json, 'keepFp32', strings, [], 'a list of layer kinds'),
+    fp32Layers: optional(json, 'fp32Layers', int(0, 2 ** 31 - 1), 0, 'a layer count'),
+    obeyPrecision: optional(json, 'obeyPrecision', bool, formatVersion < 2, 'true or false'),
+    dlaCore: optional(json, 'dlaCore', int(-1, 15), -1, 'a DLA core from -1 to 15'),
+    optLevel: optional(json, 'optLevel', int(-1, 5), -1, 'an optimisation level from -1 to 5'),
+    layerNormDecomposed: optional(json, 'layerNormDecomposed', bool, false, 'true or false'),
+    onnx: {
+      path: optional(onnx, 'path', (v): v is string => typeof v === 'string', '', 'a path'),
+      sha256: optional(onnx, 'sha256', (v): v is string => typeof v === 'string' && /^([0-9a-f]{64})?$/.test(v), '', 'a sha256 in hex'),
+    },
+    builtAt: optional(json, 'builtAt', (v): v is string => typeof v === 'string', '', 'a date'),
+    tensors,
+    ...(recorded ? { modelMetadata: { ...(recorded as Record<string, string>) } } : {}),
+  };
+}
+
+/** `<engine>.json`, checked; null when there is none (engines from trtexec). */
+export async function readEngineMetadata(enginePath: string): Promise<TrtEngineMetadata | null> {
+  const path = metadataPathFor(enginePath);
+  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return null;
+    throw new CtEdgeError('ERR_IO', `cannot read the engine metadata ${path}: ${error.message}`, { cause: error });
+  });
+  if (!info) return null;
+  if (!info.isFile()) throw new CtEdgeError('ERR_ENGINE_METADATA', `the engine metadata ${path} is not a file`);
+  if (info.size > METADATA_MAX_BYTES) throw new CtEdgeError('ERR_ENGINE_METADATA', `the engine metadata ${path} is ${info.size} bytes, too large for an engine metadata file; rebuild the engine with ct-edge build-engine`);
+  const text = await readFile(path, 'utf8').catch((error: Error) => {
+    throw new CtEdgeError('ERR_IO', `cannot read the engine metadata ${path}: ${error.message}`, { cause: error });
+  });
+  return parseEngineMetadata(text, path);
+}
+
+async function writeTextAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new CtEdgeError('ERR_IO', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The command that rebuilds `enginePath` the way it was built, for mismatch messages. */
+function rebuildCommand(meta: TrtEngineMetadata, enginePath: string): string {
+  const flags = [meta.precision === 'fp32' ? '--fp32' : meta.precision === 'fp16' ? '--fp16' : '', meta.tf32 ? '--tf32' : '', meta.dlaCore >= 0 ? `--dla ${meta.dlaCore}` : '']
+    .filter(Boolean)
+    .join(' ');
+  return `npx ct-edge build-engine ${meta.onnx.path || '<model.onnx>'}${flags ? ` ${flags}` : ''} -o ${enginePath}`;
+}
+
+/**
+ * ERR_ENGINE_MISMATCH when the engine was built by another TensorRT version or for a GPU of another
+ * compute capability: TensorRT engines run only where they were built. The message names both and
+ * the command that rebuilds the engine here. `gpu` is undefined when no device is usable (the load
+ * then fails with ERR_CUDA).
+ */
+export function checkEngineCompatible(meta: TrtEngineMetadata, enginePath: string, tensorRtVersion: string, gpu: { name: string; computeCapability: string } | undefined): void {
+  let why = '';
+  if (meta.tensorrtVersion !== tensorRtVersion) {
+    why = `it was built with TensorRT ${meta.tensorrtVersion} and this process loaded TensorRT ${tensorRtVersion}`;
+  } else if (gpu && meta.gpu.computeCapability !== gpu.computeCapability) {
+    why = `it was built for ${meta.gpu.name} (compute capability ${meta.gpu.computeCapability}) and this GPU is ${gpu.name} (compute capability ${gpu.computeCapability})`;
+  }
+  if (why) {
+    throw new CtEdgeError(
+      'ERR_ENGINE_MISMATCH',
+      `cannot use the TensorRT engine ${enginePath}: ${why}. TensorRT engines only run on the TensorRT version and GPU they were built with; rebuild it on this machine: ${rebuildCommand(meta, enginePath)}`,
+    );
+  }
+}
+
 function backendOf(metadata: TrtEngineMetadata | null): TensorRtBackend {
   if (metadata?.precision === 'fp16') return 'tensorrt-fp16';
   if (metadata?.precision === 'fp32') return 'tensorrt-fp32';
   return 'tensorrt';
 }
 
-/**
- * The ONNX model's ct-edge metadata_props (channel order, crop factors, box mapping, ...), which an
- * engine cannot carry: buildEngine() records them in `<engine>.json` under this key. The native
- * metadata reader ignores keys it does not know.
- */
-const RECORDED_KEY = 'modelMetadata';
-
-async function recordedModelOptions(enginePath: string): Promise<ModelOptions> {
-  const text = await readFile(`${enginePath}.json`, 'utf8').catch(() => undefined);
-  if (text === undefined) return {};  // engines from trtexec have no metadata: names and shapes still come from the engine
-  const recorded = (JSON.parse(text) as Record<string, unknown>)[RECORDED_KEY];
-  return recorded && typeof recorded === 'object' ? optionsFromMetadata(recorded as Record<string, string>) : {};
-}
-
 export interface LoadedTensorRtEngine {
   handle: TrtEngine;
   config: ModelConfig;
   backend: TensorRtBackend;
+  /** Null for engines without a metadata file (e.g. from trtexec). */
+  metadata: TrtEngineMetadata | null;
 }
 
 /**
- * Deserialises an engine (refused when it was built for another TensorRT version or GPU) and
- * resolves its ModelConfig: `options` over the conventions recorded at build time over the engine's
- * own tensor names and shapes.
+ * Deserialises an engine (refused when its metadata says it was built for another TensorRT version
+ * or GPU) and resolves its ModelConfig: `options` over the conventions recorded at build time over
+ * the engine's own tensor names and shapes.
  */
 export async function loadTensorRtEngine(path: string, options: ModelOptions): Promise<LoadedTensorRtEngine> {
   const trt = tensorRtBinding(`${path} is a TensorRT engine`);
+  const metadata = await readEngineMetadata(path);
+  const device = loadNative().cuda?.probe();
+  if (metadata) {
+    checkEngineCompatible(metadata, path, trt.version, device?.available ? device : undefined);
+  } else {
+    process.emitWarning(
+      `${path} has no metadata file (${metadataPathFor(path)}, written by ct-edge build-engine): cannot check that it was built for TensorRT ${trt.version} on this GPU, and its conventions (channel order, crop factors, ...) must be given as options`,
+      { code: 'CT_EDGE_ENGINE_WITHOUT_METADATA' },
+    );
+  }
   let handle: TrtEngine;
   try {
-    handle = await trt.loadEngine(path);
+    handle = await trt.loadEngine(path, { dlaCore: metadata?.dlaCore ?? -1 });
   } catch (error) {
     fromNative(error);
   }
   try {
     const signature = (io: 'input' | 'output'): TensorSignature[] =>
       handle.tensors.filter((t) => t.io === io).map((t) => ({ name: t.name, shape: t.shape.map((d) => (d >= 0 ? d : 'dynamic')) }));
-    const config = resolveModelConfig({ inputs: signature('input'), outputs: signature('output') }, await recordedModelOptions(path), options);
-    return { handle, config, backend: backendOf(handle.metadata) };
+    const recorded = metadata?.modelMetadata ? optionsFromMetadata(metadata.modelMetadata) : {};
+    const config = resolveModelConfig({ inputs: signature('input'), outputs: signature('output') }, recorded, options);
+    return { handle, config, backend: backendOf(metadata), metadata };
   } catch (error) {
     handle.dispose();
     throw error;
   }
 }
 
-export interface BuildEngineOptions extends TrtBuildOptions {
+// ---- building ------------------------------------------------------------------------------------
+
+export interface BuildEngineOptions {
+  onnx: string;
+  /** Default: the ONNX path with .engine. */
+  output?: string;
+  /** Default true; used only where the GPU has fast FP16. */
+  fp16?: boolean;
+  /** Let FP32 layers use TF32 tensor cores (Ampere and later, Orin included). Default false: FP32 means FP32. */
+  tf32?: boolean;
+  workspaceMiB?: number;
+  timingCache?: string;
+  /** Layer kinds kept in FP32 in an FP16 engine; default ['layernorm', 'softmax']; 'name:SUBSTRING' matches layer names. */
+  keepFp32?: string[];
+  /** Fail the build rather than run a kept layer in FP16 (kOBEY_PRECISION_CONSTRAINTS); default false (prefer). */
+  obeyPrecision?: boolean;
+  /** DLA core to run on, with GPU fallback (Jetson AGX Xavier, Xavier NX, AGX Orin, Orin NX). */
+  dlaCore?: number;
+  /** Builder optimisation level 0..5 (TensorRT 8.6 or newer). */
+  optLevel?: number;
+  /**
+   * Spell LayerNormalization out in primitive ops before parsing: 'auto' (the default) on TensorRT
+   * older than 8.6, whose parser lacks the op; true always; false never.
+   */
+  decomposeLayerNorm?: boolean | 'auto';
+  verbose?: boolean;
   /** Applied over the ONNX model's metadata, as for Engine.load; recorded beside the engine. */
   modelOptions?: ModelOptions;
 }
 
 export interface BuiltEngine extends TrtBuildReport {
+  metadataPath: string;
+  metadata: TrtEngineMetadata;
   /** The model's conventions, as recorded in the metadata file. */
   config: ModelConfig;
 }
 
+/** `model.onnx` -> `model.engine`. */
+export function defaultEnginePath(onnx: string): string {
+  return `${onnx.replace(/\.onnx$/i, '')}.engine`;
+}
+
+/**
+ * The keepFp32 kinds to hand the native builder for a model whose LayerNormalization was spelled
+ * out: "layernorm" matches no layer type before TensorRT 8.6, so it becomes the decomposed nodes'
+ * names (TensorRT names layers after ONNX nodes).
+ */
+function keepKinds(kinds: string[], decomposed: boolean): string[] {
+  if (!decomposed) return kinds;
+  return kinds.flatMap((k) => (/^(layernorm|normalization)$/i.test(k) ? [`name:${LAYERNORM_DECOMPOSED_MARKER}`] : [k]));
+}
+
+/** The bytes of an ONNX model; ERR_MODEL_NOT_FOUND when there is no such file. */
+export async function readOnnxBytes(path: string): Promise<Uint8Array> {
+  return readFile(path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `ONNX model not found: ${path}`, { cause: error });
+    throw new CtEdgeError('ERR_IO', `cannot read the ONNX model ${path}: ${error.message}`, { cause: error });
+  });
+}
+
 /**
  * Builds a TensorRT engine for this machine's GPU from an ONNX model and writes `<engine>.json`
- * beside it. The model's tensors and options are checked before the (minutes-long) build.
+ * beside it. The model's tensors and options are checked before the (minutes-long) build; on
+ * TensorRT older than 8.6 its LayerNormalization ops are spelled out in memory first.
  */
 export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEngine> {
   const trt = tensorRtBinding(`cannot build a TensorRT engine from ${options.onnx}`);
-  if (!(await stat(options.onnx).catch(() => undefined))?.isFile()) {
-    throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `ONNX model not found: ${options.onnx}`);
-  }
-  const { modelOptions, ...buildOptions } = options;
-  const model = await readOnnxModel(options.onnx);
+  const bytes = await readOnnxBytes(options.onnx);
+  const { modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
+  const model = parseOnnxModel(bytes);
   const config = resolveModelConfig(model, optionsFromMetadata(model.metadata), modelOptions ?? {});
+  const rewrite = decompose === true || (decompose === 'auto' && !parsesLayerNorm(trt.version)) ? decomposeLayerNorm(bytes) : undefined;
+  const decomposed = (rewrite?.replaced ?? 0) > 0;
+  const output = rest.output ?? defaultEnginePath(options.onnx);
+  const keepFp32 = rest.keepFp32 ?? ['layernorm', 'softmax'];
+  const native: TrtBuildOptions = {
+    ...rest,
+    output,
+    keepFp32: keepKinds(keepFp32, decomposed),
+    ...(decomposed ? { onnxData: rewrite!.bytes } : {}),
+  };
   let report: TrtBuildReport;
   try {
-    report = await trt.buildEngine(buildOptions);
+    report = await trt.buildEngine(native);
   } catch (error) {
     fromNative(error);
   }
-  const json = JSON.parse(await readFile(report.metadataPath, 'utf8')) as Record<string, unknown>;
-  json[RECORDED_KEY] = metadataFromConfig(config);
-  await writeFile(report.metadataPath, `${JSON.stringify(json, null, 2)}\n`);
-  return { ...report, config };
+  const metadata: TrtEngineMetadata = {
+    formatVersion: ENGINE_METADATA_FORMAT,
+    tensorrtVersion: report.tensorrtVersion,
+    gpu: report.gpu,
+    precision: report.precision,
+    tf32: report.tf32,
+    keepFp32: report.precision === 'fp16' ? keepFp32 : [],
+    fp32Layers: report.fp32Layers,
+    obeyPrecision: options.obeyPrecision ?? false,
+    dlaCore: report.dlaCore,
+    optLevel: report.optLevel,
+    layerNormDecomposed: decomposed,
+    onnx: { path: options.onnx, sha256: createHash('sha256').update(bytes).digest('hex') },
+    builtAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    tensors: report.tensors,
+    modelMetadata: metadataFromConfig(config),
+  };
+  const metadataPath = metadataPathFor(report.enginePath);
+  await writeTextAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
+  return { ...report, metadataPath, metadata, config };
+}
+
+// ---- the equivalent trtexec command ---------------------------------------------------------------
+
+/** Quotes a shell word when it needs it. */
+function shellWord(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The trtexec command that builds the engine buildEngine(options) builds, for a model's bytes and a
+ * TensorRT version: the same precision, TF32 choice, workspace, timing cache, optimisation level,
+ * DLA core, and the layers kept in FP32 named one by one (trtexec matches layers by name; TensorRT
+ * names them after the ONNX nodes). Either engine loads in ct-edge and in trtexec. `notes` says what
+ * the command cannot express.
+ */
+export function trtexecCommand(options: BuildEngineOptions, bytes: Uint8Array, tensorRtVersion: string): { command: string; notes: string[] } {
+  const notes: string[] = [];
+  const [major] = versionParts(tensorRtVersion);
+  const decompose = options.decomposeLayerNorm ?? 'auto';
+  const needsRewrite = decompose === true || (decompose === 'auto' && !parsesLayerNorm(tensorRtVersion));
+  const rewrite = needsRewrite ? decomposeLayerNorm(bytes) : undefined;
+  const nodes = onnxNodes(rewrite?.bytes ?? bytes);
+  if (rewrite && rewrite.replaced > 0) {
+    notes.push(
+      `TensorRT ${tensorRtVersion} cannot parse LayerNormalization: give trtexec a model with it spelled out ` +
+        '(`ct-edge export --decompose-layernorm`); build-engine does this in memory',
+    );
+  }
+  const args = [`--onnx=${options.onnx}`, `--saveEngine=${options.output ?? defaultEnginePath(options.onnx)}`];
+  const fp16 = options.fp16 ?? true;
+  if (major >= 11) {
+    notes.push(`TensorRT ${tensorRtVersion} builds strongly typed engines: the precision is the ONNX model's, --fp16 and the FP32 layers do not apply`);
+  } else if (fp16) {
+    args.push('--fp16');
+  }
+  if (!options.tf32) args.push('--noTF32');
+  args.push(`--memPoolSize=workspace:${options.workspaceMiB ?? 1024}`);
+  if (options.timingCache) args.push(`--timingCacheFile=${options.timingCache}`);
+  if (options.optLevel !== undefined && options.optLevel >= 0) args.push(`--builderOptimizationLevel=${options.optLevel}`);
+  if (options.dlaCore !== undefined && options.dlaCore >= 0) args.push(`--useDLACore=${options.dlaCore}`, '--allowGPUFallback');
+  if (major < 11 && fp16) {
+    const kinds = keepKinds(options.keepFp32 ?? ['layernorm', 'softmax'], (rewrite?.replaced ?? 0) > 0);
+    const matches = (node: { name: string; opType: string }) =>
+      kinds.some((k) => {
+        const kind = k.toLowerCase();
+        if (kind.startsWith('name:')) return node.name.includes(k.slice(5));
+        if (kind === 'layernorm' || kind === 'normalization') return node.opType === 'LayerNormalization';
+        if (kind === 'softmax') return node.opType === 'Softmax';
+        if (kind === 'reduce') return node.opType.startsWith('Reduce');
+        return false;
+      });
+    const kept = nodes.filter(matches).map((n) => n.name);
+    if (kept.length > 0) {
+      args.push(`--precisionConstraints=${options.obeyPrecision ? 'obey' : 'prefer'}`);
+      args.push(`--layerPrecisions=${kept.map((n) => `${n}:fp32`).join(',')}`);
+      args.push(`--layerOutputTypes=${kept.map((n) => `${n}:fp32`).join(',')}`);
+      notes.push(`${kept.length} layer(s) kept in FP32 are named after their ONNX nodes; helper layers the parser adds (constants, shuffles) are not listed`);
+    }
+  }
+  args.push(versionAtLeast(tensorRtVersion, 8, 6) ? '--skipInference' : '--buildOnly');
+  if (options.verbose) args.push('--verbose');
+  return { command: ['trtexec', ...args].map(shellWord).join(' '), notes };
 }

@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { compareEngines, randomSamples, sequenceSamples, type Agreement } from '../../deploy/eval/compare-engines.js';
 import { Engine } from '../../deploy/engine.js';
 import { CtEdgeError } from '../../contract/errors.js';
-import { buildEngine, type BuiltEngine } from '../../deploy/tensorrt.js';
+import { loadNative } from '../../deploy/native.js';
+import { buildEngine, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
 import type { CliCommand } from '../command.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
 
@@ -16,20 +17,32 @@ const KEEP_FP32_KINDS = ['layernorm', 'normalization', 'softmax', 'reduce'];
 const usage = `usage: ct-edge build-engine <model.onnx> [-o model.engine] [options]
 
 Builds a TensorRT engine for this machine's GPU and TensorRT version and writes <engine>.json beside
-it (TensorRT version, GPU, precision, tensors, the ONNX file's sha256, the model's conventions).
-An engine runs only where it was built: build it on the target device (e.g. the Jetson itself).
-Needs an addon built with TensorRT (npm run build:native:cmake; see docs/JETSON.md).
+it (TensorRT version, GPU, precision, TF32, DLA core, tensors, the ONNX file's sha256, the model's
+conventions). An engine runs only where it was built: build it on the target device (e.g. the Jetson
+itself), and on a Jetson in the power mode it will run in. Needs an addon built with TensorRT
+(npx ct-edge build-native; see docs/JETSON.md). On TensorRT older than 8.6 the model's
+LayerNormalization ops are spelled out in primitive ops first (that parser lacks the op).
 
 Options:
   -o, --output PATH      the engine file (default: the model's path with .engine)
   --fp16                 FP16 kernels where the GPU has fast FP16, else FP32 (the default)
   --fp32                 FP32 only
+  --tf32                 let FP32 layers use TF32 tensor cores (Ampere and later, Orin included);
+                         off by default, so that FP32 means FP32 (TensorRT itself turns TF32 on)
   --keep-fp32 KINDS      layer kinds kept in FP32 in an FP16 engine (default layernorm,softmax; also
                          reduce, name:SUBSTRING for layers by name, none to keep none)
+  --obey-precision       fail the build rather than run a kept layer in FP16 (default: prefer FP32,
+                         which leaves TensorRT free to fuse attention)
+  --dla N                run on DLA core N, layers DLA cannot run fall back to the GPU (Jetson AGX
+                         Xavier, Xavier NX, AGX Orin, Orin NX; needs FP16)
+  --opt-level N          builder optimisation level 0-5 (TensorRT 8.6 or newer; default 3): lower
+                         builds faster, higher searches longer for faster kernels
   --workspace MiB        builder memory pool limit (default 1024)
-  --timing-cache FILE    load measured tactics from FILE when it exists and save them after the build
-                         (later builds on the same GPU and TensorRT take a fraction of the time)
+  --timing-cache FILE    load measured tactics from FILE when it matches this GPU and TensorRT (a
+                         file that does not is replaced) and save them after the build
   --verbose              TensorRT's informational messages
+  --dry-run              build nothing: print the equivalent trtexec command (for the TensorRT
+                         version of this addon, else TensorRT 10) and what it cannot express
   --verify               then run the engine and the ONNX model on onnxruntime (CPU) on the same
                          crops and report how far apart they are
   --sequence DIR         real frames for --verify too, an OTB sequence folder (frames in img/,
@@ -57,18 +70,28 @@ function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
     m.tensors.filter((t) => t.io === io).map((t) => `${t.name} ${t.dtype} [${t.shape.join(',')}]`).join(', ');
   const precision =
     m.precision === 'fp16'
-      ? `fp16, ${m.fp32Layers} layer(s) kept in FP32 (${m.keepFp32.join(', ') || 'none asked'})`
+      ? `fp16, ${m.fp32Layers} layer(s) kept in FP32 (${m.keepFp32.join(', ') || 'none asked'}; ${m.obeyPrecision ? 'obeyed' : 'preferred'})`
       : m.precision === 'fp32' && askedFp16 && !r.fastFp16
         ? 'fp32 (this GPU has no fast FP16)'
         : m.precision;
   return [
     `built ${r.enginePath} in ${r.seconds.toFixed(1)} s with TensorRT ${m.tensorrtVersion} for ${m.gpu.name} (compute capability ${m.gpu.computeCapability})`,
-    `  precision: ${precision}`,
+    `  precision: ${precision}; TF32 ${m.tf32 ? 'on' : 'off'}${m.dlaCore >= 0 ? `; DLA core ${m.dlaCore} with GPU fallback` : ''}${m.optLevel >= 0 ? `; optimisation level ${m.optLevel}` : ''}`,
+    ...(m.layerNormDecomposed ? ['  LayerNormalization spelled out in primitive ops (this TensorRT cannot parse it)'] : []),
     `  inputs:    ${tensors('input')}`,
     `  outputs:   ${tensors('output')}`,
     `  metadata:  ${r.metadataPath}`,
     ...(r.timingCacheSaved ? [`  timing cache: ${r.timingCacheLoaded ? 'loaded and ' : ''}saved`] : []),
+    ...r.warnings.map((w) => `  warning: ${w}`),
   ].join('\n');
+}
+
+/** --dla and --opt-level: whole numbers in range. */
+function rangeFlag(text: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < min || v > max) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} must be a whole number from ${min} to ${max}, got '${text}'`);
+  return v;
 }
 
 function agreementTable(rows: readonly Agreement[]): string {
@@ -95,7 +118,12 @@ export const command: CliCommand = {
         output: { type: 'string', short: 'o' },
         fp16: { type: 'boolean' },
         fp32: { type: 'boolean' },
+        tf32: { type: 'boolean' },
         'keep-fp32': { type: 'string' },
+        'obey-precision': { type: 'boolean' },
+        dla: { type: 'string' },
+        'opt-level': { type: 'string' },
+        'dry-run': { type: 'boolean' },
         workspace: { type: 'string' },
         'timing-cache': { type: 'string' },
         verbose: { type: 'boolean' },
@@ -112,19 +140,37 @@ export const command: CliCommand = {
     if (!values.verify && (values.sequence || values.samples)) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--sequence and --samples go with --verify');
     }
+    if (values['dry-run'] && values.verify) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--dry-run builds nothing to --verify');
+    if (values.dla !== undefined && values.fp32) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'DLA runs FP16 (or INT8) layers only: --dla goes without --fp32');
     const onnx = positionals[0];
     const modelOptions = await modelOptionsFor(onnx, modelOptionsFromFlags(values));
     const samples = parseIntFlag(values.samples, 'samples', 50);
-    const built = await buildEngine({
+    const dlaCore = rangeFlag(values.dla, 'dla', 0, 15);
+    const optLevel = rangeFlag(values['opt-level'], 'opt-level', 0, 5);
+    const options: BuildEngineOptions = {
       onnx,
       ...(values.output ? { output: values.output } : {}),
       ...(values.fp32 ? { fp16: false } : {}),
+      ...(values.tf32 ? { tf32: true } : {}),
       ...(values.workspace ? { workspaceMiB: parseIntFlag(values.workspace, 'workspace', 1024, 16) } : {}),
       ...(values['timing-cache'] ? { timingCache: values['timing-cache'] } : {}),
       ...(values['keep-fp32'] !== undefined ? { keepFp32: parseKeepFp32(values['keep-fp32']) } : {}),
+      ...(values['obey-precision'] ? { obeyPrecision: true } : {}),
+      ...(dlaCore !== undefined ? { dlaCore } : {}),
+      ...(optLevel !== undefined ? { optLevel } : {}),
       ...(values.verbose ? { verbose: true } : {}),
       modelOptions,
-    });
+    };
+    if (values['dry-run']) {
+      const version = loadNative().tensorrt?.version;
+      const { command, notes } = trtexecCommand(options, await readOnnxBytes(onnx), version ?? '10.3.0');
+      console.log(`# the trtexec command that builds the same engine${version ? ` (TensorRT ${version})` : ' (this addon has no TensorRT: written for TensorRT 10)'}:`);
+      console.log(command);
+      for (const note of notes) console.log(`# ${note}`);
+      console.log(`# ct-edge loads an engine from trtexec (give the model's conventions as options, or build with ct-edge for <engine>.json), and trtexec --loadEngine runs one from ct-edge${dlaCore !== undefined ? ` (with --useDLACore=${dlaCore})` : ''}`);
+      return 0;
+    }
+    const built = await buildEngine(options);
     console.log(describeBuild(built, !values.fp32));
     if (!values.verify) return 0;
 

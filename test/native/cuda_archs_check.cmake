@@ -1,0 +1,53 @@
+# Checks native/cmake/CtEdgeCudaArchs.cmake with `cmake -P` (test/cuda-archs.test.ts runs it):
+#   cmake -DFIXTURES=<dir with orin, xavier, pi compatible files> -P test/native/cuda_archs_check.cmake
+# Prints "ok <case>" per case and "FAIL <case>: ..." for each wrong answer; exits non-zero on any.
+cmake_minimum_required(VERSION 3.19)
+include("${CMAKE_CURRENT_LIST_DIR}/../../native/cmake/CtEdgeCudaArchs.cmake")
+
+set(_failures 0)
+function(expect name got want)
+  if("${got}" STREQUAL "${want}")
+    message(STATUS "ok ${name}")
+  else()
+    message(STATUS "FAIL ${name}: got '${got}', want '${want}'")
+    math(EXPR _f "${_failures} + 1")
+    set(_failures ${_f} PARENT_SCOPE)
+  endif()
+endfunction()
+
+ct_edge_jetson_arch(orin "${FIXTURES}/orin")
+expect("Orin device tree -> 87" "${orin}" "87")
+ct_edge_jetson_arch(xavier "${FIXTURES}/xavier")
+expect("Xavier device tree -> 72" "${xavier}" "72")
+ct_edge_jetson_arch(pi "${FIXTURES}/pi")
+expect("another board -> none" "${pi}" "")
+ct_edge_jetson_arch(none "${FIXTURES}/does-not-exist")
+expect("no device tree -> none" "${none}" "")
+
+set(cuda114 50 52 53 60 61 62 70 72 75 80 86 87)   # nvcc 11.4 --list-gpu-arch
+set(cuda126 50 52 53 60 61 62 70 72 75 80 86 87 89 90)
+set(cuda130 75 80 86 87 88 89 90 100 103 110 120 121)
+
+ct_edge_choose_cuda_archs(a why 11.4 "${cuda114}" aarch64 "" 87)
+expect("JetPack 5 on Orin: sm_87 only" "${a}" "87-real")
+ct_edge_choose_cuda_archs(a why 11.4 "${cuda114}" aarch64 "" 72)
+expect("JetPack 5 on Xavier: sm_72 only" "${a}" "72-real")
+ct_edge_choose_cuda_archs(a why 12.6 "${cuda126}" aarch64 "" 87)
+expect("JetPack 6 on Orin: sm_87 only" "${a}" "87-real")
+ct_edge_choose_cuda_archs(a why 13.0 "${cuda130}" aarch64 "" 72)
+expect("Xavier with CUDA 13: nothing" "${a}" "")
+if(NOT why MATCHES "sm_72, which nvcc 13.0 cannot target")
+  expect("Xavier with CUDA 13 says why" "${why}" "...sm_72, which nvcc 13.0 cannot target...")
+endif()
+ct_edge_choose_cuda_archs(a why 11.4 "${cuda114}" aarch64 "" "")
+expect("arm64 CUDA 11.4, SoC unknown: Xavier and Orin" "${a}" "72-real;87-real;87-virtual")
+ct_edge_choose_cuda_archs(a why 12.6 "${cuda126}" x86_64 "" "")
+expect("desktop CUDA 12.6" "${a}" "72-real;75-real;80-real;86-real;87-real;89-real;90-real;90-virtual")
+ct_edge_choose_cuda_archs(a why 13.0 "${cuda130}" x86_64 "" "")
+expect("desktop CUDA 13.0" "${a}" "75-real;80-real;86-real;87-real;89-real;90-real;100-real;110-real;120-real;120-virtual")
+ct_edge_choose_cuda_archs(a why 13.0 "${cuda130}" aarch64 "87" 72)
+expect("CT_EDGE_CUDA_ARCHS wins" "${a}" "87")
+
+if(_failures GREATER 0)
+  message(FATAL_ERROR "${_failures} case(s) failed")
+endif()
