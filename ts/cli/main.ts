@@ -22,6 +22,7 @@ const commands: { name: string; summary: string; training?: true; load: () => Pr
   { name: 'bench', summary: 'latency percentiles, FPS, stage split and memory of one or more models', load: () => import('./commands/bench.js') },
   { name: 'build-engine', summary: 'build a TensorRT engine from an ONNX model (FP16 on GPUs that have it), optionally verify it', load: () => import('./commands/build-engine.js') },
   { name: 'doctor', summary: 'show what this build and machine have: CUDA, TensorRT, GPU, onnxruntime, training, ffmpeg', load: () => import('./commands/doctor.js') },
+  { name: 'build-native', summary: 'build the GPU addon (CUDA and TensorRT, found by probing) inside the installed package', load: () => import('./commands/build-native.js') },
 ];
 
 /** A training command's module, or a typed error naming the packages when TensorFlow.js is not installed. */
