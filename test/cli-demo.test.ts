@@ -1,20 +1,28 @@
-/** The README's main command: the shipped teacher and students side by side on held-out clips. */
+/** The README's main command: VitTrack and the students compressed from it, on the shipped clip. */
 import test from 'ava';
-import { existsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { command } from '../ts/cli/commands/demo.js';
 import { runCommand } from './helpers/cli.js';
-import { repoRoot } from './helpers/data.js';
+import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason } from './helpers/data.js';
 
-test('ct-edge demo tracks held-out clips with the shipped teacher and every shipped student', async (t) => {
-  for (const name of ['teacher', 'student-4', 'student-3', 'student-2']) t.true(existsSync(join(repoRoot, 'models', `${name}.onnx`)), `models/${name}.onnx is shipped`);
-  const { code, stdout: table } = await runCommand(command, ['--clips', '2', '--frames', '20']);
+const students = readdirSync(join(repoRoot, 'models')).filter((n) => /^vittrack-student.*\.onnx$/.test(n));
+
+test.serial('ct-edge demo puts every shipped VitTrack student beside VitTrack on held-out footage', async (t) => {
+  const { code, stdout } = await runCommand(command, []);
   t.is(code, 0);
-  t.log(table);
-  for (const name of ['teacher', 'student-4', 'student-3', 'student-2']) t.regex(table, new RegExp(`models/${name}\\.onnx`));
-  t.regex(table, /AUC kept/);
+  t.log(stdout);
+  t.regex(stdout, /\| VitTrack +\| +1\.000 \|/);
+  for (const name of students) t.regex(stdout, new RegExp(`\\| ${name.replace('.onnx', '')} +\\| +[01]\\.\\d{3} \\|`));
+  t.regex(stdout, /--sequences DIR/);
 });
 
-test('ct-edge demo names a missing model and how it is made', async (t) => {
-  await t.throwsAsync(command.run(['--teacher', '/nonexistent/teacher.onnx']), { code: 'ERR_MODEL_NOT_FOUND', message: /README/ });
+(hasSharedData ? test.serial : test.skip)(`ct-edge demo --sequences adds success AUC on labelled sequences${hasSharedData ? '' : ` (${sharedDataSkipReason})`}`, async (t) => {
+  const { stdout } = await runCommand(command, ['--sequences', sequencesDir]);
+  t.regex(stdout, /\| VitTrack +\| +7\d\.\d \| +100\.0% \|/);
+});
+
+test('ct-edge demo refuses bad flags', async (t) => {
+  await t.throwsAsync(command.run(['--threads', '0']), { code: 'ERR_INVALID_ARGUMENT', message: /--threads must be a whole number >= 1/ });
+  await t.throwsAsync(command.run(['--clips', '2']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
 });

@@ -17,12 +17,13 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Engine, Tracker, type Box, type Frame } from '../ts/index.js';
+import { Engine, type Frame } from '../ts/index.js';
 import { openDataset } from '../ts/deploy/datasets/dataset.js';
 import { iou, SUCCESS_THRESHOLDS } from '../ts/deploy/eval/metrics.js';
 import { readImage } from '../ts/deploy/io/images.js';
 import { openSource } from '../ts/deploy/io/open.js';
-import { proposeTargets } from '../ts/train/data/pseudo-label.js';
+import { agreement as agreementOf, trackSideBySide } from '../ts/deploy/eval/agreement.js';
+import { proposeTargets } from '../ts/deploy/eval/targets.js';
 import { Rng } from '../ts/train/data/random.js';
 
 const shared = join(import.meta.dirname, '..', '..', 'shared', 'data');
@@ -50,27 +51,7 @@ const models = [
   { label: 'VitTrack', engine: await Engine.load(values.vittrack!, { ...VITTRACK, threads }) },
   ...(await Promise.all(values.student.map(async (path) => ({ label: basename(path, '.onnx'), engine: await Engine.load(path, { threads }) })))),
 ];
-
-/** Runs every model's tracker over `frames` from `box`, frame-interleaved; boxes and track() times per model. */
-async function trackAll(frames: readonly Frame[], box: Box): Promise<{ boxes: Box[][]; ms: number[][] }> {
-  const trackers = models.map((m) => new Tracker(m.engine));
-  const boxes: Box[][] = models.map(() => [box]);
-  const ms: number[][] = models.map(() => []);
-  try {
-    trackers.forEach((t) => t.init(frames[0], box));
-    for (let i = 1; i < frames.length; i++) {
-      for (let k = 0; k < trackers.length; k++) {
-        const t0 = performance.now();
-        const r = await trackers[k].track(frames[i]);
-        ms[k].push(performance.now() - t0);
-        boxes[k].push(r.box);
-      }
-    }
-  } finally {
-    trackers.forEach((t) => t.dispose());
-  }
-  return { boxes, ms };
-}
+const engines = models.map((m) => m.engine);
 
 /** A frame's contribution to the success AUC: the share of thresholds its IoU clears. */
 const frameScore = (overlap: number) => SUCCESS_THRESHOLDS.filter((t) => overlap > t).length / SUCCESS_THRESHOLDS.length;
@@ -84,7 +65,7 @@ const times: number[][] = models.map(() => []);
 for (const sequence of dataset.sequences) {
   const frames = await Promise.all(sequence.framePaths.map(readImage));
   for (let round = 0; round < rounds; round++) {
-    const { boxes, ms } = await trackAll(frames, sequence.groundTruth[0]!);
+    const { boxes, trackMs: ms } = await trackSideBySide(engines, frames, sequence.groundTruth[0]!);
     models.forEach((_, k) => {
       times[k].push(...ms[k]);
       if (round === 0) scores[k].push(sequence.groundTruth.flatMap((gt, i) => (gt ? [frameScore(iou(boxes[k][i], gt))] : [])));
@@ -113,17 +94,9 @@ for (const name of (await readdir(values.unlabeled!).catch(() => [])).filter((n)
   for await (const { frame } of source) frames.push(frame);
   await source.close();
   const tail = frames.slice(Math.floor(frames.length * (1 - Number(values['held-out']))));
-  const sums = models.map(() => 0);
-  let counted = 0;
   const targets = proposeTargets(tail[0], 2);
-  for (const box of targets) {
-    const { boxes } = await trackAll(tail, box);
-    for (let i = 1; i < tail.length; i++) {
-      models.forEach((_, k) => (sums[k] += iou(boxes[k][i], boxes[0][i])));
-      counted += 1;
-    }
-  }
-  agreement.push({ video: name, frames: tail.length, targets: targets.length, meanIou: sums.map((s) => s / counted) });
+  const { meanIou } = await agreementOf(engines, tail, targets);
+  agreement.push({ video: name, frames: tail.length, targets: targets.length, meanIou });
   console.error(`${name}: held-out tail of ${tail.length} frames, ${targets.length} targets`);
 }
 

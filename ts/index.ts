@@ -26,6 +26,8 @@ export { iou, sequenceMetrics, averageMetrics, type Curves, type Scores, type Se
 export { evaluate, type EvalModel, type EvalResult } from './deploy/eval/evaluate.js';
 export { benchmark, type BenchModel, type BenchResult } from './deploy/eval/bench.js';
 export { oneStepCheck, type OneStepClip, type OneStepStats } from './deploy/eval/one-step.js';
+export { agreement, trackSideBySide, type TrackedSideBySide } from './deploy/eval/agreement.js';
+export { proposeTargets } from './deploy/eval/targets.js';
 export { openSource, type OpenSourceOptions } from './deploy/io/open.js';
 export { openVideo, openCamera, probeVideo, type VideoOptions, type CameraOptions, type FfmpegOptions } from './deploy/io/ffmpeg.js';
 export { openGStreamer, csiCameraPipeline, usbCameraPipeline, parsePipelineCaps, type GStreamerOptions } from './deploy/io/gstreamer.js';

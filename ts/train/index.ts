@@ -12,7 +12,7 @@ export type { CompressOptions, ReplacementSchedule, Stage } from './compress.js'
 export type { LogEntry, TrainProgress } from './loop.js';
 export type { DataSourceSpec, TrainingDataOptions } from './data-source.js';
 export { parseDataSource } from './data/data-spec.js';
-export { pseudoLabel, proposeTargets, readTracks, type PseudoLabelOptions, type Track } from './data/pseudo-label.js';
+export { pseudoLabel, readTracks, type PseudoLabelOptions, type Track } from './data/pseudo-label.js';
 export { importTrackerOnnx, importTrackerModel, type ImportedTracker } from './import-onnx.js';
 export type { ClipDifficulty, ClipOptions } from './data/generator.js';
 export { calibrateBoxSize, calibrateCheckpoint, type CalibrateCheckpointOptions, type SizeCalibration, type SizeCalibrationOptions } from './calibrate.js';

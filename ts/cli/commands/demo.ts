@@ -1,72 +1,83 @@
 /**
- * `ct-edge demo`: the whole deploy path on the models shipped in models/, with nothing but the
- * embedded default backend (onnxruntime on the CPU): generate held-out clips the models never saw,
- * track them with the teacher and its compressed student side by side, print AUC, FPS and how much
- * of the teacher's accuracy the student keeps.
+ * `ct-edge demo`: the product's story on the shipped models, with nothing but the default backend
+ * (onnxruntime on the CPU): VitTrack, a real pretrained tracker, beside the students compressed
+ * from it without labels. On footage no model trained on (the last 20% of the shipped clip) it
+ * shows how closely each student follows VitTrack and how much faster it runs; given labelled
+ * sequences (--sequences) it adds their success AUC.
  */
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openDataset } from '../../deploy/datasets/dataset.js';
-import { evaluate } from '../../deploy/eval/evaluate.js';
-import { formatTables } from '../../deploy/eval/report.js';
-import { Engine } from '../../deploy/engine.js';
 import { CtEdgeError } from '../../contract/errors.js';
-import { heldOutClips } from '../../train/data/generator.js';
-import { writeGot10k } from '../../train/data/writer.js';
+import { openDataset } from '../../deploy/datasets/dataset.js';
+import { agreement } from '../../deploy/eval/agreement.js';
+import { evaluate } from '../../deploy/eval/evaluate.js';
+import { markdownTable } from '../../deploy/eval/report.js';
+import { proposeTargets } from '../../deploy/eval/targets.js';
+import { Engine } from '../../deploy/engine.js';
+import { openSource } from '../../deploy/io/open.js';
+import type { Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
-import { parseIntFlag } from '../model-options.js';
+import { modelOptionsFor, parseIntFlag } from '../model-options.js';
 
 const modelsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
 
-const usage = `usage: ct-edge demo [--clips N] [--frames N] [--seed S] [--teacher FILE.onnx] [--student FILE.onnx ...]
+const usage = `usage: ct-edge demo [--sequences DIR] [--threads N]
 
-Tracks generated held-out clips (never used in training) with the shipped teacher and its
-compressed students on onnxruntime (CPU) and prints their success AUC, precision, FPS, the share
-of the teacher's AUC each student keeps and its speed-up.
+VitTrack (models/vittrack.onnx) beside the students compressed from it without labels
+(models/vittrack-student*.onnx), on onnxruntime (CPU):
+  - on the last 20% of models/tree.avi, footage no model trained on and nobody labelled: both
+    start from the same boxes (picked without labels); how closely each student follows VitTrack
+    (mean IoU) and the median time of one track() call;
+  - with --sequences DIR (labelled sequences in OTB layout): success AUC, and the share of
+    VitTrack's each student keeps.
 
 Options:
-  --clips N        held-out clips (default 8)
-  --frames N       frames per clip (default 100)
-  --seed S         held-out set (default 1, the set the README's figures use)
-  --teacher FILE   default models/teacher.onnx
-  --student FILE   repeatable; default every models/student-*.onnx`;
+  --sequences DIR   labelled sequences to score on (OTB layout: <name>/img, groundtruth_rect.txt)
+  --threads N       onnxruntime threads per model (default 1)`;
+
+const ms = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 
 export const command: CliCommand = {
   usage,
   async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        clips: { type: 'string' },
-        frames: { type: 'string' },
-        seed: { type: 'string' },
-        teacher: { type: 'string', default: join(modelsDir, 'teacher.onnx') },
-        student: { type: 'string', multiple: true },
-      },
-      strict: true,
-    });
-    const students = values.student ?? ['student-4', 'student-3', 'student-2'].map((n) => join(modelsDir, `${n}.onnx`)).filter((p) => existsSync(p));
-    const paths = [values.teacher!, ...students];
-    for (const p of paths) {
-      if (!existsSync(p)) throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `${p} not found; docs/TRAINING.md gives the commands that make it`);
-    }
-    const clips = heldOutClips(parseIntFlag(values.clips, 'clips', 8), parseIntFlag(values.seed, 'seed', 1, 0), { length: parseIntFlag(values.frames, 'frames', 100, 2) });
-    const dir = await mkdtemp(join(tmpdir(), 'ct-edge-demo-'));
+    const { values } = parseArgs({ args: argv, options: { sequences: { type: 'string' }, threads: { type: 'string' } }, strict: true });
+    const threads = parseIntFlag(values.threads, 'threads', 1);
+    const vittrack = join(modelsDir, 'vittrack.onnx');
+    const clip = join(modelsDir, 'tree.avi');
+    for (const p of [vittrack, clip]) if (!existsSync(p)) throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `${p} not found: the package is incomplete; reinstall ct-edge`);
+    const students = readdirSync(modelsDir).filter((n) => /^vittrack-student.*\.onnx$/.test(n)).sort().map((n) => join(modelsDir, n));
+    const models = [{ label: 'VitTrack', engine: await Engine.load(vittrack, { ...(await modelOptionsFor(vittrack, {})), threads }) }];
+    for (const path of students) models.push({ label: relative(modelsDir, path).replace(/\.onnx$/, ''), engine: await Engine.load(path, { threads }) });
     try {
-      await writeGot10k(dir, clips);
-      const dataset = await openDataset(dir, 'got10k');
-      const models = [];
-      for (const path of paths) models.push({ label: relative(process.cwd(), path), engine: await Engine.load(path) });
-      console.error(`ct-edge demo: ${clips.length} held-out clips of ${clips[0].length} frames, models on ${models[0].engine.backend}`);
-      const result = await evaluate(models, dataset);
-      console.log(formatTables(result).split('\n\n')[0]);
-      for (const m of models) await m.engine.dispose();
+      const engines = models.map((m) => m.engine);
+      const source = await openSource(clip);
+      const frames: Frame[] = [];
+      for await (const { frame } of source) frames.push(frame);
+      await source.close();
+      const tail = frames.slice(Math.floor(frames.length * 0.8));
+      const starts = proposeTargets(tail[0], 2);
+      console.error(`ct-edge demo: ${models.length} models on ${engines[0].backend}, ${threads} thread(s); models/tree.avi, last ${tail.length} of ${frames.length} frames, ${starts.length} targets`);
+      const agree = await agreement(engines, tail, starts);
+      const base = ms(agree.trackMs[0]);
+      console.log('Held-out footage (models/tree.avi, last 20%), both started from the same boxes:\n');
+      console.log(markdownTable(
+        ['Model', 'Mean IoU with VitTrack', 'ms per track() (p50)', 'Speed-up'],
+        models.map((m, k) => [m.label, agree.meanIou[k].toFixed(3), ms(agree.trackMs[k]).toFixed(2), `${(base / ms(agree.trackMs[k])).toFixed(2)}x`]),
+      ));
+      if (values.sequences) {
+        const result = await evaluate(models, await openDataset(values.sequences, 'otb'));
+        console.log(`\nLabelled sequences (${values.sequences}):\n`);
+        console.log(markdownTable(
+          ['Model', 'Success AUC', 'AUC kept'],
+          result.models.map((m) => [m.label, (100 * m.auc).toFixed(1), `${(100 * m.aucKept).toFixed(1)}%`]),
+        ));
+      } else {
+        console.log('\nGive --sequences DIR (labelled sequences, OTB layout) for success AUC too.');
+      }
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      for (const m of models) await m.engine.dispose();
     }
     return 0;
   },
