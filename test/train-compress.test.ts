@@ -19,7 +19,7 @@ import {
 import { Rng } from '../ts/train/data/random.js';
 import { trainLoop } from '../ts/train/loop.js';
 import { CtEdgeError } from '../ts/index.js';
-import { randomBatches } from './helpers/batches.js';
+import { randomBatch, randomBatches } from './helpers/batches.js';
 
 test.before(async () => {
   await initBackend(['wasm', 'cpu']);
@@ -55,14 +55,17 @@ test('progressive p: p_init during warm-up, linear, 1 in the final phase', (t) =
   t.is(p(0.95), 1);
   // p_init = 0.2: the line goes from 0.2 to 1 (the released code; the paper's formula would not)
   t.true(Math.abs(replacementRate({ kind: 'progressive', pInit: 0.2, a1: 0.1, a2: 0.1 }, 0.5) - 0.6) < 1e-12);
-  t.is(replacementRate({ kind: 'constant', p: 0.7 }, 0.99), 0.7);
+  // Constant p, then the paper's final phase at p = 1 (the last 10% unless a2 says otherwise).
+  t.is(replacementRate({ kind: 'constant', p: 0.7 }, 0.85), 0.7);
+  t.is(replacementRate({ kind: 'constant', p: 0.7 }, 0.95), 1);
+  t.is(replacementRate({ kind: 'constant', p: 0.7, a2: 0 }, 0.99), 0.7);
 });
 
-test('replacement draws: Bernoulli(p) per stage, never all teacher', (t) => {
+test('replacement draws: Bernoulli(p) per stage, never all teacher; exactly one student stage while p < 0.5', (t) => {
   const rng = new Rng(1);
   const stages = 4;
   const trials = 20000;
-  for (const p of [0.2, 0.5, 0.8]) {
+  for (const p of [0.5, 0.8]) {
     let students = 0;
     for (let i = 0; i < trials; i++) {
       const d = drawReplacement(stages, p, rng);
@@ -73,15 +76,16 @@ test('replacement draws: Bernoulli(p) per stage, never all teacher', (t) => {
     const expected = stages * p + (1 - p) ** stages;
     t.true(Math.abs(students / trials - expected) < 0.05, `p=${p}: ${students / trials} vs ${expected}`);
   }
-  // p = 0 draws the teacher everywhere, so every draw is the forced one: exactly one student stage,
-  // spread evenly over the stages
-  const forcedAt = [0, 0, 0, 0];
-  for (let i = 0; i < 4000; i++) {
-    const d = drawReplacement(stages, 0, rng);
-    t.is(d.filter(Boolean).length, 1);
-    forcedAt[d.indexOf(true)] += 1;
+  // Below 0.5 (CompressTracker's code): one student stage per draw, spread evenly over the stages.
+  for (const p of [0, 0.2, 0.49]) {
+    const at = [0, 0, 0, 0];
+    for (let i = 0; i < 4000; i++) {
+      const d = drawReplacement(stages, p, rng);
+      t.is(d.filter(Boolean).length, 1);
+      at[d.indexOf(true)] += 1;
+    }
+    t.true(at.every((n) => Math.abs(n - 1000) < 120), `p=${p}: student stages ${at.join(',')}`);
   }
-  t.true(forcedAt.every((n) => Math.abs(n - 1000) < 120), `forced stages ${forcedAt.join(',')}`);
 });
 
 test('student init: block i from the last (or first) teacher block of stage i, the rest copied', (t) => {
@@ -102,7 +106,7 @@ test('a compression run lowers its losses, never changes the teacher, and at lea
   const dir = await mkdtemp(join(tmpdir(), 'ct-compress-'));
   const teacher = TrackerNet.random(teacherConfig, 3);
   const before = teacher.weights();
-  const objective = compressionObjective(teacher, randomBatches(teacherConfig, 5, true), options({ steps: 30, schedule: { kind: 'constant', p: 0.5 } }));
+  const objective = compressionObjective(teacher, randomBatches(teacherConfig, 5, true), options({ steps: 30, schedule: { kind: 'constant', p: 0.5, a2: 0 } }));
   const draws: boolean[][] = [];
   const prepare = objective.prepare.bind(objective);
   objective.prepare = async (step) => {
@@ -161,4 +165,41 @@ test('heterogeneous student: projections train with it and are absent from its w
   });
   t.true(graded.includes('patch_embed.proj.weight') && graded.includes('box_head.conv5_ctr.weight'));
   objective.dispose();
+});
+
+test('feature mimicking counts every stage, teacher-run ones too, template and search tokens half each, over the student blocks', async (t) => {
+  const config = netConfig('tiny', { depth: 2, headNorm: 'none' });
+  const teacher = TrackerNet.random(config, 8);
+  const objective = compressionObjective(teacher, randomBatches(config, 9, true), options({ studentBlocks: 2, guidance: false, schedule: { kind: 'constant', p: 0.2, a2: 0 } }));
+  // A student block 0 unlike the teacher's, so that every stage after it differs too.
+  const w = objective.student.variable('blocks.0.mlp.fc2.weight');
+  w.assign(tf.mul(w, 3));
+  let step = 1;
+  for (; step < 50; step++) {
+    await objective.prepare(step);
+    if (objective.lastDraws[0] && !objective.lastDraws[1]) break;
+  }
+  t.deepEqual(objective.lastDraws, [true, false]);
+  const [got, expected, teacherRun] = tf.tidy(() => {
+    const mimic = objective.losses(step).mimic.dataSync()[0];
+    // By hand, on the same (fixed) batch: student block 0, then teacher block 1, each compared with the
+    // teacher's own output of that stage; template (first 16 tokens) and search tokens half each.
+    const b = randomBatch(config, 2, 9);
+    const template = tf.tensor4d(b.template, [2, 3, 64, 64]);
+    const search = tf.tensor4d(b.search, [2, 3, 128, 128]);
+    const reference = teacher.forward(template, search).features;
+    const s0 = objective.student.blocks[0].apply(objective.student.embed(template, search));
+    const s1 = teacher.blocks[1].apply(s0);
+    const half = (x: tf.Tensor3D, y: tf.Tensor3D) => {
+      const [n, nz, d] = [x.shape[1], 16, x.shape[2]];
+      const part = (from: number, size: number) => tf.mean(tf.squaredDifference(tf.slice(x, [0, from, 0], [2, size, d]), tf.slice(y, [0, from, 0], [2, size, d]))).dataSync()[0];
+      return (part(0, nz) + part(nz, n - nz)) / 2;
+    };
+    const teacherRunStage = half(s1, reference[1]);
+    return [mimic, (half(s0, reference[0]) + teacherRunStage) / 2, teacherRunStage];
+  });
+  t.true(teacherRun > 0, 'the teacher-run stage sees a changed input');
+  t.true(Math.abs(got - expected) <= 1e-5 * Math.max(1, expected), `mimic ${got} vs ${expected}`);
+  objective.dispose();
+  teacher.dispose();
 });

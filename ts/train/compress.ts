@@ -16,7 +16,7 @@
  * checkpoints and exports.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { validateNetConfig, type TrackerNetConfig } from './model/config.js';
+import { geometry, validateNetConfig, type TrackerNetConfig } from './model/config.js';
 import { matMulTransposeB } from './model/layers.js';
 import { TrackerNet, type VitBlock } from './model/network.js';
 import { CtEdgeError } from '../contract/errors.js';
@@ -37,6 +37,13 @@ export interface Stage {
  */
 export function divideStages(teacherDepth: number, studentDepth: number, sizes?: readonly number[]): Stage[] {
   const list = sizes ?? (() => {
+    if (studentDepth > teacherDepth) {
+      const even = Array.from({ length: teacherDepth }, (_, i) => i + 1).filter((n) => teacherDepth % n === 0);
+      throw new CtEdgeError(
+        'ERR_INVALID_ARGUMENT',
+        `a student of ${studentDepth} blocks cannot come from a ${teacherDepth}-block teacher (one teacher stage per student block): give --blocks from 1 to ${teacherDepth}; ${even.join(', ')} divide it evenly`,
+      );
+    }
     if (studentDepth < 1 || teacherDepth % studentDepth !== 0) {
       throw new CtEdgeError(
         'ERR_INVALID_ARGUMENT',
@@ -61,24 +68,29 @@ function unevenExample(teacherDepth: number, studentDepth: number): string {
 export type ReplacementSchedule =
   /** p rises from pInit to 1: constant for the first a1 of training, linear, then 1 for the last a2. */
   | { kind: 'progressive'; pInit: number; a1: number; a2: number }
-  /** A fixed p for the whole run (the paper's ablation without progressive replacement). */
-  | { kind: 'constant'; p: number };
+  /** A fixed p (the paper's ablation without progressive replacement), then 1 for the last a2 (default 0.1), as the paper's. */
+  | { kind: 'constant'; p: number; a2?: number };
 
 export const DEFAULT_SCHEDULE: ReplacementSchedule = { kind: 'progressive', pInit: 0.5, a1: 0.1, a2: 0.1 };
 
 /** Replacement rate (probability of running the student block) at `fraction` of the run. */
 export function replacementRate(schedule: ReplacementSchedule, fraction: number): number {
-  if (schedule.kind === 'constant') return schedule.p;
+  if (schedule.kind === 'constant') return fraction > 1 - (schedule.a2 ?? 0.1) ? 1 : schedule.p;
   const { pInit, a1, a2 } = schedule;
   if (fraction < a1) return pInit;
   if (fraction > 1 - a2) return 1;
   return pInit + ((1 - pInit) * (fraction - a1)) / (1 - a1 - a2);
 }
 
-/** One draw per stage (true = student block), shared by the whole batch; never all teacher. */
+/**
+ * One draw per stage (true = student block), shared by the whole batch; never all teacher. While
+ * p < 0.5 exactly one stage runs the student, as CompressTracker's released code does.
+ */
 export function drawReplacement(stages: number, p: number, rng: Rng): boolean[] {
   const draws = Array.from({ length: stages }, () => rng.next() < p);
-  if (!draws.some(Boolean)) draws[Math.floor(rng.next() * stages)] = true;
+  const forced = Math.floor(rng.next() * stages);
+  if (p < 0.5) return draws.map((_, i) => i === forced);
+  if (!draws.some(Boolean)) draws[forced] = true;
   return draws;
 }
 
@@ -218,15 +230,16 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
     losses(): LossTerms {
       let x = student.embed(batch.template, batch.search);
       const mimic: tf.Scalar[] = [];
+      const nz = geometry(student.config).templateTokens;
       stages.forEach((_, i) => {
-        if (draws[i]) {
-          x = student.blocks[i].apply(x);
-          if (o.mimic) {
-            const target = narrow ? project(teacherOut!.stageOutputs[i], i, 'out') : teacherOut!.stageOutputs[i];
-            mimic.push(tf.mean(tf.squaredDifference(x, target)) as tf.Scalar);
-          }
-        } else {
-          x = teacherStage(x, i);
+        x = draws[i] ? student.blocks[i].apply(x) : teacherStage(x, i);
+        // At the end of every stage, teacher-run ones included (their error reaches earlier student
+        // stages through the frozen teacher blocks); template and search tokens weigh half each.
+        if (o.mimic) {
+          const target = narrow ? project(teacherOut!.stageOutputs[i], i, 'out') : teacherOut!.stageOutputs[i];
+          const [b, n, d] = x.shape;
+          const part = (from: number, size: number) => tf.mean(tf.squaredDifference(tf.slice(x, [0, from, 0], [b, size, d]), tf.slice(target, [0, from, 0], [b, size, d])));
+          mimic.push(tf.mul(tf.add(part(0, nz), part(nz, n - nz)), 0.5) as tf.Scalar);
         }
       });
       const maps = student.head(x, { training: true });
@@ -243,7 +256,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
         parts.push(terms.guidance);
       }
       if (o.mimic) {
-        terms.mimic = tf.div(tf.addN(mimic), mimic.length) as tf.Scalar;
+        terms.mimic = tf.div(tf.addN(mimic), o.studentBlocks) as tf.Scalar; // summed over stages, over the student's blocks
         parts.push(tf.mul(terms.mimic, MIMIC_WEIGHT) as tf.Scalar);
       }
       return { ...terms, total: tf.addN(parts) as tf.Scalar };
