@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /** `ct-edge <command> [options]`: dispatches to the commands in ./commands. */
+import { readFileSync } from 'node:fs';
 import { CtEdgeError } from '../contract/errors.js';
 import { TRAINING_PACKAGES } from './training-packages.js';
 import type { CliCommand } from './command.js';
+import { describeError, joinNegativeValues } from './report.js';
+import { installSignalHandlers } from './signals.js';
 
 /**
  * Every command, loaded only when it runs: the deploy commands never load TensorFlow.js, so they
@@ -49,15 +52,25 @@ function help(): string {
   ].join('\n');
 }
 
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
-    return name ? 0 : 1;
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    console.log(version());
+    return 0;
   }
   const entry = commands.find((c) => c.name === name);
   if (!entry) {
-    console.error(`ct-edge: unknown command '${name}'\n\n${help()}`);
+    const near = commands.find((c) => c.name.startsWith(name) || name.startsWith(c.name));
+    console.error(`ct-edge: unknown command '${name}'${near ? `; did you mean '${near.name}'?` : ''} (\`ct-edge --help\` lists the commands)`);
     return 2;
   }
   const command = await load(entry);
@@ -65,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(command.usage);
     return 0;
   }
-  return command.run(rest);
+  return command.run(joinNegativeValues(rest));
 }
 
 // `ct-edge eval ... | head`: a reader that stops early is no error. Drop the rest of stdout and let
@@ -74,20 +87,26 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
 });
 
+/** The last word on any error: one line that says what to do, never a stack trace (CT_EDGE_DEBUG=1 shows it). */
+function fail(error: unknown): void {
+  const { line, code } = describeError(error);
+  console.error(line);
+  if (process.env.CT_EDGE_DEBUG) console.error(error);
+  process.exitCode = code;
+}
+process.on('uncaughtException', (error) => {
+  fail(error);
+  process.exit();
+});
+process.on('unhandledRejection', (error) => {
+  fail(error);
+  process.exit();
+});
+
+installSignalHandlers();
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: unknown) => {
-    if (error instanceof CtEdgeError) {
-      console.error(`ct-edge: ${error.message} [${error.code}]`);
-      process.exitCode = 1;
-    } else if ((error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`ct-edge: ${(error as Error).message} (see --help)`);
-      process.exitCode = 2;
-    } else {
-      console.error(error);
-      process.exitCode = 70;
-    }
-  },
+  fail,
 );

@@ -35,6 +35,11 @@ export interface TrackerOptions {
 
 const BYTES_PER_PIXEL: Record<string, number> = { rgb: 3, bgr: 3, rgba: 4, bgra: 4, gray: 1, nv12: 1 };
 
+/** A value for an error message, whatever it is (symbols and bigints included). */
+function describeValue(v: unknown): string {
+  return typeof v === 'string' ? `'${v}'` : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : v === null ? 'null' : typeof v;
+}
+
 /** Whether the frame's pixels are in shared memory, which the inference thread reads in place. */
 function inSharedMemory(frame: Frame): boolean {
   const data = frame.data as unknown;
@@ -69,7 +74,14 @@ export class Tracker {
     if (engine.disposed) throw new CtEdgeError('ERR_DISPOSED', 'cannot create a Tracker on a disposed Engine');
     const c = engine.config;
     const lostThreshold = options.lostThreshold ?? c.lostThreshold;
-    if (!Number.isFinite(lostThreshold)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${lostThreshold}`);
+    if (typeof lostThreshold !== 'number' || !Number.isFinite(lostThreshold)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${describeValue(lostThreshold)}`);
+    }
+    const boxMapping = options.boxMapping ?? c.boxMapping;
+    if (boxMapping !== 'ostrack' && boxMapping !== 'opencv') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `boxMapping must be 'ostrack' or 'opencv', got ${describeValue(boxMapping)}`);
+    for (const flag of ['inlinePreprocessing', 'cudaGraph'] as const) {
+      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${flag} must be true or false, got ${describeValue(options[flag])}`);
+    }
     this.engine = engine;
     this.inlinePreprocessing = options.inlinePreprocessing ?? false;
     // What the native loop needs on either backend (native/core/model_contract.h, parsed by native/addon/tracker_config.cpp).
@@ -82,7 +94,7 @@ export class Tracker {
       mean: c.mean,
       std: c.std,
       channelOrder: c.channelOrder,
-      boxMapping: options.boxMapping ?? c.boxMapping,
+      boxMapping,
       lostThreshold,
     };
     if (engine.backend !== 'onnxruntime-cpu') {

@@ -9,6 +9,7 @@ import { CtEdgeError } from '../../contract/errors.js';
 import type { Frame } from '../../contract/types.js';
 import { markdownTable } from '../../deploy/eval/report.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
 
 const usage = `usage: ct-edge bench --model m.onnx [--model m2.onnx ...] [--sequence DIR] [options]
@@ -97,6 +98,7 @@ export const command: CliCommand = {
       strict: true,
       allowPositionals: false,
     });
+    checkOutputFile(values.json, '--json');
     const frames = parseIntFlag(values.frames, 'frames', 300);
     const warmup = parseIntFlag(values.warmup, 'warmup', 20, 0);
     const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../../contract/errors.js';
 import { calibrateCheckpoint } from '../../train/calibrate.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { dataSources, parseClipMix } from '../training-options.js';
 
@@ -38,6 +39,7 @@ export const command: CliCommand = {
     const [input] = positionals;
     const output = values.output;
     if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the calibrated checkpoint with -o FILE.safetensors');
+    checkOutputFile(output, '-o');
     const pairs = parseIntFlag(values.pairs, 'pairs', 2048);
     const sources = await dataSources(values.data, 'ct-edge calibrate');
     console.error(`ct-edge calibrate: measuring on ${pairs} pairs`);

@@ -4,6 +4,7 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { DEFAULT_SCHEDULE, type ReplacementSchedule } from '../../train/compress.js';
 import { compressTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
 import { trainingProgressBar } from '../training-progress.js';
@@ -54,6 +55,7 @@ export const command: CliCommand = {
     if (!values.blocks) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of student blocks with --blocks N');
     if (!['last', 'first', 'random'].includes(values.init!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--init must be last, first or random, got '${values.init}'`);
     const setup = trainingSetup(values, 'compress');
+    checkOutputFile(setup.output, '-o'); // before the run: its checkpoints, log and curves go beside it
     const sources = await dataSources(values.data, undefined);
     if (sources) setup.data.sources = sources;
     const rate = (text: string, flag: string) => {

@@ -7,6 +7,7 @@ import { evaluate, type EvalResult } from '../../deploy/eval/evaluate.js';
 import { formatTables, writeEvalOutputs } from '../../deploy/eval/report.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFolder } from '../outputs.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
 
 const usage = `usage: ct-edge eval --model m.onnx [--model m2.onnx ...] --dataset DIR [options]
@@ -49,6 +50,7 @@ export const command: CliCommand = {
       allowPositionals: false,
     });
     if (!values.dataset) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the sequences to evaluate on with --dataset DIR');
+    checkOutputFolder(values.out, '--out');
     const format = parseDatasetFormat(values.format);
     const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;
     const dataset = await openDataset(values.dataset, format, values.sequences?.split(',').filter(Boolean));

@@ -8,6 +8,7 @@ import { buildTrackerOnnx } from '../../train/export-onnx.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { decomposeLayerNorm } from '../../contract/onnx-layernorm.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
 
 const usage = `usage: ct-edge export <checkpoint.safetensors> [-o model.onnx] [--preset NAME] [--decompose-layernorm]
 
@@ -36,6 +37,7 @@ export const command: CliCommand = {
     const input = positionals[0];
     const output = values.output ?? input.replace(/\.safetensors$/i, '') + '.onnx';
     if (output === input) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `the output ${output} would overwrite the checkpoint`);
+    checkOutputFile(output, '-o');
     if (values.preset !== undefined && !(values.preset in PRESETS)) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
     }

@@ -5,6 +5,7 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { createClip, heldOutClips, trainingClipSeed, type ClipOptions } from '../../train/data/generator.js';
 import { writeContactSheet, writeGot10k } from '../../train/data/writer.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile, checkOutputFolder } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { parseDifficulty } from '../training-options.js';
 
@@ -52,6 +53,8 @@ export const command: CliCommand = {
       allowPositionals: false,
     });
     if (!values.output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'generate needs an output folder: -o DIR');
+    checkOutputFolder(values.output, '-o');
+    checkOutputFile(values['contact-sheet'], '--contact-sheet');
     const count = parseIntFlag(values.clips, 'clips', 10);
     const seed = parseIntFlag(values.seed, 'seed', 1, 0);
     const clipOptions: ClipOptions = {

@@ -16,6 +16,8 @@ import { trackStream, type StreamResult } from '../../deploy/stream.js';
 import { Tracker } from '../../deploy/tracker.js';
 import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
+import { onStopSignal, signalExitCode, type StopSignal } from '../signals.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
 
 const usage = `usage: ct-edge track <video|folder|/dev/videoN|gst:PIPELINE> --model m.onnx|m.engine [--box x,y,w,h] [options]
@@ -24,7 +26,8 @@ Tracks one target from the box it has in the first frame. Inputs:
   video.mp4              any file ffmpeg decodes
   folder/                images in name order; an OTB sequence folder (img/ + groundtruth_rect.txt)
                          needs no --box (the first ground-truth box) and reports the mean IoU
-  /dev/video0            a V4L2 camera through ffmpeg (Ctrl-C stops it; outputs are finished first)
+  /dev/video0            a V4L2 camera through ffmpeg (Ctrl-C or SIGTERM stops it; outputs are
+                         finished first, and the command exits with 130 or 143)
   gst:PIPELINE           a GStreamer pipeline without its sink, ending in raw caps, e.g. on a Jetson
                          'gst:nvarguscamerasrc ! video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1,format=NV12 ! nvvidconv ! video/x-raw,format=NV12,width=1280,height=720'
 
@@ -139,16 +142,23 @@ export const command: CliCommand = {
     if (positionals.length !== 1) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give one input: a video, an image folder, /dev/videoN or gst:PIPELINE');
     const input = positionals[0];
     if (!values.model) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the tracker with --model m.onnx (or m.engine)');
+    checkOutputFile(values.out, '--out');
+    checkOutputFile(values.jsonl, '--jsonl');
+    checkOutputFile(values.csv, '--csv');
     const frameLimit = values.frames === undefined ? undefined : parseIntFlag(values.frames, 'frames', 0);
     const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;
     const groundTruth = await otbGroundTruth(input);
     const initBox = values.box ? parseBox(values.box) : groundTruth?.[0];
     if (!initBox) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --box x,y,w,h: where the target is in the first frame');
 
-    // First Ctrl-C: stop the source and finish the outputs. Second: leave at once.
+    // First Ctrl-C or SIGTERM: stop the source and finish the outputs (the annotated video stays
+    // playable), then exit with 130 or 143. A second one leaves at once (ts/cli/signals.ts).
     const stop = new AbortController();
-    const onSigint = () => (stop.signal.aborted ? process.exit(130) : stop.abort());
-    process.on('SIGINT', onSigint);
+    let stoppedBy: StopSignal | undefined;
+    const removeStopHandler = onStopSignal((signal) => {
+      stoppedBy = signal;
+      stop.abort();
+    });
     const closers: (() => Promise<void>)[] = [];
     let failed = false;
     try {
@@ -217,19 +227,19 @@ export const command: CliCommand = {
 
       const seconds = (performance.now() - started) / 1000;
       const lines = [
-        `${interrupted ? 'stopped by Ctrl-C after' : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps), ` +
+        `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps), ` +
           `lost in ${lost}${values.realtime ? `, dropped ${dropped}` : ''}`,
       ];
       if (iouCount > 0) lines.push(`mean IoU ${(iouSum / iouCount).toFixed(3)} over ${iouCount} frames with ground truth (init frame excluded)`);
       const written = [values.out, values.jsonl, values.csv].filter(Boolean);
       if (written.length) lines.push(`wrote ${written.join(', ')}`);
       console.log(lines.join('\n'));
-      return 0;
+      return stoppedBy ? signalExitCode(stoppedBy) : 0;
     } catch (error) {
       failed = true;
       throw error;
     } finally {
-      process.off('SIGINT', onSigint);
+      removeStopHandler();
       // Every closer runs; the first failure is reported unless the run itself failed.
       const errors: unknown[] = [];
       for (const close of closers.reverse()) await close().catch((error: unknown) => errors.push(error));

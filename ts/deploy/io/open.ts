@@ -5,6 +5,7 @@
  * caps set its format, and folders give RGB.
  */
 import { join } from 'node:path';
+import { CtEdgeError } from '../../contract/errors.js';
 import { isDirectory } from '../datasets/common.js';
 import { openCamera, openVideo, type CameraOptions, type VideoOptions } from './ffmpeg.js';
 import { openGStreamer, type GStreamerOptions } from './gstreamer.js';
@@ -14,6 +15,8 @@ import type { FrameSource } from './source.js';
 export type OpenSourceOptions = VideoOptions & CameraOptions & GStreamerOptions;
 
 export async function openSource(input: string, options: OpenSourceOptions = {}): Promise<FrameSource> {
+  if (typeof input !== 'string' || input === '') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `openSource needs a path, /dev/videoN or gst:PIPELINE (a string), got ${input === '' ? "''" : typeof input}`);
+  if (options === null || typeof options !== 'object') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `openSource options must be an object or left out, got ${options === null ? 'null' : typeof options}`);
   if (input.startsWith('gst:')) return openGStreamer(input.slice(4).trim(), options);
   if (input.startsWith('/dev/')) return openCamera(input, options);
   if (await isDirectory(input)) {
