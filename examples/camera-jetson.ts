@@ -15,9 +15,8 @@
  *
  * On the Jetson (JetPack 5 or 6: CUDA, TensorRT and GStreamer with the nv* plugins are installed):
  *   1. Node 20: `curl -fsSL https://deb.nodesource.com/setup_20.x | sudo -E bash - && sudo apt-get install -y nodejs ffmpeg`
- *   2. ct-edge with its TensorRT backend (cmake-js finds CUDA and TensorRT where JetPack puts them;
- *      docs/JETSON.md has the details): `npm install ct-edge`, then
- *      `cd node_modules/ct-edge && npx --yes cmake-js@8 compile --directory native --out build/cmake`
+ *   2. ct-edge with its TensorRT backend (CUDA and TensorRT are found where JetPack puts them;
+ *      docs/JETSON.md has the details): `npm install ct-edge`, then `npx ct-edge build-native`
  *   3. The engine, built on this Jetson (engines do not move between GPUs or TensorRT versions):
  *      `npx ct-edge build-engine student.onnx --fp16 -o student.engine`
  *   4. Hold the target in the middle of the view and start:

@@ -4,11 +4,15 @@
 # and NvOnnxParser.h (TensorRT's include/ plus onnx-tensorrt's NvOnnxParser.h for releases that do not
 # ship it in include/). The CUDA runtime headers come from CUDA_PATH (default /usr/local/cuda).
 #
-#   tools/check-tensorrt-headers.sh /tmp/trt-headers-10.3 /tmp/trt-headers-10.16
+#   tools/check-tensorrt-headers.sh ../shared/third_party/tensorrt-headers/{10.3.0,10.16,11.1}   (CI)
 #   tools/check-tensorrt-headers.sh --extract GIT_DIR REF OUT_DIR [ONNX_TRT_GIT_DIR ONNX_REF]
 #       extracts include/ of a TensorRT git repository (github.com/NVIDIA/TensorRT) at REF into OUT_DIR
 #       (and NvOnnxParser.h from onnx-tensorrt when the TensorRT tree lacks it). Headers stay outside
-#       the repository: never put them under this checkout.
+#       the repository: never put them under this checkout. TensorRT 8.5 (JetPack 5.1) and 8.6
+#       (JetPack 6.0), whose headers are not in ../shared:
+#         tools/check-tensorrt-headers.sh --extract TensorRT.git 8.5.2 /tmp/trt-headers/8.5.2 onnx-tensorrt.git 8.5-GA
+#         tools/check-tensorrt-headers.sh --extract TensorRT.git v8.6.1 /tmp/trt-headers/8.6.1 onnx-tensorrt.git 8.6-GA
+#         tools/check-tensorrt-headers.sh /tmp/trt-headers/8.5.2 /tmp/trt-headers/8.6.1
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -28,7 +32,7 @@ if [[ "${1:-}" == "--extract" ]]; then
 fi
 
 if [[ $# -eq 0 ]]; then
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,17p' "$0" >&2
   exit 2
 fi
 cuda_inc="${CUDA_PATH:-/usr/local/cuda}/include"

@@ -14,7 +14,7 @@ import { CtEdgeError, fromNative } from '../contract/errors.js';
 import { metadataFromConfig, optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
 import { decomposeLayerNorm, LAYERNORM_DECOMPOSED_MARKER, onnxNodes } from '../contract/onnx-layernorm.js';
 import { parseOnnxModel } from '../contract/onnx-reader.js';
-import { loadNative, type TensorRtBinding, type TrtBuildOptions, type TrtBuildReport, type TrtEngine, type TrtTensorInfo } from './native.js';
+import { loadNative, type TensorRtBinding, type TrtBuildOptions, type TrtBuildReport, type TrtEngine } from './native.js';
 
 /** `tensorrt` alone: the precision is not recorded (no metadata file, or TensorRT 11's strongly typed engines). */
 export type TensorRtBackend = 'tensorrt-fp16' | 'tensorrt-fp32' | 'tensorrt';
@@ -61,29 +61,21 @@ export function parsesLayerNorm(tensorRtVersion: string): boolean {
 
 // ---- the metadata file ---------------------------------------------------------------------------
 
-/** `<engine>.json` beside an engine: what it was built with and for, and the model's conventions. */
-export interface TrtEngineMetadata {
+/**
+ * `<engine>.json` beside an engine: what it was built with and for (the build report's TensorRT
+ * version, GPU, precision, TF32 choice, layers kept in FP32, DLA core, optimisation level and
+ * tensors), how, and the model's conventions.
+ */
+export interface TrtEngineMetadata extends Pick<TrtBuildReport, 'tensorrtVersion' | 'gpu' | 'precision' | 'tf32' | 'fp32Layers' | 'dlaCore' | 'optLevel' | 'tensors'> {
   /** 2 since the file is written by TypeScript (1: older ct-edge, still read). */
   formatVersion: number;
-  /** The libnvinfer that built it. */
-  tensorrtVersion: string;
-  gpu: { name: string; computeCapability: string };
-  /** "strongly-typed" on TensorRT 11, where the ONNX model's own types decide. */
-  precision: 'fp16' | 'fp32' | 'strongly-typed';
-  /** Whether FP32 layers may use TF32 tensor cores (Ampere and later); false unless built with --tf32. */
-  tf32: boolean;
+  /** The kinds asked for (the user's, before any rewrite of "layernorm" into layer names). */
   keepFp32: string[];
-  fp32Layers: number;
   obeyPrecision: boolean;
-  /** DLA core the engine runs on (GPU fallback for the rest); -1: GPU only. */
-  dlaCore: number;
-  /** Builder optimisation level; -1: TensorRT's default. */
-  optLevel: number;
   /** LayerNormalization was spelled out in primitive ops before parsing (TensorRT < 8.6). */
   layerNormDecomposed: boolean;
   onnx: { path: string; sha256: string };
   builtAt: string;
-  tensors: TrtTensorInfo[];
   /** The ONNX model's ct-edge metadata_props (channel order, crop factors, ...), which an engine cannot carry. */
   modelMetadata?: Record<string, string>;
 }
@@ -280,30 +272,15 @@ export async function loadTensorRtEngine(path: string, options: ModelOptions): P
 
 // ---- building ------------------------------------------------------------------------------------
 
-export interface BuildEngineOptions {
-  onnx: string;
+/** buildEngine's options: the addon's (native.ts TrtBuildOptions, less the bytes), the model's, and the rewrite. */
+export interface BuildEngineOptions extends Omit<TrtBuildOptions, 'output' | 'onnxData'> {
   /** Default: the ONNX path with .engine. */
   output?: string;
-  /** Default true; used only where the GPU has fast FP16. */
-  fp16?: boolean;
-  /** Let FP32 layers use TF32 tensor cores (Ampere and later, Orin included). Default false: FP32 means FP32. */
-  tf32?: boolean;
-  workspaceMiB?: number;
-  timingCache?: string;
-  /** Layer kinds kept in FP32 in an FP16 engine; default ['layernorm', 'softmax']; 'name:SUBSTRING' matches layer names. */
-  keepFp32?: string[];
-  /** Fail the build rather than run a kept layer in FP16 (kOBEY_PRECISION_CONSTRAINTS); default false (prefer). */
-  obeyPrecision?: boolean;
-  /** DLA core to run on, with GPU fallback (Jetson AGX Xavier, Xavier NX, AGX Orin, Orin NX). */
-  dlaCore?: number;
-  /** Builder optimisation level 0..5 (TensorRT 8.6 or newer). */
-  optLevel?: number;
   /**
    * Spell LayerNormalization out in primitive ops before parsing: 'auto' (the default) on TensorRT
    * older than 8.6, whose parser lacks the op; true always; false never.
    */
   decomposeLayerNorm?: boolean | 'auto';
-  verbose?: boolean;
   /** Applied over the ONNX model's metadata, as for Engine.load; recorded beside the engine. */
   modelOptions?: ModelOptions;
 }

@@ -1,0 +1,222 @@
+// The GPU check: every CUDA crop kernel (native/cuda/preprocess.cu: RGB, BGR, RGBA, BGRA, GRAY and
+// NV12, float32 and float16 outputs, both channel orders) against the CPU crop of the core
+// (native/core/crop.cpp) on real frames of the shared sequences, through both ways the addon feeds
+// the kernel: crop_to_host (the whole frame, as exports.cuda.cropToTensor) and FrameStager::stage
+// (only the rows the crop reads, as the TensorRT tracker). Windows: each sequence's ground-truth
+// boxes with the template (x2) and search (x4) factors, plus windows hanging off the frame.
+// Prints the largest differences per format and exits non-zero beyond 1e-5 (float32) or 1 ulp
+// (float16): the tolerance of the host emulation (test/native/cuda_emulation_check.cpp).
+// Built and run by tools/gpu-check.sh on any machine with an NVIDIA GPU and the CUDA toolkit:
+// no Node, no TensorRT. Not part of the addon.
+//
+//   gpu_check SEQUENCES_DIR [FRAMES_PER_SEQUENCE]     (SEQUENCES_DIR: OTB layout, img/*.jpg + groundtruth_rect.txt)
+//   gpu_check --decode IN.jpg OUT.ppm                 (the JPEG decoder alone, no GPU needed)
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../../native/core/crop.h"
+#include "../../native/cuda/preprocess.h"
+#include "../../test/native/float16.h"
+#include "jpeg.h"
+
+using namespace ctedge;
+
+namespace {
+
+std::vector<std::string> list_dir(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') names.push_back(e->d_name);
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+struct Box {
+  double x, y, w, h;
+};
+
+std::vector<Box> read_boxes(const std::string& path) {
+  std::ifstream f(path);
+  std::vector<Box> boxes;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::replace(line.begin(), line.end(), '\t', ' ');
+    std::istringstream s(line);
+    Box b{};
+    if (s >> b.x >> b.y >> b.w >> b.h) boxes.push_back(b);
+  }
+  return boxes;
+}
+
+// The frame in `format`, rows padded to a stride that is not the tight one (as camera buffers are).
+struct Frame {
+  std::vector<uint8_t> data;
+  FrameView view;
+};
+
+Frame convert(const RgbImage& img, PixelFormat format) {
+  Frame f;
+  const int w = format == PixelFormat::NV12 ? img.width & ~1 : img.width;
+  const int h = format == PixelFormat::NV12 ? img.height & ~1 : img.height;
+  const int stride = w * bytes_per_pixel(format) + 24;
+  f.view = FrameView{nullptr, w, h, stride, format};
+  f.data.assign(frame_required_bytes(f.view), 0);
+  const auto rgb = [&](int x, int y) { return &img.rgb[(static_cast<size_t>(y) * img.width + x) * 3]; };
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const uint8_t* p = rgb(x, y);
+      uint8_t* q = &f.data[static_cast<size_t>(y) * stride + static_cast<size_t>(x) * bytes_per_pixel(format)];
+      switch (format) {
+        case PixelFormat::RGB: q[0] = p[0], q[1] = p[1], q[2] = p[2]; break;
+        case PixelFormat::BGR: q[0] = p[2], q[1] = p[1], q[2] = p[0]; break;
+        case PixelFormat::RGBA: q[0] = p[0], q[1] = p[1], q[2] = p[2], q[3] = 255; break;
+        case PixelFormat::BGRA: q[0] = p[2], q[1] = p[1], q[2] = p[0], q[3] = 255; break;
+        case PixelFormat::GRAY: q[0] = static_cast<uint8_t>(std::lround(0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2])); break;
+        case PixelFormat::NV12: q[0] = static_cast<uint8_t>(std::clamp(std::lround(16 + 0.257 * p[0] + 0.504 * p[1] + 0.098 * p[2]), 0L, 255L)); break;
+      }
+    }
+  if (format == PixelFormat::NV12) {  // BT.601 limited range, chroma averaged over each 2x2 block
+    uint8_t* uv = f.data.data() + static_cast<size_t>(stride) * h;
+    for (int y = 0; y < h; y += 2)
+      for (int x = 0; x < w; x += 2) {
+        double r = 0, g = 0, b = 0;
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t* p = rgb(x + (k & 1), y + (k >> 1));
+          r += p[0] / 4.0, g += p[1] / 4.0, b += p[2] / 4.0;
+        }
+        uv[static_cast<size_t>(y / 2) * stride + x] = static_cast<uint8_t>(std::clamp(std::lround(128 - 0.148 * r - 0.291 * g + 0.439 * b), 0L, 255L));
+        uv[static_cast<size_t>(y / 2) * stride + x + 1] = static_cast<uint8_t>(std::clamp(std::lround(128 + 0.439 * r - 0.368 * g - 0.071 * b), 0L, 255L));
+      }
+  }
+  f.view.data = f.data.data();
+  return f;
+}
+
+// TrackState's window: side = ceil(sqrt(w*h) * factor), centred on the box.
+CropWindow window_for(const Box& b, double factor) {
+  const int side = std::max(1, static_cast<int>(std::ceil(std::sqrt(b.w * b.h) * factor)));
+  const double cx = b.x + b.w / 2, cy = b.y + b.h / 2;
+  return {static_cast<int>(std::floor(cx - side / 2.0)), static_cast<int>(std::floor(cy - side / 2.0)), side};
+}
+
+struct Stats {
+  double f32 = 0, staged = 0;  // max |GPU - CPU|, whole frame and staged rows
+  int f16 = 0;                 // max float16 ulp
+  long values = 0, beyond = 0;
+};
+
+// The tracker's path: FrameStager copies the rows the crop reads, then the kernel runs on the stream.
+void staged_crop(cuda::FrameStager& stager, cuda::Stream& stream, cuda::DeviceBuffer& out, const FrameView& frame, const CropWindow& w,
+                 int size, const Normalization& norm, float* host) {
+  out.resize(3ull * size * size * sizeof(float));
+  const FrameView dev = stager.stage(frame, w, stream.get());
+  cuda::crop_normalize_async(dev, w, size, norm, out.get(), false, stream.get());
+  cuda::copy_to_host_async(host, out.get(), 3ull * size * size * sizeof(float), stream.get());
+  stream.synchronize();
+}
+
+int run(const std::string& dir, int per_sequence) {
+  const cuda::DeviceInfo dev = cuda::probe_device();
+  if (!dev.available) {
+    std::fprintf(stderr, "no usable CUDA device: %s\n", dev.reason.c_str());
+    return 2;
+  }
+  std::printf("GPU %s (sm %d.%d, %s), CUDA runtime %d, driver %d\n", dev.name.c_str(), dev.major, dev.minor,
+              dev.integrated ? "integrated" : "discrete", dev.runtime_version, dev.driver_version);
+  const PixelFormat formats[] = {PixelFormat::RGB, PixelFormat::BGR, PixelFormat::RGBA, PixelFormat::BGRA, PixelFormat::GRAY, PixelFormat::NV12};
+  std::map<PixelFormat, Stats> stats;
+  cuda::FrameStager stager;
+  cuda::Stream stream;
+  cuda::DeviceBuffer out;
+  CropSampler cpu;
+  int frames = 0;
+  for (const std::string& seq : list_dir(dir)) {
+    const std::string img_dir = dir + "/" + seq + "/img";
+    const std::vector<std::string> images = list_dir(img_dir);
+    const std::vector<Box> boxes = read_boxes(dir + "/" + seq + "/groundtruth_rect.txt");
+    if (images.empty() || boxes.empty()) continue;
+    for (int k = 0; k < per_sequence; ++k) {
+      const size_t i = std::min(images.size(), boxes.size()) * k / per_sequence;
+      const RgbImage img = read_jpeg(img_dir + "/" + images[i]);
+      ++frames;
+      const Box b = boxes[i];
+      const std::vector<std::pair<CropWindow, int>> windows = {
+          {window_for(b, 2.0), 128}, {window_for(b, 4.0), 256}, {window_for(b, 4.0), 288},
+          {{-img.width / 3, -img.height / 4, img.width}, 256},           // off the top-left corner
+          {{img.width - 20, img.height - 30, 90}, 64},                    // mostly off the bottom-right
+      };
+      for (PixelFormat format : formats) {
+        const Frame f = convert(img, format);
+        Stats& s = stats[format];
+        for (const auto& [w, size] : windows)
+          for (int order = 0; order < 2; ++order) {
+            Normalization norm;
+            norm.order = order ? ChannelOrder::BGR : ChannelOrder::RGB;
+            const size_t n = 3ull * size * size;
+            std::vector<float> ref(n), gpu(n), staged(n);
+            std::vector<uint16_t> gpu16(n);
+            cpu.crop(f.view, w, size, norm, ref.data());
+            cuda::crop_to_host(f.view, w, size, norm, gpu.data(), false);
+            cuda::crop_to_host(f.view, w, size, norm, gpu16.data(), true);
+            staged_crop(stager, stream, out, f.view, w, size, norm, staged.data());
+            for (size_t j = 0; j < n; ++j) {
+              const double d = std::fabs(static_cast<double>(gpu[j]) - ref[j]), ds = std::fabs(static_cast<double>(staged[j]) - ref[j]);
+              const int u = std::abs(static_cast<int>(gpu16[j]) - static_cast<int>(float_to_half(ref[j])));
+              s.f32 = std::max(s.f32, d), s.staged = std::max(s.staged, ds), s.f16 = std::max(s.f16, u);
+              s.beyond += !(d <= 1e-5) || !(ds <= 1e-5) || u > 1;
+            }
+            s.values += static_cast<long>(n);
+          }
+      }
+    }
+  }
+  if (frames == 0) {
+    std::fprintf(stderr, "no frames found in %s (expected <sequence>/img/*.jpg and <sequence>/groundtruth_rect.txt)\n", dir.c_str());
+    return 2;
+  }
+  long beyond = 0;
+  std::printf("%d frames; GPU crop vs CPU crop, max |difference|:\n", frames);
+  std::printf("  %-5s %14s %14s %10s %12s\n", "format", "float32", "float32 staged", "float16", "beyond tol.");
+  for (PixelFormat format : formats) {
+    const Stats& s = stats[format];
+    std::printf("  %-5s %14.3g %14.3g %7d ulp %6ld of %ld\n", pixel_format_name(format), s.f32, s.staged, s.f16, s.beyond, s.values);
+    beyond += s.beyond;
+  }
+  std::printf("%s\n", beyond == 0 ? "gpu-check: ok" : "gpu-check: FAILED (values beyond 1e-5 float32 / 1 ulp float16)");
+  return beyond == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc == 4 && std::string(argv[1]) == "--decode") {
+      const RgbImage img = read_jpeg(argv[2]);
+      std::ofstream o(argv[3], std::ios::binary);
+      o << "P6\n" << img.width << " " << img.height << "\n255\n";
+      o.write(reinterpret_cast<const char*>(img.rgb.data()), static_cast<std::streamsize>(img.rgb.size()));
+      return o ? 0 : 1;
+    }
+    if (argc < 2 || argc > 3) {
+      std::fprintf(stderr, "usage: gpu_check SEQUENCES_DIR [FRAMES_PER_SEQUENCE]\n       gpu_check --decode IN.jpg OUT.ppm\n");
+      return 2;
+    }
+    const int per = argc == 3 ? std::atoi(argv[2]) : 4;
+    return run(argv[1], per > 0 ? per : 4);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gpu-check: %s\n", e.what());
+    return 2;
+  }
+}
