@@ -154,12 +154,19 @@ struct TrackerImpl {
     set_address(name, b.device.get());
   }
 
-  void setup() {
+  // Points capture_ at this call's capture for as long as the call runs (also when it throws).
+  struct CaptureScope {
+    TrackerImpl* t;
     Logger::Capture capture;
-    capture_ = &capture;
+    explicit CaptureScope(TrackerImpl* owner) : t(owner) { t->capture_ = &capture; }
+    ~CaptureScope() { t->capture_ = nullptr; }
+  };
+
+  void setup() {
+    CaptureScope scope(this);
     ICudaEngine& eng = *engine->impl().engine;
     context.reset(eng.createExecutionContext());
-    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + capture.errors());
+    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + scope.capture.errors());
     const TrackerConfig& c = options.core;
     const long long t = c.template_size, s = c.search_size, f = c.feature_size;
     const TensorNames& n = options.names;
@@ -186,7 +193,6 @@ struct TrackerImpl {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
       out_float[k].resize(outputs[k].count);
     }
-    capture_ = nullptr;
   }
 
   // enqueueV3 and the three output copies: the part a CUDA graph may replay.
@@ -241,12 +247,7 @@ struct TrackerImpl {
   }
 
   void run_network() {
-    Logger::Capture capture;
-    capture_ = &capture;
-    struct Reset {
-      TrackerImpl* t;
-      ~Reset() { t->capture_ = nullptr; }
-    } reset{this};
+    CaptureScope scope(this);
     if (!options.cuda_graph || !warmed_up) {
       enqueue_network();  // the first enqueue runs TensorRT's lazy initialisation, which cannot be captured
       warmed_up = true;
