@@ -73,6 +73,11 @@ export interface SpawnOptions {
   /** Signal `stop()` sends first; SIGKILL follows after `killAfterMs`. Default SIGKILL at once. */
   stopSignal?: NodeJS.Signals;
   killAfterMs?: number;
+  /**
+   * Reads stderr line by line first (ffmpeg's per-frame showinfo lines): a line it returns true
+   * for is consumed and stays out of the tail kept for error messages.
+   */
+  stderrLine?: (line: string) => boolean;
 }
 
 export class ManagedChild {
@@ -111,8 +116,21 @@ export class ManagedChild {
       this.process.once('exit', (code, signal) => done({ code, signal }));
     });
     this.process.stderr?.setEncoding('utf8');
+    const consume = options.stderrLine;
+    let partial = '';
     this.process.stderr?.on('data', (text: string) => {
-      this.stderrTail = (this.stderrTail + text).slice(-4000);
+      if (!consume) {
+        this.stderrTail = (this.stderrTail + text).slice(-4000);
+        return;
+      }
+      const lines = (partial + text).split('\n');
+      partial = lines.pop()!;
+      const kept = lines.filter((line) => !consume(line));
+      if (kept.length) this.stderrTail = (this.stderrTail + kept.join('\n') + '\n').slice(-4000);
+    });
+    this.process.stderr?.on('end', () => {
+      if (partial && consume && !consume(partial)) this.stderrTail = (this.stderrTail + partial).slice(-4000);
+      partial = '';
     });
   }
 

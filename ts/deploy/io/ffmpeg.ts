@@ -1,6 +1,7 @@
 /**
- * Video files and V4L2 cameras through ffmpeg: ffprobe reads the size and rate, ffmpeg decodes to
- * raw frames (rgb24 by default, or nv12, ...) on its stdout.
+ * Video files, network streams and V4L2 cameras through ffmpeg: ffprobe reads the size and rate,
+ * ffmpeg decodes to raw frames (rgb24 by default, or nv12, ...) on its stdout, each decoded frame
+ * once with its presentation time.
  */
 import { accessSync, chmodSync, constants, statSync } from 'node:fs';
 import { access, readdir, stat } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { PixelFormat } from '../../contract/types.js';
 import { ManagedChild, runToCompletion } from './child.js';
-import { checkPixelFormat, packedLayout, ProcessSource, type FrameSource, type SourceOptions } from './source.js';
+import { checkPixelFormat, packedLayout, ProcessSource, type FrameSource, type FrameTimes, type SourceInfo, type SourceOptions } from './source.js';
 
 export interface FfmpegOptions {
   /** ffmpeg to run (default: `$FFMPEG_PATH`, else ffmpeg on PATH, else the one of `@ffmpeg-installer/ffmpeg`). */
@@ -132,30 +133,163 @@ export async function probeVideo(input: string, inputArgs: readonly string[] = [
   return { width: quarter ? s.height : s.width, height: quarter ? s.width : s.height, fps, frameCount };
 }
 
+const passthroughFlags = new Map<string, Promise<string[]>>();
+
+/**
+ * ffmpeg's flag for "every decoded frame once, with its own timestamp" (no duplicates or drops to
+ * make a constant rate, which is what rawvideo output gets by default): `-fps_mode passthrough`
+ * from ffmpeg 5.1, `-vsync passthrough` before (the npm build is 4.1). Asked once per ffmpeg.
+ */
+export function passthroughFlag(options: FfmpegOptions = {}): Promise<string[]> {
+  const path = ffmpegPath(options);
+  let flag = passthroughFlags.get(path);
+  if (!flag) {
+    const probe = ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'nullsrc=s=16x16:d=0.1', '-fps_mode', 'passthrough', '-f', 'null', '-'];
+    flag = runToCompletion(path, probe, 'ffmpeg -fps_mode', 'ffmpeg').then(
+      () => ['-fps_mode', 'passthrough'],
+      () => ['-vsync', 'passthrough'],
+    );
+    passthroughFlags.set(path, flag);
+  }
+  return flag;
+}
+
+/**
+ * The presentation time of each frame ffmpeg outputs, from its showinfo filter (a line per frame
+ * on stderr, `n: <i> pts: <t> pts_time: <seconds>`), matched to frames by position.
+ */
+class ShowinfoTimes implements FrameTimes {
+  private readonly times: number[] = [];
+  private ended = false;
+  private waiters: (() => void)[] = [];
+
+  /** ManagedChild's stderrLine: consumes showinfo's lines. */
+  readonly line = (text: string): boolean => {
+    if (!text.includes('showinfo')) return false;
+    const m = /\bn:\s*(\d+)\s.*\bpts_time:\s*(-?[\d.]+(?:e[-+]?\d+)?)/.exec(text);
+    if (m && Number(m[1]) === this.times.length) {
+      this.times.push(Number(m[2]));
+      this.wake();
+    }
+    return true;
+  };
+
+  attach(child: ManagedChild): this {
+    const end = () => {
+      this.ended = true;
+      this.wake();
+    };
+    child.process.stderr?.once('close', end);
+    void child.exited.then(end);
+    return this;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  async at(index: number): Promise<number | undefined> {
+    while (index >= this.times.length && !this.ended) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    return this.times[index];
+  }
+}
+
+/**
+ * ffmpeg decoding to raw frames on its stdout, every frame once with its presentation time:
+ * passthrough frame timing (no duplicates for variable-frame-rate input) and showinfo's timestamps.
+ */
+async function rawFrameSource(
+  info: SourceInfo,
+  inputArgs: readonly string[],
+  options: FfmpegOptions & SourceOptions,
+  what: string,
+): Promise<ProcessSource> {
+  const layout = packedLayout(info.width, info.height, info.format);
+  const passthrough = await passthroughFlag(options);
+  // -loglevel info: showinfo writes at that level; -nostats keeps the progress lines out.
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputArgs];
+  args.push('-map', '0:v:0', '-vf', 'showinfo', ...passthrough, '-f', 'rawvideo', '-pix_fmt', FFMPEG_PIX_FMT[info.format], 'pipe:1');
+  let times: ShowinfoTimes | undefined;
+  return new ProcessSource({
+    info,
+    layout,
+    signal: options.signal,
+    start: () => {
+      times = new ShowinfoTimes();
+      return new ManagedChild(ffmpegPath(options), args, { stdio: ['ignore', 'pipe', 'pipe'], tool: 'ffmpeg', stderrLine: times.line });
+    },
+    output: (child) => child.process.stdout!,
+    times: (child) => times!.attach(child),
+    what,
+  });
+}
+
+/**
+ * Size and rate of a network stream, from ffmpeg itself decoding its first frame (its showinfo
+ * line has the size, its input stream line the rate). Not ffprobe: the static ffprobe build of
+ * @ffprobe-installer crashes (SIGSEGV) on network inputs, while its ffmpeg reads them.
+ */
+async function probeStream(url: string, inputArgs: readonly string[], options: FfmpegOptions): Promise<VideoProbe> {
+  let size: { width: number; height: number } | undefined;
+  let fps: number | undefined;
+  const child = new ManagedChild(
+    ffmpegPath(options),
+    ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info', ...inputArgs, '-i', url, '-map', '0:v:0', '-vf', 'showinfo', '-frames:v', '1', '-f', 'null', '-'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      tool: 'ffmpeg',
+      stderrLine: (line) => {
+        const s = /showinfo.*\bs:\s*(\d+)x(\d+)/.exec(line);
+        if (s) size ??= { width: Number(s[1]), height: Number(s[2]) };
+        const r = /Stream #.*Video:.*?([\d.]+) (?:fps|tbr)\b/.exec(line);
+        if (r) fps ??= parseRate(r[1]);
+        return Boolean(s);
+      },
+    },
+  );
+  const status = await child.exited;
+  const notStarted = child.startError();
+  if (notStarted) throw notStarted;
+  if (!size) throw new CtEdgeError('ERR_SOURCE', `cannot read stream ${url}: ${child.stderr() || `ffmpeg exited with ${status.code ?? status.signal}`}`);
+  return { ...size, fps, frameCount: undefined };
+}
+
+/** A network stream ffmpeg reads: rtsp://, rtmp://, http(s)://, udp://, tcp://, srt:// and the like. */
+export function isStreamUrl(input: string): boolean {
+  return /^(rtsps?|rtmps?|rtp|https?|udp|tcp|srt|mms):\/\//i.test(input);
+}
+
 export interface VideoOptions extends SourceOptions, FfmpegOptions {
   /** Deliver frames at the video's own rate (ffmpeg -re), as a camera would: a live-camera rehearsal. */
   paced?: boolean;
 }
 
-/** A video file (anything ffmpeg reads) as a frame source. */
+function checkOptions(options: unknown, what: string): void {
+  if (options === null || typeof options !== 'object') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${what} options must be an object or left out, got ${options === null ? 'null' : typeof options}`);
+}
+
+/**
+ * A video file (anything ffmpeg reads) as a frame source, or a network stream (rtsp://, http://,
+ * udp://, ...: a live source). Every decoded frame comes once, in decoding order, with its
+ * presentation time (variable frame rates included).
+ */
 export async function openVideo(path: string, options: VideoOptions = {}): Promise<FrameSource> {
-  const full = resolve(path);
+  checkOptions(options, 'openVideo');
   const format = checkPixelFormat(options.pixelFormat ?? 'rgb');
-  const info = await stat(full).catch(() => undefined);
-  if (!info) throw new CtEdgeError('ERR_SOURCE', `video not found: ${full}`);
-  if (!info.isFile()) throw new CtEdgeError('ERR_SOURCE', `${full} is not a video file`);
-  const probe = await probeVideo(full, [], options);
-  const layout = packedLayout(probe.width, probe.height, format);
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...(options.paced ? ['-re'] : []), '-i', full];
-  args.push('-map', '0:v:0', '-f', 'rawvideo', '-pix_fmt', FFMPEG_PIX_FMT[format], 'pipe:1');
-  return new ProcessSource({
-    info: { kind: 'video', uri: full, width: probe.width, height: probe.height, format, fps: probe.fps, frameCount: probe.frameCount, live: false },
-    layout,
-    signal: options.signal,
-    start: () => new ManagedChild(ffmpegPath(options), args, { stdio: ['ignore', 'pipe', 'pipe'], tool: 'ffmpeg' }),
-    output: (child) => child.process.stdout!,
-    what: `decoding ${full}`,
-  });
+  const url = isStreamUrl(path);
+  const full = url ? path : resolve(path);
+  if (!url) {
+    const info = await stat(full).catch(() => undefined);
+    if (!info) throw new CtEdgeError('ERR_SOURCE', `video not found: ${full}`);
+    if (!info.isFile()) throw new CtEdgeError('ERR_SOURCE', `${full} is not a video file`);
+  }
+  // RTSP over TCP: no lost packets on a busy network (ffmpeg's default is UDP).
+  const inputArgs = /^rtsps?:/i.test(path) ? ['-rtsp_transport', 'tcp'] : [];
+  const probe = url ? await probeStream(full, inputArgs, options) : await probeVideo(full, inputArgs, options);
+  const info = { kind: 'video' as const, uri: full, width: probe.width, height: probe.height, format, fps: probe.fps, frameCount: url ? undefined : probe.frameCount, live: url };
+  return rawFrameSource(info, [...(options.paced && !url ? ['-re'] : []), ...inputArgs, '-i', full], options, `${url ? 'reading' : 'decoding'} ${full}`);
 }
 
 export interface CameraOptions extends SourceOptions, FfmpegOptions {
@@ -174,13 +308,14 @@ async function listCameras(): Promise<string[]> {
 
 /** A V4L2 camera (`/dev/videoN`) through ffmpeg; frames are timestamped as they arrive. */
 export async function openCamera(device: string, options: CameraOptions = {}): Promise<FrameSource> {
+  checkOptions(options, 'openCamera');
   const format = checkPixelFormat(options.pixelFormat ?? 'rgb');
-  const info = await stat(device).catch(() => undefined);
-  if (!info) {
+  const deviceInfo = await stat(device).catch(() => undefined);
+  if (!deviceInfo) {
     const present = await listCameras();
     throw new CtEdgeError('ERR_SOURCE', `camera ${device} does not exist; cameras present: ${present.length ? present.join(', ') : 'none'} (\`v4l2-ctl --list-devices\` lists them)`);
   }
-  if (!info.isCharacterDevice()) throw new CtEdgeError('ERR_SOURCE', `${device} is not a camera device`);
+  if (!deviceInfo.isCharacterDevice()) throw new CtEdgeError('ERR_SOURCE', `${device} is not a camera device`);
   await access(device, constants.R_OK | constants.W_OK).catch(() => {
     throw new CtEdgeError('ERR_SOURCE', `no permission to open ${device}; add your user to the video group: \`sudo usermod -aG video $USER\`, then log in again`);
   });
@@ -189,16 +324,9 @@ export async function openCamera(device: string, options: CameraOptions = {}): P
   if (options.fps) inputArgs.push('-framerate', String(options.fps));
   if (options.width && options.height) inputArgs.push('-video_size', `${options.width}x${options.height}`);
   const probe = await probeVideo(device, inputArgs, options);
-  const layout = packedLayout(probe.width, probe.height, format);
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', ...inputArgs, '-i', device, '-f', 'rawvideo', '-pix_fmt', FFMPEG_PIX_FMT[format], 'pipe:1'];
-  return new ProcessSource({
-    info: { kind: 'camera', uri: device, width: probe.width, height: probe.height, format, fps: options.fps ?? probe.fps, frameCount: undefined, live: true },
-    layout,
-    signal: options.signal,
-    start: () => new ManagedChild(ffmpegPath(options), args, { stdio: ['ignore', 'pipe', 'pipe'], tool: 'ffmpeg' }),
-    output: (child) => child.process.stdout!,
-    what: `reading camera ${device}`,
-  });
+  const info = { kind: 'camera' as const, uri: device, width: probe.width, height: probe.height, format, fps: options.fps ?? probe.fps, frameCount: undefined, live: true };
+  // The driver's timestamps (when each frame was captured), each frame once.
+  return rawFrameSource(info, [...inputArgs, '-i', device], options, `reading camera ${device}`);
 }
 
 const encoders = new Map<string, Promise<string>>();

@@ -102,6 +102,12 @@ async function* splitFrames(stream: Readable, size: number): AsyncGenerator<Buff
   return filled;
 }
 
+/** Presentation times of the frames a child writes, in seconds, by the frame's position in its output. */
+export interface FrameTimes {
+  /** The time of frame `index`; undefined when the child will never tell (it ended first). */
+  at(index: number): Promise<number | undefined>;
+}
+
 export interface ProcessSourceSpec {
   info: SourceInfo;
   layout: FrameLayout;
@@ -109,6 +115,11 @@ export interface ProcessSourceSpec {
   /** Starts the child; frames are read from the stream `output` returns. */
   start(): ManagedChild;
   output(child: ManagedChild): Readable;
+  /**
+   * The frames' presentation times as the child reports them (ffmpeg: the decoder's timestamps),
+   * made relative to the first frame. Without it: index / fps for files, arrival time for live sources.
+   */
+  times?(child: ManagedChild): FrameTimes;
   /** What a failure message names, e.g. `decoding bag.avi`. */
   what: string;
 }
@@ -152,7 +163,9 @@ export class ProcessSource implements FrameSource {
     const live = this.info.live;
     const msPerFrame = 1000 / (this.info.fps ?? 30);
     let t0: number | undefined;
+    let pts0: number | undefined;
     let index = 0;
+    const times = this.spec.times?.(child);
     const frames = splitFrames(this.spec.output(child), frameBytes(layout));
     try {
       let step = await frames.next();
@@ -160,8 +173,11 @@ export class ProcessSource implements FrameSource {
       while (!step.done && !child.stopping) {
         const now = performance.now();
         t0 ??= now;
+        const pts = await times?.at(index);
+        if (pts !== undefined) pts0 ??= pts;
+        const timestampMs = pts !== undefined ? (pts - pts0!) * 1000 : live ? now - t0 : index * msPerFrame;
         const frame: Frame = { data: step.value, width, height, format, ...(stride !== tightStride ? { stride } : {}) };
-        yield { frame, timestampMs: live ? now - t0 : index * msPerFrame, index };
+        yield { frame, timestampMs, index };
         index += 1;
         step = await frames.next();
       }
