@@ -74,7 +74,7 @@ async function realCrops(native = loadNative()): Promise<{ template: Float32Arra
 }
 
 real(`proof 1: the imported network in TensorFlow.js gives onnxruntime's three maps within 1e-4 on real crops${skipNote}`, async (t) => {
-  await initBackend(['cpu']);
+  await initBackend(['wasm', 'cpu']);
   const { config, weights } = await importTrackerOnnx(vitTrackPath, vitTrackOptions);
   const net = TrackerNet.fromWeights(config, weights, 'VitTrack');
   const session = await ort.InferenceSession.create(vitTrackPath, { intraOpNumThreads: 1 });
