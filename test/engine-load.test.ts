@@ -68,7 +68,10 @@ test('a directory is not "model file not found": it says it is a directory', asy
   await t.throwsAsync(Engine.load(dir), { instanceOf: CtEdgeError, code: 'ERR_MODEL_NOT_FOUND', message: /is a directory, not a model file/ });
 });
 
-test('a path that is not a string and options that are not an object are typed errors', async (t) => {
+test('a path that is not a string and options that are not an object, or of the wrong types, are typed errors', async (t) => {
   await t.throwsAsync(Engine.load(42 as never), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' });
   await t.throwsAsync(Engine.load(model, null as never), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' });
+  for (const options of [{ searchSize: Symbol('x') }, { templateSize: 1e300 }, { mean: [0, 0] }, { std: 'x' }, { outputs: { score: 3 } }, { channelOrder: 5 }, { lostThreshold: Number.NaN }]) {
+    await t.throwsAsync(Engine.load(model, options as never), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' }, String(Object.keys(options)));
+  }
 });

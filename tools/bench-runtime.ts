@@ -40,8 +40,9 @@ const sequence = await readOtbSequence(values.sequence!);
 const frames: Frame[] = [];
 for (const path of sequence.framePaths) frames.push(await readImage(path));
 
-// Two trackers, the default (crop on the libuv pool) and inlinePreprocessing, and the bare
-// session, all stepped frame by frame in turn.
+// Two trackers, the default (crop and inference on the engine's inference thread) and
+// inlinePreprocessing (crop on the calling thread), and the bare session, all stepped frame by
+// frame in turn.
 type Stage = 'pre' | 'inference' | 'post' | 'glue' | 'total';
 const modes = { worker: new Tracker(engine), inline: new Tracker(engine, { inlinePreprocessing: true }) };
 const samples = { worker: [] as Record<Stage, number>[], inline: [] as Record<Stage, number>[] };

@@ -22,12 +22,16 @@ tracker.init(small, { x: 100, y: 100, width: 3000, height: 3000 });
 const busy = [...Array(4)].map(() => new Promise((resolve) => pbkdf2('x', 'y', 3e5, 32, 'sha512', resolve)));
 const outcomes: string[] = [];
 for (let round = 0; round < 3; round++) {
-  const buffer = new ArrayBuffer(side * side * 3);
-  const frame: Frame = { data: new Uint8Array(buffer), width: side, height: side, format: 'rgb' };
+  // frame.data is the only reference to its memory: nothing else here keeps it alive.
+  const frame: Frame = { data: new Uint8Array(side * side * 3), width: side, height: side, format: 'rgb' };
   const pending = tracker.track(frame);
   for (let i = 0; i < 5; i++) await Promise.resolve();
-  if (variant === 'null') (frame as { data: unknown }).data = null;
-  else structuredClone(buffer, { transfer: [buffer] });
+  if (variant === 'null') {
+    (frame as { data: unknown }).data = null;
+  } else {
+    const buffer = (frame.data as Uint8Array).buffer as ArrayBuffer;
+    structuredClone(buffer, { transfer: [buffer] });
+  }
   gc();
   try {
     await pending;

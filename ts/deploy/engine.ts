@@ -75,6 +75,36 @@ function checkThreads(threads: unknown): number | undefined {
   return threads;
 }
 
+/**
+ * The types of the model options given to Engine.load (what they mean is checked against the model
+ * by resolveModelConfig): a typed error here instead of a TypeError deeper down.
+ */
+function checkModelOptionTypes(options: EngineOptions): void {
+  const bad = (key: string, want: string, value: unknown) =>
+    new CtEdgeError('ERR_INVALID_ARGUMENT', `Engine.load option ${key} must be ${want}, got ${typeof value === 'string' ? `'${value}'` : value === null ? 'null' : typeof value === 'number' ? String(value) : typeof value}`);
+  for (const key of ['templateSize', 'searchSize', 'featureSize'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 16384)) throw bad(key, 'a whole number from 1 to 16384', v);
+  }
+  for (const key of ['templateFactor', 'searchFactor', 'lostThreshold'] as const) {
+    const v = options[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && (key === 'lostThreshold' || v > 0))) throw bad(key, key === 'lostThreshold' ? 'a finite number' : 'a positive number', v);
+  }
+  for (const key of ['mean', 'std'] as const) {
+    const v = options[key] as unknown;
+    if (v !== undefined && !(Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x)))) throw bad(key, 'three finite numbers [R, G, B]', v);
+  }
+  for (const key of ['channelOrder', 'boxMapping'] as const) {
+    const v = options[key] as unknown;
+    if (v !== undefined && typeof v !== 'string') throw bad(key, 'a string', v);
+  }
+  for (const key of ['inputs', 'outputs'] as const) {
+    const v = options[key] as unknown;
+    if (v === undefined) continue;
+    if (v === null || typeof v !== 'object' || Object.values(v).some((name) => typeof name !== 'string')) throw bad(key, 'an object of tensor names (strings)', v);
+  }
+}
+
 /** Output shapes the model declares must be those of the contract: [1,1,F,F] score, [1,2,F,F] size and offset. */
 function checkDeclaredOutputs(path: string, config: ModelConfig, model: LoadedModel): void {
   const F = config.featureSize;
@@ -122,6 +152,7 @@ export class Engine {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Engine.load options must be an object (EngineOptions) or left out, got ${options === null ? 'null' : typeof options}`);
     }
     const threads = checkThreads(options.threads);
+    checkModelOptionTypes(options);
     const fullPath = resolve(path);
     const info = await stat(fullPath).catch(() => undefined);
     if (info?.isDirectory()) {
