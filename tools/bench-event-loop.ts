@@ -7,10 +7,13 @@
  *   - shared:  `await tracker.track(frame)`, frames in shared memory (what ct-edge's sources deliver)
  *   - copied:  the same with frames in ordinary memory (the part the crop reads is copied first)
  *   - inline:  `inlinePreprocessing: true` (crop on the calling thread, inference on the thread)
+ *   - idle:    nothing but 2 ms timers: the event-loop delay the machine itself causes (other
+ *              processes on a shared machine), the floor for the others
  *
- * Per mode: the mean per-frame time and its ratio to bare, and the event-loop delay while that mode
- * tracks at full speed: perf_hooks.monitorEventLoopDelay with a 1 ms timer, which records the time
- * between the timer's runs; the delay reported is what exceeds the 1 ms. Modes run
+ * Per mode: the mean per-frame time and its ratio to bare, the main thread's CPU time per frame
+ * (what a frame takes from the event loop, whatever else the machine runs), and the event-loop
+ * delay while that mode tracks at full speed: how late a 1 ms timer runs, as perf_hooks.monitorEventLoopDelay measures
+ * it (delay = time between the timer's runs minus 1 ms). Modes run
  * in blocks of --block frames, rotated for --rounds rounds, so that slow phases of a shared machine
  * spread over all of them.
  *
@@ -18,10 +21,11 @@
  *
  * Defaults: VitTrack and the shipped 2-block student on ../shared/data/sequences/bag, 1 thread.
  */
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Engine, Tracker, type Box, type Frame } from '../ts/index.js';
@@ -55,13 +59,43 @@ const toShared = (f: Frame): Frame => {
 const sharedFrames = ordinary.map(toShared);
 const initBox = sequence.groundTruth[0] as Box;
 
-type Mode = 'bare' | 'shared' | 'copied' | 'inline';
+type Mode = 'idle' | 'bare' | 'shared' | 'copied' | 'inline';
 const RESOLUTION_MS = 1;
-const MODES: Mode[] = ['bare', 'shared', 'copied', 'inline'];
+const MODES: Mode[] = ['idle', 'bare', 'shared', 'copied', 'inline'];
+
+/**
+ * Event-loop delay as perf_hooks.monitorEventLoopDelay measures it (a 1 ms timer; how late each run
+ * comes), recorded into `into` in ns until stop(). A monitor of our own because the built-in one,
+ * disabled and enabled again between blocks, counts the time between as one long delay, and its
+ * histogram cannot be merged into another.
+ */
+function loopDelay(into: RecordableHistogram): { stop(): void } {
+  let last = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    const now = performance.now();
+    into.record(Math.max(1, Math.round((now - last - RESOLUTION_MS) * 1e6)));
+    last = now;
+    timer = setTimeout(tick, RESOLUTION_MS);
+  };
+  timer = setTimeout(tick, RESOLUTION_MS);
+  return { stop: () => clearTimeout(timer) };
+}
+
+/** CPU time the main thread has run, in ms (Linux /proc/<pid>/task/<pid>/schedstat; undefined elsewhere). */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
 
 interface ModeResult {
   meanMs: number;
   ratio: number;
+  /** CPU time of the main thread per frame (Linux: /proc schedstat), what the frame takes from the event loop. */
+  mainCpuMsPerFrame: number | undefined;
   loopP50Ms: number;
   loopP99Ms: number;
   loopMaxMs: number;
@@ -80,10 +114,9 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
     [config.inputs.template]: new ort.Tensor('float32', template, [1, 3, config.templateSize, config.templateSize]),
     [config.inputs.search]: new ort.Tensor('float32', search, [1, 3, config.searchSize, config.searchSize]),
   };
-  const times: Record<Mode, number[]> = { bare: [], shared: [], copied: [], inline: [] };
-  // One histogram per block, merged per mode: a monitor disabled and enabled again would count the
-  // time between as one long delay.
-  const loop: Record<Mode, RecordableHistogram> = { bare: createHistogram(), shared: createHistogram(), copied: createHistogram(), inline: createHistogram() };
+  const times: Record<Mode, number[]> = { idle: [], bare: [], shared: [], copied: [], inline: [] };
+  const mainCpu: Record<Mode, number> = { idle: 0, bare: 0, shared: 0, copied: 0, inline: 0 };
+  const loop: Record<Mode, RecordableHistogram> = { idle: createHistogram(), bare: createHistogram(), shared: createHistogram(), copied: createHistogram(), inline: createHistogram() };
   for (const t of Object.values(trackers)) t.init(ordinary[0], initBox);
   template.set(crops.template);
   let next = 1;
@@ -93,12 +126,14 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
     for (let m = 0; m < MODES.length; m++) {
       const mode = MODES[(m + round) % MODES.length];
       const first = next;
-      const monitor = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
-      if (round > 0) monitor.enable();
+      const monitor = round > 0 ? loopDelay(loop[mode]) : undefined;
+      const cpu0 = mainThreadCpuMs();
       for (let k = 0; k < block; k++) {
         const i = frameAt(first + k);
         const t0 = performance.now();
-        if (mode === 'bare') {
+        if (mode === 'idle') {
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        } else if (mode === 'bare') {
           await session.run(feeds);
         } else {
           const frames = mode === 'shared' ? sharedFrames : ordinary;
@@ -107,10 +142,8 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
         }
         if (round > 0) times[mode].push(performance.now() - t0);
       }
-      if (round > 0) {
-        monitor.disable();
-        loop[mode].add(monitor as unknown as RecordableHistogram); // add() takes any histogram
-      }
+      monitor?.stop();
+      if (round > 0 && cpu0 !== undefined) mainCpu[mode] += mainThreadCpuMs()! - cpu0;
     }
     next += block;
   }
@@ -122,9 +155,7 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
   const out = {} as Record<Mode, ModeResult>;
   for (const mode of MODES) {
     const h = loop[mode];
-    // The monitor records the time between its 1 ms timer's runs: the delay is what exceeds 1 ms.
-    const delay = (ns: number) => Math.max(0, ns / 1e6 - RESOLUTION_MS);
-    out[mode] = { meanMs: mean(times[mode]), ratio: mean(times[mode]) / bare, loopP50Ms: delay(h.percentile(50)), loopP99Ms: delay(h.percentile(99)), loopMaxMs: delay(h.max) };
+    out[mode] = { meanMs: mean(times[mode]), ratio: mean(times[mode]) / bare, mainCpuMsPerFrame: mainThreadCpuMs() === undefined ? undefined : mainCpu[mode] / times[mode].length, loopP50Ms: h.percentile(50) / 1e6, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6 };
   }
   return out;
 }
@@ -136,10 +167,12 @@ for (const path of models) {
   const r = await benchModel(path);
   results[path] = r;
   console.log(`\n${path}`);
-  console.log('mode     ms/frame  vs bare run   event-loop delay p50 / p99 / max (ms)');
+  console.log('mode     ms/frame  vs bare run  main thread CPU ms/frame   event-loop delay p50 / p99 / max (ms)');
   for (const mode of MODES) {
     const x = r[mode];
-    console.log(`${mode.padEnd(7)} ${x.meanMs.toFixed(3).padStart(9)}  ${x.ratio.toFixed(3).padStart(10)}x   ${x.loopP50Ms.toFixed(2)} / ${x.loopP99Ms.toFixed(2)} / ${x.loopMaxMs.toFixed(2)}`);
+    console.log(
+      `${mode.padEnd(7)} ${(mode === 'idle' ? '-' : x.meanMs.toFixed(3)).padStart(9)}  ${(mode === 'idle' ? '-' : `${x.ratio.toFixed(3)}x`).padStart(11)}  ${(x.mainCpuMsPerFrame?.toFixed(3) ?? '-').padStart(23)}   ${x.loopP50Ms.toFixed(2)} / ${x.loopP99Ms.toFixed(2)} / ${x.loopMaxMs.toFixed(2)}`,
+    );
   }
 }
 if (values.json) await writeFile(values.json, `${JSON.stringify({ machine, threads, rounds, block, sequence: sequence.name, results }, null, 1)}\n`);

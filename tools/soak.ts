@@ -11,9 +11,11 @@
  * N times in this order: Engine.load + dispose (ours: a worker thread and its onnxruntime
  * session), a bare worker thread started and terminated (the thread alone), and a bare
  * onnxruntime-node session created and released on the main thread (onnxruntime alone). RSS after
- * each block; growth per cycle after the first quarter (warm-up).
+ * each block; growth per cycle after the first quarter (warm-up), as a least-squares slope.
  *
- *   npx tsx --expose-gc tools/soak.ts --cycles 500 [--model PATH]
+ *   npx tsx --expose-gc tools/soak.ts --cycles 500 [--model PATH] [--only Engine|worker|onnxruntime]
+ *
+ * --only runs one kind, in a process of its own (the first kind to run pays the warm-up).
  *
  * Run with --expose-gc so that every report is taken after a full garbage collection.
  */
@@ -35,6 +37,7 @@ const { values } = parseArgs({
     cycles: { type: 'string' },
     model: { type: 'string', default: STUDENT_2_PATH },
     sequence: { type: 'string', default: join(SHARED_SEQUENCES, 'bag') },
+    only: { type: 'string' },
     json: { type: 'string' },
   },
 });
@@ -99,17 +102,26 @@ async function soakLoads(cycles: number): Promise<unknown> {
     'onnxruntime session only': async () => (await ort.InferenceSession.create(path, options)).release(),
   };
   const result: Record<string, { cycles: number; rssMiB: number[]; perCycleKiB: number }> = {};
-  for (const [name, cycle] of Object.entries(kinds)) {
+  const chosen = Object.entries(kinds).filter(([name]) => !values.only || name.startsWith(values.only));
+  if (chosen.length === 0) throw new Error(`--only ${values.only}: no such kind; kinds are ${Object.keys(kinds).join(', ')}`);
+  for (const [name, cycle] of chosen) {
     const rss: number[] = [sample().rssMiB];
     const block = Math.max(1, Math.floor(cycles / 20));
     for (let i = 1; i <= cycles; i++) {
       await cycle();
       if (i % block === 0) rss.push(sample().rssMiB);
     }
+    // Growth after warm-up: the least-squares slope of RSS over the cycles after the first quarter
+    // (two end points alone would read noise of a few MiB as growth).
     const warm = Math.floor(rss.length / 4);
-    const perCycleKiB = ((rss[rss.length - 1] - rss[warm]) * 1024) / ((rss.length - 1 - warm) * block);
+    const xs = rss.map((_, k) => k * block).slice(warm);
+    const ys = rss.slice(warm);
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const slope = xs.reduce((a, x, k) => a + (x - mx) * (ys[k] - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+    const perCycleKiB = slope * 1024;
     result[name] = { cycles, rssMiB: rss, perCycleKiB };
-    console.log(`${name.padEnd(26)} RSS ${rss[0].toFixed(1)} -> ${rss[warm].toFixed(1)} (after ${warm * block}) -> ${rss[rss.length - 1].toFixed(1)} MiB; after warm-up ${perCycleKiB.toFixed(1)} KiB per cycle`);
+    console.log(`${name.padEnd(26)} RSS ${rss[0].toFixed(1)} -> ${rss[warm].toFixed(1)} (after ${warm * block}) -> ${rss[rss.length - 1].toFixed(1)} MiB; after warm-up ${perCycleKiB.toFixed(1)} KiB per cycle (slope)`);
   }
   return { mode: 'cycles', model: path, cycles, result };
 }
