@@ -12,6 +12,7 @@ import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import type { BoxMapping } from '../contract/model-config.js';
 import { loadNative, type CropWindow, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
 import { trackStream, type FrameStreamSource, type StreamOptions, type StreamResult } from './stream.js';
+import { BYTES_PER_PIXEL } from './io/source.js';
 import type { Box, Frame, StageTimings, TrackResult } from '../contract/types.js';
 
 export interface TrackerOptions {
@@ -32,8 +33,6 @@ export interface TrackerOptions {
    */
   cudaGraph?: boolean;
 }
-
-const BYTES_PER_PIXEL: Record<string, number> = { rgb: 3, bgr: 3, rgba: 4, bgra: 4, gray: 1, nv12: 1 };
 
 /** A value for an error message, whatever it is (symbols and bigints included). */
 function describeValue(v: unknown): string {

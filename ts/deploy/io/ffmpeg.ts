@@ -154,6 +154,8 @@ export function passthroughFlag(options: FfmpegOptions = {}): Promise<string[]> 
   return flag;
 }
 
+const SHOWINFO_WAIT_MS = 3000;
+
 /**
  * The presentation time of each frame ffmpeg outputs, from its showinfo filter (a line per frame
  * on stderr, `n: <i> pts: <t> pts_time: <seconds>`), matched to frames by position.
@@ -161,6 +163,7 @@ export function passthroughFlag(options: FfmpegOptions = {}): Promise<string[]> 
 class ShowinfoTimes implements FrameTimes {
   private readonly times: number[] = [];
   private ended = false;
+  private givenUp = false;
   private waiters: (() => void)[] = [];
 
   /** ManagedChild's stderrLine: consumes showinfo's lines. */
@@ -190,9 +193,25 @@ class ShowinfoTimes implements FrameTimes {
     for (const w of waiters) w();
   }
 
+  /**
+   * ffmpeg writes a frame's showinfo line before the frame itself, so it is normally here already.
+   * Should it not come within a few seconds (an ffmpeg whose showinfo reads differently), the
+   * timestamps are given up for the whole stream (undefined: the caller's fallback), never mixed.
+   */
   async at(index: number): Promise<number | undefined> {
-    while (index >= this.times.length && !this.ended) await new Promise<void>((resolve) => this.waiters.push(resolve));
-    return this.times[index];
+    if (this.givenUp) return undefined;
+    if (index >= this.times.length && !this.ended) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(() => {
+        this.givenUp = true;
+        resolve();
+      }, SHOWINFO_WAIT_MS)));
+      while (index >= this.times.length && !this.ended && !this.givenUp) {
+        await Promise.race([new Promise<void>((resolve) => this.waiters.push(resolve)), late]);
+      }
+      clearTimeout(timer);
+    }
+    return this.givenUp ? undefined : this.times[index];
   }
 }
 
