@@ -102,6 +102,11 @@ class NativeTracker : public Napi::ObjectWrap<NativeTracker> {
   // update(score, size, offset): Float32Arrays of F*F, 2*F*F, 2*F*F values (the backend's outputs).
   Napi::Value Update(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    return call_core(env, [&] { return UpdateMaps(info); });
+  }
+
+  Napi::Value UpdateMaps(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
     auto& core = live_tracker(env, core_, busy_);
     const size_t cells = static_cast<size_t>(core.config().feature_size) * core.config().feature_size;
     const float* maps[3];
@@ -116,7 +121,7 @@ class NativeTracker : public Napi::ObjectWrap<NativeTracker> {
       const auto t = info[i].As<Napi::Float32Array>();
       maps[i] = t.Data();
     }
-    return result_object(env, call_core(env, [&] { return core.update(maps[0], maps[1], maps[2]); }));
+    return result_object(env, core.update(maps[0], maps[1], maps[2]));
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
