@@ -68,6 +68,8 @@ const cases: [string[], 1 | 2][] = [
   [['bench', '--model', model, '--frames', '0'], 1],
   [['demo', '--sequences', '/nonexistent/sequences'], 1],
   [['build-engine', '/nonexistent/m.onnx'], 1],
+  [['import', '/nonexistent/m.onnx', '-o', 'OUT/t.safetensors'], 1],
+  [['import', '--no-such-flag'], 2],
   [['doctor', '--no-such-flag'], 2],
 ];
 
