@@ -48,6 +48,7 @@ test('--data names generated clips, labelled datasets, COCO files and footage, e
   await writeFile(join(dir, 'clip.mp4'), '');
   t.deepEqual(await parseDataSource(join(dir, 'clip.mp4')), { kind: 'footage', weight: 1, inputs: [join(dir, 'clip.mp4')] });
   await t.throwsAsync(parseDataSource(join(dir, 'missing')), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /no such file or folder/ });
+  await t.throwsAsync(parseDataSource('synthetic@0'), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /share after @ must be a positive number/ });
   await t.throwsAsync(parseDataSource('synthetic:wild=1'), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /easy, moderate, hard/ });
   await t.throwsAsync(parseDataSource(join(dir, 'footage', '*.mov')), { instanceOf: CtEdgeError, message: /matches no file/ });
   await mkdir(join(dir, 'empty'), { recursive: true });
@@ -77,6 +78,12 @@ test.serial('the teacher tracks footage into pseudo-labelled tracks, never past 
     }
     await t.throwsAsync(pseudoLabel([join(dir, 'footage')], engine, join(dir, 'none'), { minScore: 1.01 }), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /the teacher held no target/ });
     await t.throwsAsync(pseudoLabel([join(dir, 'empty')], engine, join(dir, 'none2')), { instanceOf: CtEdgeError, code: 'ERR_DATASET' });
+    // A tracks file cut short or of another kind is refused, naming how to make it again.
+    const text = await readFile(file, 'utf8');
+    await writeFile(join(dir, 'cut.json'), text.slice(0, text.length / 2));
+    await t.throwsAsync(readTracks(join(dir, 'cut.json')), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /cannot read the tracks file/ });
+    await writeFile(join(dir, 'other.json'), JSON.stringify({ format: 'something/1', tracks: [] }));
+    await t.throwsAsync(readTracks(join(dir, 'other.json')), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /not a ct-edge tracks file .*rerunning the compression/ });
   } finally {
     await engine.dispose();
   }

@@ -9,7 +9,7 @@
  *    track the rest of it; the mean IoU between their boxes.
  *
  *   npx tsx tools/vittrack-students.ts --student models/vittrack-student.onnx [--student ...]
- *     [--sequences ../shared/data/sequences] [--unlabeled ../shared/data/unlabeled] [--threads 1]
+ *     [--vittrack models/vittrack.onnx] [--sequences ../shared/data/sequences] [--unlabeled ../shared/data/unlabeled] [--threads 1]
  *     [--rounds 1] [--out ct-edge-vittrack]
  *
  * Prints a markdown table and writes it with the raw figures (results.json) into --out.
@@ -19,7 +19,9 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine, type Frame } from '../ts/index.js';
 import { openDataset } from '../ts/deploy/datasets/dataset.js';
+import { median } from '../ts/deploy/eval/bench.js';
 import { iou, SUCCESS_THRESHOLDS } from '../ts/deploy/eval/metrics.js';
+import { modelOptionsFor } from '../ts/cli/model-options.js';
 import { readImage } from '../ts/deploy/io/images.js';
 import { openSource } from '../ts/deploy/io/open.js';
 import { agreement as agreementOf, trackSideBySide } from '../ts/deploy/eval/agreement.js';
@@ -30,7 +32,7 @@ const shared = join(import.meta.dirname, '..', '..', 'shared', 'data');
 const { values } = parseArgs({
   options: {
     student: { type: 'string', multiple: true },
-    vittrack: { type: 'string', default: join(shared, 'models', 'vittrack', 'vitTracker.onnx') },
+    vittrack: { type: 'string', default: join(import.meta.dirname, '..', 'models', 'vittrack.onnx') },
     sequences: { type: 'string', default: join(shared, 'sequences') },
     unlabeled: { type: 'string', default: join(shared, 'unlabeled') },
     threads: { type: 'string', default: '1' },
@@ -45,17 +47,16 @@ if (!values.student?.length) {
 }
 const threads = Number(values.threads);
 const rounds = Number(values.rounds);
-const VITTRACK = { outputs: { score: 'output1', size: 'output2', offset: 'output3' }, channelOrder: 'bgr', boxMapping: 'opencv' } as const;
 
 const models = [
-  { label: 'VitTrack', engine: await Engine.load(values.vittrack!, { ...VITTRACK, threads }) },
+  // its conventions from the sidecar beside it (models/vittrack.onnx.json), as the CLI reads them
+  { label: 'VitTrack', engine: await Engine.load(values.vittrack!, { ...(await modelOptionsFor(values.vittrack!, {})), threads }) },
   ...(await Promise.all(values.student.map(async (path) => ({ label: basename(path, '.onnx'), engine: await Engine.load(path, { threads }) })))),
 ];
 const engines = models.map((m) => m.engine);
 
 /** A frame's contribution to the success AUC: the share of thresholds its IoU clears. */
 const frameScore = (overlap: number) => SUCCESS_THRESHOLDS.filter((t) => overlap > t).length / SUCCESS_THRESHOLDS.length;
-const median = (v: readonly number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const mean = (v: readonly number[]) => v.reduce((a, b) => a + b, 0) / v.length;
 
 // 1. Real sequences: AUC (mean over sequences of the mean frame score) and times.

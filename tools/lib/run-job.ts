@@ -3,6 +3,7 @@
  * each): `node --import tsx tools/lib/run-job.ts '<JobTask as JSON>' [--resume]`. It calls the
  * `ct-edge/train` library functions; progress lines go to stdout, which the pool sends to the job's log.
  */
+import { pathToFileURL } from 'node:url';
 import { readCheckpoint } from '../../ts/train/checkpoint/checkpoint.js';
 import { calibrateCheckpoint, compressTracker, writeTrackerOnnx, type CalibrateCheckpointOptions, type CompressTrackerOptions } from '../../ts/train/index.js';
 
@@ -42,6 +43,6 @@ export async function runTask(task: JobTask, resume: boolean): Promise<void> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
   await runTask(JSON.parse(process.argv[2]) as JobTask, process.argv.includes('--resume'));
 }

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../../contract/errors.js';
 import { openDataset } from '../../deploy/datasets/dataset.js';
 import { agreement } from '../../deploy/eval/agreement.js';
+import { median } from '../../deploy/eval/bench.js';
 import { evaluate } from '../../deploy/eval/evaluate.js';
 import { markdownTable } from '../../deploy/eval/report.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
@@ -37,8 +38,6 @@ Options:
   --sequences DIR   labelled sequences to score on (OTB layout: <name>/img, groundtruth_rect.txt)
   --threads N       onnxruntime threads per model (default 1)`;
 
-const ms = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
-
 export const command: CliCommand = {
   usage,
   async run(argv) {
@@ -60,11 +59,11 @@ export const command: CliCommand = {
       const starts = proposeTargets(tail[0], 2);
       console.error(`ct-edge demo: ${models.length} models on ${engines[0].backend}, ${threads} thread(s); models/tree.avi, last ${tail.length} of ${frames.length} frames, ${starts.length} targets`);
       const agree = await agreement(engines, tail, starts);
-      const base = ms(agree.trackMs[0]);
+      const base = median(agree.trackMs[0]);
       console.log('Held-out footage (models/tree.avi, last 20%), both started from the same boxes:\n');
       console.log(markdownTable(
         ['Model', 'Mean IoU with VitTrack', 'ms per track() (p50)', 'Speed-up'],
-        models.map((m, k) => [m.label, agree.meanIou[k].toFixed(3), ms(agree.trackMs[k]).toFixed(2), `${(base / ms(agree.trackMs[k])).toFixed(2)}x`]),
+        models.map((m, k) => [m.label, agree.meanIou[k].toFixed(3), median(agree.trackMs[k]).toFixed(2), `${(base / median(agree.trackMs[k])).toFixed(2)}x`]),
       ));
       if (values.sequences) {
         const result = await evaluate(models, await openDataset(values.sequences, 'otb'));

@@ -56,6 +56,9 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
+/** The median (the lower middle value of an even count, as percentile 50). */
+export const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+
 /** A synthetic clip: a textured square moving along a smooth loop over a gradient background. */
 export function movingSquareSource(width: number, height: number, length = 240): FrameSource {
   const side = Math.round(Math.min(width, height) / 6);
