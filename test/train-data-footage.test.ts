@@ -22,7 +22,7 @@ import { teacherObjective, type PairBatchSource } from '../ts/train/objectives.j
 import { command as train } from '../ts/cli/commands/train.js';
 import { runCommand } from './helpers/cli.js';
 import { randomBatch } from './helpers/batches.js';
-import { repoRoot } from './helpers/data.js';
+import { hasSharedData, repoRoot, sharedData, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 let dir: string;
 test.before(async () => {
@@ -138,4 +138,36 @@ test('ct-edge calibrate measures on --data labelled folders and refuses footage'
   const { code, stdout } = await runCommand(calibrate, [join(repoRoot, 'models', 'teacher.safetensors'), '--data', join(dir, 'labelled'), '--pairs', '16', '-o', out]);
   t.is(code, 0);
   t.regex(stdout, /wrote .*calibrated\.safetensors: on \d+ of 16 pairs/);
+});
+
+(hasSharedData ? test.serial : test.skip)(`compressTracker on real footage alone: the teacher tracks it once, a second run reuses the tracks without running the teacher${hasSharedData ? '' : ` (${sharedDataSkipReason})`}`, async (t) => {
+  const { compressTracker, RUN_DEFAULTS, COMPRESS_DEFAULTS } = await import('../ts/train/train-tracker.js');
+  const { importTrackerOnnx } = await import('../ts/train/import-onnx.js');
+  const { writeCheckpoint } = await import('../ts/train/checkpoint/checkpoint.js');
+  const { stat } = await import('node:fs/promises');
+  const { existsSync } = await import('node:fs');
+  const teacher = join(dir, 'vittrack.safetensors');
+  await writeCheckpoint(teacher, await importTrackerOnnx(vitTrackPath, vitTrackOptions));
+  const output = join(dir, 'footage-student.safetensors');
+  const run = () =>
+    compressTracker({
+      ...RUN_DEFAULTS,
+      learningRate: 1e-4,
+      steps: 1,
+      batchSize: 2,
+      workers: 1,
+      resume: false,
+      teacher,
+      output,
+      compress: { ...COMPRESS_DEFAULTS, studentBlocks: 1 },
+      data: { seed: 1, sources: [{ kind: 'footage', weight: 1, inputs: [join(sharedData, 'unlabeled', 'tree.avi')] }] },
+    });
+  const first = await run();
+  t.like(first.config, { depth: 1, channelOrder: 'bgr', stem: [6, 12, 24, 48] });
+  const pseudo = join(dir, 'footage-student.pseudo');
+  const made = (await stat(join(pseudo, 'source-0', 'tracks.json'))).mtimeMs;
+  await rm(join(pseudo, 'teacher.onnx'));
+  await run();
+  t.is((await stat(join(pseudo, 'source-0', 'tracks.json'))).mtimeMs, made, 'the tracks were made again');
+  t.false(existsSync(join(pseudo, 'teacher.onnx')), 'the teacher ran although every track was reusable');
 });

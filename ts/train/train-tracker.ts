@@ -123,9 +123,16 @@ async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teac
   const dir = `${output.replace(/\.safetensors$/i, '')}.pseudo`;
   await mkdir(dir, { recursive: true });
   const teacherId = createHash('sha256').update(await readFile(teacherPath)).digest('hex');
-  const onnx = join(dir, 'teacher.onnx');
-  await writeTrackerOnnx(onnx, teacher.config, teacher.weights);
-  const engine = await Engine.load(onnx, { threads: 1 });
+  // The teacher runs only for footage without reusable tracks (a resumed run usually has them all).
+  let engine: Engine | undefined;
+  const teacherEngine = async () => {
+    if (!engine) {
+      const onnx = join(dir, 'teacher.onnx');
+      await writeTrackerOnnx(onnx, teacher.config, teacher.weights);
+      engine = await Engine.load(onnx, { threads: 1 });
+    }
+    return engine;
+  };
   try {
     const sources: DataSourceSpec[] = [];
     for (const [k, spec] of data.sources.entries()) {
@@ -137,11 +144,11 @@ async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teac
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
       const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs);
-      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, engine, out, { teacher: teacherId, onVideo: onFootage }) });
+      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, onVideo: onFootage }) });
     }
     return { ...data, sources };
   } finally {
-    await engine.dispose();
+    await engine?.dispose();
   }
 }
 
