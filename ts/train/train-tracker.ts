@@ -116,11 +116,11 @@ export interface CompressTrackerOptions extends RunOptions {
 
 /**
  * Unlabeled footage among the sources becomes the teacher's tracks (ts/train/data/pseudo-label.ts),
- * cached beside the output (`<output>.pseudo/`) and reused while the teacher and footage are the same.
+ * cached in `dir` (compressTracker: `<output>.pseudo/`) and reused while the teacher and footage
+ * are the same. Studies that compress one teacher many times track the footage once with this.
  */
-async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teacherPath: string, output: string, onFootage?: (video: string, tracks: number) => void): Promise<TrainingDataOptions> {
+export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teacherPath: string, dir: string, onFootage?: (video: string, tracks: number) => void): Promise<TrainingDataOptions> {
   if (!data.sources?.some((s) => s.kind === 'footage')) return data;
-  const dir = `${output.replace(/\.safetensors$/i, '')}.pseudo`;
   await mkdir(dir, { recursive: true });
   const teacherId = createHash('sha256').update(await readFile(teacherPath)).digest('hex');
   // The teacher runs only for footage without reusable tracks (a resumed run usually has them all).
@@ -156,7 +156,7 @@ async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teac
 export async function compressTracker(o: CompressTrackerOptions): Promise<RunResult & { stages: readonly Stage[] }> {
   const checkpoint = await readCheckpoint(o.teacher);
   const { config, weights } = checkpoint;
-  const data = await trackFootage(o.data, checkpoint, o.teacher, o.output, o.onFootage);
+  const data = await trackFootage(o.data, checkpoint, o.teacher, `${o.output.replace(/\.safetensors$/i, '')}.pseudo`, o.onFootage);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
   const options: CompressOptions = { ...o.compress, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
