@@ -70,6 +70,8 @@ const cases: [string[], 1 | 2][] = [
   [['build-engine', '/nonexistent/m.onnx'], 1],
   [['import', '/nonexistent/m.onnx', '-o', 'OUT/t.safetensors'], 1],
   [['import', '--no-such-flag'], 2],
+  [['import', model, '-o', `${missing}/t.safetensors`], 1],
+  [['build-engine', model, '-o', `${missing}/m.engine`], 1],
   [['doctor', '--no-such-flag'], 2],
 ];
 

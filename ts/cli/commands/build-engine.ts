@@ -10,6 +10,7 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { loadNative } from '../../deploy/native.js';
 import { buildEngine, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
 
 const KEEP_FP32_KINDS = ['layernorm', 'normalization', 'softmax', 'reduce'];
@@ -143,6 +144,10 @@ export const command: CliCommand = {
     if (values['dry-run'] && values.verify) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--dry-run builds nothing to --verify');
     if (values.dla !== undefined && values.fp32) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'DLA runs FP16 (or INT8) layers only: --dla goes without --fp32');
     const onnx = positionals[0];
+    // Before the build (minutes on a Jetson): where the engine and its .json go. The default
+    // path sits beside the model, whose folder exists when the model does.
+    checkOutputFile(values.output, '-o');
+    checkOutputFile(values['timing-cache'], '--timing-cache'); // saved after the build
     const modelOptions = await modelOptionsFor(onnx, modelOptionsFromFlags(values));
     const samples = parseIntFlag(values.samples, 'samples', 50);
     const dlaCore = rangeFlag(values.dla, 'dla', 0, 15);

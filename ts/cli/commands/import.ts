@@ -5,6 +5,7 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { writeCheckpoint } from '../../train/checkpoint/checkpoint.js';
 import { importTrackerOnnx } from '../../train/import-onnx.js';
 import type { CliCommand } from '../command.js';
+import { checkOutputFile } from '../outputs.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags } from '../model-options.js';
 
 const usage = `usage: ct-edge import <model.onnx> -o teacher.safetensors [model options]
@@ -31,6 +32,7 @@ export const command: CliCommand = {
     const [model] = positionals;
     if (!values.output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the checkpoint with -o FILE.safetensors');
     if (resolve(values.output) === resolve(model)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `the output ${values.output} would overwrite the model`);
+    checkOutputFile(values.output, '-o');
     const { config, weights } = await importTrackerOnnx(model, await modelOptionsFor(model, modelOptionsFromFlags(values)));
     await writeCheckpoint(values.output, { config, weights });
     const stem = config.stem ? `a ${config.stem.length}-conv stem (${config.stem.join('->')})` : `${config.patch}px patches`;
