@@ -5,7 +5,10 @@
  * Rounds alternate the two, so background load hits both alike. CompressTracker's paper reports
  * 2.5x; the goal here is at most 2x.
  *
- *   npx tsx tools/bench-compress-step.ts --teacher vittrack.safetensors [--blocks 1] [--batch 8] [--rounds 5] [--steps 3]
+ *   npx tsx tools/bench-compress-step.ts --teacher vittrack.safetensors [--blocks 1] [--stages 1,2] [--batch 8] [--rounds 5] [--steps 3]
+ *
+ * The compression steps run at the replacement schedule's start (p = 0.5; with several stages some
+ * steps run teacher stages, through which the gradient flows back to earlier student stages).
  */
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,18 +21,20 @@ import { initBackend } from '../ts/train/model/backend.js';
 import { TrackerNet } from '../ts/train/model/network.js';
 import { teacherObjective, type PairBatch } from '../ts/train/objectives.js';
 import { COMPRESS_DEFAULTS } from '../ts/train/train-tracker.js';
+import { median } from '../ts/deploy/eval/bench.js';
 
 const { values } = parseArgs({
   options: {
     teacher: { type: 'string' },
     blocks: { type: 'string', default: '1' },
+    stages: { type: 'string' },
     batch: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '5' },
     steps: { type: 'string', default: '3' },
   },
 });
 if (!values.teacher) {
-  console.error('usage: npx tsx tools/bench-compress-step.ts --teacher TEACHER.safetensors [--blocks N] [--batch N] [--rounds N] [--steps N]');
+  console.error('usage: npx tsx tools/bench-compress-step.ts --teacher TEACHER.safetensors [--blocks N] [--stages A,B,..] [--batch N] [--rounds N] [--steps N]');
   process.exit(2);
 }
 const [blocks, batchSize, rounds, steps] = [values.blocks, values.batch, values.rounds, values.steps].map(Number);
@@ -40,7 +45,7 @@ const teacher = TrackerNet.fromWeights(config, weights, values.teacher);
 // One batch, sampled once: both objectives see the very same pairs every step.
 const batch: PairBatch = await trainingPairs(config, { seed: 1 }).batch(0, batchSize);
 const fixed = { batch: async () => batch, describe: () => ({ kind: 'fixed' }) };
-const compress = compressionObjective(teacher, fixed, { ...COMPRESS_DEFAULTS, studentBlocks: blocks, batchSize, steps: 1000, seed: 1 });
+const compress = compressionObjective(teacher, fixed, { ...COMPRESS_DEFAULTS, studentBlocks: blocks, ...(values.stages ? { stages: values.stages.split(',').map(Number) } : {}), batchSize, steps: 1000, seed: 1 });
 const plainStudent = TrackerNet.fromWeights(compress.student.config, compress.student.weights(), 'the student');
 const plain = teacherObjective(plainStudent, fixed, batchSize);
 
@@ -61,9 +66,8 @@ for (let round = 0; round < rounds + 1; round++) {
     }
   }
 }
-const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const base = median(settings[0].times);
-console.log(`teacher ${config.depth} blocks of width ${config.dim} -> student ${blocks}; batch ${batchSize}; TensorFlow.js ${backend}, one thread; ${rounds} rounds of ${steps} steps each`);
+console.log(`teacher ${config.depth} blocks of width ${config.dim} -> student ${blocks} (stages ${compress.stages.map((s) => s.end - s.start).join(',')}); batch ${batchSize}; TensorFlow.js ${backend}, one thread; ${rounds} rounds of ${steps} steps each`);
 console.log('| step | ms (median) | ratio |\n|---|---:|---:|');
 for (const s of settings) console.log(`| ${s.label} | ${median(s.times).toFixed(0)} | ${(median(s.times) / base).toFixed(2)}x |`);
 compress.dispose();

@@ -9,8 +9,12 @@
  *   - inline:  `inlinePreprocessing: true` (crop on the calling thread, inference on the thread)
  *   - idle:    nothing but 2 ms timers: the event-loop delay the machine itself causes (other
  *              processes on a shared machine), the floor for the others
+ *   - wake:    a round trip to a worker thread that only busy-waits as long as the bare run takes:
+ *              what handing a frame to another thread and waking the main thread for the answer
+ *              costs on this machine, without any of ct-edge's work
  *
- * Per mode: the mean per-frame time and its ratio to bare, the main thread's CPU time per frame
+ * Per mode: the mean per-frame time and its ratio to bare, the search crop's mean time (the
+ * tracker's timings; bare and wake have none), the main thread's CPU time per frame
  * (what a frame takes from the event loop, whatever else the machine runs), and the event-loop
  * delay while that mode tracks at full speed: how late a 1 ms timer runs, as perf_hooks.monitorEventLoopDelay measures
  * it (delay = time between the timer's runs minus 1 ms). Modes run
@@ -19,7 +23,8 @@
  *
  *   npx tsx tools/bench-event-loop.ts [--model PATH ...] [--sequence DIR] [--rounds N] [--block N] [--threads N] [--json PATH]
  *
- * Defaults: VitTrack and the shipped 2-block student on ../shared/data/sequences/bag, 1 thread.
+ * Defaults: models/vittrack.onnx and models/vittrack-student-2.onnx on ../shared/data/sequences/bag, 1 thread.
+ * After each model: track() minus bare, split into the crop, the hand-over (wake minus bare) and the rest.
  */
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -31,7 +36,9 @@ import * as ort from 'onnxruntime-node';
 import { Engine, Tracker, type Box, type Frame } from '../ts/index.js';
 import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
 import { readImage } from '../ts/deploy/io/images.js';
-import { loadOptions, SHARED_SEQUENCES, STUDENT_2_PATH, VITTRACK_PATH } from './lib/models.js';
+import { Worker } from 'node:worker_threads';
+import { median } from '../ts/deploy/eval/bench.js';
+import { loadOptions, SHARED_SEQUENCES, VITTRACK_PATH, VITTRACK_STUDENT_2_PATH } from './lib/models.js';
 
 const { values } = parseArgs({
   options: {
@@ -43,7 +50,7 @@ const { values } = parseArgs({
     json: { type: 'string' },
   },
 });
-const models = values.model ?? [VITTRACK_PATH, STUDENT_2_PATH];
+const models = values.model ?? [VITTRACK_PATH, VITTRACK_STUDENT_2_PATH];
 const threads = Number(values.threads);
 const rounds = Number(values.rounds);
 const block = Number(values.block);
@@ -59,9 +66,18 @@ const toShared = (f: Frame): Frame => {
 const sharedFrames = ordinary.map(toShared);
 const initBox = sequence.groundTruth[0] as Box;
 
-type Mode = 'idle' | 'bare' | 'shared' | 'copied' | 'inline';
+type Mode = 'idle' | 'bare' | 'wake' | 'shared' | 'copied' | 'inline';
 const RESOLUTION_MS = 1;
-const MODES: Mode[] = ['idle', 'bare', 'shared', 'copied', 'inline'];
+const MODES: Mode[] = ['idle', 'bare', 'wake', 'shared', 'copied', 'inline'];
+
+/** A thread that answers each message after busy-waiting the milliseconds it names (the `wake` mode). */
+function busyThread(): { roundTrip(ms: number): Promise<void>; close(): Promise<number> } {
+  const worker = new Worker(
+    "const { parentPort } = require('node:worker_threads'); parentPort.on('message', (ms) => { const end = performance.now() + ms; while (performance.now() < end); parentPort.postMessage(0); });",
+    { eval: true },
+  );
+  return { roundTrip: (ms) => new Promise((resolve) => (worker.once('message', () => resolve()), worker.postMessage(ms))), close: () => worker.terminate() };
+}
 
 /**
  * Event-loop delay as perf_hooks.monitorEventLoopDelay measures it (a 1 ms timer; how late each run
@@ -94,6 +110,8 @@ function mainThreadCpuMs(): number | undefined {
 interface ModeResult {
   meanMs: number;
   ratio: number;
+  /** Mean search-crop time (Tracker timings.preprocessMs); undefined for idle, bare and wake. */
+  cropMs: number | undefined;
   /** CPU time of the main thread per frame (Linux: /proc schedstat), what the frame takes from the event loop. */
   mainCpuMsPerFrame: number | undefined;
   loopP50Ms: number;
@@ -102,23 +120,34 @@ interface ModeResult {
 }
 
 async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
-  const engine = await Engine.load(path, loadOptions(path, threads));
+  const engine = await Engine.load(path, await loadOptions(path, threads));
+  const busy = busyThread();
   const session = await ort.InferenceSession.create(path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 });
   const { config } = engine;
   const trackers = { shared: new Tracker(engine), copied: new Tracker(engine), inline: new Tracker(engine, { inlinePreprocessing: true }) };
   // The bare session reads the inline tracker's crops, so that it runs on the same inputs.
-  const crops = trackers.inline.inputs;
-  const template = new Float32Array(crops.template.length);
-  const search = new Float32Array(crops.search.length);
+  const inlineInputs = trackers.inline.inputs;
+  const template = new Float32Array(inlineInputs.template.length);
+  const search = new Float32Array(inlineInputs.search.length);
   const feeds = {
     [config.inputs.template]: new ort.Tensor('float32', template, [1, 3, config.templateSize, config.templateSize]),
     [config.inputs.search]: new ort.Tensor('float32', search, [1, 3, config.searchSize, config.searchSize]),
   };
-  const times: Record<Mode, number[]> = { idle: [], bare: [], shared: [], copied: [], inline: [] };
-  const mainCpu: Record<Mode, number> = { idle: 0, bare: 0, shared: 0, copied: 0, inline: 0 };
-  const loop: Record<Mode, RecordableHistogram> = { idle: createHistogram(), bare: createHistogram(), shared: createHistogram(), copied: createHistogram(), inline: createHistogram() };
+  const perMode = <T>(make: () => T) => Object.fromEntries(MODES.map((m) => [m, make()])) as Record<Mode, T>;
+  const times = perMode<number[]>(() => []);
+  const crops = perMode<number[]>(() => []);
+  const mainCpu = perMode(() => 0);
+  const loop = perMode(() => createHistogram());
   for (const t of Object.values(trackers)) t.init(ordinary[0], initBox);
-  template.set(crops.template);
+  template.set(inlineInputs.template);
+  // wake busy-waits as long as a bare run takes: the median of 30 runs.
+  const calibration: number[] = [];
+  for (let k = 0; k < 30; k++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    calibration.push(performance.now() - t0);
+  }
+  const bareMs = median(calibration);
   let next = 1;
   const frameAt = (i: number) => 1 + ((i - 1) % (ordinary.length - 1));
   for (let round = 0; round <= rounds; round++) {
@@ -135,10 +164,13 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
           await new Promise((resolve) => setTimeout(resolve, 2));
         } else if (mode === 'bare') {
           await session.run(feeds);
+        } else if (mode === 'wake') {
+          await busy.roundTrip(bareMs);
         } else {
           const frames = mode === 'shared' ? sharedFrames : ordinary;
-          await trackers[mode].track(frames[i]);
-          if (mode === 'inline') search.set(crops.search);
+          const r = await trackers[mode].track(frames[i]);
+          if (mode === 'inline') search.set(inlineInputs.search);
+          if (round > 0) crops[mode].push(r.timings.preprocessMs);
         }
         if (round > 0) times[mode].push(performance.now() - t0);
       }
@@ -150,12 +182,13 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
   for (const t of Object.values(trackers)) t.dispose();
   await engine.dispose();
   await session.release();
+  await busy.close();
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const bare = mean(times.bare);
   const out = {} as Record<Mode, ModeResult>;
   for (const mode of MODES) {
     const h = loop[mode];
-    out[mode] = { meanMs: mean(times[mode]), ratio: mean(times[mode]) / bare, mainCpuMsPerFrame: mainThreadCpuMs() === undefined ? undefined : mainCpu[mode] / times[mode].length, loopP50Ms: h.percentile(50) / 1e6, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6 };
+    out[mode] = { meanMs: mean(times[mode]), ratio: mean(times[mode]) / bare, cropMs: crops[mode].length ? mean(crops[mode]) : undefined, mainCpuMsPerFrame: mainThreadCpuMs() === undefined ? undefined : mainCpu[mode] / times[mode].length, loopP50Ms: h.percentile(50) / 1e6, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6 };
   }
   return out;
 }
@@ -167,12 +200,18 @@ for (const path of models) {
   const r = await benchModel(path);
   results[path] = r;
   console.log(`\n${path}`);
-  console.log('mode     ms/frame  vs bare run  main thread CPU ms/frame   event-loop delay p50 / p99 / max (ms)');
+  console.log('mode     ms/frame  vs bare run  crop ms  main thread CPU ms/frame   event-loop delay p50 / p99 / max (ms)');
   for (const mode of MODES) {
     const x = r[mode];
     console.log(
-      `${mode.padEnd(7)} ${(mode === 'idle' ? '-' : x.meanMs.toFixed(3)).padStart(9)}  ${(mode === 'idle' ? '-' : `${x.ratio.toFixed(3)}x`).padStart(11)}  ${(x.mainCpuMsPerFrame?.toFixed(3) ?? '-').padStart(23)}   ${x.loopP50Ms.toFixed(2)} / ${x.loopP99Ms.toFixed(2)} / ${x.loopMaxMs.toFixed(2)}`,
+      `${mode.padEnd(7)} ${(mode === 'idle' ? '-' : x.meanMs.toFixed(3)).padStart(9)}  ${(mode === 'idle' ? '-' : `${x.ratio.toFixed(3)}x`).padStart(11)}  ${(x.cropMs?.toFixed(3) ?? '-').padStart(7)}  ${(x.mainCpuMsPerFrame?.toFixed(3) ?? '-').padStart(23)}   ${x.loopP50Ms.toFixed(2)} / ${x.loopP99Ms.toFixed(2)} / ${x.loopMaxMs.toFixed(2)}`,
     );
+  }
+  // What track() adds to a bare run: the crop, one hand-over (as cheap as this machine makes it), the rest.
+  const handover = r.wake.meanMs - r.bare.meanMs;
+  for (const mode of ['shared', 'copied', 'inline'] as const) {
+    const extra = r[mode].meanMs - r.bare.meanMs;
+    console.log(`${mode}: track() - bare = ${extra.toFixed(3)} ms = crop ${r[mode].cropMs!.toFixed(3)} + hand-over ${handover.toFixed(3)} + rest ${(extra - r[mode].cropMs! - handover).toFixed(3)}`);
   }
 }
 if (values.json) await writeFile(values.json, `${JSON.stringify({ machine, threads, rounds, block, sequence: sequence.name, results }, null, 1)}\n`);

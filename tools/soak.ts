@@ -28,14 +28,14 @@ import * as ort from 'onnxruntime-node';
 import { Engine, Tracker, type Box, type Frame } from '../ts/index.js';
 import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
 import { readImage } from '../ts/deploy/io/images.js';
-import { loadOptions, SHARED_SEQUENCES, STUDENT_2_PATH } from './lib/models.js';
+import { loadOptions, SHARED_SEQUENCES, VITTRACK_STUDENT_2_PATH } from './lib/models.js';
 
 const { values } = parseArgs({
   options: {
     frames: { type: 'string', default: '100000' },
     every: { type: 'string', default: '5000' },
     cycles: { type: 'string' },
-    model: { type: 'string', default: STUDENT_2_PATH },
+    model: { type: 'string', default: VITTRACK_STUDENT_2_PATH },
     sequence: { type: 'string', default: join(SHARED_SEQUENCES, 'bag') },
     only: { type: 'string' },
     json: { type: 'string' },
@@ -61,7 +61,7 @@ async function soakFrames(): Promise<unknown> {
     data.set(f.data as Uint8Array);
     return { ...f, data };
   });
-  const engine = await Engine.load(values.model!, loadOptions(values.model!, 1));
+  const engine = await Engine.load(values.model!, await loadOptions(values.model!, 1));
   const tracker = new Tracker(engine);
   const box = sequence.groundTruth[0] as Box;
   tracker.init(ordinary[0], box);
@@ -93,7 +93,7 @@ async function soakLoads(cycles: number): Promise<unknown> {
   const path = values.model!;
   const options = { executionProviders: ['cpu'], graphOptimizationLevel: 'all' as const, intraOpNumThreads: 1, interOpNumThreads: 1 };
   const kinds = {
-    'Engine.load + dispose': async () => (await Engine.load(path, loadOptions(path, 1))).dispose(),
+    'Engine.load + dispose': async () => (await Engine.load(path, await loadOptions(path, 1))).dispose(),
     'worker thread only': async () => {
       const w = new Worker('require("node:worker_threads").parentPort.postMessage(1)', { eval: true });
       await new Promise((resolve) => w.once('message', resolve));

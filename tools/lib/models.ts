@@ -1,14 +1,16 @@
-/** Models the maintainer tools run by default, and the options a foreign model needs to load. */
+/** Models the maintainer tools run by default, and the options they load with. */
 import { join } from 'node:path';
 import type { EngineOptions } from '../../ts/index.js';
+import { modelOptionsFor } from '../../ts/cli/model-options.js';
 
 const shared = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
-export const VITTRACK_PATH = join(shared, 'models', 'vittrack', 'vitTracker.onnx');
+const models = join(import.meta.dirname, '..', '..', 'models');
 export const SHARED_SEQUENCES = join(shared, 'sequences');
-export const STUDENT_2_PATH = join(import.meta.dirname, '..', '..', 'models', 'student-2.onnx');
+/** VitTrack as shipped, its conventions (output names, BGR, OpenCV's box mapping) in the sidecar beside it. */
+export const VITTRACK_PATH = join(models, 'vittrack.onnx');
+export const VITTRACK_STUDENT_2_PATH = join(models, 'vittrack-student-2.onnx');
 
-/** VitTrack (OpenCV's vitTracker.onnx) names its outputs output1/2/3, takes BGR and maps boxes as OpenCV does. */
-export function loadOptions(path: string, threads: number): EngineOptions {
-  const vitTrack = path.endsWith('vitTracker.onnx');
-  return { threads, ...(vitTrack ? { outputs: { score: 'output1', size: 'output2', offset: 'output3' }, channelOrder: 'bgr', boxMapping: 'opencv' } : {}) };
+/** What `ct-edge track --model PATH` would load it with (a sidecar's conventions included), on `threads` threads. */
+export async function loadOptions(path: string, threads: number): Promise<EngineOptions> {
+  return { ...(await modelOptionsFor(path, {})), threads };
 }
