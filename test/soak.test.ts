@@ -13,6 +13,9 @@ import { hasSharedData, repoRoot, sharedDataSkipReason } from './helpers/data.js
 const real = hasSharedData ? test : test.skip;
 const suffix = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
 
+/** The smallest shipped model (the tool's default is VitTrack's 2-block student): the test measures memory, not speed. */
+const SMALL_MODEL = join(repoRoot, 'models', 'student-2.onnx');
+
 function soak(args: string[]): { report: Record<string, unknown>; stdout: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ct-edge-soak-'));
   try {
@@ -26,7 +29,7 @@ function soak(args: string[]): { report: Record<string, unknown>; stdout: string
 }
 
 real(`soak: 6,000 frames on one tracker, reported every 1,000, grow less than 5 MiB after warm-up${suffix}`, (t) => {
-  const { report, stdout } = soak(['--frames', '6000', '--every', '1000']);
+  const { report, stdout } = soak(['--frames', '6000', '--every', '1000', '--model', SMALL_MODEL]);
   const reports = report.reports as { frames: number; rssMiB: number; heapMiB: number }[];
   t.deepEqual(reports.map((r) => r.frames), [1000, 2000, 3000, 4000, 5000, 6000]);
   const growth = report.growth as { rssMiB: number; heapMiB: number };
@@ -36,7 +39,7 @@ real(`soak: 6,000 frames on one tracker, reported every 1,000, grow less than 5 
 });
 
 test('soak --cycles: Engine.load + dispose beside a bare worker thread and a bare onnxruntime session', (t) => {
-  const { report } = soak(['--cycles', '8']);
+  const { report } = soak(['--cycles', '8', '--model', SMALL_MODEL]);
   const result = report.result as Record<string, { cycles: number; rssMiB: number[]; perCycleKiB: number }>;
   t.deepEqual(Object.keys(result), ['Engine.load + dispose', 'worker thread only', 'onnxruntime session only']);
   for (const r of Object.values(result)) {
