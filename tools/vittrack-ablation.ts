@@ -45,6 +45,7 @@ Options:
   --vittrack FILE      VitTrack's ONNX with its sidecar (default models/vittrack.onnx)
   --blocks N           student blocks (default 2)
   --stages A,B,...     teacher blocks per stage (default even, larger stages first: 2,1 for VitTrack)
+  --dim N              a narrower student of width N (default the teacher's)
   --steps N            compression steps of every student (default 300)
   --batch N            pairs per step (default 8)
   --lr X               learning rate, x0.1 after 80% of the steps (default 5e-4)
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
       vittrack: { type: 'string', default: VITTRACK_EVAL_DEFAULTS.vittrack },
       blocks: { type: 'string', default: '2' },
       stages: { type: 'string' },
+      dim: { type: 'string' },
       steps: { type: 'string', default: '300' },
       batch: { type: 'string', default: '8' },
       lr: { type: 'string', default: '5e-4' },
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
   const lr = Number(values.lr);
   if (!(lr > 0)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--lr must be a positive number, got '${values.lr}'`);
   const jobs = parseWhole(values.jobs!, 'jobs');
+  const dim = values.dim ? parseWhole(values.dim, 'dim') : undefined;
   const threads = parseWhole(values.threads!, 'threads');
   const dataTexts = values.data ?? [join(VITTRACK_EVAL_DEFAULTS.unlabeled, '*.avi@3'), 'synthetic@1'];
 
@@ -125,7 +128,7 @@ async function main(): Promise<void> {
   const compressJobs: Job[] = runs.map(({ variant, seed }) => {
     const name = `${variant.id}-s${seed}`;
     const output = join(out, 'students', `${name}.safetensors`);
-    const compress = { ...COMPRESS_DEFAULTS, ...variant.method, studentBlocks: blocks, stages };
+    const compress = { ...COMPRESS_DEFAULTS, ...variant.method, studentBlocks: blocks, stages, ...(dim ? { studentDim: dim } : {}) };
     const run = { steps, batchSize: batch, learningRate: lr, data: { seed, clip: RUN_DEFAULTS.clip, sources } };
     const { checkpointPath, logPath } = runFiles(output);
     return {
@@ -164,7 +167,7 @@ async function main(): Promise<void> {
   );
   const seconds = outcomes.map((o) => `${o.job.name} ${o.status === 'skipped' ? 'earlier run' : formatDuration(o.seconds)}`).join(', ');
   const report = [
-    `# VitTrack ablation: ${blocks}-block students (stages ${stages.join(',')}), ${steps} steps, batch ${batch}, lr ${lr}`,
+    `# VitTrack ablation: ${blocks}-block students (stages ${stages.join(',')}${dim ? `, width ${dim}` : ''}), ${steps} steps, batch ${batch}, lr ${lr}`,
     '',
     `VitTrack: AUC ${fixed(vittrackAuc)} on ${evaluation.sequences.join(', ')}. Data: ${dataTexts.join(' ')}.`,
     '',
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
   ].join('\n');
   console.log(report);
   await writeFile(join(out, 'ablation.md'), report);
-  await writeFile(join(out, 'ablation.json'), JSON.stringify({ blocks, stages, steps, batch, lr, data: dataTexts, threads, vittrackAuc, summary, evaluation, outcomes: outcomes.map((o) => ({ name: o.job.name, status: o.status, seconds: o.seconds })) }, null, 1));
+  await writeFile(join(out, 'ablation.json'), JSON.stringify({ blocks, stages, dim, steps, batch, lr, data: dataTexts, threads, vittrackAuc, summary, evaluation, outcomes: outcomes.map((o) => ({ name: o.job.name, status: o.status, seconds: o.seconds })) }, null, 1));
 }
 
 runTool('vittrack-ablation', main);
