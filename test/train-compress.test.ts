@@ -102,6 +102,29 @@ test('student init: block i from the last (or first) teacher block of stage i, t
   t.is(student.config.depth, 3);
 });
 
+test('narrower student init: the teacher cut to its width (first channels; q, k and v each), the stem whole', (t) => {
+  const config = netConfig('tiny', { depth: 2, dim: 32, heads: 2, headChannels: 16, stem: [4, 8, 16, 32] });
+  const teacher = TrackerNet.random(config, 5);
+  const student = initStudent(teacher, divideStages(2, 2), options({ studentBlocks: 2, studentDim: 16, studentHeads: 1 }));
+  const T = (name: string) => ({ data: teacher.variable(name).dataSync(), shape: teacher.variable(name).shape });
+  const S = (name: string) => ({ data: student.variable(name).dataSync(), shape: student.variable(name).shape });
+  // The stem's first convolutions do not depend on the width: whole.
+  t.deepEqual(Array.from(S('patch_embed.stem.0.weight').data), Array.from(T('patch_embed.stem.0.weight').data));
+  // Its last one and the head's first: the first 16 output / input channels.
+  const last = S('patch_embed.stem.3.weight');
+  t.deepEqual(last.shape, [16, 16, 3, 3]);
+  t.deepEqual(Array.from(last.data), Array.from(T('patch_embed.stem.3.weight').data.slice(0, 16 * 16 * 9)));
+  t.deepEqual(student.config.stem, [4, 8, 16, 16]);
+  const head = S('box_head.conv1_ctr.0.weight'); // [16 out, 16 in, 3, 3] from [16 out, 32 in, 3, 3]
+  t.is(head.data[1 * 16 * 9 + 15 * 9 + 4], T('box_head.conv1_ctr.0.weight').data[1 * 32 * 9 + 15 * 9 + 4]);
+  // qkv [3*16, 16] from [3*32, 32]: row r of the k part is the teacher's k row r.
+  const qkv = S('blocks.1.attn.qkv.weight');
+  t.deepEqual(qkv.shape, [48, 16]);
+  t.is(qkv.data[(16 + 3) * 16 + 7], T('blocks.1.attn.qkv.weight').data[(32 + 3) * 32 + 7]);
+  t.is(S('blocks.0.attn.qkv.bias').data[32 + 5], T('blocks.0.attn.qkv.bias').data[64 + 5]);
+  t.is(S('pos_embed_x').data[2 * 16 + 9], T('pos_embed_x').data[2 * 32 + 9]);
+});
+
 test('a compression run lowers its losses, never changes the teacher, and at least one student block runs each step', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-compress-'));
   const teacher = TrackerNet.random(teacherConfig, 3);

@@ -10,15 +10,16 @@
  *   loss = GT (2 GIoU + 5 L1 + focal) + guidance (2 GIoU + 5 L1 against the teacher's boxes)
  *          + 0.2 * mean over the student-run stages of MSE(student stage output, teacher stage output)
  *
- * A student narrower than the teacher trains through a linear projection into and out of each
- * teacher stage (student tokens -> teacher width -> teacher stage -> student width); the
- * projections live only in the objective, never in the student network, so they vanish from
- * checkpoints and exports.
+ * A student narrower than the teacher starts from the teacher's tensors cut to its width and trains
+ * through a linear projection into and out of each teacher stage (student tokens -> teacher width
+ * -> teacher stage -> student width); the projections live only in the objective, never in the
+ * student network, so they vanish from checkpoints and exports.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { geometry, validateNetConfig, type TrackerNetConfig } from './model/config.js';
 import { matMulTransposeB } from './model/layers.js';
 import { TrackerNet, type VitBlock } from './model/network.js';
+import type { WeightTensor } from './model/params.js';
 import { CtEdgeError } from '../contract/errors.js';
 import { hashSeed, Rng } from './data/random.js';
 import { boxLosses, decodeAtPeak, LOSS_WEIGHTS } from './losses.js';
@@ -121,25 +122,60 @@ export const MIMIC_WEIGHT = 0.2;
 export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads'>): TrackerNetConfig {
   const dim = o.studentDim ?? teacher.dim;
   const heads = o.studentHeads ?? (dim === teacher.dim ? teacher.heads : Math.max(1, Math.round((teacher.heads * dim) / teacher.dim)));
-  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads });
+  // A convolutional stem ends at the network's width.
+  const stem = teacher.stem && [...teacher.stem.slice(0, -1), dim];
+  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads, ...(stem ? { stem } : {}) });
 }
 
-/** A student initialised from the teacher: blocks from their stages, the rest copied. */
+/** `w`'s leading entries along every axis, as a tensor of `shape` (no larger than w's on any axis). */
+function leadingSlice(w: WeightTensor, shape: readonly number[]): WeightTensor {
+  const strides = w.shape.map((_, a) => w.shape.slice(a + 1).reduce((x, y) => x * y, 1));
+  const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
+  for (let k = 0; k < data.length; k++) {
+    let source = 0;
+    for (let a = shape.length - 1, rest = k; a >= 0; a--) {
+      source += (rest % shape[a]) * strides[a];
+      rest = Math.floor(rest / shape[a]);
+    }
+    data[k] = w.data[source];
+  }
+  return { shape: [...shape], data };
+}
+
+/**
+ * A teacher tensor cut to a narrower student's shape: the first channels along every axis that
+ * shrank; qkv per q, k and v part. Width-independent tensors (the stem's early convolutions, the
+ * head's later ones) carry over whole.
+ */
+function narrowed(name: string, w: WeightTensor, shape: readonly number[]): WeightTensor {
+  if (!name.endsWith('attn.qkv.weight') && !name.endsWith('attn.qkv.bias')) return leadingSlice(w, shape);
+  const parts = leadingSlice({ shape: [3, w.shape[0] / 3, ...w.shape.slice(1)], data: w.data }, [3, shape[0] / 3, ...shape.slice(1)]);
+  return { shape: [...shape], data: parts.data };
+}
+
+/**
+ * A student initialised from the teacher: blocks from their stages, the rest copied. A narrower
+ * student gets the teacher's tensors cut to its width (`narrowed`), a start the projections of
+ * the objective then bridge; the channels kept are simply the first ones.
+ */
 export function initStudent(teacher: TrackerNet, stages: readonly Stage[], o: CompressOptions): TrackerNet {
   const config = studentConfig(teacher.config, o);
   const student = TrackerNet.random(config, o.seed);
-  if (config.dim !== teacher.config.dim) return student; // nothing of the teacher's fits; projections bridge the widths
   const teacherWeights = teacher.weights();
   const weights = student.weights();
+  const fit = (name: string, w: WeightTensor): WeightTensor => (config.dim === teacher.config.dim ? w : narrowed(name, w, weights.get(name)!.shape));
   for (const [name, w] of teacherWeights) {
-    if (!name.startsWith('blocks.')) weights.set(name, w); // patch/pos embeddings, final norm, head
+    if (!name.startsWith('blocks.')) weights.set(name, fit(name, w)); // stem/patch and position embeddings, final norm, head
   }
   if (o.init !== 'random') {
     stages.forEach((stage, i) => {
       const source = o.init === 'last' ? stage.end - 1 : stage.start;
       for (const [name, w] of teacherWeights) {
         const prefix = `blocks.${source}.`;
-        if (name.startsWith(prefix)) weights.set(`blocks.${i}.${name.slice(prefix.length)}`, w);
+        if (name.startsWith(prefix)) {
+          const own = `blocks.${i}.${name.slice(prefix.length)}`;
+          weights.set(own, fit(own, w));
+        }
       }
     });
   }
@@ -167,10 +203,11 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
   if (narrow) {
     const [ds, dt] = [student.config.dim, teacher.config.dim];
     stages.forEach((_, i) => {
-      // [out, in] like every linear weight of the network
-      projections.set(`proj.${i}.in.weight`, tf.variable(tf.truncatedNormal([dt, ds], 0, 0.02, 'float32', hashSeed(o.seed, i, 1)), true));
+      // [out, in] like every linear weight of the network. They start as the channel cut of
+      // initStudent: student channel c is teacher channel c, the teacher's others start at 0.
+      projections.set(`proj.${i}.in.weight`, tf.variable(tf.eye(dt, ds), true));
       projections.set(`proj.${i}.in.bias`, tf.variable(tf.zeros([dt]), true));
-      projections.set(`proj.${i}.out.weight`, tf.variable(tf.truncatedNormal([ds, dt], 0, 0.02, 'float32', hashSeed(o.seed, i, 2)), true));
+      projections.set(`proj.${i}.out.weight`, tf.variable(tf.eye(ds, dt), true));
       projections.set(`proj.${i}.out.bias`, tf.variable(tf.zeros([ds]), true));
     });
   }
