@@ -1,12 +1,14 @@
-/** The compression tools' helpers: stage lists, statistics, and the job runner's skip/refuse/rerun rules. */
+/** The compression tools: stage lists, statistics, the job runner's skip/refuse/rerun rules, and the VitTrack ablation end to end. */
 import test from 'ava';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { netConfig } from '../ts/train/model/config.js';
 import { paramSpecs, type WeightMap } from '../ts/train/model/params.js';
 import { JobError, Progress, runJobs, type Job } from '../tools/lib/jobs.js';
+import { hasSharedData, repoRoot, sequencesDir } from './helpers/data.js';
 import { calibrateJob, COMMON_FLAGS, deployedCheckpoint, exportJob, meanStd, parseCommon, stageSizes, studentCheckpoint } from '../tools/lib/study.js';
 
 test('stage lists are even when the depth divides, larger stages first otherwise', (t) => {
@@ -73,6 +75,41 @@ test('students are calibrated into a copy and exported from it, unless --calibra
     const off = parseCommon({ ...defaults, 'calibrate-pairs': '0' }, dir);
     t.is(deployedCheckpoint(off, 'ct-2'), studentCheckpoint(off, 'ct-2'));
     t.throws(() => parseCommon({ ...defaults, 'calibrate-pairs': '-1' }, dir), { message: /--calibrate-pairs must be a whole number >= 0/ });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+const withSharedData = hasSharedData ? test : test.skip;
+
+withSharedData('vittrack-ablation: imports VitTrack, compresses it by each variant without labels, evaluates side by side, and a rerun skips the students', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-edge-vittrack-ablation-'));
+  try {
+    // One short labelled sequence and the shipped clip keep the evaluation small.
+    await mkdir(join(dir, 'sequences'));
+    await symlink(join(sequencesDir, 'football1'), join(dir, 'sequences', 'football1'));
+    await mkdir(join(dir, 'unlabeled'));
+    await symlink(join(repoRoot, 'models', 'tree.avi'), join(dir, 'unlabeled', 'tree.avi'));
+    const out = join(dir, 'study');
+    const args = ['--steps', '1', '--batch', '2', '--variants', 'full,no-mimic', '--seeds', '1', '--data', join(dir, 'unlabeled', 'tree.avi'), '--sequences', join(dir, 'sequences'), '--unlabeled', join(dir, 'unlabeled'), '--out', out];
+    const tool = (extra: string[] = []) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'vittrack-ablation.ts'), ...args, ...extra], { cwd: repoRoot, encoding: 'utf8', timeout: 600_000 });
+    const first = tool();
+    t.is(first.status, 0, first.stderr.slice(-2000));
+    const report = JSON.parse(await readFile(join(out, 'ablation.json'), 'utf8')) as { stages: number[]; summary: { id: string; aucs: number[] }[]; evaluation: { rows: { model: string; auc: number; agreement: number }[] } };
+    t.deepEqual(report.stages, [2, 1]);
+    t.deepEqual(report.summary.map((s) => s.id), ['full', 'no-mimic']);
+    t.deepEqual(report.evaluation.rows.map((r) => r.model), ['VitTrack', 'full-s1', 'no-mimic-s1']);
+    t.true(report.evaluation.rows.every((r) => r.auc >= 0 && r.auc <= 1 && r.agreement >= 0 && r.agreement <= 1));
+    t.is(report.evaluation.rows[0].agreement, 1);
+    t.regex(await readFile(join(out, 'ablation.md'), 'utf8'), /\| no feature mimicking +\| +--no-mimic \|/);
+    const again = tool();
+    t.is(again.status, 0, again.stderr.slice(-2000));
+    t.regex(again.stderr, /full-s1: skipped/);
+    t.regex(again.stderr, /no-mimic-s1: skipped/);
+    const oneBlock = tool(['--blocks', '1', '--variants', 'no-replacement', '--out', join(dir, 'one')]);
+    t.is(oneBlock.status, 1);
+    t.regex(oneBlock.stderr, /skipping no-replacement: with 1 block the only stage always runs the student/);
+    t.regex(oneBlock.stderr, /vittrack-ablation: no variant left to run of 'no-replacement'/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

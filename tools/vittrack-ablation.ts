@@ -49,12 +49,14 @@ Options:
   --steps N            compression steps of every student (default 300)
   --batch N            pairs per step (default 8)
   --lr X               learning rate, x0.1 after 80% of the steps (default 5e-4)
-  --data SOURCE[@SHARE] training sources, repeatable (default ../shared/data/unlabeled/*.avi@3 and synthetic@1)
+  --data SOURCE[@SHARE] training sources, repeatable (default UNLABELED/*.avi@3 and synthetic@1)
   --variants A,B,...   which variants (default all; with 1 block no-replacement and constant-p equal full)
   --seeds A,B,...      seeds of the full method (default 1,2,3)
   --variant-seeds A,.. seeds of every other variant (default 1)
   --jobs N             compressions at a time, one core each (default 2)
   --threads N          onnxruntime threads per model when evaluating (default 1)
+  --sequences DIR      labelled sequences (OTB layout) for the AUC (default ../shared/data/sequences)
+  --unlabeled DIR      videos whose held-out last 20% give the agreement (default ../shared/data/unlabeled)
   --out DIR            output folder (default ct-edge-vittrack-ablation)`;
 
 async function main(): Promise<void> {
@@ -74,6 +76,8 @@ async function main(): Promise<void> {
       variants: { type: 'string', default: VARIANTS.map((v) => v.id).join(',') },
       jobs: { type: 'string', default: '2' },
       threads: { type: 'string', default: '1' },
+      sequences: { type: 'string', default: VITTRACK_EVAL_DEFAULTS.sequences },
+      unlabeled: { type: 'string', default: VITTRACK_EVAL_DEFAULTS.unlabeled },
       out: { type: 'string', default: 'ct-edge-vittrack-ablation' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -94,7 +98,18 @@ async function main(): Promise<void> {
   const jobs = parseWhole(values.jobs!, 'jobs');
   const dim = values.dim ? parseWhole(values.dim, 'dim') : undefined;
   const threads = parseWhole(values.threads!, 'threads');
-  const dataTexts = values.data ?? [join(VITTRACK_EVAL_DEFAULTS.unlabeled, '*.avi@3'), 'synthetic@1'];
+  const dataTexts = values.data ?? [join(values.unlabeled!, '*.avi@3'), 'synthetic@1'];
+
+  const wanted = values.variants!.split(',').filter(Boolean);
+  const unknown = wanted.filter((id) => !VARIANTS.some((v) => v.id === id));
+  if (unknown.length || !wanted.length) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--variants takes a comma-separated list of ${VARIANTS.map((v) => v.id).join(', ')}; got '${values.variants}'`);
+  // A 1-block student is one stage, and the student always runs in at least one stage: replacement
+  // never swaps anything in, so those variants would repeat the full method's run step for step.
+  const sameAsFull = blocks === 1 ? ['no-replacement', 'constant-p'] : [];
+  const skipped = wanted.filter((id) => sameAsFull.includes(id));
+  if (skipped.length) progress.log(`skipping ${skipped.join(', ')}: with 1 block the only stage always runs the student, so they equal the full method`);
+  const variants = VARIANTS.filter((v) => wanted.includes(v.id) && !sameAsFull.includes(v.id));
+  if (!variants.length) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `no variant left to run of '${values.variants}'; add full or another variant`);
 
   // The teacher: VitTrack imported with the conventions of its sidecar, unless one is given.
   await mkdir(out, { recursive: true });
@@ -113,15 +128,6 @@ async function main(): Promise<void> {
   );
   const stages = values.stages ? values.stages.split(',').map((n) => parseWhole(n, 'stages')) : stageSizes((await readCheckpoint(teacher)).config.depth, blocks);
 
-  const wanted = values.variants!.split(',').filter(Boolean);
-  const unknown = wanted.filter((id) => !VARIANTS.some((v) => v.id === id));
-  if (unknown.length || !wanted.length) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--variants takes a comma-separated list of ${VARIANTS.map((v) => v.id).join(', ')}; got '${values.variants}'`);
-  // A 1-block student is one stage, and the student always runs in at least one stage: replacement
-  // never swaps anything in, so those variants would repeat the full method's run step for step.
-  const sameAsFull = blocks === 1 ? ['no-replacement', 'constant-p'] : [];
-  const skipped = wanted.filter((id) => sameAsFull.includes(id));
-  if (skipped.length) progress.log(`skipping ${skipped.join(', ')}: with 1 block the only stage always runs the student, so they equal the full method`);
-  const variants = VARIANTS.filter((v) => wanted.includes(v.id) && !sameAsFull.includes(v.id));
   const runs = variants
     .flatMap((variant) => parseList(variant.id === 'full' ? values.seeds! : values['variant-seeds']!, variant.id === 'full' ? 'seeds' : 'variant-seeds', 0).map((seed) => ({ variant, seed })))
     .sort((a, b) => a.seed - b.seed); // seed-major: an interrupted study has every variant at the first seed
@@ -151,6 +157,8 @@ async function main(): Promise<void> {
     vittrack: values.vittrack,
     students: compressJobs.map((j) => ({ label: j.name, path: onnxPath(j.output) })),
     threads,
+    sequences: values.sequences,
+    unlabeled: values.unlabeled,
     onProgress: (line) => progress.log(line),
   });
   const byName = new Map(evaluation.rows.map((r) => [r.model, r]));
