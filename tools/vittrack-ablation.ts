@@ -20,9 +20,9 @@ import { modelOptionsFor } from '../ts/cli/model-options.js';
 import { readCheckpoint, writeCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { parseDataSource } from '../ts/train/data/data-spec.js';
 import { importTrackerOnnx } from '../ts/train/import-onnx.js';
-import { COMPRESS_DEFAULTS, RUN_DEFAULTS, runFiles, trackFootage } from '../ts/train/train-tracker.js';
-import { formatDuration, Progress, runJobs, sha256File, type Job } from './lib/jobs.js';
-import { exportJob, fixed, stageSizes, markdownTable, meanStd, onnxPath, parseList, parseWhole, runTool, type StudentSpec } from './lib/study.js';
+import { COMPRESS_DEFAULTS, RUN_DEFAULTS, trackFootage } from '../ts/train/train-tracker.js';
+import { formatDuration, Progress, runJobs, sha256File } from './lib/jobs.js';
+import { compressionJob, exportJob, fixed, markdownTable, meanStd, onnxPath, parseList, parseWhole, runTool, stageSizes, type StudentSpec } from './lib/study.js';
 import { evaluateWithVitTrack, VITTRACK_EVAL_DEFAULTS, vittrackTable } from './lib/vittrack-eval.js';
 
 /** The variants as `ct-edge compress` switches; the loss always has the box term against the pseudo-labels. */
@@ -131,21 +131,11 @@ async function main(): Promise<void> {
   const runs = variants
     .flatMap((variant) => parseList(variant.id === 'full' ? values.seeds! : values['variant-seeds']!, variant.id === 'full' ? 'seeds' : 'variant-seeds', 0).map((seed) => ({ variant, seed })))
     .sort((a, b) => a.seed - b.seed); // seed-major: an interrupted study has every variant at the first seed
-  const compressJobs: Job[] = runs.map(({ variant, seed }) => {
+  const compressJobs = runs.map(({ variant, seed }) => {
     const name = `${variant.id}-s${seed}`;
-    const output = join(out, 'students', `${name}.safetensors`);
     const compress = { ...COMPRESS_DEFAULTS, ...variant.method, studentBlocks: blocks, stages, ...(dim ? { studentDim: dim } : {}) };
     const run = { steps, batchSize: batch, learningRate: lr, data: { seed, clip: RUN_DEFAULTS.clip, sources } };
-    const { checkpointPath, logPath } = runFiles(output);
-    return {
-      name,
-      task: { verb: 'compress', options: { ...RUN_DEFAULTS, ...run, teacher: teacher!, compress, output, workers: 1 } },
-      output,
-      settings: { teacherSha256, compress, run },
-      onStale: 'refuse',
-      resumeCheckpoint: checkpointPath,
-      stepLog: { path: logPath, steps },
-    };
+    return compressionJob(name, join(out, 'students', `${name}.safetensors`), { path: teacher, sha256: teacherSha256 }, compress, run);
   });
   progress.log(`${runs.length} students of ${blocks} block(s), ${steps} steps of ${batch} pairs at lr ${lr}, ${jobs} at a time; data ${dataTexts.join(' ')}`);
   const logDir = join(out, 'logs');

@@ -12,7 +12,7 @@ import { evaluate, type EvalModel, type EvalResult } from '../../ts/deploy/eval/
 import { writeEvalOutputs } from '../../ts/deploy/eval/report.js';
 import type { TrackerNetConfig } from '../../ts/train/model/config.js';
 import type { CompressOptions } from '../../ts/train/compress.js';
-import { COMPRESS_DEFAULTS, RUN_DEFAULTS, runFiles } from '../../ts/train/train-tracker.js';
+import { COMPRESS_DEFAULTS, RUN_DEFAULTS, runFiles, type CompressTrackerOptions } from '../../ts/train/train-tracker.js';
 import { Engine } from '../../ts/deploy/engine.js';
 import { CtEdgeError } from '../../ts/contract/errors.js';
 import { heldOutClips } from '../../ts/train/data/generator.js';
@@ -144,23 +144,33 @@ export const deployedCheckpoint = (o: CommonOptions, name: string) =>
 export const onnxPath = (checkpoint: string) => checkpoint.replace(/\.safetensors$/, '.onnx');
 
 export function compressJob(o: CommonOptions, teacher: Teacher, s: StudentSpec): Job {
-  const output = studentCheckpoint(o, s.name);
-  const { checkpointPath, logPath } = runFiles(output);
   const compress = { ...COMPRESS_DEFAULTS, ...s.method, studentBlocks: s.blocks, stages: s.stages };
   const run = { steps: o.steps, batchSize: o.batch, learningRate: o.lr, data: { seed: s.seed, clip: RUN_DEFAULTS.clip } };
+  return compressionJob(s.name, studentCheckpoint(o, s.name), teacher, compress, run);
+}
+
+/**
+ * One compression as a job on one core: resumed when killed, refused when its output exists from
+ * other settings. The teacher counts by content: a retrained teacher at the same path must not
+ * reuse old students.
+ */
+export function compressionJob(
+  name: string,
+  output: string,
+  teacher: Pick<Teacher, 'path' | 'sha256'>,
+  compress: CompressTrackerOptions['compress'],
+  run: Pick<CompressTrackerOptions, 'steps' | 'batchSize' | 'learningRate' | 'data'>,
+): Job {
+  const { checkpointPath, logPath } = runFiles(output);
   return {
-    name: s.name,
+    name,
     // One thread per job: the tools run --jobs of them side by side instead.
-    task: {
-      verb: 'compress',
-      options: { ...RUN_DEFAULTS, ...run, teacher: teacher.path, compress, output, workers: 1 },
-    },
+    task: { verb: 'compress', options: { ...RUN_DEFAULTS, ...run, teacher: teacher.path, compress, output, workers: 1 } },
     output,
-    // The teacher by content: a retrained teacher at the same path must not reuse old students.
     settings: { teacherSha256: teacher.sha256, compress, run },
     onStale: 'refuse',
     resumeCheckpoint: checkpointPath,
-    stepLog: { path: logPath, steps: o.steps },
+    stepLog: { path: logPath, steps: run.steps },
   };
 }
 
