@@ -72,6 +72,7 @@ const cases: [string[], 1 | 2][] = [
   [['import', '--no-such-flag'], 2],
   [['import', model, '-o', `${missing}/t.safetensors`], 1],
   [['build-engine', model, '-o', `${missing}/m.engine`], 1],
+  [['build-engine', model, '--timing-cache', `${missing}/t.cache`], 1],
   [['doctor', '--no-such-flag'], 2],
 ];
 

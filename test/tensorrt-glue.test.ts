@@ -389,6 +389,9 @@ test.serial('--dry-run prints the equivalent trtexec command for the TensorRT in
   const ten = await runCommand([studentPath, '-o', 's.engine', '--timing-cache', 't.cache', '--opt-level', '4', '--dla', '0', '--dry-run']);
   t.is(ten.code, 0);
   t.deepEqual(fake.built, []);
+  // Paths of the machine the command is meant for need not exist here.
+  const elsewhere = await runCommand([studentPath, '-o', '/nonexistent-ct-edge-folder/s.engine', '--timing-cache', '/nonexistent-ct-edge-folder/t.cache', '--dry-run']);
+  t.is(elsewhere.code, 0);
   const line = ten.stdout.split('\n').find((l) => l.startsWith('trtexec '))!;
   t.truthy(line, ten.stdout);
   for (const flag of [`--onnx=${studentPath}`, '--saveEngine=s.engine', '--fp16', '--noTF32', '--memPoolSize=workspace:1024', '--timingCacheFile=t.cache',

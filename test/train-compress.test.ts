@@ -123,6 +123,7 @@ test('narrower student init: the teacher cut to its width (first channels; q, k 
   t.is(qkv.data[(16 + 3) * 16 + 7], T('blocks.1.attn.qkv.weight').data[(32 + 3) * 32 + 7]);
   t.is(S('blocks.0.attn.qkv.bias').data[32 + 5], T('blocks.0.attn.qkv.bias').data[64 + 5]);
   t.is(S('pos_embed_x').data[2 * 16 + 9], T('pos_embed_x').data[2 * 32 + 9]);
+  t.throws(() => initStudent(teacher, divideStages(2, 2), options({ studentBlocks: 2, studentDim: 48 })), { instanceOf: CtEdgeError, message: /wider than its teacher \(32\); .*--dim 1 to 32/ });
 });
 
 test('a compression run lowers its losses, never changes the teacher, and at least one student block runs each step', async (t) => {
@@ -174,6 +175,9 @@ test('heterogeneous student: projections train with it and are absent from its w
   const teacher = TrackerNet.random(teacherConfig, 4);
   const objective = compressionObjective(teacher, randomBatches(teacherConfig, 6), options({ studentDim: 16, studentHeads: 1 }));
   t.true([...objective.trainable.keys()].some((k) => k.startsWith('proj.')));
+  // The projections start as the channel cut of the student's init: in = [I; 0], out = [I 0].
+  const into = objective.trainable.get('proj.0.in.weight')!.arraySync() as number[][];
+  t.deepEqual([into[3][3], into[3][4], into[20][3], into.length, into[0].length], [1, 0, 0, 32, 16]);
   t.is(objective.student.config.dim, 16);
   t.false([...objective.student.weights().keys()].some((k) => k.startsWith('proj.')));
   await objective.prepare(1);

@@ -109,9 +109,12 @@ function mainThreadCpuMs(): number | undefined {
 
 interface ModeResult {
   meanMs: number;
+  /** Median per-frame time: the split below uses medians, as the wake mode waits a median bare run. */
+  medianMs: number;
   ratio: number;
-  /** Mean search-crop time (Tracker timings.preprocessMs); undefined for idle, bare and wake. */
+  /** Mean and median search-crop time (Tracker timings.preprocessMs); undefined for idle, bare and wake. */
   cropMs: number | undefined;
+  cropMedianMs: number | undefined;
   /** CPU time of the main thread per frame (Linux: /proc schedstat), what the frame takes from the event loop. */
   mainCpuMsPerFrame: number | undefined;
   loopP50Ms: number;
@@ -188,7 +191,8 @@ async function benchModel(path: string): Promise<Record<Mode, ModeResult>> {
   const out = {} as Record<Mode, ModeResult>;
   for (const mode of MODES) {
     const h = loop[mode];
-    out[mode] = { meanMs: mean(times[mode]), ratio: mean(times[mode]) / bare, cropMs: crops[mode].length ? mean(crops[mode]) : undefined, mainCpuMsPerFrame: mainThreadCpuMs() === undefined ? undefined : mainCpu[mode] / times[mode].length, loopP50Ms: h.percentile(50) / 1e6, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6 };
+    const cropped = crops[mode].length > 0;
+    out[mode] = { meanMs: mean(times[mode]), medianMs: times[mode].length ? median(times[mode]) : NaN, ratio: mean(times[mode]) / bare, cropMs: cropped ? mean(crops[mode]) : undefined, cropMedianMs: cropped ? median(crops[mode]) : undefined, mainCpuMsPerFrame: mainThreadCpuMs() === undefined ? undefined : mainCpu[mode] / times[mode].length, loopP50Ms: h.percentile(50) / 1e6, loopP99Ms: h.percentile(99) / 1e6, loopMaxMs: h.max / 1e6 };
   }
   return out;
 }
@@ -207,11 +211,12 @@ for (const path of models) {
       `${mode.padEnd(7)} ${(mode === 'idle' ? '-' : x.meanMs.toFixed(3)).padStart(9)}  ${(mode === 'idle' ? '-' : `${x.ratio.toFixed(3)}x`).padStart(11)}  ${(x.cropMs?.toFixed(3) ?? '-').padStart(7)}  ${(x.mainCpuMsPerFrame?.toFixed(3) ?? '-').padStart(23)}   ${x.loopP50Ms.toFixed(2)} / ${x.loopP99Ms.toFixed(2)} / ${x.loopMaxMs.toFixed(2)}`,
     );
   }
-  // What track() adds to a bare run: the crop, one hand-over (as cheap as this machine makes it), the rest.
-  const handover = r.wake.meanMs - r.bare.meanMs;
+  // What track() adds to a bare run, in medians: the crop, one hand-over (as cheap as this machine makes it), the rest.
+  const handover = r.wake.medianMs - r.bare.medianMs;
   for (const mode of ['shared', 'copied', 'inline'] as const) {
-    const extra = r[mode].meanMs - r.bare.meanMs;
-    console.log(`${mode}: track() - bare = ${extra.toFixed(3)} ms = crop ${r[mode].cropMs!.toFixed(3)} + hand-over ${handover.toFixed(3)} + rest ${(extra - r[mode].cropMs! - handover).toFixed(3)}`);
+    const extra = r[mode].medianMs - r.bare.medianMs;
+    const crop = r[mode].cropMedianMs!;
+    console.log(`${mode}: track() - bare (medians) = ${extra.toFixed(3)} ms = crop ${crop.toFixed(3)} + hand-over ${handover.toFixed(3)} + rest ${(extra - crop - handover).toFixed(3)}`);
   }
 }
 if (values.json) await writeFile(values.json, `${JSON.stringify({ machine, threads, rounds, block, sequence: sequence.name, results }, null, 1)}\n`);

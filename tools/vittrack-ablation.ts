@@ -12,7 +12,7 @@
  * students and resumes killed ones, so an interrupted study continues where it stopped.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../ts/contract/errors.js';
@@ -20,6 +20,7 @@ import { modelOptionsFor } from '../ts/cli/model-options.js';
 import { readCheckpoint, writeCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { parseDataSource } from '../ts/train/data/data-spec.js';
 import { importTrackerOnnx } from '../ts/train/import-onnx.js';
+import { divideStages } from '../ts/train/compress.js';
 import { COMPRESS_DEFAULTS, RUN_DEFAULTS, trackFootage } from '../ts/train/train-tracker.js';
 import { formatDuration, Progress, runJobs, sha256File } from './lib/jobs.js';
 import { compressionJob, exportJob, fixed, markdownTable, meanStd, onnxPath, parseList, parseWhole, runTool, stageSizes, type StudentSpec } from './lib/study.js';
@@ -111,31 +112,40 @@ async function main(): Promise<void> {
   const variants = VARIANTS.filter((v) => wanted.includes(v.id) && !sameAsFull.includes(v.id));
   if (!variants.length) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `no variant left to run of '${values.variants}'; add full or another variant`);
 
-  // The teacher: VitTrack imported with the conventions of its sidecar, unless one is given.
+  const seedsOf = (variant: (typeof VARIANTS)[number]) => (variant.id === 'full' ? parseList(values.seeds!, 'seeds', 0) : parseList(values['variant-seeds']!, 'variant-seeds', 0));
+  const runs = variants
+    .flatMap((variant) => seedsOf(variant).map((seed) => ({ variant, seed })))
+    .sort((a, b) => a.seed - b.seed); // seed-major: an interrupted study has every variant at the first seed
+  if (values.teacher && !existsSync(values.teacher)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `no teacher checkpoint at ${values.teacher}; leave --teacher out to import --vittrack`);
+
+  // The teacher: VitTrack imported with the conventions of its sidecar (again when --vittrack changed), unless one is given.
   await mkdir(out, { recursive: true });
-  let teacher = values.teacher;
-  if (!teacher) {
-    teacher = join(out, 'vittrack.safetensors');
-    if (!existsSync(teacher)) {
+  const teacher = values.teacher ?? join(out, 'vittrack.safetensors');
+  if (!values.teacher) {
+    const record = `${teacher}.source.json`;
+    const source = JSON.stringify({ onnxSha256: await sha256File(values.vittrack!), options: await modelOptionsFor(values.vittrack!, {}) });
+    if (!existsSync(teacher) || !existsSync(record) || (await readFile(record, 'utf8')) !== source) {
       progress.log(`importing ${values.vittrack} into ${teacher}`);
       await writeCheckpoint(teacher, await importTrackerOnnx(values.vittrack!, await modelOptionsFor(values.vittrack!, {})));
+      await writeFile(record, source);
     }
   }
+  const teacherCheckpoint = await readCheckpoint(teacher);
   const teacherSha256 = await sha256File(teacher);
+  const stages = (values.stages ? values.stages.split(',').map((n) => parseWhole(n, 'stages')) : stageSizes(teacherCheckpoint.config.depth, blocks));
+  divideStages(teacherCheckpoint.config.depth, blocks, stages); // a wrong list stops here, not in every job
   // The footage tracked once for all students (each compressTracker would otherwise track it again).
-  const { sources } = await trackFootage({ seed: 0, sources: await Promise.all(dataTexts.map(parseDataSource)) }, await readCheckpoint(teacher), teacher, join(out, 'pseudo'), (video, tracks) =>
+  const { sources } = await trackFootage({ seed: 0, sources: await Promise.all(dataTexts.map(parseDataSource)) }, teacherCheckpoint, teacher, join(out, 'pseudo'), (video, tracks) =>
     progress.log(`teacher tracks in ${video}: ${tracks}`),
   );
-  const stages = values.stages ? values.stages.split(',').map((n) => parseWhole(n, 'stages')) : stageSizes((await readCheckpoint(teacher)).config.depth, blocks);
+  // The tracks by content: other footage re-tracked into the same files must not reuse old students.
+  const tracksSha256 = await Promise.all((sources ?? []).flatMap((s) => (s.kind === 'tracks' ? [sha256File(s.file)] : [])));
 
-  const runs = variants
-    .flatMap((variant) => parseList(variant.id === 'full' ? values.seeds! : values['variant-seeds']!, variant.id === 'full' ? 'seeds' : 'variant-seeds', 0).map((seed) => ({ variant, seed })))
-    .sort((a, b) => a.seed - b.seed); // seed-major: an interrupted study has every variant at the first seed
   const compressJobs = runs.map(({ variant, seed }) => {
     const name = `${variant.id}-s${seed}`;
     const compress = { ...COMPRESS_DEFAULTS, ...variant.method, studentBlocks: blocks, stages, ...(dim ? { studentDim: dim } : {}) };
     const run = { steps, batchSize: batch, learningRate: lr, data: { seed, clip: RUN_DEFAULTS.clip, sources } };
-    return compressionJob(name, join(out, 'students', `${name}.safetensors`), { path: teacher, sha256: teacherSha256 }, compress, run);
+    return compressionJob(name, join(out, 'students', `${name}.safetensors`), { path: teacher, sha256: teacherSha256 }, compress, run, { tracksSha256 });
   });
   progress.log(`${runs.length} students of ${blocks} block(s), ${steps} steps of ${batch} pairs at lr ${lr}, ${jobs} at a time; data ${dataTexts.join(' ')}`);
   const logDir = join(out, 'logs');

@@ -6,6 +6,8 @@ import { modelOptionsFor } from '../../ts/cli/model-options.js';
 const shared = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
 const models = join(import.meta.dirname, '..', '..', 'models');
 export const SHARED_SEQUENCES = join(shared, 'sequences');
+/** Real footage without labels; training keeps out the last 20% of each video (the agreement checks use it). */
+export const SHARED_UNLABELED = join(shared, 'unlabeled');
 /** VitTrack as shipped, its conventions (output names, BGR, OpenCV's box mapping) in the sidecar beside it. */
 export const VITTRACK_PATH = join(models, 'vittrack.onnx');
 export const VITTRACK_STUDENT_2_PATH = join(models, 'vittrack-student-2.onnx');

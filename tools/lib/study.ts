@@ -160,6 +160,8 @@ export function compressionJob(
   teacher: Pick<Teacher, 'path' | 'sha256'>,
   compress: CompressTrackerOptions['compress'],
   run: Pick<CompressTrackerOptions, 'steps' | 'batchSize' | 'learningRate' | 'data'>,
+  /** More inputs that decide the result, by content (e.g. the sha256 of tracks files the data names). */
+  inputs?: Record<string, unknown>,
 ): Job {
   const { checkpointPath, logPath } = runFiles(output);
   return {
@@ -167,7 +169,7 @@ export function compressionJob(
     // One thread per job: the tools run --jobs of them side by side instead.
     task: { verb: 'compress', options: { ...RUN_DEFAULTS, ...run, teacher: teacher.path, compress, output, workers: 1 } },
     output,
-    settings: { teacherSha256: teacher.sha256, compress, run },
+    settings: { teacherSha256: teacher.sha256, compress, run, ...inputs },
     onStale: 'refuse',
     resumeCheckpoint: checkpointPath,
     stepLog: { path: logPath, steps: run.steps },
@@ -276,7 +278,9 @@ export function meanStd(xs: readonly number[]): { mean: number; std: number } {
 /** Runs a tool's main; an expected error prints its message, anything else its stack; exit code 1. */
 export function runTool(name: string, main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    if (error instanceof CtEdgeError || error instanceof JobError) console.error(`${name}: ${error.message}`);
+    // parseArgs' errors (unknown flag, missing value) are usage errors: one line too.
+    const usage = (error as { code?: unknown })?.code;
+    if (error instanceof CtEdgeError || error instanceof JobError || (typeof usage === 'string' && usage.startsWith('ERR_PARSE_ARGS'))) console.error(`${name}: ${(error as Error).message}`);
     else console.error(error);
     process.exitCode = 1;
   });

@@ -21,16 +21,17 @@ import { openSource } from '../../ts/deploy/io/open.js';
 import { agreement as agreementOf, trackSideBySide } from '../../ts/deploy/eval/agreement.js';
 import { proposeTargets } from '../../ts/deploy/eval/targets.js';
 import { Rng } from '../../ts/train/data/random.js';
+import { PSEUDO_LABEL_DEFAULTS } from '../../ts/train/data/pseudo-label.js';
+import { SHARED_SEQUENCES, SHARED_UNLABELED, VITTRACK_PATH } from './models.js';
 
-const shared = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
 export const VITTRACK_EVAL_DEFAULTS = {
-  vittrack: join(import.meta.dirname, '..', '..', 'models', 'vittrack.onnx'),
-  sequences: join(shared, 'sequences'),
-  unlabeled: join(shared, 'unlabeled'),
+  vittrack: VITTRACK_PATH,
+  sequences: SHARED_SEQUENCES,
+  unlabeled: SHARED_UNLABELED,
   threads: 1,
   rounds: 1,
-  /** The share of each unlabeled video, from its end, that training never sees (pseudo-label.ts's 1 - trainShare). */
-  heldOut: 0.2,
+  /** The share of each unlabeled video, from its end, that pseudo-labelling never uses. */
+  heldOut: 1 - PSEUDO_LABEL_DEFAULTS.trainShare,
 };
 
 export interface VitTrackEvalOptions {
@@ -80,7 +81,8 @@ function bootstrap(perSequence: number[][], rng: Rng, draws = 2000): [number, nu
 }
 
 export async function evaluateWithVitTrack(options: VitTrackEvalOptions): Promise<VitTrackEval> {
-  const o = { ...VITTRACK_EVAL_DEFAULTS, ...options };
+  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as VitTrackEvalOptions;
+  const o = { ...VITTRACK_EVAL_DEFAULTS, ...given };
   const log = o.onProgress ?? (() => undefined);
   const threads = o.threads;
   const models: { label: string; engine: Engine }[] = [];

@@ -121,6 +121,9 @@ export const MIMIC_WEIGHT = 0.2;
 /** The student's network config: the teacher's geometry with N_s blocks (and its own width). */
 export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads'>): TrackerNetConfig {
   const dim = o.studentDim ?? teacher.dim;
+  if (dim > teacher.dim) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a student of width ${dim} is wider than its teacher (${teacher.dim}); compression keeps the width or narrows it (--dim 1 to ${teacher.dim})`);
+  }
   const heads = o.studentHeads ?? (dim === teacher.dim ? teacher.heads : Math.max(1, Math.round((teacher.heads * dim) / teacher.dim)));
   // A convolutional stem ends at the network's width.
   const stem = teacher.stem && [...teacher.stem.slice(0, -1), dim];
@@ -145,7 +148,8 @@ function leadingSlice(w: WeightTensor, shape: readonly number[]): WeightTensor {
 /**
  * A teacher tensor cut to a narrower student's shape: the first channels along every axis that
  * shrank; qkv per q, k and v part. Width-independent tensors (the stem's early convolutions, the
- * head's later ones) carry over whole.
+ * head's later ones) carry over whole. The first channels are the first heads whole only when the
+ * student keeps the teacher's head width; otherwise its heads mix channels of the teacher's.
  */
 function narrowed(name: string, w: WeightTensor, shape: readonly number[]): WeightTensor {
   if (!name.endsWith('attn.qkv.weight') && !name.endsWith('attn.qkv.bias')) return leadingSlice(w, shape);

@@ -145,9 +145,12 @@ export const command: CliCommand = {
     if (values.dla !== undefined && values.fp32) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'DLA runs FP16 (or INT8) layers only: --dla goes without --fp32');
     const onnx = positionals[0];
     // Before the build (minutes on a Jetson): where the engine and its .json go. The default
-    // path sits beside the model, whose folder exists when the model does.
-    checkOutputFile(values.output, '-o');
-    checkOutputFile(values['timing-cache'], '--timing-cache'); // saved after the build
+    // path sits beside the model, whose folder exists when the model does. A dry run writes
+    // nothing here: its paths may be another machine's.
+    if (!values['dry-run']) {
+      checkOutputFile(values.output, '-o');
+      checkOutputFile(values['timing-cache'], '--timing-cache'); // saved after the build
+    }
     const modelOptions = await modelOptionsFor(onnx, modelOptionsFromFlags(values));
     const samples = parseIntFlag(values.samples, 'samples', 50);
     const dlaCore = rangeFlag(values.dla, 'dla', 0, 15);

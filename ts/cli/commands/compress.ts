@@ -27,7 +27,7 @@ Options:
   --no-replacement        train the student alone (ground truth and the enabled teacher terms)
   --no-guidance           drop the box loss against the teacher's boxes
   --no-mimic              drop stage-wise feature mimicking
-  --dim N --heads N       a narrower student (projections bridge the widths during training)
+  --dim N --heads N       a narrower student, N up to the teacher's width (projections bridge the widths during training)
 ${TRAINING_USAGE}`;
 
 export const command: CliCommand = {

@@ -61,7 +61,7 @@ export interface PseudoLabelOptions {
   onVideo?: (video: string, tracks: number) => void;
 }
 
-const DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, span: 60, minScore: 0.35 };
+export const PSEUDO_LABEL_DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, span: 60, minScore: 0.35 };
 
 /**
  * Writes each input's frames as JPEG under `outDir` and the teacher's tracks to `outDir/tracks.json`
@@ -69,7 +69,7 @@ const DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, span: 60, minScore: 
  * held no target anywhere: a run never trains on nothing.
  */
 export async function pseudoLabel(inputs: readonly string[], teacher: Engine, outDir: string, options: PseudoLabelOptions = {}): Promise<string> {
-  const o = { ...DEFAULTS, ...options };
+  const o = { ...PSEUDO_LABEL_DEFAULTS, ...options };
   if (!(o.trainShare > 0 && o.trainShare <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `trainShare must be in (0, 1], got ${o.trainShare}`);
   const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore }, videos: [], tracks: [] };
   for (const [k, input] of inputs.entries()) {
