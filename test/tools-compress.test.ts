@@ -80,6 +80,22 @@ test('students are calibrated into a copy and exported from it, unless --calibra
   }
 });
 
+test('vittrack-ablation: bad arguments are one line and exit 1, before any work', (t) => {
+  const tool = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'vittrack-ablation.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  const cases: [string[], RegExp][] = [
+    [['--no-such-flag'], /^vittrack-ablation: Unknown option '--no-such-flag'/],
+    [['--variants', 'full,bogus'], /^vittrack-ablation: --variants takes a comma-separated list of full, no-mimic/],
+    [['--teacher', '/nonexistent-ct-edge-folder/t.safetensors', '--out', '/nonexistent-ct-edge-folder/out'], /^vittrack-ablation: no teacher checkpoint at \/nonexistent-ct-edge-folder\/t\.safetensors; leave --teacher out/],
+    [['--seeds', 'x'], /^vittrack-ablation: --seeds must be a whole number/],
+  ];
+  for (const [args, message] of cases) {
+    const r = tool(args);
+    t.is(r.status, 1, args.join(' '));
+    t.regex(r.stderr.trim(), message);
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
 const withSharedData = hasSharedData ? test : test.skip;
 
 withSharedData('vittrack-ablation: imports VitTrack, compresses it by each variant without labels, evaluates side by side, and a rerun skips the students', async (t) => {

@@ -123,16 +123,17 @@ async function main(): Promise<void> {
   const teacher = values.teacher ?? join(out, 'vittrack.safetensors');
   if (!values.teacher) {
     const record = `${teacher}.source.json`;
-    const source = JSON.stringify({ onnxSha256: await sha256File(values.vittrack!), options: await modelOptionsFor(values.vittrack!, {}) });
+    const options = await modelOptionsFor(values.vittrack!, {});
+    const source = JSON.stringify({ onnxSha256: await sha256File(values.vittrack!), options });
     if (!existsSync(teacher) || !existsSync(record) || (await readFile(record, 'utf8')) !== source) {
       progress.log(`importing ${values.vittrack} into ${teacher}`);
-      await writeCheckpoint(teacher, await importTrackerOnnx(values.vittrack!, await modelOptionsFor(values.vittrack!, {})));
+      await writeCheckpoint(teacher, await importTrackerOnnx(values.vittrack!, options));
       await writeFile(record, source);
     }
   }
   const teacherCheckpoint = await readCheckpoint(teacher);
   const teacherSha256 = await sha256File(teacher);
-  const stages = (values.stages ? values.stages.split(',').map((n) => parseWhole(n, 'stages')) : stageSizes(teacherCheckpoint.config.depth, blocks));
+  const stages = values.stages ? values.stages.split(',').map((n) => parseWhole(n, 'stages')) : stageSizes(teacherCheckpoint.config.depth, blocks);
   divideStages(teacherCheckpoint.config.depth, blocks, stages); // a wrong list stops here, not in every job
   // The footage tracked once for all students (each compressTracker would otherwise track it again).
   const { sources } = await trackFootage({ seed: 0, sources: await Promise.all(dataTexts.map(parseDataSource)) }, teacherCheckpoint, teacher, join(out, 'pseudo'), (video, tracks) =>
