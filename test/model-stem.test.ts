@@ -1,7 +1,7 @@
 /**
- * VitTrack's convolutional stem in TensorFlow.js: the stride-2 3x3 convolution written as matmuls
- * equals tfjs's own conv2d, and the stem trains on the wasm backend (which has no
- * Conv2DBackpropFilter, hence the matmul form).
+ * VitTrack's convolutional stem in TensorFlow.js: the 3x3 convolution and the gradients it carries
+ * equal tfjs's own conv2d and its gradients, and the stem trains on the wasm backend (which has no
+ * Conv2DBackpropFilter, hence conv3x3's own filter gradient).
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,19 +9,32 @@ import { initBackend } from '../ts/train/model/backend.js';
 import '../ts/train/model/gradients.js';
 import { conv3x3, convStem, hardSwish } from '../ts/train/model/layers.js';
 
-test.serial('a stride-2 3x3 conv as matmuls equals tf.conv2d with padding 1', async (t) => {
-  await initBackend(['cpu']);
-  tf.tidy(() => {
-    const x = tf.randomUniform([2, 12, 10, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
-    const w = tf.randomUniform([5, 3, 3, 3], -1, 1, 'float32', 2) as tf.Tensor4D; // [out, in, kh, kw]
-    const b = tf.randomUniform([5], -1, 1, 'float32', 3) as tf.Tensor1D;
-    const ours = conv3x3(x, w, b, 2);
-    const reference = tf.add(tf.conv2d(x, tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, 2, [[0, 0], [1, 1], [1, 1], [0, 0]]), b);
-    t.deepEqual(ours.shape, [2, 6, 5, 5]);
-    t.true(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] < 1e-5);
-    // PyTorch's Hardswish at a few points: 0 below -3, x above 3, x(x+3)/6 between.
-    t.deepEqual([...hardSwish(tf.tensor1d([-4, -1.5, 0, 1.5, 4])).dataSync()].map((v) => Number(v.toFixed(4)) + 0), [0, -0.375, 0, 1.125, 4]);
+for (const [stride, h, w] of [[2, 12, 10], [2, 9, 7], [1, 6, 5]] as const) {
+  test.serial(`conv3x3 (stride ${stride}, ${h}x${w}) and its gradients equal tf.conv2d's with padding 1`, async (t) => {
+    await initBackend(['cpu']); // the cpu backend has every convolution gradient kernel to compare with
+    tf.tidy(() => {
+      const x = tf.randomUniform([2, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+      const weight = tf.randomUniform([5, 3, 3, 3], -1, 1, 'float32', 2) as tf.Tensor4D; // [out, in, kh, kw]
+      const b = tf.randomUniform([5], -1, 1, 'float32', 3) as tf.Tensor1D;
+      const probe = tf.randomUniform([2, Math.ceil(h / stride), Math.ceil(w / stride), 5], -1, 1, 'float32', 4);
+      const reference = (xx: tf.Tensor4D, ww: tf.Tensor4D): tf.Tensor4D => tf.add(tf.conv2d(xx, tf.transpose(ww, [2, 3, 1, 0]) as tf.Tensor4D, stride, [[0, 0], [1, 1], [1, 1], [0, 0]]), b);
+      const ours = (xx: tf.Tensor4D, ww: tf.Tensor4D) => conv3x3(xx, ww, b, stride);
+      t.deepEqual(ours(x, weight).shape, reference(x, weight).shape);
+      t.true(tf.max(tf.abs(tf.sub(ours(x, weight), reference(x, weight)))).dataSync()[0] < 1e-5);
+      // A loss that weighs every output differently, so each gradient entry is checked.
+      const loss = (f: typeof ours) => tf.grads((xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(f(xx as tf.Tensor4D, ww as tf.Tensor4D), probe)));
+      const [dxOurs, dwOurs] = loss(ours)([x, weight]);
+      const [dxRef, dwRef] = loss(reference)([x, weight]);
+      t.true(tf.max(tf.abs(tf.sub(dxOurs, dxRef))).dataSync()[0] < 1e-4, 'input gradient');
+      t.true(tf.max(tf.abs(tf.sub(dwOurs, dwRef))).dataSync()[0] < 1e-4, 'filter gradient');
+    });
   });
+}
+
+test.serial('HardSwish is PyTorch\'s', async (t) => {
+  await initBackend(['cpu']);
+  // 0 below -3, x above 3, x(x+3)/6 between.
+  t.deepEqual([...hardSwish(tf.tensor1d([-4, -1.5, 0, 1.5, 4])).dataSync()].map((v) => Number(v.toFixed(4)) + 0), [0, -0.375, 0, 1.125, 4]);
 });
 
 test.serial('the stem trains on wasm: finite, non-zero gradients for every stem weight', async (t) => {

@@ -5,7 +5,7 @@
  * dynamically and a failure only moves on to the next candidate.
  *
  * The wasm backend lacks some gradient kernels (Conv2DBackpropFilter among them), which is why the
- * network in ./layers.ts expresses its trainable convolutions as matmuls.
+ * convolutions in ./layers.ts carry their own gradients.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';

@@ -1,7 +1,7 @@
 /**
- * The network's building blocks as tfjs functions over PyTorch-layout weights. Convolutions are
- * written as matmuls over patches (im2col from slices, reshapes and concats) because the wasm
- * backend has no Conv2DBackpropFilter kernel; this way every backend can train them.
+ * The network's building blocks as tfjs functions over PyTorch-layout weights. The wasm backend
+ * has no Conv2DBackpropFilter kernel, so the 3x3 convolutions carry their own gradient (conv3x3)
+ * and the patch embedding is a matmul over patches; this way every backend can train them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -61,28 +61,45 @@ export function patchEmbed(image: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Ten
   return linear(vectors, tf.reshape(weight, [weight.shape[0], c * p * p]), bias) as tf.Tensor3D;
 }
 
-/** 3x3 convolution, zero padding 1, stride 1 or 2 (even sides), NHWC input, PyTorch weight [out, in, 3, 3]. */
-export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2 = 1): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const [ho, wo] = [h / stride, w / stride];
-  const out = weight.shape[0];
-  const padded = tf.pad(x, [
-    [0, 0],
-    [1, 1],
-    [1, 1],
-    [0, 0],
-  ]);
-  const taps: tf.Tensor[] = [];
-  for (let ky = 0; ky < 3; ky++) {
-    for (let kx = 0; kx < 3; kx++) {
-      const window = tf.slice(padded, [0, ky, kx, 0], [b, h, w, c]);
-      // Stride 2: every other row and column, as a reshape and a slice (both have gradients on every backend).
-      taps.push(stride === 1 ? window : tf.reshape(tf.slice(tf.reshape(window, [b * ho, 2, wo, 2 * c]), [0, 0, 0, 0], [b * ho, 1, wo, c]), [b, ho, wo, c]));
-    }
-  }
-  const columns = tf.reshape<tf.Rank.R2>(tf.concat(taps, 3), [b * ho * wo, 9 * c]); // (ky, kx, c)
-  const kernel = tf.reshape<tf.Rank.R2>(tf.transpose(weight, [0, 2, 3, 1]), [out, 9 * c]); // same (ky, kx, c) order
-  return tf.reshape(tf.add(matMulTransposeB(columns, kernel), bias), [b, ho, wo, out]);
+/**
+ * A 3x3 convolution with zero padding 1 on NHWC input and an HWIO filter, with its gradients made
+ * of kernels every backend has. The wasm backend lacks Conv2DBackpropFilter, so the filter gradient
+ * is itself a forward convolution: the padded input, batch moved to channels, correlated with the
+ * output gradient dilated by the stride, gives every tap's sum over batch and positions at once.
+ * On wasm this keeps the convolution on XNNPACK, 3-13x faster per layer than the matmuls over
+ * sliced patches it replaced (docs/BENCHMARKS.md, "Training speed").
+ */
+function conv3x3WithGradients(stride: 1 | 2, inputGradient: boolean) {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, filter, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([x, filter]);
+    return {
+      value: tf.conv2d(x, filter, stride, 1),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [x, filter] = saved as tf.Tensor4D[];
+        const [b, h, w, c] = x.shape;
+        const dx = inputGradient ? tf.conv2dTranspose(dy as tf.Tensor4D, filter, [b, h, w, c], stride, 1) : tf.zerosLike(x);
+        const input = tf.transpose(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]) as tf.Tensor4D; // [c, h+2, w+2, b]
+        const kernel = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, b, out]
+        const taps = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', stride); // [c, >=3, >=3, out]
+        return [dx, tf.transpose(tf.slice(taps, [0, 0, 0, 0], [c, 3, 3, filter.shape[3]]), [1, 2, 0, 3])];
+      },
+    };
+  }) as (x: tf.Tensor4D, filter: tf.Tensor4D) => tf.Tensor4D;
+}
+const CONV3X3 = {
+  1: { withInput: conv3x3WithGradients(1, true), weightsOnly: conv3x3WithGradients(1, false) },
+  2: { withInput: conv3x3WithGradients(2, true), weightsOnly: conv3x3WithGradients(2, false) },
+};
+
+/**
+ * 3x3 convolution, zero padding 1 (PyTorch's), stride 1 or 2, NHWC input, PyTorch weight
+ * [out, in, 3, 3]. `inputGradient: false` (for an image, which nothing trains) skips the input
+ * gradient, the costliest part of the backward pass on wasm, and reports zeros for it.
+ */
+export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2 = 1, inputGradient = true): tf.Tensor4D {
+  const conv = CONV3X3[stride][inputGradient ? 'withInput' : 'weightsOnly'];
+  return tf.add(conv(x, tf.transpose(weight, [2, 3, 1, 0])), bias);
 }
 
 /** HardSwish, x * relu6(x + 3) / 6 (PyTorch's nn.Hardswish, ONNX HardSwish). */
@@ -97,7 +114,7 @@ export function hardSwish(x: tf.Tensor): tf.Tensor {
 export function convStem(image: tf.Tensor4D, layers: readonly { weight: tf.Tensor4D; bias: tf.Tensor1D }[]): tf.Tensor3D {
   let y = tf.transpose(image, [0, 2, 3, 1]) as tf.Tensor4D;
   layers.forEach(({ weight, bias }, i) => {
-    y = conv3x3(y, weight, bias, 2);
+    y = conv3x3(y, weight, bias, 2, i > 0); // the image itself needs no gradient
     if (i < layers.length - 1) y = hardSwish(y) as tf.Tensor4D;
   });
   const [b, h, w, d] = y.shape;
