@@ -1,13 +1,13 @@
 /**
  * The TensorFlow.js network on the wasm backend: shapes, the split forward API that compression
  * uses, BatchNorm modes, and gradients reaching every trainable convolution (wasm has no
- * Conv2DBackpropFilter, so this proves the matmul-over-patches convolutions).
+ * Conv2DBackpropFilter, so this proves conv3x3's own filter gradient).
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, backendInfo, backendName, initBackend } from '../ts/train/model/backend.js';
 import { geometry, netConfig, PRESETS } from '../ts/train/model/config.js';
-import { batchNorm, conv3x3, matMulTransposeB } from '../ts/train/model/layers.js';
+import { attention, batchNorm, conv3x3, matMulTransposeB } from '../ts/train/model/layers.js';
 import { TrackerNet } from '../ts/train/model/network.js';
 import { paramSpecs } from '../ts/train/model/params.js';
 
@@ -130,6 +130,18 @@ test('matMulTransposeB: the value and both gradients of a b^T as tfjs computes t
   t.true(close(ours[0], reference[0]) < 1e-5, 'gradient for a');
   t.true(close(ours[1], reference[1]) < 1e-5, 'gradient for b');
   tf.dispose([a, b, dy, ...ours, ...reference]);
+});
+
+test('attention: the per-matrix form (wasm) gives the batched form\'s value and gradients', (t) => {
+  const [q, k, v] = [41, 42, 43].map((seed) => tf.randomNormal([2, 3, 6, 4], 0, 1, 'float32', seed) as tf.Tensor4D);
+  const dy = tf.randomNormal([2, 3, 6, 4], 0, 1, 'float32', 44);
+  const run = (perMatrix: boolean) => {
+    const f = (a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(attention(a as tf.Tensor4D, b as tf.Tensor4D, c as tf.Tensor4D, perMatrix), dy));
+    return [attention(q, k, v, perMatrix), ...tf.grads(f)([q, k, v])];
+  };
+  const [ours, reference] = [run(true), run(false)];
+  ours.forEach((x, i) => t.true(tf.tidy(() => tf.max(tf.abs(tf.sub(x, reference[i]))).dataSync()[0]) < 1e-5, ['value', 'dq', 'dk', 'dv'][i]));
+  tf.dispose([q, k, v, dy, ...ours, ...reference]);
 });
 
 test('gradients reach every trainable parameter on wasm, convolutions included', (t) => {

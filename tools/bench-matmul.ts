@@ -1,5 +1,5 @@
 /**
- * Why the network's linear layers and convolutions use matMulTransposeB (ts/train/model/layers.ts):
+ * Why the network's linear layers and patch embedding use matMulTransposeB (ts/train/model/layers.ts):
  * forward + backward of every matmul one training step of a preset makes (per worker share of
  * the batch), through tfjs's matMul with a transpose flag against matMulTransposeB, side by side.
  * On the wasm backend a flagged 2-D matmul leaves XNNPACK for a much slower loop, and tfjs's
@@ -13,7 +13,6 @@ import { initBackend } from '../ts/train/model/backend.js';
 import { geometry, netConfig, PRESETS, type PresetName } from '../ts/train/model/config.js';
 import '../ts/train/model/gradients.js';
 import { matMulTransposeB } from '../ts/train/model/layers.js';
-import { towerChannels } from '../ts/train/model/params.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,11 +27,9 @@ if (![batch, rounds].every((n) => Number.isInteger(n) && n >= 1)) throw new Erro
 
 const backend = await initBackend();
 const c = netConfig(values.preset as PresetName);
-const { templateTokens, searchTokens, featureSize } = geometry(c);
+const { templateTokens, searchTokens } = geometry(c);
 const tokens = batch * (templateTokens + searchTokens);
-const cells = batch * featureSize * featureSize;
 const patch = 3 * c.patch * c.patch;
-const ch = towerChannels(c);
 // [name, rows of the input, input width, output width, how many per step]
 const layers: [string, number, number, number, number][] = [
   ['patch embed (template)', batch * templateTokens, patch, c.dim, 1],
@@ -41,7 +38,6 @@ const layers: [string, number, number, number, number][] = [
   ['attn.proj', tokens, c.dim, c.dim, c.depth],
   ['mlp.fc1', tokens, c.dim, c.mlpRatio * c.dim, c.depth],
   ['mlp.fc2', tokens, c.mlpRatio * c.dim, c.dim, c.depth],
-  ...[1, 2, 3, 4].map((k): [string, number, number, number, number] => [`head conv${k} (3x3, im2col)`, cells, 9 * ch[k - 1], ch[k], 3]),
 ];
 
 type MatMul = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;

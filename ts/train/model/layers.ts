@@ -32,6 +32,22 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D): tf
   return tf.reshape(y, [...lead, out]);
 }
 
+/**
+ * Scaled dot-product attention, softmax(q k^T / sqrt(d)) v, over [B, heads, N, d] tensors. The
+ * wasm backend runs batched matmuls in a loop outside XNNPACK; there each (pair, head) goes through
+ * 2-D matmulTransposeB instead, about 2x faster forward + backward (docs/BENCHMARKS.md, "Training
+ * throughput"). Backends with a fast batched matmul (tfjs-node, tfjs-node-gpu) keep one call.
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, perMatrix = tf.getBackend() === 'wasm'): tf.Tensor4D {
+  const [b, heads, n, d] = q.shape;
+  const scale = 1 / Math.sqrt(d);
+  if (!perMatrix) return tf.matMul(tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)), v);
+  const matrices = (t: tf.Tensor4D) => tf.unstack(tf.reshape(t, [b * heads, n, d])) as tf.Tensor2D[];
+  const [qs, ks, vs] = [matrices(q), matrices(k), matrices(v)];
+  const outputs = qs.map((qi, i) => matMulTransposeB(tf.softmax(tf.mul(matMulTransposeB(qi, ks[i]), scale)) as tf.Tensor2D, tf.transpose(vs[i])));
+  return tf.reshape(tf.stack(outputs), [b, heads, n, d]);
+}
+
 /** LayerNorm over the last axis (biased variance, as PyTorch). */
 export function layerNorm(x: tf.Tensor, weight: tf.Tensor1D, bias: tf.Tensor1D, eps: number): tf.Tensor {
   const mean = tf.mean(x, -1, true);
@@ -66,8 +82,8 @@ export function patchEmbed(image: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Ten
  * of kernels every backend has. The wasm backend lacks Conv2DBackpropFilter, so the filter gradient
  * is itself a forward convolution: the padded input, batch moved to channels, correlated with the
  * output gradient dilated by the stride, gives every tap's sum over batch and positions at once.
- * On wasm this keeps the convolution on XNNPACK, 3-13x faster per layer than the matmuls over
- * sliced patches it replaced (docs/BENCHMARKS.md, "Training speed").
+ * On wasm this keeps the convolutions on XNNPACK: a VitTrack compression step took 2.8 s with the
+ * matmuls over sliced patches this replaced, 0.96 s now (docs/BENCHMARKS.md, "Training throughput").
  */
 function conv3x3WithGradients(stride: 1 | 2, inputGradient: boolean) {
   return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

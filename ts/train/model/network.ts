@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CtEdgeError } from '../../contract/errors.js';
 import { geometry, normEps, type TrackerNetConfig } from './config.js';
-import { batchNorm, conv1x1, conv3x3, convStem, gelu, layerNorm, linear, patchEmbed, type BatchNormState } from './layers.js';
+import { attention, batchNorm, conv1x1, conv3x3, convStem, gelu, layerNorm, linear, patchEmbed, type BatchNormState } from './layers.js';
 import { HEAD_TOWERS, paramSpecs, type HeadTower, type ParamSpec, type WeightMap } from './params.js';
 import { checkWeights } from './weights.js';
 import './gradients.js';
@@ -60,8 +60,7 @@ export class VitBlock {
     const h = layerNorm(x, v1('norm1.weight'), v1('norm1.bias'), this.eps);
     const qkv = linear(h, w('attn.qkv.weight'), v1('attn.qkv.bias'));
     const [q, k, v] = tf.split(qkv, 3, 2).map((t) => tf.transpose(tf.reshape(t, [b, n, this.heads, hd]), [0, 2, 1, 3]));
-    const attention = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)));
-    const mixed = tf.reshape(tf.transpose(tf.matMul(attention, v), [0, 2, 1, 3]), [b, n, d]);
+    const mixed = tf.reshape(tf.transpose(attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), [0, 2, 1, 3]), [b, n, d]);
     const x1 = tf.add(x, linear(mixed, w('attn.proj.weight'), v1('attn.proj.bias')));
 
     const h2 = layerNorm(x1, v1('norm2.weight'), v1('norm2.bias'), this.eps);
