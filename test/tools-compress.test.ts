@@ -1,4 +1,4 @@
-/** The compression tools: stage lists, statistics, the job runner's skip/refuse/rerun rules, and the VitTrack ablation end to end. */
+/** The compression tools: stage lists, statistics, the job runner's skip/refuse/rerun rules, the step-cost benchmark, and the VitTrack ablation end to end. */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -93,6 +93,35 @@ test('vittrack-ablation: bad arguments are one line and exit 1, before any work'
     t.is(r.status, 1, args.join(' '));
     t.regex(r.stderr.trim(), message);
     t.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
+
+test('bench-compress-step times a compression step against a plain one, and refuses bad counts in one line', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-edge-bench-step-'));
+  try {
+    const config = netConfig('tiny', { depth: 2 });
+    const weights: WeightMap = new Map();
+    for (const spec of paramSpecs(config)) {
+      const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i) * 0.02);
+      if (spec.name.endsWith('running_var')) data.fill(1);
+      weights.set(spec.name, { shape: spec.shape, data });
+    }
+    const teacher = join(dir, 'teacher.safetensors');
+    await writeCheckpoint(teacher, { config, weights });
+    const tool = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'bench-compress-step.ts'), '--teacher', teacher, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+    const r = tool(['--blocks', '1', '--dim', '16', '--batch', '2', '--rounds', '1', '--steps', '1']);
+    t.is(r.status, 0, r.stderr);
+    t.regex(r.stdout, /teacher 2 blocks of width 32 -> student 1 of width 16 \(stages 2\); batch 2/);
+    t.regex(r.stdout, /\| plain training step of the student \| \d+ \| 1\.00x \|/);
+    t.regex(r.stdout, /\| compression step \| \d+ \| \d+\.\d\dx \|/);
+    for (const bad of [['--dim', 'abc'], ['--stages', '1,x']]) {
+      const refused = tool(bad);
+      t.is(refused.status, 2, bad.join(' '));
+      t.regex(refused.stderr.trim(), /^--blocks, --stages, --dim, --batch, --rounds and --steps take whole numbers >= 1; usage: /);
+      t.is(refused.stderr.trim().split('\n').length, 1);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -5,7 +5,7 @@
  * Rounds alternate the two, so background load hits both alike. CompressTracker's paper reports
  * 2.5x; the goal here is at most 2x.
  *
- *   npx tsx tools/bench-compress-step.ts --teacher vittrack.safetensors [--blocks 1] [--stages 1,2] [--batch 8] [--rounds 5] [--steps 3]
+ *   npx tsx tools/bench-compress-step.ts --teacher vittrack.safetensors [--blocks 1] [--stages 1,2] [--dim 32] [--batch 8] [--rounds 5] [--steps 3]
  *
  * The compression steps run at the replacement schedule's start (p = 0.5; with several stages some
  * steps run teacher stages, through which the gradient flows back to earlier student stages).
@@ -28,16 +28,19 @@ const { values } = parseArgs({
     teacher: { type: 'string' },
     blocks: { type: 'string', default: '1' },
     stages: { type: 'string' },
+    dim: { type: 'string' },
     batch: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '5' },
     steps: { type: 'string', default: '3' },
   },
 });
-if (!values.teacher) {
-  console.error('usage: npx tsx tools/bench-compress-step.ts --teacher TEACHER.safetensors [--blocks N] [--stages A,B,..] [--batch N] [--rounds N] [--steps N]');
+const usage = 'usage: npx tsx tools/bench-compress-step.ts --teacher TEACHER.safetensors [--blocks N] [--stages A,B,..] [--dim N] [--batch N] [--rounds N] [--steps N]';
+const [blocks, batchSize, rounds, steps] = [values.blocks, values.batch, values.rounds, values.steps].map(Number);
+const counts = [blocks, batchSize, rounds, steps, ...(values.dim ? [Number(values.dim)] : []), ...(values.stages?.split(',').map(Number) ?? [])];
+if (!values.teacher || !counts.every((n) => Number.isInteger(n) && n >= 1)) {
+  console.error(`${values.teacher ? '--blocks, --stages, --dim, --batch, --rounds and --steps take whole numbers >= 1; ' : ''}${usage}`);
   process.exit(2);
 }
-const [blocks, batchSize, rounds, steps] = [values.blocks, values.batch, values.rounds, values.steps].map(Number);
 const backend = await initBackend();
 const { config, weights } = await readCheckpoint(values.teacher);
 const teacher = TrackerNet.fromWeights(config, weights, values.teacher);
@@ -45,7 +48,7 @@ const teacher = TrackerNet.fromWeights(config, weights, values.teacher);
 // One batch, sampled once: both objectives see the very same pairs every step.
 const batch: PairBatch = await trainingPairs(config, { seed: 1 }).batch(0, batchSize);
 const fixed = { batch: async () => batch, describe: () => ({ kind: 'fixed' }) };
-const compress = compressionObjective(teacher, fixed, { ...COMPRESS_DEFAULTS, studentBlocks: blocks, ...(values.stages ? { stages: values.stages.split(',').map(Number) } : {}), batchSize, steps: 1000, seed: 1 });
+const compress = compressionObjective(teacher, fixed, { ...COMPRESS_DEFAULTS, studentBlocks: blocks, ...(values.stages ? { stages: values.stages.split(',').map(Number) } : {}), ...(values.dim ? { studentDim: Number(values.dim) } : {}), batchSize, steps: 1000, seed: 1 });
 const plainStudent = TrackerNet.fromWeights(compress.student.config, compress.student.weights(), 'the student');
 const plain = teacherObjective(plainStudent, fixed, batchSize);
 
@@ -67,7 +70,7 @@ for (let round = 0; round < rounds + 1; round++) {
   }
 }
 const base = median(settings[0].times);
-console.log(`teacher ${config.depth} blocks of width ${config.dim} -> student ${blocks} (stages ${compress.stages.map((s) => s.end - s.start).join(',')}); batch ${batchSize}; TensorFlow.js ${backend}, one thread; ${rounds} rounds of ${steps} steps each`);
+console.log(`teacher ${config.depth} blocks of width ${config.dim} -> student ${blocks} of width ${compress.student.config.dim} (stages ${compress.stages.map((s) => s.end - s.start).join(',')}); batch ${batchSize}; TensorFlow.js ${backend}, one thread; ${rounds} rounds of ${steps} steps each`);
 console.log('| step | ms (median) | ratio |\n|---|---:|---:|');
 for (const s of settings) console.log(`| ${s.label} | ${median(s.times).toFixed(0)} | ${(median(s.times) / base).toFixed(2)}x |`);
 compress.dispose();
