@@ -4,7 +4,7 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CtEdgeError, Engine } from '../ts/index.js';
@@ -13,6 +13,7 @@ import { parseDataSource } from '../ts/train/data/data-spec.js';
 import { createClip } from '../ts/train/data/generator.js';
 import { pseudoLabel, readTracks } from '../ts/train/data/pseudo-label.js';
 import { proposeTargets } from '../ts/deploy/eval/targets.js';
+import { iou } from '../ts/deploy/eval/metrics.js';
 import { writeGot10k } from '../ts/train/data/writer.js';
 import { compressionObjective, DEFAULT_SCHEDULE } from '../ts/train/compress.js';
 import { initBackend } from '../ts/train/model/backend.js';
@@ -33,6 +34,9 @@ test.before(async () => {
   await mkdir(join(dir, 'footage'));
   for (let i = 0; i < clip.length; i++) await writeImage(join(dir, 'footage', `${String(i + 1).padStart(4, '0')}.png`), clip.renderFrame(i));
   await writeGot10k(join(dir, 'labelled'), [createClip(12, { length: 10 })]);
+  // "Stills": one frame from each of five unrelated generated clips.
+  await mkdir(join(dir, 'stills'));
+  for (let k = 0; k < 5; k++) await writeImage(join(dir, 'stills', `still-${k}.png`), createClip(20 + k, { length: 2, width: 320, height: 240 }).renderFrame(0));
 });
 test.after.always(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -53,6 +57,18 @@ test('--data names generated clips, labelled datasets, COCO files and footage, e
   await t.throwsAsync(parseDataSource(join(dir, 'footage', '*.mov')), { instanceOf: CtEdgeError, message: /matches no file/ });
   await mkdir(join(dir, 'empty'), { recursive: true });
   await t.throwsAsync(parseDataSource(join(dir, 'empty')), { instanceOf: CtEdgeError, message: /no labelled dataset .* and no images/ });
+});
+
+test('--data stills: names a folder or a pattern of unrelated images; anything else is refused', async (t) => {
+  const stills = await parseDataSource(`stills:${join(dir, 'stills')}@2`);
+  t.deepEqual(stills, { kind: 'footage', weight: 2, inputs: [0, 1, 2, 3, 4].map((k) => join(dir, 'stills', `still-${k}.png`)), stills: true });
+  t.like(await parseDataSource(`stills:${join(dir, 'stills', 'still-*.png')}`), { kind: 'footage', stills: true, inputs: stills.kind === 'footage' ? stills.inputs : [] });
+  t.is(((await parseDataSource(`stills:${join(dir, 'stills', '*-3.png')}`)) as { inputs: string[] }).inputs.length, 1);
+  await t.throwsAsync(parseDataSource(`stills:${join(dir, 'no-such-folder')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /stills:.*no such folder/ });
+  await t.throwsAsync(parseDataSource(`stills:${join(dir, 'stills', 'still-0.png')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /takes a folder of images or a pattern/ });
+  await mkdir(join(dir, 'no-images'), { recursive: true });
+  await t.throwsAsync(parseDataSource(`stills:${join(dir, 'no-images')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /holds no images/ });
+  await t.throwsAsync(parseDataSource(`stills:${join(dir, 'stills', '*.mov')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /matches no image/ });
 });
 
 test('the target rule picks what stands out: a textured square on a flat background', (t) => {
@@ -127,8 +143,46 @@ test.serial("unlabeled pairs train on the teacher's boxes, not on the boxes that
   teacher.dispose();
 });
 
-test('ct-edge train refuses unlabeled footage before any work, naming compress', async (t) => {
+test.serial('stills: the teacher keeps a target where it finds its own template again in the same image; each track is that image twice', async (t) => {
+  const engine = await Engine.load(join(repoRoot, 'models', 'teacher.onnx'), { threads: 1 });
+  try {
+    const images = [0, 1, 2, 3, 4].map((k) => join(dir, 'stills', `still-${k}.png`));
+    const file = await pseudoLabel(images, engine, join(dir, 'stills-tracks'), { stills: true, minScore: 0.2 });
+    const tracks = await readTracks(file);
+    t.true(tracks.length > 0);
+    for (const track of tracks) {
+      t.is(track.frames.length, 2);
+      t.is(track.frames[0], track.frames[1]);
+      t.true(iou(track.boxes[0], track.boxes[1]) >= 0.5, JSON.stringify(track.boxes));
+      t.true(track.scores[1] >= 0.2);
+    }
+    const written = JSON.parse(await readFile(file, 'utf8')) as { settings: { stills: boolean }; videos: { video: string; frames: number }[] };
+    t.true(written.settings.stills);
+    t.deepEqual(written.videos.map((v) => [v.video, v.frames]), images.map((v) => [v, 1]), 'every image is used, none held out');
+    await t.throwsAsync(pseudoLabel(images, engine, join(dir, 'stills-none'), { stills: true, minScore: 1.01 }), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /the teacher held no target/ });
+    await writeFile(join(dir, 'broken.jpg'), 'not a JPEG');
+    await t.throwsAsync(pseudoLabel([images[0], join(dir, 'broken.jpg')], engine, join(dir, 'stills-broken'), { stills: true }), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /cannot read the image .*broken\.jpg.*remove it/ });
+  } finally {
+    await engine.dispose();
+  }
+});
+
+test.serial('ct-edge compress trains on stills alone, and reuses their tracks on a second run', async (t) => {
+  const { command: compress } = await import('../ts/cli/commands/compress.js');
+  const output = join(dir, 'stills-student.safetensors');
+  const args = ['--teacher', join(repoRoot, 'models', 'teacher.safetensors'), '--blocks', '1', '--steps', '1', '--batch', '2', '--workers', '1', '--data', `stills:${join(dir, 'stills')}`, '-o', output];
+  const first = await runCommand(compress, args);
+  t.is(first.code, 0, first.stdout);
+  const tracks = join(dir, 'stills-student.pseudo', 'source-0', 'tracks.json');
+  const made = (await stat(tracks)).mtimeMs;
+  const second = await runCommand(compress, args);
+  t.is(second.code, 0, second.stdout);
+  t.is((await stat(tracks)).mtimeMs, made, 'the stills were labelled again');
+});
+
+test('ct-edge train refuses unlabeled footage and stills before any work, naming compress', async (t) => {
   await t.throwsAsync(runCommand(train, ['--steps', '1', '--data', join(dir, 'footage'), '-o', join(dir, 'x.safetensors')]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /needs labelled data.*ct-edge compress/ });
+  await t.throwsAsync(runCommand(train, ['--steps', '1', '--data', `stills:${join(dir, 'stills')}`, '-o', join(dir, 'x.safetensors')]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /needs labelled data; unlabeled still images \(5, .*still-0\.png first\).*ct-edge compress/ });
 });
 
 test('ct-edge calibrate measures on --data labelled folders and refuses footage', async (t) => {

@@ -37,7 +37,8 @@ export const TRAINING_USAGE = `Training options:
   --data SOURCE[@SHARE]   where pairs come from (repeatable; default generated clips): synthetic[:MIX],
                           a labelled dataset folder (GOT-10k, OTB, LaSOT, TrackingNet), a COCO
                           annotation .json, or unlabeled footage (video files, image folders, DIR/*.mp4;
-                          compress only: the teacher picks and tracks targets, docs/TRAINING.md)
+                          compress only: the teacher picks and tracks targets, docs/TRAINING.md), or
+                          unrelated still images (stills:FOLDER or stills:DIR/*.jpg; compress only)
   --workers N             split each batch over N worker threads (data parallel). Default: one
                           per core, at least 2 pairs each, on the wasm and cpu backends (they
                           compute on one core); 1 on tfjs-node, which uses every core itself
@@ -121,7 +122,8 @@ export async function dataSources(texts: readonly string[] | undefined, labelled
   const sources = await Promise.all(texts.map(parseDataSource));
   const footage = sources.find((s) => s.kind === 'footage');
   if (footage && labelledOnly) {
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${labelledOnly} needs labelled data; unlabeled footage (${footage.inputs.join(', ')}) trains students through a teacher: ct-edge compress --data ...`);
+    const what = footage.stills ? `still images (${footage.inputs.length}, ${footage.inputs[0]} first)` : `footage (${footage.inputs.join(', ')})`;
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${labelledOnly} needs labelled data; unlabeled ${what} trains students through a teacher: ct-edge compress --data ...`);
   }
   return sources;
 }

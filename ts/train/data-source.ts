@@ -21,8 +21,11 @@ export type DataSourceSpec =
   | { kind: 'dataset'; weight: number; root: string; format: DatasetFormat }
   | { kind: 'coco'; weight: number; annotations: string; images?: string }
   | { kind: 'tracks'; weight: number; file: string }
-  /** Unlabeled videos or image folders, before the teacher tracked them into a 'tracks' source. */
-  | { kind: 'footage'; weight: number; inputs: string[] };
+  /**
+   * Unlabeled videos or image folders, before the teacher tracked them into a 'tracks' source;
+   * `stills`: unrelated still images, each its own one-frame clip (template and search from it).
+   */
+  | { kind: 'footage'; weight: number; inputs: string[]; stills?: boolean };
 
 export interface TrainingDataOptions {
   seed: number;

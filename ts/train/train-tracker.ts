@@ -143,8 +143,8 @@ export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoin
       const out = join(dir, `source-${k}`);
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
-      const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs);
-      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, onVideo: onFootage }) });
+      const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && (settings?.stills === true) === (spec.stills === true);
+      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, stills: spec.stills, onVideo: onFootage }) });
     }
     return { ...data, sources };
   } finally {

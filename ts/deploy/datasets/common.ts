@@ -11,7 +11,7 @@ export interface Sequence {
   groundTruth: (Box | null)[];
 }
 
-const IMAGE_EXT = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
+export const IMAGE_EXT = /\.(jpe?g|png|bmp|webp|tiff?)$/i;
 
 export async function isDirectory(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;

@@ -4,12 +4,14 @@
  *   a dataset folder                 labelled: GOT-10k, OTB, LaSOT or TrackingNet layout, found by trying each
  *   a COCO annotation file (.json)   labelled still images (images in the folder beside it, or images/)
  *   video files, image folders, DIR/*.EXT globs   unlabeled footage: the teacher picks and tracks targets
+ *   stills:FOLDER, stills:DIR/*.jpg   unrelated still images: the teacher picks a target in each, and
+ *                                    template and search come from the same image
  * SHARE (default 1) is the source's relative share of the pairs.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
-import { listImages } from '../../deploy/datasets/common.js';
+import { IMAGE_EXT, listImages } from '../../deploy/datasets/common.js';
 import { DATASET_FORMATS, openDataset } from '../../deploy/datasets/dataset.js';
 import type { DataSourceSpec } from '../data-source.js';
 import type { ClipDifficulty } from './generator.js';
@@ -36,6 +38,17 @@ async function expandGlob(pattern: string): Promise<string[]> {
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
+/** The image files a stills: source names (a folder of images or a glob), at least one. */
+async function stillImages(path: string, text: string): Promise<string[]> {
+  if (/[*?]/.test(path)) {
+    const images = (await expandGlob(path)).filter((f) => IMAGE_EXT.test(f));
+    return images.length > 0 ? images : bad(text, 'the pattern matches no image (jpg, png, bmp, webp, tiff)');
+  }
+  const info = await stat(path).catch(() => bad(text, 'no such folder'));
+  if (!info.isDirectory()) bad(text, 'stills: takes a folder of images or a pattern such as stills:photos/*.jpg');
+  return listImages(path).catch(() => bad(text, 'the folder holds no images (jpg, png, bmp, webp, tiff)'));
+}
+
 /** One --data value as a source: labelled ones ready to open, footage to be pseudo-labelled. */
 export async function parseDataSource(text: string): Promise<DataSourceSpec> {
   const at = text.lastIndexOf('@');
@@ -45,6 +58,7 @@ export async function parseDataSource(text: string): Promise<DataSourceSpec> {
   if (source === 'synthetic' || source.startsWith('synthetic:')) {
     return { kind: 'synthetic', weight, ...(source.length > 'synthetic'.length && { mix: parseMix(source.slice('synthetic:'.length), text) }) };
   }
+  if (source.startsWith('stills:')) return { kind: 'footage', weight, inputs: await stillImages(source.slice('stills:'.length), text), stills: true };
   if (/[*?]/.test(source)) {
     const inputs = await expandGlob(source);
     if (inputs.length === 0) bad(text, 'the pattern matches no file');

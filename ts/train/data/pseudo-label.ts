@@ -10,6 +10,11 @@
  *     reports lost at: only frames where the teacher is sure of the target make pairs);
  *  4. tracks of at least 3 frames are kept. Their boxes only place the crops: the compression
  *     objective takes each pair's target from the teacher's own output on that crop.
+ * Still images (`stills`) are clips of one frame, all of them used (none is held out): in each,
+ * the `perStart` boxes that stand out most, kept where the teacher, given the box as its template,
+ * finds it again in the same image (windowed peak >= `minScore`, IoU >= 0.5 with the box). The
+ * track is that image twice, so template and search crops come from one photo, as OSTrack trains
+ * on COCO's stills.
  * Frames are written as JPEG beside the tracks file, which `trackSource` reads.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -17,6 +22,7 @@ import { basename, extname, join } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Box } from '../../contract/types.js';
 import type { Engine } from '../../deploy/engine.js';
+import { iou } from '../../deploy/eval/metrics.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
 import { toRgb } from '../../deploy/io/convert.js';
 import { readImage, writeImage } from '../../deploy/io/images.js';
@@ -55,9 +61,11 @@ export interface PseudoLabelOptions {
   span?: number;
   /** A track ends below this windowed peak score (default 0.35). */
   minScore?: number;
+  /** The inputs are unrelated still images, each its own one-frame clip (see above). */
+  stills?: boolean;
   /** Names the teacher in the settings (e.g. its checkpoint's sha256), so other teachers' tracks are not reused. */
   teacher?: string;
-  /** Called after each input with its track count. */
+  /** Called after each input with its track count (stills: once, for all images). */
   onVideo?: (video: string, tracks: number) => void;
 }
 
@@ -71,8 +79,9 @@ export const PSEUDO_LABEL_DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, 
 export async function pseudoLabel(inputs: readonly string[], teacher: Engine, outDir: string, options: PseudoLabelOptions = {}): Promise<string> {
   const o = { ...PSEUDO_LABEL_DEFAULTS, ...options };
   if (!(o.trainShare > 0 && o.trainShare <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `trainShare must be in (0, 1], got ${o.trainShare}`);
-  const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore }, videos: [], tracks: [] };
-  for (const [k, input] of inputs.entries()) {
+  const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore, stills: o.stills === true }, videos: [], tracks: [] };
+  if (o.stills) await labelStills(inputs, teacher, outDir, o, file);
+  for (const [k, input] of o.stills ? [] : inputs.entries()) {
     const framesDir = join(outDir, `${k}-${basename(input, extname(input)).replace(/[^\w.-]/g, '_')}`);
     await mkdir(framesDir, { recursive: true });
     const paths: string[] = [];
@@ -123,6 +132,37 @@ export async function pseudoLabel(inputs: readonly string[], teacher: Engine, ou
   const out = join(outDir, 'tracks.json');
   await writeFile(out, JSON.stringify(file));
   return out;
+}
+
+/** The stills rule (see the top of this file): one clip per image, its tracks appended to `file`. */
+async function labelStills(inputs: readonly string[], teacher: Engine, outDir: string, o: typeof PSEUDO_LABEL_DEFAULTS & PseudoLabelOptions, file: TracksFile): Promise<void> {
+  const framesDir = join(outDir, 'stills');
+  await mkdir(framesDir, { recursive: true });
+  for (const [k, input] of inputs.entries()) {
+    let image;
+    try {
+      image = await readImage(input);
+    } catch (error) {
+      throw new CtEdgeError('ERR_DATASET', `--data stills: cannot read the image ${input} (${(error as Error).message}); remove it or convert it to JPEG or PNG`, { cause: error });
+    }
+    const path = join(framesDir, `${String(k + 1).padStart(6, '0')}.jpg`);
+    await writeImage(path, image);
+    const before = file.tracks.length;
+    for (const box of proposeTargets(image, o.perStart)) {
+      const tracker = new Tracker(teacher);
+      try {
+        tracker.init(image, box);
+        const r = await tracker.track(image);
+        if (r.state !== 'lost' && r.score >= o.minScore && iou(r.box, box) >= 0.5) {
+          file.tracks.push({ video: input, frames: [path, path], boxes: [box, r.box], scores: [1, Number(r.score.toFixed(4))] });
+        }
+      } finally {
+        tracker.dispose();
+      }
+    }
+    file.videos.push({ video: input, frames: 1, trainFrames: 1, framesDir, tracks: file.tracks.length - before });
+  }
+  o.onVideo?.(`${inputs.length} still images`, file.tracks.length);
 }
 
 /** A tracks file, checked. */
