@@ -80,8 +80,19 @@ export async function pseudoLabel(inputs: readonly string[], teacher: Engine, ou
   const o = { ...PSEUDO_LABEL_DEFAULTS, ...options };
   if (!(o.trainShare > 0 && o.trainShare <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `trainShare must be in (0, 1], got ${o.trainShare}`);
   const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore, stills: o.stills === true }, videos: [], tracks: [] };
-  if (o.stills) await labelStills(inputs, teacher, outDir, o, file);
-  for (const [k, input] of o.stills ? [] : inputs.entries()) {
+  await (o.stills ? labelStills : labelVideos)(inputs, teacher, outDir, o, file);
+  if (file.tracks.length === 0) {
+    const where = o.stills ? `${inputs.length} still images (${inputs[0]} first; none it found again with a peak score >= ${o.minScore})` : `${inputs.join(', ')} (no track of 3 frames with a peak score >= ${o.minScore})`;
+    throw new CtEdgeError('ERR_DATASET', `the teacher held no target in ${where}; this footage gives no training pairs`);
+  }
+  const out = join(outDir, 'tracks.json');
+  await writeFile(out, JSON.stringify(file));
+  return out;
+}
+
+/** The footage rule (see the top of this file): each input's tracks appended to `file`. */
+async function labelVideos(inputs: readonly string[], teacher: Engine, outDir: string, o: typeof PSEUDO_LABEL_DEFAULTS & PseudoLabelOptions, file: TracksFile): Promise<void> {
+  for (const [k, input] of inputs.entries()) {
     const framesDir = join(outDir, `${k}-${basename(input, extname(input)).replace(/[^\w.-]/g, '_')}`);
     await mkdir(framesDir, { recursive: true });
     const paths: string[] = [];
@@ -126,12 +137,6 @@ export async function pseudoLabel(inputs: readonly string[], teacher: Engine, ou
     file.videos.push({ video: input, frames: paths.length, trainFrames, framesDir, tracks: file.tracks.length - before });
     o.onVideo?.(input, file.tracks.length - before);
   }
-  if (file.tracks.length === 0) {
-    throw new CtEdgeError('ERR_DATASET', `the teacher held no target in ${inputs.join(', ')} (no track of 3 frames with a peak score >= ${o.minScore}); this footage gives no training pairs`);
-  }
-  const out = join(outDir, 'tracks.json');
-  await writeFile(out, JSON.stringify(file));
-  return out;
 }
 
 /** The stills rule (see the top of this file): one clip per image, its tracks appended to `file`. */
