@@ -31,6 +31,25 @@ for (const [stride, h, w] of [[2, 12, 10], [2, 9, 7], [1, 6, 5]] as const) {
   });
 }
 
+test.serial('on wasm (XNNPACK convolutions, dilated for the filter gradient) conv3x3 gives the cpu backend\'s value and gradients', async (t) => {
+  for (const [stride, h, w] of [[2, 9, 7], [2, 16, 12], [1, 6, 5]] as const) {
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(Array.from({ length: 2 * h * w * 3 }, (_, i) => Math.sin(i * 0.7)), [2, h, w, 3]);
+        const weight = tf.tensor4d(Array.from({ length: 5 * 3 * 9 }, (_, i) => Math.cos(i * 0.3)), [5, 3, 3, 3]);
+        const b = tf.tensor1d([0.1, -0.2, 0.3, 0, 0.5]);
+        const probe = tf.tensor4d(Array.from({ length: 2 * Math.ceil(h / stride) * Math.ceil(w / stride) * 5 }, (_, i) => Math.sin(i * 1.3)), [2, Math.ceil(h / stride), Math.ceil(w / stride), 5]);
+        const f = (xx: tf.Tensor, ww: tf.Tensor) => tf.sum(tf.mul(conv3x3(xx as tf.Tensor4D, ww as tf.Tensor4D, b, stride), probe));
+        return [conv3x3(x, weight, b, stride), ...tf.grads(f)([x, weight])].map((r) => [...r.dataSync()]);
+      });
+    await initBackend(['wasm']);
+    const wasm = run();
+    await initBackend(['cpu']);
+    const cpu = run();
+    wasm.forEach((values, k) => t.true(values.every((v, i) => Math.abs(v - cpu[k][i]) < 1e-3 * (1 + Math.abs(cpu[k][i]))), `stride ${stride} ${h}x${w}: ${['value', 'input gradient', 'filter gradient'][k]}`));
+  }
+});
+
 test.serial('HardSwish is PyTorch\'s', async (t) => {
   await initBackend(['cpu']);
   // 0 below -3, x above 3, x(x+3)/6 between.

@@ -120,6 +120,10 @@ test('bench-compress-step times a compression step against a plain one, and refu
       t.regex(refused.stderr.trim(), /^--blocks, --stages, --dim, --batch, --rounds and --steps take whole numbers >= 1; usage: /);
       t.is(refused.stderr.trim().split('\n').length, 1);
     }
+    const wide = tool(['--dim', '64']);
+    t.is(wide.status, 2);
+    t.regex(wide.stderr.trim(), /^bench-compress-step: a student of width 64 is wider than its teacher \(32\)/);
+    t.is(wide.stderr.trim().split('\n').length, 1, wide.stderr);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -22,6 +22,7 @@ import { TrackerNet } from '../ts/train/model/network.js';
 import { teacherObjective, type PairBatch } from '../ts/train/objectives.js';
 import { COMPRESS_DEFAULTS } from '../ts/train/train-tracker.js';
 import { median } from '../ts/deploy/eval/bench.js';
+import { CtEdgeError } from '../ts/contract/errors.js';
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +42,11 @@ if (!values.teacher || !counts.every((n) => Number.isInteger(n) && n >= 1)) {
   console.error(`${values.teacher ? '--blocks, --stages, --dim, --batch, --rounds and --steps take whole numbers >= 1; ' : ''}${usage}`);
   process.exit(2);
 }
+// A bad teacher file or a student that does not fit it (--dim, --blocks, --stages): one line, exit 2.
+process.on('uncaughtException', (error) => {
+  console.error(error instanceof CtEdgeError ? `bench-compress-step: ${error.message}` : error);
+  process.exit(error instanceof CtEdgeError ? 2 : 1);
+});
 const backend = await initBackend();
 const { config, weights } = await readCheckpoint(values.teacher);
 const teacher = TrackerNet.fromWeights(config, weights, values.teacher);

@@ -31,22 +31,22 @@ function parseMix(text: string, spec: string): Partial<Record<ClipDifficulty, nu
 }
 
 /** Files matching a glob whose wildcards are in its last segment (`clips/*.mp4`). */
-async function expandGlob(pattern: string): Promise<string[]> {
+async function expandGlob(pattern: string, text = pattern): Promise<string[]> {
   const dir = dirname(pattern);
   const re = new RegExp(`^${basename(pattern).replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
-  const names = await readdir(dir).catch(() => bad(pattern, `no folder ${dir}`));
+  const names = await readdir(dir).catch(() => bad(text, `no folder ${dir}`));
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
 /** The image files a stills: source names (a folder of images or a glob), at least one. */
 async function stillImages(path: string, text: string): Promise<string[]> {
   if (/[*?]/.test(path)) {
-    const images = (await expandGlob(path)).filter((f) => IMAGE_EXT.test(f));
+    const images = (await expandGlob(path, text)).filter((f) => IMAGE_EXT.test(f));
     return images.length > 0 ? images : bad(text, 'the pattern matches no image (jpg, png, bmp, webp, tiff)');
   }
   const info = await stat(path).catch(() => bad(text, 'no such folder'));
   if (!info.isDirectory()) bad(text, 'stills: takes a folder of images or a pattern such as stills:photos/*.jpg');
-  return listImages(path).catch(() => bad(text, 'the folder holds no images (jpg, png, bmp, webp, tiff)'));
+  return listImages(path).catch((error: Error) => bad(text, error.message)); // no images, or an unreadable folder
 }
 
 /** One --data value as a source: labelled ones ready to open, footage to be pseudo-labelled. */

@@ -17,7 +17,7 @@
  * on COCO's stills.
  * Frames are written as JPEG beside the tracks file, which `trackSource` reads.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Box } from '../../contract/types.js';
@@ -70,6 +70,8 @@ export interface PseudoLabelOptions {
 }
 
 export const PSEUDO_LABEL_DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, span: 60, minScore: 0.35 };
+/** How well the teacher's box must cover the proposed one in a still to keep it (it found the target itself, not a look-alike). */
+const STILL_MIN_IOU = 0.5;
 
 /**
  * Writes each input's frames as JPEG under `outDir` and the teacher's tracks to `outDir/tracks.json`
@@ -79,10 +81,12 @@ export const PSEUDO_LABEL_DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, 
 export async function pseudoLabel(inputs: readonly string[], teacher: Engine, outDir: string, options: PseudoLabelOptions = {}): Promise<string> {
   const o = { ...PSEUDO_LABEL_DEFAULTS, ...options };
   if (!(o.trainShare > 0 && o.trainShare <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `trainShare must be in (0, 1], got ${o.trainShare}`);
+  // A run that stops part-way must not leave an older tracks file beside frames it overwrote.
+  await rm(join(outDir, 'tracks.json'), { force: true });
   const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore, stills: o.stills === true }, videos: [], tracks: [] };
   await (o.stills ? labelStills : labelVideos)(inputs, teacher, outDir, o, file);
   if (file.tracks.length === 0) {
-    const where = o.stills ? `${inputs.length} still images (${inputs[0]} first; none it found again with a peak score >= ${o.minScore})` : `${inputs.join(', ')} (no track of 3 frames with a peak score >= ${o.minScore})`;
+    const where = o.stills ? `${inputs.length} still images (${inputs[0]} first; none it found again with a peak score >= ${o.minScore} and IoU >= ${STILL_MIN_IOU})` : `${inputs.join(', ')} (no track of 3 frames with a peak score >= ${o.minScore})`;
     throw new CtEdgeError('ERR_DATASET', `the teacher held no target in ${where}; this footage gives no training pairs`);
   }
   const out = join(outDir, 'tracks.json');
@@ -148,7 +152,8 @@ async function labelStills(inputs: readonly string[], teacher: Engine, outDir: s
     try {
       image = await readImage(input);
     } catch (error) {
-      throw new CtEdgeError('ERR_DATASET', `--data stills: cannot read the image ${input} (${(error as Error).message}); remove it or convert it to JPEG or PNG`, { cause: error });
+      if ((error as CtEdgeError).code !== 'ERR_FRAME_DATA') throw error;
+      throw new CtEdgeError('ERR_DATASET', `--data stills: ${(error as Error).message}; remove it or convert it to JPEG or PNG`, { cause: error });
     }
     const path = join(framesDir, `${String(k + 1).padStart(6, '0')}.jpg`);
     await writeImage(path, image);
@@ -158,7 +163,7 @@ async function labelStills(inputs: readonly string[], teacher: Engine, outDir: s
       try {
         tracker.init(image, box);
         const r = await tracker.track(image);
-        if (r.state !== 'lost' && r.score >= o.minScore && iou(r.box, box) >= 0.5) {
+        if (r.state !== 'lost' && r.score >= o.minScore && iou(r.box, box) >= STILL_MIN_IOU && r.box.width >= 4 && r.box.height >= 4) {
           file.tracks.push({ video: input, frames: [path, path], boxes: [box, r.box], scores: [1, Number(r.score.toFixed(4))] });
         }
       } finally {

@@ -19,7 +19,7 @@ export const matMulTransposeB = tf.customGrad((...args: (tf.Tensor | tf.GradSave
     value: tf.matMul(a, tf.transpose(b)),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [a, b] = saved as tf.Tensor2D[];
-      return [tf.matMul(dy as tf.Tensor2D, b), tf.matMul(tf.transpose(dy as tf.Tensor2D), a)];
+      return tf.tidy(() => [tf.matMul(dy as tf.Tensor2D, b), tf.matMul(tf.transpose(dy as tf.Tensor2D), a)]);
     },
   };
 }) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
@@ -91,15 +91,18 @@ function conv3x3WithGradients(stride: 1 | 2, inputGradient: boolean) {
     save([x, filter]);
     return {
       value: tf.conv2d(x, filter, stride, 1),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [x, filter] = saved as tf.Tensor4D[];
-        const [b, h, w, c] = x.shape;
-        const dx = inputGradient ? tf.conv2dTranspose(dy as tf.Tensor4D, filter, [b, h, w, c], stride, 1) : tf.zerosLike(x);
-        const input = tf.transpose(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]) as tf.Tensor4D; // [c, h+2, w+2, b]
-        const kernel = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, b, out]
-        const taps = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', stride); // [c, >=3, >=3, out]
-        return [dx, tf.transpose(tf.slice(taps, [0, 0, 0, 0], [c, 3, 3, filter.shape[3]]), [1, 2, 0, 3])];
-      },
+      // tidy: gradient functions run outside the per-op tidy, so intermediates would otherwise live
+      // until the whole backward pass ends.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [x, filter] = saved as tf.Tensor4D[];
+          const [b, h, w, c] = x.shape;
+          const dx = inputGradient ? tf.conv2dTranspose(dy as tf.Tensor4D, filter, [b, h, w, c], stride, 1) : tf.zerosLike(x);
+          const input = tf.transpose(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]) as tf.Tensor4D; // [c, h+2, w+2, b]
+          const kernel = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, b, out]
+          const taps = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', stride); // [c, >=3, >=3, out]
+          return [dx, tf.transpose(tf.slice(taps, [0, 0, 0, 0], [c, 3, 3, filter.shape[3]]), [1, 2, 0, 3])];
+        }),
     };
   }) as (x: tf.Tensor4D, filter: tf.Tensor4D) => tf.Tensor4D;
 }
