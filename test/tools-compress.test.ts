@@ -11,6 +11,19 @@ import { JobError, Progress, runJobs, type Job } from '../tools/lib/jobs.js';
 import { hasSharedData, repoRoot, sequencesDir } from './helpers/data.js';
 import { calibrateJob, COMMON_FLAGS, deployedCheckpoint, exportJob, meanStd, parseCommon, stageSizes, studentCheckpoint } from '../tools/lib/study.js';
 
+/** A tiny-preset checkpoint of `depth` blocks whose weights are value(i) (BatchNorm variances 1), written to `path`. */
+async function tinyCheckpoint(path: string, depth: number, value: (i: number) => number): Promise<string> {
+  const config = netConfig('tiny', { depth });
+  const weights: WeightMap = new Map();
+  for (const spec of paramSpecs(config)) {
+    const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1)).map((_, i) => value(i));
+    if (spec.name.endsWith('running_var')) data.fill(1);
+    weights.set(spec.name, { shape: spec.shape, data });
+  }
+  await writeCheckpoint(path, { config, weights });
+  return path;
+}
+
 test('stage lists are even when the depth divides, larger stages first otherwise', (t) => {
   t.deepEqual(stageSizes(6, 2), [3, 3]);
   t.deepEqual(stageSizes(6, 3), [2, 2, 2]);
@@ -31,15 +44,7 @@ test('mean and sample standard deviation', (t) => {
 test('jobs run once, are skipped with the same settings, refused or rerun with others, and failures say why', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-edge-tools-'));
   try {
-    const config = netConfig('tiny', { depth: 1 });
-    const weights: WeightMap = new Map();
-    for (const spec of paramSpecs(config)) {
-      const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
-      if (spec.name.endsWith('running_var')) data.fill(1);
-      weights.set(spec.name, { shape: spec.shape, data });
-    }
-    const checkpoint = join(dir, 'net.safetensors');
-    await writeCheckpoint(checkpoint, { config, weights });
+    const checkpoint = await tinyCheckpoint(join(dir, 'net.safetensors'), 1, () => 0);
     const lines: string[] = [];
     const progress = new Progress('test', (line) => lines.push(line));
     const logs = join(dir, 'logs');
@@ -99,15 +104,7 @@ test('vittrack-ablation: bad arguments are one line and exit 1, before any work'
 test('bench-compress-step times a compression step against a plain one, and refuses bad counts in one line', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-edge-bench-step-'));
   try {
-    const config = netConfig('tiny', { depth: 2 });
-    const weights: WeightMap = new Map();
-    for (const spec of paramSpecs(config)) {
-      const data = new Float32Array(spec.shape.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(i) * 0.02);
-      if (spec.name.endsWith('running_var')) data.fill(1);
-      weights.set(spec.name, { shape: spec.shape, data });
-    }
-    const teacher = join(dir, 'teacher.safetensors');
-    await writeCheckpoint(teacher, { config, weights });
+    const teacher = await tinyCheckpoint(join(dir, 'teacher.safetensors'), 2, (i) => Math.sin(i) * 0.02);
     const tool = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'tools', 'bench-compress-step.ts'), '--teacher', teacher, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
     const r = tool(['--blocks', '1', '--dim', '16', '--batch', '2', '--rounds', '1', '--steps', '1']);
     t.is(r.status, 0, r.stderr);

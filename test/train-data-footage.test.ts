@@ -68,6 +68,7 @@ test('--data stills: names a folder or a pattern of unrelated images; anything e
   await t.throwsAsync(parseDataSource(`stills:${join(dir, 'stills', 'still-0.png')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /takes a folder of images or a pattern/ });
   await mkdir(join(dir, 'no-images'), { recursive: true });
   await t.throwsAsync(parseDataSource(`stills:${join(dir, 'no-images')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /stills:.*no-images: no images \(jpg, png/ });
+  await t.throwsAsync(parseDataSource(`stills:${join(dir, 'no-such-folder', '*.jpg')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /^--data stills:.*no-such-folder.*: no folder / });
   await t.throwsAsync(parseDataSource(`stills:${join(dir, 'stills', '*.mov')}`), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /matches no image/ });
 });
 

@@ -78,47 +78,59 @@ export function patchEmbed(image: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Ten
 }
 
 /**
- * A 3x3 convolution with zero padding 1 on NHWC input and an HWIO filter, with its gradients made
- * of kernels every backend has. The wasm backend lacks Conv2DBackpropFilter, so the filter gradient
- * is itself a forward convolution: the padded input, batch moved to channels, correlated with the
- * output gradient dilated by the stride, gives every tap's sum over batch and positions at once.
- * On wasm this keeps the convolutions on XNNPACK: a VitTrack compression step took 2.8 s with the
- * matmuls over sliced patches this replaced, 0.96 s now (docs/BENCHMARKS.md, "Training throughput").
+ * The filter gradient of a 3x3 convolution (padding 1) on NHWC `x` with output gradient `dy`, as
+ * one forward convolution: the wasm backend has no Conv2DBackpropFilter. The padded input, batch
+ * moved to channels, correlated with `dy` dilated by the stride gives every tap's sum over batch
+ * and positions at once; on wasm that keeps it on XNNPACK. HWIO, like the filter.
  */
-function conv3x3WithGradients(stride: 1 | 2, inputGradient: boolean) {
-  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  const c = x.shape[3];
+  const input = tf.transpose(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]) as tf.Tensor4D; // [c, h+2, w+2, b]
+  const kernel = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, b, out]
+  const taps = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', stride); // [c, >=3, >=3, out]
+  return tf.transpose(tf.slice(taps, [0, 0, 0, 0], [c, 3, 3, dy.shape[3]]), [1, 2, 0, 3]);
+}
+
+// Gradient functions run outside the per-op tidy, so they tidy their own intermediates, which would
+// otherwise live until the whole backward pass ends.
+
+/** A 3x3 convolution on tf.conv2d with both gradients (input by conv2dTranspose). */
+const CONV3X3 = ([1, 2] as const).map((stride) =>
+  tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, filter, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
     save([x, filter]);
     return {
       value: tf.conv2d(x, filter, stride, 1),
-      // tidy: gradient functions run outside the per-op tidy, so intermediates would otherwise live
-      // until the whole backward pass ends.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) =>
-        tf.tidy(() => {
-          const [x, filter] = saved as tf.Tensor4D[];
-          const [b, h, w, c] = x.shape;
-          const dx = inputGradient ? tf.conv2dTranspose(dy as tf.Tensor4D, filter, [b, h, w, c], stride, 1) : tf.zerosLike(x);
-          const input = tf.transpose(tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]), [3, 1, 2, 0]) as tf.Tensor4D; // [c, h+2, w+2, b]
-          const kernel = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, b, out]
-          const taps = tf.conv2d(input, kernel, 1, 'valid', 'NHWC', stride); // [c, >=3, >=3, out]
-          return [dx, tf.transpose(tf.slice(taps, [0, 0, 0, 0], [c, 3, 3, filter.shape[3]]), [1, 2, 0, 3])];
-        }),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [x, filter] = saved as tf.Tensor4D[];
+        return tf.tidy(() => [tf.conv2dTranspose(dy as tf.Tensor4D, filter, x.shape, stride, 1), filterGradient(x, dy as tf.Tensor4D, stride)]);
+      },
     };
-  }) as (x: tf.Tensor4D, filter: tf.Tensor4D) => tf.Tensor4D;
+  }),
+) as ((x: tf.Tensor4D, filter: tf.Tensor4D) => tf.Tensor4D)[];
+
+/** The same on an image, which nothing trains: only the filter is an input, so no input gradient is made. */
+function conv3x3OnImage(image: tf.Tensor4D, filter: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [f, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    save([image]); // kept for the backward pass like any saved tensor
+    return {
+      value: tf.conv2d(image, f, stride, 1),
+      gradFunc: (dy: tf.Tensor, [saved]: tf.Tensor[]) => tf.tidy(() => [filterGradient(saved as tf.Tensor4D, dy as tf.Tensor4D, stride)]),
+    };
+  })(filter) as tf.Tensor4D;
 }
-const CONV3X3 = {
-  1: { withInput: conv3x3WithGradients(1, true), weightsOnly: conv3x3WithGradients(1, false) },
-  2: { withInput: conv3x3WithGradients(2, true), weightsOnly: conv3x3WithGradients(2, false) },
-};
 
 /**
  * 3x3 convolution, zero padding 1 (PyTorch's), stride 1 or 2, NHWC input, PyTorch weight
- * [out, in, 3, 3]. `inputGradient: false` (for an image, which nothing trains) skips the input
- * gradient, the costliest part of the backward pass on wasm, and reports zeros for it.
+ * [out, in, 3, 3]. `inputGradient: false` (for an image) skips the input gradient, the costliest
+ * part of the backward pass on wasm. On tf.conv2d with its own gradients, a VitTrack compression
+ * step took 0.96 s against 2.8 s with the matmuls over sliced patches this replaced
+ * (docs/BENCHMARKS.md, "Training throughput").
  */
 export function conv3x3(x: tf.Tensor4D, weight: tf.Tensor4D, bias: tf.Tensor1D, stride: 1 | 2 = 1, inputGradient = true): tf.Tensor4D {
-  const conv = CONV3X3[stride][inputGradient ? 'withInput' : 'weightsOnly'];
-  return tf.add(conv(x, tf.transpose(weight, [2, 3, 1, 0])), bias);
+  const filter = tf.transpose(weight, [2, 3, 1, 0]) as tf.Tensor4D;
+  return tf.add(inputGradient ? CONV3X3[stride - 1](x, filter) : conv3x3OnImage(x, filter, stride), bias);
 }
 
 /** HardSwish, x * relu6(x + 3) / 6 (PyTorch's nn.Hardswish, ONNX HardSwish). */
