@@ -49,6 +49,8 @@ const runs: [string, (out: string) => Promise<string[]>][] = [
   ['train --workers 1', async (out) => [...baseArgs(out), '--workers', '1']],
   ['train --workers 2', async (out) => [...baseArgs(out), '--workers', '2']],
   ['compress --workers 2', async (out) => ['compress', '--teacher', await teacher, '--blocks', '1', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '2']],
+  // the moving average lives in the checkpoint too: a resume must restore it, not restart it
+  ['compress, dense and asymmetric, cosine, --ema', async (out) => ['compress', '--teacher', await teacher, '--blocks', '1', '--attention', 'asymmetric', '--distill', 'dense', '--lr-schedule', 'cosine', '--ema', '0.9', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '1']],
 ];
 
 for (const [what, argsFor] of runs) {

@@ -11,6 +11,10 @@ export const TRAINING_FLAGS = {
   steps: { type: 'string' },
   batch: { type: 'string' },
   lr: { type: 'string' },
+  'lr-schedule': { type: 'string' },
+  warmup: { type: 'string' },
+  ema: { type: 'string' },
+  'decay-all': { type: 'boolean', default: false },
   'weight-decay': { type: 'string' },
   'clip-norm': { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -26,8 +30,15 @@ export const TRAINING_FLAGS = {
 export const TRAINING_USAGE = `Training options:
   --steps N               optimisation steps (required)
   --batch N               pairs per step (default 8)
-  --lr X                  AdamW learning rate, x0.1 after 80% of the steps
-  --weight-decay X        AdamW decoupled weight decay (default 1e-4)
+  --lr X                  AdamW learning rate (default: train 5e-4, compress 2e-4)
+  --lr-schedule step|cosine  step: x0.1 after 80% of the steps (default); cosine: warm-up, then
+                          cosine decay to 0
+  --warmup N              cosine only: steps of linear warm-up (default 5% of --steps)
+  --ema X                 export an exponential moving average of the weights with decay X
+                          (e.g. 0.999; default none: the last step's weights)
+  --weight-decay X        AdamW decoupled weight decay (default 1e-4), on weight matrices only:
+                          not on norms, biases or position embeddings
+  --decay-all             weight decay on every tensor (as runs before 0.2 did)
   --clip-norm X           global gradient-norm clip (default 0.1, OSTrack's)
   --checkpoint-every N    steps between resume checkpoints (default 50)
   --seed N                data and initialisation seed (default 1)
@@ -103,10 +114,28 @@ export function trainingSetup(values: Record<string, unknown>, run: 'train' | 'c
     weightDecay: parseNumber(str('weight-decay'), 'weight-decay', RUN_DEFAULTS.weightDecay),
     clipNorm: parseNumber(str('clip-norm'), 'clip-norm', RUN_DEFAULTS.clipNorm),
     lrDropAt: RUN_DEFAULTS.lrDropAt,
+    ...lrSchedule(str('lr-schedule'), str('warmup'), parseIntFlag(str('steps'), 'steps', 0)),
+    decayOnlyMatrices: values['decay-all'] !== true,
+    ...(str('ema') !== undefined && { emaDecay: parseEma(str('ema')!) }),
     lrDropFactor: RUN_DEFAULTS.lrDropFactor,
     checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', RUN_DEFAULTS.checkpointEvery),
     resume: values.resume === true,
   };
+}
+
+function lrSchedule(schedule: string | undefined, warmup: string | undefined, steps: number): { lrSchedule?: 'cosine'; warmupSteps?: number } {
+  if (schedule === undefined || schedule === 'step') {
+    if (warmup !== undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--warmup applies to --lr-schedule cosine only');
+    return {};
+  }
+  if (schedule !== 'cosine') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--lr-schedule must be step or cosine, got '${schedule}'`);
+  return { lrSchedule: 'cosine', warmupSteps: warmup === undefined ? Math.round(steps * 0.05) : parseIntFlag(warmup, 'warmup', 0) };
+}
+
+function parseEma(text: string): number {
+  const v = Number(text);
+  if (!(v > 0 && v < 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--ema must be a decay in (0, 1) such as 0.999, got '${text}'`);
+  return v;
 }
 
 /** "mean loss of the last N steps X", for the line a finished run prints. */

@@ -10,6 +10,8 @@ export interface AdamWOptions {
   beta2?: number;
   epsilon?: number;
   weightDecay?: number;
+  /** Which parameters (by name and shape) weight decay applies to; default all. */
+  decays?: (name: string, shape: readonly number[]) => boolean;
 }
 
 export class AdamW {
@@ -18,6 +20,7 @@ export class AdamW {
   readonly beta2: number;
   readonly epsilon: number;
   readonly weightDecay: number;
+  private readonly decays: (name: string, shape: readonly number[]) => boolean;
   /** Updates taken so far (bias correction uses it); part of the state saved for resume. */
   step = 0;
   private readonly moments = new Map<string, { m: tf.Variable; v: tf.Variable }>();
@@ -28,6 +31,7 @@ export class AdamW {
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
     this.weightDecay = options.weightDecay ?? 1e-4;
+    this.decays = options.decays ?? (() => true);
   }
 
   private momentsOf(name: string, like: tf.Tensor) {
@@ -52,7 +56,8 @@ export class AdamW {
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), epsilon));
-        p.assign(tf.sub(tf.mul(p, 1 - lr * weightDecay), tf.mul(update, lr)));
+        const decay = this.decays(name, p.shape) ? weightDecay : 0;
+        p.assign(tf.sub(tf.mul(p, 1 - lr * decay), tf.mul(update, lr)));
       }
     });
   }

@@ -8,7 +8,11 @@
  *   each step: b_i ~ Bernoulli(p(t)) per stage, shared by the batch; 1 runs student block i,
  *   0 runs teacher stage i; if every b_i is 0 one random stage is forced to 1
  *   loss = GT (2 GIoU + 5 L1 + focal) + guidance (2 GIoU + 5 L1 against the teacher's boxes)
- *          + 0.2 * mean over the student-run stages of MSE(student stage output, teacher stage output)
+ *          + 0.2 * mimic (MSE to the teacher's tokens after every stage)
+ *
+ * `distill: 'dense'` (the default; beyond the paper) adds the teacher's whole output as a target
+ * (losses.ts denseDistillation), mimics the stem's tokens too, and drops the GT term when any source
+ * is unlabeled: there it would only repeat the teacher's box.
  *
  * A student narrower than the teacher starts from the teacher's tensors cut to its width and trains
  * through a linear projection into and out of each teacher stage (student tokens -> teacher width
@@ -22,7 +26,7 @@ import { TrackerNet, type VitBlock } from './model/network.js';
 import type { WeightTensor } from './model/params.js';
 import { CtEdgeError } from '../contract/errors.js';
 import { hashSeed, Rng } from './data/random.js';
-import { boxLosses, decodeAtPeak, LOSS_WEIGHTS } from './losses.js';
+import { boxLosses, decodeAtPeak, denseDistillation, LOSS_WEIGHTS } from './losses.js';
 import type { LossTerms, Objective } from './loop.js';
 import { BatchTensors, groundTruthLoss, type PairBatchSource } from './objectives.js';
 
@@ -104,8 +108,17 @@ export interface CompressOptions {
   schedule: ReplacementSchedule;
   /** Box loss against the frozen teacher's boxes (weight 1). */
   guidance: boolean;
-  /** Stage-wise MSE to the teacher's stage outputs (weight 0.2). */
+  /** MSE to the teacher's tokens at the end of every stage, and after the stem when dense (weight 0.2). */
   mimic: boolean;
+  /**
+   * 'dense': the teacher's score, size and offset maps at every cell are targets too; 'boxes': only
+   * the boxes (CompressTracker's published objective). Default 'boxes' here, 'dense' in the CLI.
+   */
+  distill?: 'dense' | 'boxes';
+  /** Ground-truth term; off where pairs are unlabeled and distillation is dense (default on). */
+  groundTruth?: boolean;
+  /** The student's attention (TrackerNetConfig.attention); default the teacher's. */
+  attention?: 'joint' | 'asymmetric';
   /** Replacement training; off = the student alone on ground truth (the ablation baseline). */
   replacement: boolean;
   /** A narrower student (heterogeneous compression); default the teacher's width and heads. */
@@ -119,7 +132,7 @@ export interface CompressOptions {
 export const MIMIC_WEIGHT = 0.2;
 
 /** The student's network config: the teacher's geometry with N_s blocks (and its own width). */
-export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads'>): TrackerNetConfig {
+export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads' | 'attention'>): TrackerNetConfig {
   const dim = o.studentDim ?? teacher.dim;
   if (dim > teacher.dim) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a student of width ${dim} is wider than its teacher (${teacher.dim}); compression keeps the width or narrows it (--dim 1 to ${teacher.dim})`);
@@ -127,7 +140,7 @@ export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions
   const heads = o.studentHeads ?? (dim === teacher.dim ? teacher.heads : Math.max(1, Math.round((teacher.heads * dim) / teacher.dim)));
   // A convolutional stem ends at the network's width.
   const stem = teacher.stem && [...teacher.stem.slice(0, -1), dim];
-  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads, ...(stem ? { stem } : {}) });
+  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads, ...(stem ? { stem } : {}), ...(o.attention && { attention: o.attention }) });
 }
 
 /** `w`'s leading entries along every axis, as a tensor of `shape` (no larger than w's on any axis). */
@@ -229,7 +242,16 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
 
   const batch = new BatchTensors(student);
   let rate = 1;
-  let teacherOut: { stageOutputs: tf.Tensor3D[]; boxes: tf.Tensor2D } | undefined;
+  type TeacherTargets = {
+    stem: tf.Tensor3D;
+    stageOutputs: tf.Tensor3D[];
+    boxes: tf.Tensor2D;
+    maps: { score: tf.Tensor4D; size: tf.Tensor4D; offset: tf.Tensor4D };
+  };
+  const disposeTargets = (t: TeacherTargets | undefined) => t && tf.dispose([t.stem, ...t.stageOutputs, t.boxes, t.maps.score, t.maps.size, t.maps.offset]);
+  let teacherOut: TeacherTargets | undefined;
+  const dense = o.distill === 'dense';
+  const groundTruth = o.groundTruth ?? true;
   let draws: boolean[] = [];
   const trainable = new Map<string, tf.Variable>([...[...student.variables].filter(([, v]) => v.trainable), ...projections]);
   const state = new Map<string, tf.Variable>([...student.variables, ...projections]);
@@ -247,15 +269,19 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       batch.load(pairs);
       rate = o.replacement ? replacementRate(o.schedule, (step - 1) / o.steps) : 1;
       draws = o.replacement ? drawReplacement(stages.length, rate, new Rng(hashSeed(o.seed, step, 0x5eed))) : stages.map(() => true);
-      if (teacherOut) tf.dispose([...teacherOut.stageOutputs, teacherOut.boxes]);
+      disposeTargets(teacherOut);
       // The frozen teacher's targets, outside the gradient tape.
       teacherOut = tf.tidy(() => {
-        const out = teacher.forward(batch.template, batch.search);
+        const stem = teacher.embed(batch.template, batch.search);
+        const { tokens, features } = teacher.runBlocks(stem);
+        const { score, size, offset } = teacher.head(tokens);
         return {
-          stageOutputs: stages.map((s) => out.features[s.end - 1]),
-          boxes: decodeAtPeak(out.score, out.size, out.offset),
+          stem,
+          stageOutputs: stages.map((s) => features[s.end - 1]),
+          boxes: decodeAtPeak(score, size, offset),
+          maps: { score, size, offset },
         };
-      });
+      }) as TeacherTargets;
       // Pairs from unlabeled footage: the teacher's box on this very crop is the target.
       if (pairs.labelled?.includes(0)) {
         const teacherBoxes = teacherOut.boxes.dataSync();
@@ -272,21 +298,33 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       let x = student.embed(batch.template, batch.search);
       const mimic: tf.Scalar[] = [];
       const nz = geometry(student.config).templateTokens;
+      // Template and search tokens weigh half each.
+      const mimicTerm = (target: tf.Tensor3D) => {
+        const [b, n, d] = x.shape;
+        const part = (from: number, size: number) => tf.mean(tf.squaredDifference(tf.slice(x, [0, from, 0], [b, size, d]), tf.slice(target, [0, from, 0], [b, size, d])));
+        return tf.mul(tf.add(part(0, nz), part(nz, n - nz)), 0.5) as tf.Scalar;
+      };
+      // Dense distillation mimics the stem's tokens too (the paper: stage outputs only).
+      if (o.mimic && dense) mimic.push(mimicTerm(narrow ? project(teacherOut!.stem, 0, 'out') : teacherOut!.stem));
       stages.forEach((_, i) => {
         x = draws[i] ? student.blocks[i].apply(x) : teacherStage(x, i);
         // At the end of every stage, teacher-run ones included (their error reaches earlier student
-        // stages through the frozen teacher blocks); template and search tokens weigh half each.
-        if (o.mimic) {
-          const target = narrow ? project(teacherOut!.stageOutputs[i], i, 'out') : teacherOut!.stageOutputs[i];
-          const [b, n, d] = x.shape;
-          const part = (from: number, size: number) => tf.mean(tf.squaredDifference(tf.slice(x, [0, from, 0], [b, size, d]), tf.slice(target, [0, from, 0], [b, size, d])));
-          mimic.push(tf.mul(tf.add(part(0, nz), part(nz, n - nz)), 0.5) as tf.Scalar);
-        }
+        // stages through the frozen teacher blocks).
+        if (o.mimic) mimic.push(mimicTerm(narrow ? project(teacherOut!.stageOutputs[i], i, 'out') : teacherOut!.stageOutputs[i]));
       });
       const maps = student.head(x, { training: true });
-      const gt = groundTruthLoss(maps, batch.boxes, batch.heatmaps);
-      const terms: Record<string, tf.Scalar> = { gt: gt.total, giou: gt.giou, l1: gt.l1, focal: gt.focal };
-      const parts: tf.Scalar[] = [gt.total];
+      const terms: Record<string, tf.Scalar> = {};
+      const parts: tf.Scalar[] = [];
+      if (groundTruth) {
+        const gt = groundTruthLoss(maps, batch.boxes, batch.heatmaps);
+        Object.assign(terms, { gt: gt.total, giou: gt.giou, l1: gt.l1, focal: gt.focal });
+        parts.push(gt.total);
+      }
+      if (dense) {
+        const d = denseDistillation(maps, teacherOut!.maps);
+        Object.assign(terms, { dense: d.total, denseScore: d.score, denseSize: d.size, denseOffset: d.offset, denseBox: d.box });
+        parts.push(d.total);
+      }
       if (o.guidance) {
         // teacher boxes are (cx, cy, w, h); boxLosses takes xywh targets
         const t = teacherOut!.boxes;
@@ -297,7 +335,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
         parts.push(terms.guidance);
       }
       if (o.mimic) {
-        terms.mimic = tf.div(tf.addN(mimic), o.studentBlocks) as tf.Scalar; // summed over stages, over the student's blocks
+        terms.mimic = tf.div(tf.addN(mimic), o.studentBlocks) as tf.Scalar; // summed over the stem and the stages, over the student's blocks
         parts.push(tf.mul(terms.mimic, MIMIC_WEIGHT) as tf.Scalar);
       }
       return { ...terms, total: tf.addN(parts) as tf.Scalar };
@@ -312,13 +350,15 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       schedule: o.replacement ? o.schedule : 'none',
       guidance: o.guidance,
       mimic: o.mimic,
+      ...(o.distill === 'dense' && { distill: 'dense' }),
+      ...(!groundTruth && { groundTruth: false }),
       batchSize: o.batchSize,
       seed: o.seed,
       data: data.describe(),
     }),
     dispose() {
       batch.dispose();
-      if (teacherOut) tf.dispose([...teacherOut.stageOutputs, teacherOut.boxes]);
+      disposeTargets(teacherOut);
       for (const v of projections.values()) v.dispose();
     },
   };

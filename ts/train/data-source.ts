@@ -6,6 +6,7 @@ import { openCoco } from '../deploy/datasets/coco.js';
 import { openDataset, type DatasetFormat } from '../deploy/datasets/dataset.js';
 import { PairSampler, type SamplerOptions, type WeightedSource } from './data/sampler.js';
 import { cocoSource, sequenceSource, syntheticSource, trackSource } from './data/sources.js';
+import { regionSource } from './data/regions.js';
 import type { ClipDifficulty, ClipOptions } from './data/generator.js';
 import { hashSeed } from './data/random.js';
 import type { PairBatchSource } from './objectives.js';
@@ -25,7 +26,9 @@ export type DataSourceSpec =
    * Unlabeled videos or image folders, before the teacher tracked them into a 'tracks' source;
    * `stills`: unrelated still images, each its own one-frame clip (template and search from it).
    */
-  | { kind: 'footage'; weight: number; inputs: string[]; stills?: boolean };
+  | { kind: 'footage'; weight: number; inputs: string[]; stills?: boolean; regions?: boolean }
+  /** Random regions of real frames (ts/train/data/regions.ts): each clip a list of frame paths. */
+  | { kind: 'regions'; weight: number; name: string; clips: string[][] };
 
 export interface TrainingDataOptions {
   seed: number;
@@ -69,6 +72,9 @@ async function openSources(o: TrainingDataOptions): Promise<WeightedSource[]> {
       case 'tracks':
         sources.push({ source: await trackSource(spec.file), weight: spec.weight });
         break;
+      case 'regions':
+        sources.push({ source: regionSource(spec.name, spec.clips), weight: spec.weight });
+        break;
       case 'footage':
         throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unlabeled footage (${spec.inputs.join(', ')}) trains only through a teacher: compress it (compressTracker tracks it first)`);
     }
@@ -77,7 +83,7 @@ async function openSources(o: TrainingDataOptions): Promise<WeightedSource[]> {
 }
 
 /** Whether any source's boxes are not labels (the objective must take its targets from a teacher). */
-export const hasUnlabeledData = (o: TrainingDataOptions): boolean => (o.sources ?? []).some((s) => s.kind === 'tracks' || s.kind === 'footage');
+export const hasUnlabeledData = (o: TrainingDataOptions): boolean => (o.sources ?? []).some((s) => s.kind === 'tracks' || s.kind === 'footage' || s.kind === 'regions');
 
 /** Pairs from `o`'s sources, cropped for `net`'s template and search sizes and channel order. */
 export function trainingPairs(net: TrackerNetConfig, o: TrainingDataOptions): PairBatchSource {

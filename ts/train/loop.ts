@@ -70,9 +70,22 @@ export interface LoopOptions {
   weightDecay: number;
   /** Global gradient norm limit (OSTrack: 0.1). */
   clipNorm: number;
-  /** Fraction of the steps after which the learning rate is multiplied by `lrDropFactor`. */
+  /** Fraction of the steps after which the learning rate is multiplied by `lrDropFactor` ('step' schedule). */
   lrDropAt: number;
   lrDropFactor: number;
+  /**
+   * 'step' (OSTrack's, the default): constant, x lrDropFactor after lrDropAt. 'cosine': linear
+   * warm-up over `warmupSteps`, then cosine decay to 0 at the last step.
+   */
+  lrSchedule?: 'step' | 'cosine';
+  warmupSteps?: number;
+  /** No weight decay on 1-D tensors (norms, biases) and position embeddings (default false: decay all). */
+  decayOnlyMatrices?: boolean;
+  /**
+   * Exponential moving average of the trainable weights with this decay (e.g. 0.999; default none).
+   * The EMA is kept in the resume checkpoint and, at the end, becomes the network's weights.
+   */
+  emaDecay?: number;
   checkpointEvery: number;
   /** Resume checkpoint, JSON-lines log and curves image paths. */
   checkpointPath: string;
@@ -105,25 +118,40 @@ const META_STEP = 'ct_edge.train.step';
 const META_RUN = 'ct_edge.train.run';
 const STATE = 'state.';
 const OPTIM = 'optim.';
+const EMA = 'ema.';
 
-export function learningRateAt(step: number, o: Pick<LoopOptions, 'steps' | 'learningRate' | 'lrDropAt' | 'lrDropFactor'>): number {
+export function learningRateAt(step: number, o: Pick<LoopOptions, 'steps' | 'learningRate' | 'lrDropAt' | 'lrDropFactor' | 'lrSchedule' | 'warmupSteps'>): number {
+  if (o.lrSchedule === 'cosine') {
+    const warmup = o.warmupSteps ?? 0;
+    if (step <= warmup) return (o.learningRate * step) / warmup;
+    return 0.5 * o.learningRate * (1 + Math.cos((Math.PI * (step - warmup)) / Math.max(1, o.steps - warmup)));
+  }
   return step > Math.floor(o.steps * o.lrDropAt) ? o.learningRate * o.lrDropFactor : o.learningRate;
+}
+
+/** Whether weight decay applies to a parameter (by name) under `o`. */
+export function decays(name: string, shape: readonly number[], o: Pick<LoopOptions, 'decayOnlyMatrices'>): boolean {
+  return !o.decayOnlyMatrices || (shape.length > 1 && !name.startsWith('pos_embed'));
 }
 
 function runDescription(objective: Objective | GradientObjective, o: LoopOptions): string {
   const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor } = o;
-  return JSON.stringify({ objective: objective.describe(), steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor });
+  // the newer settings only where set, so runs from before them resume
+  const extra = { lrSchedule: o.lrSchedule, warmupSteps: o.warmupSteps, decayOnlyMatrices: o.decayOnlyMatrices, emaDecay: o.emaDecay };
+  const set = Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined && v !== false && v !== 'step'));
+  return JSON.stringify({ objective: objective.describe(), steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, ...set });
 }
 
-async function saveCheckpoint(path: string, step: number, run: string, objective: Objective | GradientObjective, optimizer: AdamW): Promise<void> {
+async function saveCheckpoint(path: string, step: number, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>): Promise<void> {
   const tensors: WeightMap = new Map();
   const put = (name: string, t: tf.Tensor) => tensors.set(name, { data: t.dataSync() as Float32Array, shape: t.shape });
   for (const [name, v] of objective.state) put(STATE + name, v);
+  for (const [name, v] of ema) put(EMA + name, v);
   for (const [name, t] of Object.entries(optimizer.stateTensors())) put(OPTIM + name, t);
   await writeSafetensors(path, tensors, { metadata: { [META_STEP]: String(step), [META_RUN]: run } });
 }
 
-async function loadCheckpoint(path: string, run: string, objective: Objective | GradientObjective, optimizer: AdamW): Promise<number> {
+async function loadCheckpoint(path: string, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>): Promise<number> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata[META_RUN] !== run) {
     throw new CtEdgeError(
@@ -135,6 +163,11 @@ async function loadCheckpoint(path: string, run: string, objective: Objective | 
   for (const [name, v] of objective.state) {
     const t = tensors.get(STATE + name);
     if (!t || t.shape.join() !== v.shape.join()) throw new CtEdgeError('ERR_CHECKPOINT', `${path} lacks a usable '${name}'`);
+    v.assign(tf.tensor(t.data, t.shape));
+  }
+  for (const [name, v] of ema) {
+    const t = tensors.get(EMA + name);
+    if (!t) throw new CtEdgeError('ERR_CHECKPOINT', `${path} lacks the moving average of '${name}'`);
     v.assign(tf.tensor(t.data, t.shape));
   }
   const moments: Record<string, tf.Tensor> = {};
@@ -196,11 +229,12 @@ function niceStep(range: number): number {
 /** Runs (or resumes) the loop; returns the log of every step. */
 export async function trainLoop(objective: Objective | GradientObjective, o: LoopOptions): Promise<LogEntry[]> {
   if (!(o.steps > 0) || !(o.checkpointEvery > 0)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'steps and checkpoint interval must be positive');
-  const optimizer = new AdamW({ learningRate: o.learningRate, weightDecay: o.weightDecay });
+  const optimizer = new AdamW({ learningRate: o.learningRate, weightDecay: o.weightDecay, decays: (name, shape) => decays(name, shape, o) });
+  const ema = new Map(o.emaDecay ? [...objective.trainable].map(([name, v]) => [name, tf.variable(v, false)] as const) : []);
   const run = runDescription(objective, o);
   let start = 0;
   if (o.resume && existsSync(o.checkpointPath)) {
-    start = await loadCheckpoint(o.checkpointPath, run, objective, optimizer);
+    start = await loadCheckpoint(o.checkpointPath, run, objective, optimizer, ema);
   } else if (o.resume) {
     throw new CtEdgeError('ERR_CHECKPOINT', `nothing to resume: ${o.checkpointPath} does not exist`);
   } else {
@@ -223,17 +257,26 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
       optimizer.learningRate = learningRateAt(step, o);
       optimizer.apply(params, named);
       tf.dispose(Object.values(named));
+      if (o.emaDecay) {
+        // Bias-corrected as timm's ModelEmaV2 warm-up: early on the average follows the weights closely.
+        const d = Math.min(o.emaDecay, (1 + step) / (10 + step));
+        tf.tidy(() => {
+          for (const [name, v] of ema) v.assign(tf.add(tf.mul(v, d), tf.mul(params[name], 1 - d)));
+        });
+      }
       const entry: LogEntry = { step, lr: optimizer.learningRate, gradNorm, ms: performance.now() - t0, losses: terms, info: objective.stepInfo?.(step) };
       log.push(entry);
       await appendFile(o.logPath, JSON.stringify(entry) + '\n');
       o.onProgress?.({ step, steps: o.steps, entry });
       if (step % o.checkpointEvery === 0 || step === o.steps) {
-        await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer);
+        await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer, ema);
         await plotCurves(o.plotPath, o.label, log);
       }
     }
+    for (const [name, v] of ema) params[name].assign(v); // the network the run hands back is the average
   } finally {
     optimizer.dispose();
+    for (const v of ema.values()) v.dispose();
   }
   return log;
 }

@@ -119,12 +119,13 @@ export function l1Loss(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
 /**
  * Boxes (cx, cy, w, h) in [0, 1] decoded at the argmax of each score map (no window: training
  * decodes as OSTrack's cal_bbox). Gradients flow into size and offset at the peak, not into the
- * score map. score [N,1,F,F], size [N,2,F,F], offset [N,2,F,F] -> [N, 4].
+ * score map. score [N,1,F,F], size [N,2,F,F], offset [N,2,F,F] -> [N, 4]. `peakOf` picks the cell
+ * from another score map (a teacher's) instead.
  */
-export function decodeAtPeak(score: tf.Tensor4D, size: tf.Tensor4D, offset: tf.Tensor4D): tf.Tensor2D {
+export function decodeAtPeak(score: tf.Tensor4D, size: tf.Tensor4D, offset: tf.Tensor4D, peakOf: tf.Tensor4D = score): tf.Tensor2D {
   return tf.tidy(() => {
     const [n, , f] = score.shape;
-    const idx = tf.argMax(tf.reshape(score, [n, f * f]), 1); // [N]
+    const idx = tf.argMax(tf.reshape(peakOf, [n, f * f]), 1); // [N]
     const pick = (map: tf.Tensor4D) => {
       const flat = tf.reshape(map, [n, 2, f * f]);
       const oneHot = tf.reshape(tf.oneHot(idx, f * f), [n, 1, f * f]);
@@ -152,5 +153,43 @@ export function boxLosses(predCxcywh: tf.Tensor2D, targetXywh: tf.Tensor2D): Box
     const target = tf.clipByValue(xywhToXyxy(targetXywh), 0, 1) as tf.Tensor2D;
     const { loss, iou } = giouLoss(pred, target);
     return { giou: loss, l1: l1Loss(pred, target), iou };
+  });
+}
+
+/** The three maps of a centre head (score after the clamped sigmoid, size, raw offset). */
+interface Maps {
+  score: tf.Tensor4D;
+  size: tf.Tensor4D;
+  offset: tf.Tensor4D;
+}
+
+/** Weights of the dense distillation terms (see denseDistillation). */
+export const DENSE_WEIGHTS = { score: 1, size: 5, offset: 1, giou: LOSS_WEIGHTS.giou, l1: LOSS_WEIGHTS.l1 } as const;
+
+/**
+ * Dense response distillation: the student learns the teacher's whole output, not one box.
+ * - score: binary cross-entropy against the teacher's probability at every cell, less the
+ *   teacher's own entropy (so 0 at a perfect match), summed over the map, averaged over the batch;
+ * - size and offset: L1 at every cell, weighted by the teacher's score (mass-normalised per pair);
+ * - box: GIoU and L1 of the student's box decoded at the teacher's peak against the teacher's box.
+ * The teacher's maps are constants (computed outside the gradient tape).
+ */
+export function denseDistillation(student: Maps, teacher: Maps): { total: tf.Scalar; score: tf.Scalar; size: tf.Scalar; offset: tf.Scalar; box: tf.Scalar } {
+  return tf.tidy(() => {
+    const n = student.score.shape[0];
+    const t = teacher.score;
+    const bce = (p: tf.Tensor) => tf.neg(tf.add(tf.mul(t, tf.log(p)), tf.mul(tf.sub(1, t), tf.log(tf.sub(1, p)))));
+    const score = tf.div(tf.sum(tf.sub(bce(student.score), bce(t))), n) as tf.Scalar;
+    const mass = tf.sum(t, [1, 2, 3], true); // [N,1,1,1]
+    const weighted = (s: tf.Tensor4D, tt: tf.Tensor4D) => tf.div(tf.sum(tf.div(tf.mul(tf.abs(tf.sub(s, tt)), t), mass)), n * 2) as tf.Scalar;
+    const size = weighted(student.size, teacher.size);
+    const offset = weighted(student.offset, teacher.offset);
+    const teacherBox = decodeAtPeak(teacher.score, teacher.size, teacher.offset);
+    const [cx, cy, w, h] = tf.split(teacherBox, 4, 1);
+    const teacherXywh = tf.concat([tf.sub(cx, tf.div(w, 2)), tf.sub(cy, tf.div(h, 2)), w, h], 1) as tf.Tensor2D;
+    const b = boxLosses(decodeAtPeak(student.score, student.size, student.offset, teacher.score), teacherXywh);
+    const box = tf.add(tf.mul(b.giou, DENSE_WEIGHTS.giou), tf.mul(b.l1, DENSE_WEIGHTS.l1)) as tf.Scalar;
+    const total = tf.addN([tf.mul(score, DENSE_WEIGHTS.score), tf.mul(size, DENSE_WEIGHTS.size), tf.mul(offset, DENSE_WEIGHTS.offset), box]) as tf.Scalar;
+    return { total, score, size, offset, box };
   });
 }

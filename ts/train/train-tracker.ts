@@ -7,8 +7,9 @@
 import { CtEdgeError } from '../contract/errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 import { compressionObjective, DEFAULT_SCHEDULE, type CompressOptions, type Stage } from './compress.js';
-import { trainingPairs, type DataSourceSpec, type TrainingDataOptions } from './data-source.js';
+import { hasUnlabeledData, trainingPairs, type DataSourceSpec, type TrainingDataOptions } from './data-source.js';
 import { pseudoLabel, tracksSettings } from './data/pseudo-label.js';
+import { regionClips } from './data/regions.js';
 import { writeTrackerOnnx } from './export-onnx.js';
 import { Engine } from '../deploy/engine.js';
 import { createHash } from 'node:crypto';
@@ -72,8 +73,8 @@ async function run(label: string, o: RunOptions, local: Objective, recipe: Objec
   try {
     o.onStart?.({ backend, workers });
     const objective: Objective | GradientObjective = parallel ?? local;
-    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, checkpointEvery, resume, onProgress } = o;
-    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, checkpointEvery, resume, onProgress };
+    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, onProgress } = o;
+    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, onProgress };
     const log = await trainLoop(objective, { ...loop, ...runFiles(o.output), label });
     const checkpoint = save();
     await writeCheckpoint(o.output, checkpoint);
@@ -141,6 +142,11 @@ export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoin
         continue;
       }
       const out = join(dir, `source-${k}`);
+      if (spec.regions) {
+        const name = spec.stills ? `stills (${spec.inputs.length} images)` : spec.inputs.join(',');
+        sources.push({ kind: 'regions', weight: spec.weight, name, clips: await regionClips(spec.inputs, spec.stills === true, out) });
+        continue;
+      }
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
       const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && (settings?.stills === true) === (spec.stills === true);
@@ -159,7 +165,9 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   const data = await trackFootage(o.data, checkpoint, o.teacher, `${o.output.replace(/\.safetensors$/i, '')}.pseudo`, o.onFootage);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
-  const options: CompressOptions = { ...o.compress, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
+  // Dense distillation on unlabeled pairs: the teacher's maps are the targets, a GT term would repeat its box.
+  const groundTruth = !(o.compress.distill === 'dense' && hasUnlabeledData(data));
+  const options: CompressOptions = { ...o.compress, groundTruth, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
   const local = compressionObjective(teacher, trainingPairs(config, data), options);
   try {
     const recipe = { kind: 'compress', teacher: { config, weights, source: o.teacher }, options } as const;

@@ -27,6 +27,11 @@ Options:
   --no-replacement        train the student alone (ground truth and the enabled teacher terms)
   --no-guidance           drop the box loss against the teacher's boxes
   --no-mimic              drop stage-wise feature mimicking
+  --distill dense|boxes   dense (default): the teacher's score, size and offset maps at every cell
+                          are targets, and its stem tokens are mimicked; without labels no
+                          ground-truth term. boxes: only the teacher's boxes (the paper's objective)
+  --attention joint|asymmetric  asymmetric: the student's template tokens attend only to the
+                          template, so its template part runs once per init (default: the teacher's)
   --dim N --heads N       a narrower student, N up to the teacher's width (projections bridge the widths during training)
 ${TRAINING_USAGE}`;
 
@@ -46,6 +51,8 @@ export const command: CliCommand = {
         'no-guidance': { type: 'boolean', default: false },
         'no-mimic': { type: 'boolean', default: false },
         dim: { type: 'string' },
+        distill: { type: 'string', default: 'dense' },
+        attention: { type: 'string' },
         heads: { type: 'string' },
         ...TRAINING_FLAGS,
       },
@@ -54,6 +61,10 @@ export const command: CliCommand = {
     if (!values.teacher) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the teacher checkpoint with --teacher FILE');
     if (!values.blocks) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of student blocks with --blocks N');
     if (!['last', 'first', 'random'].includes(values.init!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--init must be last, first or random, got '${values.init}'`);
+    if (values.distill !== 'dense' && values.distill !== 'boxes') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--distill must be dense or boxes, got '${values.distill}'`);
+    if (values.attention !== undefined && values.attention !== 'joint' && values.attention !== 'asymmetric') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--attention must be joint or asymmetric, got '${values.attention}'`);
+    }
     const setup = trainingSetup(values, 'compress');
     checkOutputFile(setup.output, '-o'); // before the run: its checkpoints, log and curves go beside it
     const sources = await dataSources(values.data, undefined);
@@ -74,6 +85,8 @@ export const command: CliCommand = {
       replacement: !values['no-replacement'],
       guidance: !values['no-guidance'],
       mimic: !values['no-mimic'],
+      distill: values.distill as 'dense' | 'boxes',
+      attention: values.attention as 'joint' | 'asymmetric' | undefined,
       studentDim: values.dim ? parseIntFlag(values.dim, 'dim', 1) : undefined,
       studentHeads: values.heads ? parseIntFlag(values.heads, 'heads', 1) : undefined,
     };

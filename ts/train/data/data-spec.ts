@@ -6,6 +6,8 @@
  *   video files, image folders, DIR/*.EXT globs   unlabeled footage: the teacher picks and tracks targets
  *   stills:FOLDER, stills:DIR/*.jpg   unrelated still images: the teacher picks a target in each, and
  *                                    template and search come from the same image
+ *   regions:VIDEOS, regions:stills:FOLDER   random regions of those frames as pairs (compress only;
+ *                                    the teacher labels each crop: ts/train/data/regions.ts)
  * SHARE (default 1) is the source's relative share of the pairs.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -38,13 +40,28 @@ async function expandGlob(pattern: string, text = pattern): Promise<string[]> {
   return names.filter((n) => re.test(n)).sort().map((n) => join(dir, n));
 }
 
+/** Folders of Debian packages with training photographs (docs/TRAINING.md), by the package that brings them. */
+const PACKAGE_FOLDERS: [string, string][] = [
+  ['/usr/share/doc/opencv-doc/', 'opencv-doc'],
+  ['/usr/lib/python3/dist-packages/skimage/', 'python3-skimage'],
+  ['/usr/share/wallpapers/', 'plasma-workspace-wallpapers'],
+  ['/usr/share/backgrounds/mate/', 'mate-backgrounds'],
+  ['/usr/share/tuxpaint/stamps/', 'tuxpaint-stamps-default'],
+];
+
+/** '; sudo apt-get install PACKAGE brings it' where a missing folder belongs to a known package. */
+function installHint(path: string): string {
+  const known = PACKAGE_FOLDERS.find(([prefix]) => `${path}/`.startsWith(prefix));
+  return known ? `; it comes with a Debian package: sudo apt-get install ${known[1]}` : '';
+}
+
 /** The image files a stills: source names (a folder of images or a glob), at least one. */
 async function stillImages(path: string, text: string): Promise<string[]> {
   if (/[*?]/.test(path)) {
     const images = (await expandGlob(path, text)).filter((f) => IMAGE_EXT.test(f));
     return images.length > 0 ? images : bad(text, 'the pattern matches no image (jpg, png, bmp, webp, tiff)');
   }
-  const info = await stat(path).catch(() => bad(text, 'no such folder'));
+  const info = await stat(path).catch(() => bad(text, `no such folder${installHint(path)}`));
   if (!info.isDirectory()) bad(text, 'stills: takes a folder of images or a pattern such as stills:photos/*.jpg');
   return listImages(path).catch((error: Error) => bad(text, error.message)); // no images, or an unreadable folder
 }
@@ -55,6 +72,14 @@ export async function parseDataSource(text: string): Promise<DataSourceSpec> {
   const [source, shareText] = at > 0 && /^[\d.]+$/.test(text.slice(at + 1)) ? [text.slice(0, at), text.slice(at + 1)] : [text, '1'];
   const weight = Number(shareText);
   if (!(weight > 0)) bad(text, `the share after @ must be a positive number, got '${shareText}'`);
+  if (source.startsWith('regions:')) {
+    const innerText = source.slice('regions:'.length);
+    const inner = await parseDataSource(innerText).catch((error: CtEdgeError) => {
+      throw new CtEdgeError(error.code, error.message.replace(`--data ${innerText}`, `--data ${text}`), { cause: error });
+    });
+    if (inner.kind !== 'footage') bad(text, 'regions: takes unlabeled videos, image folders or stills:FOLDER (random regions of their frames), not a labelled dataset or generated clips');
+    return { ...(inner as Extract<DataSourceSpec, { kind: 'footage' }>), weight, regions: true };
+  }
   if (source === 'synthetic' || source.startsWith('synthetic:')) {
     return { kind: 'synthetic', weight, ...(source.length > 'synthetic'.length && { mix: parseMix(source.slice('synthetic:'.length), text) }) };
   }

@@ -94,28 +94,37 @@ export async function pseudoLabel(inputs: readonly string[], teacher: Engine, ou
   return out;
 }
 
+/** The folder input `k` of `inputs` writes its frames to under `outDir`. */
+export const framesDirOf = (outDir: string, k: number, input: string): string => join(outDir, `${k}-${basename(input, extname(input)).replace(/[^\w.-]/g, '_')}`);
+
+/** Every frame of a video or image folder as JPEG in `framesDir` (000001.jpg, ...); their paths. */
+export async function writeFrames(input: string, framesDir: string): Promise<string[]> {
+  await mkdir(framesDir, { recursive: true });
+  const paths: string[] = [];
+  let source;
+  try {
+    source = await openSource(input);
+  } catch (error) {
+    throw new CtEdgeError('ERR_DATASET', `--data ${input}: cannot read frames from it (${(error as Error).message}); give a video file, an image folder or a dataset folder`, { cause: error });
+  }
+  try {
+    for await (const { frame } of source) {
+      const path = join(framesDir, `${String(paths.length + 1).padStart(6, '0')}.jpg`);
+      await writeImage(path, toRgb(frame));
+      paths.push(path);
+    }
+  } finally {
+    await source.close();
+  }
+  if (paths.length === 0) throw new CtEdgeError('ERR_DATASET', `--data ${input}: no readable frames; give a video file or a folder of images`);
+  return paths;
+}
+
 /** The footage rule (see the top of this file): each input's tracks appended to `file`. */
 async function labelVideos(inputs: readonly string[], teacher: Engine, outDir: string, o: typeof PSEUDO_LABEL_DEFAULTS & PseudoLabelOptions, file: TracksFile): Promise<void> {
   for (const [k, input] of inputs.entries()) {
-    const framesDir = join(outDir, `${k}-${basename(input, extname(input)).replace(/[^\w.-]/g, '_')}`);
-    await mkdir(framesDir, { recursive: true });
-    const paths: string[] = [];
-    let source;
-    try {
-      source = await openSource(input);
-    } catch (error) {
-      throw new CtEdgeError('ERR_DATASET', `--data ${input}: cannot read frames from it (${(error as Error).message}); give a video file, an image folder or a dataset folder`, { cause: error });
-    }
-    try {
-      for await (const { frame } of source) {
-        const path = join(framesDir, `${String(paths.length + 1).padStart(6, '0')}.jpg`);
-        await writeImage(path, toRgb(frame));
-        paths.push(path);
-      }
-    } finally {
-      await source.close();
-    }
-    if (paths.length === 0) throw new CtEdgeError('ERR_DATASET', `--data ${input}: no readable frames; give a video file or a folder of images`);
+    const framesDir = framesDirOf(outDir, k, input);
+    const paths = await writeFrames(input, framesDir);
     const trainFrames = Math.floor(paths.length * o.trainShare);
     const before = file.tracks.length;
     for (let start = 0; start + 2 < trainFrames; start += o.every) {

@@ -40,6 +40,13 @@ export interface TrackerNetConfig {
   boxMapping?: BoxMapping;
   /** Windowed peak below which the runtime reports the target lost (default 0.2). */
   lostThreshold?: number;
+  /**
+   * 'joint' (default, OSTrack and VitTrack): every token attends to every token. 'asymmetric'
+   * (MixFormer's, a SMAT-style student): template tokens attend only to template tokens, search
+   * tokens to both, so the template's part of the network depends on the template alone and the
+   * runtime computes it once per init() (a two-part export, docs/MODEL_FORMAT.md).
+   */
+  attention?: 'joint' | 'asymmetric';
 }
 
 const OSTRACK_256: TrackerNetConfig = {
@@ -109,6 +116,7 @@ export function validateNetConfig(value: unknown): TrackerNetConfig {
   if (n.channelOrder !== undefined && n.channelOrder !== 'rgb' && n.channelOrder !== 'bgr') bad("channelOrder must be 'rgb' or 'bgr'");
   if (n.boxMapping !== undefined && n.boxMapping !== 'ostrack' && n.boxMapping !== 'opencv') bad("boxMapping must be 'ostrack' or 'opencv'");
   if (n.lostThreshold !== undefined && !(typeof n.lostThreshold === 'number' && n.lostThreshold >= 0 && n.lostThreshold <= 1)) bad('lostThreshold must be in [0, 1]');
+  if (n.attention !== undefined && n.attention !== 'joint' && n.attention !== 'asymmetric') bad("attention must be 'joint' or 'asymmetric'");
   return {
     dim: n.dim,
     depth: n.depth,
@@ -127,6 +135,7 @@ export function validateNetConfig(value: unknown): TrackerNetConfig {
     ...(n.channelOrder !== undefined && { channelOrder: n.channelOrder }),
     ...(n.boxMapping !== undefined && { boxMapping: n.boxMapping }),
     ...(n.lostThreshold !== undefined && { lostThreshold: n.lostThreshold }),
+    ...(n.attention === 'asymmetric' && { attention: n.attention }),
   };
 }
 

@@ -39,10 +39,10 @@ export function linear(x: tf.Tensor, weight: tf.Tensor2D, bias: tf.Tensor1D): tf
  * throughput"). Backends with a fast batched matmul (tfjs-node, tfjs-node-gpu) keep one call.
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, perMatrix = tf.getBackend() === 'wasm'): tf.Tensor4D {
-  const [b, heads, n, d] = q.shape;
+  const [b, heads, n, d] = q.shape; // k and v may hold other tokens than q (asymmetric attention)
   const scale = 1 / Math.sqrt(d);
   if (!perMatrix) return tf.matMul(tf.softmax(tf.mul(tf.matMul(q, k, false, true), scale)), v);
-  const matrices = (t: tf.Tensor4D) => tf.unstack(tf.reshape(t, [b * heads, n, d])) as tf.Tensor2D[];
+  const matrices = (t: tf.Tensor4D) => tf.unstack(tf.reshape(t, [b * heads, t.shape[2], d])) as tf.Tensor2D[];
   const [qs, ks, vs] = [matrices(q), matrices(k), matrices(v)];
   const outputs = qs.map((qi, i) => matMulTransposeB(tf.softmax(tf.mul(matMulTransposeB(qi, ks[i]), scale)) as tf.Tensor2D, tf.transpose(vs[i])));
   return tf.reshape(tf.stack(outputs), [b, heads, n, d]);

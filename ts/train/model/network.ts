@@ -49,23 +49,53 @@ export class VitBlock {
     /** LayerNorm epsilon. */
     readonly eps: number,
     private readonly p: (name: string) => tf.Variable,
+    /**
+     * Set for asymmetric attention: the first `templateTokens` tokens attend only to each other,
+     * the rest to all (TrackerNetConfig.attention).
+     */
+    readonly templateTokens?: number,
   ) {}
 
-  apply(x: tf.Tensor3D): tf.Tensor3D {
+  private w(name: string): tf.Tensor2D {
+    return this.p(`blocks.${this.index}.${name}`) as tf.Tensor as tf.Tensor2D;
+  }
+
+  private v1(name: string): tf.Tensor1D {
+    return this.p(`blocks.${this.index}.${name}`) as tf.Tensor as tf.Tensor1D;
+  }
+
+  /** q, k and v of tokens [B, N, dim] as [B, heads, N, head width] each. */
+  private qkv(x: tf.Tensor3D): tf.Tensor4D[] {
     const [b, n, d] = x.shape;
-    const hd = d / this.heads;
-    const w = (name: string) => this.p(`blocks.${this.index}.${name}`) as tf.Tensor as tf.Tensor2D;
-    const v1 = (name: string) => this.p(`blocks.${this.index}.${name}`) as tf.Tensor as tf.Tensor1D;
+    const h = layerNorm(x, this.v1('norm1.weight'), this.v1('norm1.bias'), this.eps);
+    const qkv = linear(h, this.w('attn.qkv.weight'), this.v1('attn.qkv.bias'));
+    return tf.split(qkv, 3, 2).map((t) => tf.transpose(tf.reshape(t, [b, n, this.heads, d / this.heads]), [0, 2, 1, 3]) as tf.Tensor4D);
+  }
 
-    const h = layerNorm(x, v1('norm1.weight'), v1('norm1.bias'), this.eps);
-    const qkv = linear(h, w('attn.qkv.weight'), v1('attn.qkv.bias'));
-    const [q, k, v] = tf.split(qkv, 3, 2).map((t) => tf.transpose(tf.reshape(t, [b, n, this.heads, hd]), [0, 2, 1, 3]));
-    const mixed = tf.reshape(tf.transpose(attention(q as tf.Tensor4D, k as tf.Tensor4D, v as tf.Tensor4D), [0, 2, 1, 3]), [b, n, d]);
-    const x1 = tf.add(x, linear(mixed, w('attn.proj.weight'), v1('attn.proj.bias')));
+  /** Attention output of queries q against k, v, back to tokens [B, Nq, dim]. */
+  private mix(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D): tf.Tensor3D {
+    const [b, , n] = q.shape;
+    return tf.reshape(tf.transpose(attention(q, k, v), [0, 2, 1, 3]), [b, n, this.dim]) as tf.Tensor3D;
+  }
 
-    const h2 = layerNorm(x1, v1('norm2.weight'), v1('norm2.bias'), this.eps);
-    const mlp = linear(gelu(linear(h2, w('mlp.fc1.weight'), v1('mlp.fc1.bias'))), w('mlp.fc2.weight'), v1('mlp.fc2.bias'));
+  /** The rest of the block once attention has mixed the tokens: projection, residual, MLP. */
+  private finish(x: tf.Tensor3D, mixed: tf.Tensor3D): tf.Tensor3D {
+    const x1 = tf.add(x, linear(mixed, this.w('attn.proj.weight'), this.v1('attn.proj.bias')));
+    const h2 = layerNorm(x1, this.v1('norm2.weight'), this.v1('norm2.bias'), this.eps);
+    const mlp = linear(gelu(linear(h2, this.w('mlp.fc1.weight'), this.v1('mlp.fc1.bias'))), this.w('mlp.fc2.weight'), this.v1('mlp.fc2.bias'));
     return tf.add(x1, mlp) as tf.Tensor3D;
+  }
+
+  apply(x: tf.Tensor3D): tf.Tensor3D {
+    const [q, k, v] = this.qkv(x);
+    const nz = this.templateTokens;
+    if (nz === undefined) return this.finish(x, this.mix(q, k, v));
+    // Asymmetric: the template's rows attend to the template's keys only, the search rows to all.
+    const [b, heads, n, hd] = q.shape;
+    const part = (t: tf.Tensor4D, from: number, size: number) => tf.slice(t, [0, 0, from, 0], [b, heads, size, hd]) as tf.Tensor4D;
+    const z = this.mix(part(q, 0, nz), part(k, 0, nz), part(v, 0, nz));
+    const s = this.mix(part(q, nz, n - nz), k, v);
+    return this.finish(x, tf.concat([z, s], 1) as tf.Tensor3D);
   }
 }
 
@@ -102,7 +132,8 @@ export class TrackerNet {
       value.dispose();
     });
     const p = (name: string) => this.variable(name);
-    this.blocks = Array.from({ length: config.depth }, (_, i) => new VitBlock(i, config.heads, config.dim, normEps(config), p));
+    const asymmetric = config.attention === 'asymmetric' ? geometry(config).templateTokens : undefined;
+    this.blocks = Array.from({ length: config.depth }, (_, i) => new VitBlock(i, config.heads, config.dim, normEps(config), p, asymmetric));
   }
 
   /** A freshly initialised network (timm / OSTrack initialisation), reproducible from `seed`. */
