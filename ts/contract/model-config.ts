@@ -83,6 +83,13 @@ export const METADATA_KEYS = {
   lostThreshold: 'ct_edge.lost_threshold',
 } as const satisfies Record<keyof ModelOptions, string>;
 
+/**
+ * metadata_props of a two-part model (asymmetric attention; docs/MODEL_FORMAT.md): the per-frame
+ * part names its template part's file, beside it; the template part says it is one. The tensors
+ * the template part outputs are the per-frame part's inputs other than the search crop, by name.
+ */
+export const TWO_PART_METADATA = { templatePart: 'ct_edge.template_part', part: 'ct_edge.part' } as const;
+
 /** metadata_props key of the exporter's network config (JSON): what `ct-edge/train` needs to read a model back. */
 export const NETWORK_METADATA_KEY = 'ct_edge.network';
 

@@ -4,12 +4,13 @@
  * on a worker thread the engine owns (inference-thread.ts), `.engine`/`.plan` on TensorRT (addons
  * built by cmake-js with CUDA and TensorRT; see tensorrt.ts).
  */
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { extname, resolve } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { readOnnxMetadata } from '../contract/onnx-reader.js';
 import { CtEdgeError, native } from '../contract/errors.js';
-import { optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions } from '../contract/model-config.js';
+import { optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
 import type { Frame } from '../contract/types.js';
 import { InferenceThread, type LoadedModel, type RunTimes } from './inference-thread.js';
 import type { CropWindow, TrtEngine, TrtTracker, TrtTrackerConfig } from './native.js';
@@ -128,6 +129,47 @@ function checkDeclaredOutputs(path: string, config: ModelConfig, model: LoadedMo
   }
 }
 
+/**
+ * The template part a two-part model's per-frame part names (a file beside it), checked to exist;
+ * undefined for one-graph models. The template part itself is refused: load the per-frame part.
+ */
+function twoPartTemplatePath(path: string, metadata: Record<string, string>): string | undefined {
+  if (metadata[TWO_PART_METADATA.part] === 'template') {
+    throw new CtEdgeError('ERR_MODEL_IO', `${path} is the template part of a two-part model; load its per-frame part (the .onnx beside it without .template), which runs this one once per init()`);
+  }
+  const name = metadata[TWO_PART_METADATA.templatePart];
+  if (name === undefined) return undefined;
+  if (name !== basename(name) || name === '' || name === '.' || name === '..') {
+    throw new CtEdgeError('ERR_MODEL_INVALID', `${path} names its template part '${name}', which is not a file name beside it; export the model again`);
+  }
+  const templatePath = join(dirname(path), name);
+  if (!existsSync(templatePath)) {
+    throw new CtEdgeError(
+      'ERR_MODEL_NOT_FOUND',
+      `${path} is the per-frame part of a two-part model, and its template part ${templatePath} is missing; keep the two files together (ct-edge export writes both)`,
+    );
+  }
+  return templatePath;
+}
+
+/** The template part must make exactly the tensors the per-frame part reads besides the search crop. */
+function checkTemplatePart(path: string, templatePath: string, config: ModelConfig, model: LoadedModel): void {
+  const part = model.templatePart!;
+  const both = `${path} and its template part ${templatePath}`;
+  const fail = (what: string): never => {
+    throw new CtEdgeError('ERR_MODEL_IO', `${both} do not fit together: ${what}; export both again from one checkpoint`);
+  };
+  if (part.inputs.length !== 1) fail(`the template part takes ${part.inputs.map((t) => t.name).join(', ')}, not one template crop`);
+  const cached = model.inputs.filter((t) => t.name !== config.inputs.search);
+  const shape = (t: TensorSignature | undefined) => (t ? `[${t.shape.join(',')}]` : 'nothing');
+  for (const t of cached) {
+    const made = part.outputs.find((o) => o.name === t.name);
+    if (shape(made) !== shape(t)) fail(`the per-frame part reads '${t.name}' ${shape(t)}, the template part makes ${shape(made)}`);
+  }
+  const unread = part.outputs.filter((o) => !cached.some((t) => t.name === o.name));
+  if (unread.length > 0) fail(`the template part makes ${unread.map((t) => `'${t.name}'`).join(', ')}, which the per-frame part does not read`);
+}
+
 /** `tensorrt-fp16`/`-fp32`: the precision recorded when the engine was built (see TensorRtBackend). */
 export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
 
@@ -168,24 +210,30 @@ export class Engine {
     }
     const bytes = await readFile(fullPath);
     let metadata: ModelOptions;
+    let raw: Record<string, string>;
     try {
-      metadata = optionsFromMetadata(readOnnxMetadata(bytes));
+      raw = readOnnxMetadata(bytes);
+      metadata = optionsFromMetadata(raw);
     } catch (error) {
       if (error instanceof CtEdgeError && error.code === 'ERR_INVALID_ARGUMENT') throw error;
       throw new CtEdgeError('ERR_MODEL_INVALID', `${fullPath} is not a readable ONNX model (${(error as Error).message}). Is the file complete? Export or download it again.`, {
         cause: error,
       });
     }
+    const templatePartPath = twoPartTemplatePath(fullPath, raw);
+    const templatePart = templatePartPath === undefined ? undefined : await readFile(templatePartPath);
     // The session lives on a thread of its own, so that inference never blocks the event loop.
-    const { thread, model } = await InferenceThread.start(bytes, threads, fullPath).catch((error: unknown) => {
+    const { thread, model } = await InferenceThread.start(bytes, threads, fullPath, templatePart).catch((error: unknown) => {
       if (error instanceof CtEdgeError && error.code === 'ERR_MODEL_INVALID') {
         throw new CtEdgeError('ERR_MODEL_INVALID', `${fullPath}: ${error.message}`, { cause: error });
       }
       throw error;
     });
     try {
-      const config = resolveModelConfig({ inputs: model.inputs, outputs: model.outputs }, metadata, options);
+      const inputs = model.templatePart ? [...model.inputs, ...model.templatePart.inputs] : model.inputs;
+      const config = resolveModelConfig({ inputs, outputs: model.outputs }, metadata, options);
       checkDeclaredOutputs(fullPath, config, model);
+      if (model.templatePart) checkTemplatePart(fullPath, templatePartPath!, config, model);
       return new Engine(fullPath, config, { thread }, 'onnxruntime-cpu');
     } catch (error) {
       await thread.close();

@@ -23,7 +23,8 @@ import type { CropNormalization, CropWindow } from './native.js';
 
 /** What the main thread asks the inference thread. */
 export type InferenceRequest =
-  | { op: 'load'; id: number; model: Uint8Array; threads: number | undefined }
+  /** `templatePart`: a two-part model's template part, run once per init() (docs/MODEL_FORMAT.md). */
+  | { op: 'load'; id: number; model: Uint8Array; threads: number | undefined; templatePart?: Uint8Array }
   | {
       op: 'bind';
       binding: number;
@@ -60,6 +61,8 @@ export interface LoadedModel {
   outputs: TensorSignature[];
   /** ValueMetadata.type per output name ('float32', ...), where onnxruntime declares one. */
   outputTypes: Record<string, string>;
+  /** A two-part model's template part: its input (the template crop) and the tensors it caches. */
+  templatePart?: { inputs: TensorSignature[]; outputs: TensorSignature[] };
 }
 
 /** Stage times measured on the inference thread. */
@@ -99,12 +102,13 @@ export class InferenceThread {
   }
 
   /** Starts a thread and loads the model there; resolves with the model's tensors. */
-  static async start(model: Uint8Array, threads: number | undefined, what: string): Promise<{ thread: InferenceThread; model: LoadedModel }> {
+  static async start(model: Uint8Array, threads: number | undefined, what: string, templatePart?: Uint8Array): Promise<{ thread: InferenceThread; model: LoadedModel }> {
     const thread = new InferenceThread(what);
     try {
       // The model's bytes move to the thread when they own their whole ArrayBuffer (no copy).
-      const own = model.byteOffset === 0 && model.byteLength === model.buffer.byteLength && model.buffer instanceof ArrayBuffer;
-      const loaded = await thread.request<LoadedModel>({ op: 'load', id: 0, model, threads }, own ? [model.buffer as ArrayBuffer] : []);
+      const own = (m: Uint8Array) => m.byteOffset === 0 && m.byteLength === m.buffer.byteLength && m.buffer instanceof ArrayBuffer;
+      const transfer = [model, templatePart].filter((m): m is Uint8Array => m !== undefined && own(m)).map((m) => m.buffer as ArrayBuffer);
+      const loaded = await thread.request<LoadedModel>({ op: 'load', id: 0, model, threads, templatePart }, transfer);
       return { thread, model: loaded };
     } catch (error) {
       await thread.worker.terminate();

@@ -3,7 +3,9 @@
  * per bound tracker its input tensors and output maps (in memory shared with the main thread).
  * A run crops the search region first when asked (the whole per-frame step but the decode, which
  * takes microseconds), then runs the network and writes the head's maps. Requests are served one
- * at a time, in order.
+ * at a time, in order. A two-part model (docs/MODEL_FORMAT.md) has a second session, its template
+ * part: it runs when the template changed (once per init()), and its outputs stay here, bound as
+ * inputs of every later run of the per-frame part.
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -14,6 +16,8 @@ import type { InferenceReply, InferenceRequest, LoadedModel, RunTimes } from './
 
 interface Bound {
   feeds: Record<string, ort.Tensor>;
+  /** A two-part model's template part's input. */
+  templateFeeds: Record<string, ort.Tensor>;
   fetches: string[];
   /** The tensors onnxruntime reads: this thread's own memory (onnxruntime-node rejects shared memory). */
   template: Float32Array;
@@ -29,6 +33,8 @@ interface Bound {
 
 const port = parentPort!;
 let session: ort.InferenceSession | undefined;
+/** A two-part model's template part. */
+let templateSession: ort.InferenceSession | undefined;
 const bound = new Map<number, Bound>();
 
 function live(): ort.InferenceSession {
@@ -36,29 +42,42 @@ function live(): ort.InferenceSession {
   return session;
 }
 
-async function load(model: Uint8Array, threads: number | undefined): Promise<LoadedModel> {
+async function createSession(model: Uint8Array, threads: number | undefined, what: string): Promise<ort.InferenceSession> {
   try {
-    session = await ort.InferenceSession.create(model, {
+    return await ort.InferenceSession.create(model, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
     });
   } catch (error) {
-    throw new CtEdgeError('ERR_MODEL_INVALID', `onnxruntime could not load it: ${(error as Error).message.split('\n')[0]}. Is the file complete? Export or download it again.`);
+    throw new CtEdgeError('ERR_MODEL_INVALID', `onnxruntime could not load ${what}: ${(error as Error).message.split('\n')[0]}. Is the file complete? Export or download it again.`);
   }
+}
+
+async function load(model: Uint8Array, threads: number | undefined, templatePart: Uint8Array | undefined): Promise<LoadedModel> {
+  session = await createSession(model, threads, 'it');
+  if (templatePart) templateSession = await createSession(templatePart, threads, 'its template part');
   const signature = (m: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] =>
     m.map((v) => ({ name: v.name, shape: v.isTensor ? v.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : String(d))) : [] }));
   const outputTypes: Record<string, string> = {};
   for (const v of session.outputMetadata) if (v.isTensor) outputTypes[v.name] = String(v.type);
-  return { inputs: signature(session.inputMetadata), outputs: signature(session.outputMetadata), outputTypes };
+  return {
+    inputs: signature(session.inputMetadata),
+    outputs: signature(session.outputMetadata),
+    outputTypes,
+    ...(templateSession && { templatePart: { inputs: signature(templateSession.inputMetadata), outputs: signature(templateSession.outputMetadata) } }),
+  };
 }
 
 function bind(m: Extract<InferenceRequest, { op: 'bind' }>): void {
   const template = new Float32Array(m.template.length);
   const search = new Float32Array(m.search.length);
   const tensor = (data: Float32Array, side: number) => new ort.Tensor('float32', data, [1, 3, side, side]);
+  // A two-part model's per-frame part reads the template part's outputs instead of the template.
+  const templateFeed = templateSession ? {} : { [m.names.template]: tensor(template, m.templateSize) };
   bound.set(m.binding, {
-    feeds: { [m.names.template]: tensor(template, m.templateSize), [m.names.search]: tensor(search, m.searchSize) },
+    feeds: { ...templateFeed, [m.names.search]: tensor(search, m.searchSize) },
+    templateFeeds: { [m.names.template]: tensor(template, m.templateSize) },
     fetches: [m.names.score, m.names.size, m.names.offset],
     template,
     search,
@@ -75,8 +94,19 @@ async function run(m: Extract<InferenceRequest, { op: 'run' }>): Promise<RunTime
   const b = bound.get(m.binding);
   if (!b) throw new CtEdgeError('ERR_DISPOSED', 'this tracker was disposed; create a new one');
   const t0 = performance.now();
+  let templateMs = 0;
   if (m.templateVersion !== b.templateVersion) {
     b.template.set(b.shared.template); // once per init()
+    b.templateVersion = -1; // until the template part has run
+    if (templateSession) {
+      const start = performance.now();
+      const cached = await templateSession.run(b.templateFeeds);
+      for (const [name, t] of Object.entries(cached)) {
+        b.feeds[name]?.dispose();
+        b.feeds[name] = t;
+      }
+      templateMs = performance.now() - start;
+    }
     b.templateVersion = m.templateVersion;
   }
   if (m.crop) {
@@ -87,7 +117,7 @@ async function run(m: Extract<InferenceRequest, { op: 'run' }>): Promise<RunTime
   }
   const t1 = performance.now();
   const out = await live().run(b.feeds, b.fetches);
-  const t2 = performance.now();
+  const t2 = performance.now() + templateMs; // a new template's part counts as inference
   const cells = b.featureSize * b.featureSize;
   let offset = 0;
   b.fetches.forEach((name, i) => {
@@ -100,13 +130,13 @@ async function run(m: Extract<InferenceRequest, { op: 'run' }>): Promise<RunTime
     offset += channels * cells;
   });
   for (const t of Object.values(out)) t.dispose();
-  return { preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
+  return { preprocessMs: t1 - t0 - templateMs, inferenceMs: t2 - t1 };
 }
 
 async function serve(m: InferenceRequest): Promise<unknown> {
   switch (m.op) {
     case 'load':
-      return load(m.model, m.threads);
+      return load(m.model, m.threads, m.templatePart);
     case 'bind':
       return bind(m);
     case 'unbind':
@@ -115,9 +145,12 @@ async function serve(m: InferenceRequest): Promise<unknown> {
       return run(m);
     case 'release': {
       const s = session;
+      const t = templateSession;
       session = undefined;
+      templateSession = undefined;
       bound.clear();
       await s?.release();
+      await t?.release();
       return true;
     }
   }

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile, rename, rm } from 'node:fs/promises';
 import { CtEdgeError, fromNative } from '../contract/errors.js';
-import { metadataFromConfig, optionsFromMetadata, resolveModelConfig, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
+import { metadataFromConfig, optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
 import { decomposeLayerNorm, LAYERNORM_DECOMPOSED_MARKER, onnxNodes } from '../contract/onnx-layernorm.js';
 import { parseOnnxModel } from '../contract/onnx-reader.js';
 import { loadNative, type TensorRtBinding, type TrtBuildOptions, type TrtBuildReport, type TrtEngine } from './native.js';
@@ -321,10 +321,16 @@ export async function readOnnxBytes(path: string): Promise<Uint8Array> {
  * TensorRT older than 8.6 its LayerNormalization ops are spelled out in memory first.
  */
 export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEngine> {
-  const trt = tensorRtBinding(`cannot build a TensorRT engine from ${options.onnx}`);
   const bytes = await readOnnxBytes(options.onnx);
-  const { modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
   const model = parseOnnxModel(bytes);
+  if (model.metadata[TWO_PART_METADATA.templatePart] !== undefined || model.metadata[TWO_PART_METADATA.part] !== undefined) {
+    throw new CtEdgeError(
+      'ERR_INVALID_ARGUMENT',
+      `${options.onnx} is a part of a two-part model (template computed once), which runs on onnxruntime; for TensorRT export the same checkpoint as one graph (ct-edge export --single-graph) and build that`,
+    );
+  }
+  const trt = tensorRtBinding(`cannot build a TensorRT engine from ${options.onnx}`);
+  const { modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
   const config = resolveModelConfig(model, optionsFromMetadata(model.metadata), modelOptions ?? {});
   const rewrite = decompose === true || (decompose === 'auto' && !parsesLayerNorm(trt.version)) ? decomposeLayerNorm(bytes) : undefined;
   const decomposed = (rewrite?.replaced ?? 0) > 0;

@@ -15,7 +15,9 @@ import { geometry, normEps, runtimeConfig, type TrackerNetConfig } from './model
 import { BN_EPS } from './model/layers.js';
 import { HEAD_TOWERS, TOWER_OUTPUTS, towerChannels, type WeightMap } from './model/params.js';
 import { checkWeights } from './model/weights.js';
-import { metadataFromConfig, NETWORK_METADATA_KEY, TENSOR_NAMES } from '../contract/model-config.js';
+import { metadataFromConfig, NETWORK_METADATA_KEY, TENSOR_NAMES, TWO_PART_METADATA } from '../contract/model-config.js';
+import { CtEdgeError } from '../contract/errors.js';
+import { basename } from 'node:path';
 import { ModelProto, OnnxDataType } from '../contract/onnx-schema.js';
 
 export const ONNX_IR_VERSION = 8;
@@ -37,6 +39,15 @@ class GraphBuilder {
     for (let i = 1; this.used.has(candidate); i++) candidate = `${name}_${i}`;
     this.used.add(candidate);
     return candidate;
+  }
+
+  private readonly shared = new Map<string, string>();
+
+  /** An initializer made once per name, however many nodes read it (the two token streams). */
+  weight(name: string, dims: number[], make: () => Float32Array): string {
+    let unique = this.shared.get(name);
+    if (!unique) this.shared.set(name, (unique = this.floats(name, dims, make())));
+    return unique;
   }
 
   floats(name: string, dims: number[], data: Float32Array): string {
@@ -104,8 +115,65 @@ function foldBatchNorm(weight: Float32Array, bias: Float32Array, [gamma, beta, m
   return [foldedW, foldedB];
 }
 
-/** Encodes the network as an ONNX model (weights are checked against the config first). */
-export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): Uint8Array {
+/** OSTrack's centre head on the search map [1, dim, F, F]: the three towers to the three output maps. */
+function centreHead(g: GraphBuilder, config: TrackerNetConfig, get: (name: string) => Float32Array, map: string): void {
+  const ch = towerChannels(config);
+  const names = TENSOR_NAMES.outputs;
+  const outputs: Record<string, string> = { ctr: names.score, size: names.size, offset: names.offset };
+  const low = g.scalar('clamp_min', SCORE_CLAMP);
+  const high = g.scalar('clamp_max', 1 - SCORE_CLAMP);
+  for (const tower of HEAD_TOWERS) {
+    let y = map;
+    for (let k = 1; k <= 4; k++) {
+      const p = `box_head.conv${k}_${tower}.`;
+      const [cin, cout] = [ch[k - 1], ch[k]];
+      // BatchNorm's inference statistics folded into the conv (an imported, already folded head has none).
+      const [weight, bias] = [get(`${p}0.weight`), get(`${p}0.bias`)];
+      const [foldedW, foldedB] = config.headNorm === 'none' ? [weight, bias] : foldBatchNorm(weight, bias, ['weight', 'bias', 'running_mean', 'running_var'].map((s) => get(`${p}1.${s}`)), cout);
+      const conv = g.op('Conv', [y, g.floats(`${p}weight_folded`, [cout, cin, 3, 3], foldedW), g.floats(`${p}bias_folded`, [cout], foldedB)], `${p}conv`, {
+        kernel_shape: [3, 3],
+        pads: [1, 1, 1, 1],
+      });
+      y = g.op('Relu', [conv], `${p}relu`);
+    }
+    const p = `box_head.conv5_${tower}`;
+    const out = TOWER_OUTPUTS[tower];
+    const inputs = [y, g.floats(`${p}.weight`, [out, ch[4], 1, 1], get(`${p}.weight`)), g.floats(`${p}.bias`, [out], get(`${p}.bias`))];
+    if (tower === 'offset') {
+      g.op('Conv', inputs, p, { kernel_shape: [1, 1] }, outputs[tower]);
+    } else {
+      const logits = g.op('Conv', inputs, p, { kernel_shape: [1, 1] });
+      g.op('Clip', [g.op('Sigmoid', [logits], `${p}.sigmoid`), low, high], `${p}.clamp`, {}, outputs[tower]);
+    }
+  }
+}
+
+/**
+ * Which graph to build: the whole network, or for an asymmetric network one of its two parts
+ * (docs/MODEL_FORMAT.md, "Two-part models"): `template` (template crop in, the template's keys and
+ * values of every block out: templateCacheTensors) and `frame` (search crop and those in, the maps out).
+ */
+export type OnnxPart = 'whole' | 'template' | 'frame';
+
+/** The tensors a two-part model caches per init(): block i's template keys [1,h,hd,Nz] and values [1,h,Nz,hd]. */
+export function templateCacheTensors(config: TrackerNetConfig): { name: string; shape: number[] }[] {
+  const { templateTokens: nz } = geometry(config);
+  const hd = config.dim / config.heads;
+  return Array.from({ length: config.depth }, (_, i) => [
+    { name: `template_k_${i}`, shape: [1, config.heads, hd, nz] },
+    { name: `template_v_${i}`, shape: [1, config.heads, nz, hd] },
+  ]).flat();
+}
+
+/**
+ * Encodes the network (or `part` of it) as an ONNX model; weights are checked against the config
+ * first. A `frame` part names its template part's file (`templatePartFile`, beside it) in its metadata.
+ */
+export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, part: OnnxPart = 'whole', templatePartFile?: string): Uint8Array {
+  if (part !== 'whole' && config.attention !== 'asymmetric') {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'only a network with asymmetric attention splits into a template part and a per-frame part (compress with --attention asymmetric)');
+  }
+  if (part === 'frame' && !templatePartFile) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'a per-frame part needs the name of its template part file');
   const w = checkWeights(config, weights, 'the weights to export');
   const get = (name: string) => w.get(name)!.data;
   const g = new GraphBuilder();
@@ -139,85 +207,101 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
     const seq = g.op('Transpose', [flat], `${input}_tokens`, { perm: [0, 2, 1] });
     return g.op('Add', [seq, g.floats(pos, [1, tokens, d], get(pos))], `${input}_pos`);
   };
-  let x = g.op('Concat', [embed(TENSOR_NAMES.inputs.template, nz, 'pos_embed_z'), embed(TENSOR_NAMES.inputs.search, nx, 'pos_embed_x')], 'tokens', { axis: 1 });
-
   const layerNorm = (input: string, prefix: string) =>
-    g.op('LayerNormalization', [input, g.floats(`${prefix}.weight`, [d], get(`${prefix}.weight`)), g.floats(`${prefix}.bias`, [d], get(`${prefix}.bias`))], prefix, {
+    g.op('LayerNormalization', [input, g.weight(`${prefix}.weight`, [d], () => get(`${prefix}.weight`)), g.weight(`${prefix}.bias`, [d], () => get(`${prefix}.bias`))], prefix, {
       axis: -1,
       epsilon: { float: normEps(config) },
     });
-  const linear = (input: string, name: string, weight: Float32Array, out: number, inp: number, bias: Float32Array) =>
-    g.op('Add', [g.op('MatMul', [input, g.floats(`${name}.weight_t`, [inp, out], weight)], `${name}.matmul`), g.floats(`${name}.bias`, [out], bias)], name);
+  const linear = (input: string, name: string, weight: () => Float32Array, out: number, inp: number, bias: () => Float32Array) =>
+    g.op('Add', [g.op('MatMul', [input, g.weight(`${name}.weight_t`, [inp, out], weight)], `${name}.matmul`), g.weight(`${name}.bias`, [out], bias)], name);
 
-  const headShape = g.int64s('heads_shape', [1, n, heads, hd]);
-  const tokenShape = g.int64s('token_shape', [1, n, d]);
   const scale = 1 / Math.sqrt(hd);
-  for (let i = 0; i < config.depth; i++) {
+  /**
+   * q, k or v of tokens [1, n, d] (its part j of qkv; three matmuls, no Slice ops), as heads: q and
+   * v [1, heads, n, hd], k transposed [1, heads, hd, n]; the 1/sqrt(hd) score scale folded into q.
+   */
+  const project = (h: string, i: number, j: 0 | 1 | 2, n: number, out?: string) => {
+    const p = `blocks.${i}.attn.${'qkv'[j]}`;
+    const s = j === 0 ? scale : 1;
+    const qkvW = get(`blocks.${i}.attn.qkv.weight`);
+    const qkvB = get(`blocks.${i}.attn.qkv.bias`);
+    const y = linear(h, p, () => transposed(qkvW, 3 * d, d, j * d, d, s), d, d, () => qkvB.slice(j * d, (j + 1) * d).map((v) => v * s));
+    const heads4 = g.op('Reshape', [y, g.int64s(`${p}_heads_shape`, [1, n, heads, hd])], `${p}_heads`);
+    return g.op('Transpose', [heads4], `${p}_t`, { perm: j === 1 ? [0, 2, 3, 1] : [0, 2, 1, 3] }, out);
+  };
+  /** softmax(q k) v back to tokens [1, n, d], then the rest of block i: projection, residual, MLP. */
+  const finish = (x: string, q: string, k: string, v: string, i: number, n: number) => {
     const p = `blocks.${i}.`;
-    const h = layerNorm(x, `${p}norm1`);
-    // qkv splits into three matmuls (no Slice ops), with the 1/sqrt(hd) score scale folded into q.
-    const qkvW = get(`${p}attn.qkv.weight`);
-    const qkvB = get(`${p}attn.qkv.bias`);
-    const project = (j: number, what: string, perm: number[], s = 1) => {
-      const y = linear(h, `${p}attn.${what}`, transposed(qkvW, 3 * d, d, j * d, d, s), d, d, qkvB.slice(j * d, (j + 1) * d).map((v) => v * s));
-      return g.op('Transpose', [g.op('Reshape', [y, headShape], `${p}attn.${what}_heads`)], `${p}attn.${what}_t`, { perm });
-    };
-    const q = project(0, 'q', [0, 2, 1, 3], scale);
-    const k = project(1, 'k', [0, 2, 3, 1]);
-    const v = project(2, 'v', [0, 2, 1, 3]);
     const attn = g.op('Softmax', [g.op('MatMul', [q, k], `${p}attn.scores`)], `${p}attn.softmax`, { axis: -1 });
     const mixed = g.op('Transpose', [g.op('MatMul', [attn, v], `${p}attn.mix`)], `${p}attn.mix_t`, { perm: [0, 2, 1, 3] });
-    const merged = g.op('Reshape', [mixed, tokenShape], `${p}attn.merge`);
-    const proj = linear(merged, `${p}attn.proj`, transposed(get(`${p}attn.proj.weight`), d, d), d, d, get(`${p}attn.proj.bias`));
-    x = g.op('Add', [x, proj], `${p}attn.residual`);
-
-    const h2 = layerNorm(x, `${p}norm2`);
-    const fc1 = linear(h2, `${p}mlp.fc1`, transposed(get(`${p}mlp.fc1.weight`), hidden, d), hidden, d, get(`${p}mlp.fc1.bias`));
+    const merged = g.op('Reshape', [mixed, g.int64s(`${p}attn.merge_shape`, [1, n, d])], `${p}attn.merge`);
+    const proj = linear(merged, `${p}attn.proj`, () => transposed(get(`${p}attn.proj.weight`), d, d), d, d, () => get(`${p}attn.proj.bias`));
+    const x1 = g.op('Add', [x, proj], `${p}attn.residual`);
+    const h2 = layerNorm(x1, `${p}norm2`);
+    const fc1 = linear(h2, `${p}mlp.fc1`, () => transposed(get(`${p}mlp.fc1.weight`), hidden, d), hidden, d, () => get(`${p}mlp.fc1.bias`));
     // GELU(x) = 0.5 * x * (1 + erf(x / sqrt 2)), the exact form.
-    const erf = g.op('Erf', [g.op('Mul', [fc1, g.scalar(`${p}mlp.inv_sqrt2`, Math.SQRT1_2)], `${p}mlp.gelu_scale`)], `${p}mlp.gelu_erf`);
-    const gate = g.op('Add', [erf, g.scalar(`${p}mlp.one`, 1)], `${p}mlp.gelu_add`);
-    const gelu = g.op('Mul', [g.op('Mul', [fc1, gate], `${p}mlp.gelu_mul`), g.scalar(`${p}mlp.half`, 0.5)], `${p}mlp.gelu`);
-    const fc2 = linear(gelu, `${p}mlp.fc2`, transposed(get(`${p}mlp.fc2.weight`), d, hidden), d, hidden, get(`${p}mlp.fc2.bias`));
-    x = g.op('Add', [x, fc2], `${p}mlp.residual`);
-  }
+    const erf = g.op('Erf', [g.op('Mul', [fc1, g.weight('gelu.inv_sqrt2', [], () => Float32Array.of(Math.SQRT1_2))], `${p}mlp.gelu_scale`)], `${p}mlp.gelu_erf`);
+    const gate = g.op('Add', [erf, g.weight('gelu.one', [], () => Float32Array.of(1))], `${p}mlp.gelu_add`);
+    const gelu = g.op('Mul', [g.op('Mul', [fc1, gate], `${p}mlp.gelu_mul`), g.weight('gelu.half', [], () => Float32Array.of(0.5))], `${p}mlp.gelu`);
+    const fc2 = linear(gelu, `${p}mlp.fc2`, () => transposed(get(`${p}mlp.fc2.weight`), d, hidden), d, hidden, () => get(`${p}mlp.fc2.bias`));
+    return g.op('Add', [x1, fc2], `${p}mlp.residual`);
+  };
 
-  // Final norm; the search tokens as a [1, dim, F, F] map (token t is cell (t / F, t % F)).
-  const normed = layerNorm(x, 'norm');
-  const search = g.op('Slice', [normed, g.int64s('search_start', [nz]), g.int64s('search_end', [n]), g.int64s('search_axis', [1])], 'search_tokens');
-  const channels = g.op('Transpose', [search], 'search_channels', { perm: [0, 2, 1] });
-  const map = g.op('Reshape', [channels, g.int64s('map_shape', [1, d, f, f])], 'search_map');
-
-  const ch = towerChannels(config);
-  const names = TENSOR_NAMES.outputs;
-  const outputs: Record<string, string> = { ctr: names.score, size: names.size, offset: names.offset };
-  const low = g.scalar('clamp_min', SCORE_CLAMP);
-  const high = g.scalar('clamp_max', 1 - SCORE_CLAMP);
-  for (const tower of HEAD_TOWERS) {
-    let y = map;
-    for (let k = 1; k <= 4; k++) {
-      const p = `box_head.conv${k}_${tower}.`;
-      const [cin, cout] = [ch[k - 1], ch[k]];
-      // BatchNorm's inference statistics folded into the conv (an imported, already folded head has none).
-      const [weight, bias] = [get(`${p}0.weight`), get(`${p}0.bias`)];
-      const [foldedW, foldedB] = config.headNorm === 'none' ? [weight, bias] : foldBatchNorm(weight, bias, ['weight', 'bias', 'running_mean', 'running_var'].map((s) => get(`${p}1.${s}`)), cout);
-      const conv = g.op('Conv', [y, g.floats(`${p}weight_folded`, [cout, cin, 3, 3], foldedW), g.floats(`${p}bias_folded`, [cout], foldedB)], `${p}conv`, {
-        kernel_shape: [3, 3],
-        pads: [1, 1, 1, 1],
-      });
-      y = g.op('Relu', [conv], `${p}relu`);
+  const inputs: { name: string; shape: number[] }[] = [];
+  const outputs: { name: string; shape: number[] }[] = [];
+  const cache = templateCacheTensors(config);
+  let searchTokens: string | undefined; // [1, nx, d] after the last block, before the final norm
+  if (config.attention !== 'asymmetric') {
+    // Joint attention: one sequence, template tokens first.
+    let x = g.op('Concat', [embed(TENSOR_NAMES.inputs.template, nz, 'pos_embed_z'), embed(TENSOR_NAMES.inputs.search, nx, 'pos_embed_x')], 'tokens', { axis: 1 });
+    for (let i = 0; i < config.depth; i++) {
+      const h = layerNorm(x, `blocks.${i}.norm1`);
+      x = finish(x, project(h, i, 0, n), project(h, i, 1, n), project(h, i, 2, n), i, n);
     }
-    const p = `box_head.conv5_${tower}`;
-    const out = TOWER_OUTPUTS[tower];
-    const inputs = [y, g.floats(`${p}.weight`, [out, ch[4], 1, 1], get(`${p}.weight`)), g.floats(`${p}.bias`, [out], get(`${p}.bias`))];
-    if (tower === 'offset') {
-      g.op('Conv', inputs, p, { kernel_shape: [1, 1] }, outputs[tower]);
+    searchTokens = g.op('Slice', [x, g.int64s('search_start', [nz]), g.int64s('search_end', [n]), g.int64s('search_axis', [1])], 'search_tokens');
+  } else {
+    // Asymmetric attention: the template's tokens attend to each other only, so its keys and values
+    // in every block (the cache) depend on the template alone; search tokens attend to both.
+    const kv: { k: string; v: string }[] = [];
+    if (part === 'frame') {
+      for (const t of cache) inputs.push(t);
+      for (let i = 0; i < config.depth; i++) kv.push({ k: cache[2 * i].name, v: cache[2 * i + 1].name });
     } else {
-      const logits = g.op('Conv', inputs, p, { kernel_shape: [1, 1] });
-      g.op('Clip', [g.op('Sigmoid', [logits], `${p}.sigmoid`), low, high], `${p}.clamp`, {}, outputs[tower]);
+      let z = embed(TENSOR_NAMES.inputs.template, nz, 'pos_embed_z');
+      for (let i = 0; i < config.depth; i++) {
+        const h = layerNorm(z, `blocks.${i}.norm1`);
+        const named = part === 'template';
+        kv.push({ k: project(h, i, 1, nz, named ? cache[2 * i].name : undefined), v: project(h, i, 2, nz, named ? cache[2 * i + 1].name : undefined) });
+        if (i < config.depth - 1) z = finish(z, project(h, i, 0, nz), kv[i].k, kv[i].v, i, nz); // the last block's template tokens feed nothing
+      }
+      if (part === 'template') for (const t of cache) outputs.push(t);
+    }
+    if (part !== 'template') {
+      let x = embed(TENSOR_NAMES.inputs.search, nx, 'pos_embed_x');
+      for (let i = 0; i < config.depth; i++) {
+        const h = layerNorm(x, `blocks.${i}.norm1`);
+        const k = g.op('Concat', [kv[i].k, project(h, i, 1, nx)], `blocks.${i}.attn.k_all`, { axis: 3 });
+        const v = g.op('Concat', [kv[i].v, project(h, i, 2, nx)], `blocks.${i}.attn.v_all`, { axis: 2 });
+        x = finish(x, project(h, i, 0, nx), k, v, i, nx);
+      }
+      searchTokens = x;
     }
   }
+  if (part !== 'frame') inputs.unshift({ name: TENSOR_NAMES.inputs.template, shape: [1, 3, config.templateSize, config.templateSize] });
+  if (part !== 'template') inputs.splice(part === 'frame' ? 0 : 1, 0, { name: TENSOR_NAMES.inputs.search, shape: [1, 3, config.searchSize, config.searchSize] });
 
-  const metadata = { ...metadataFromConfig(runtimeConfig(config)), [NETWORK_METADATA_KEY]: JSON.stringify(config) };
+  if (searchTokens) {
+    // Final norm; the search tokens as a [1, dim, F, F] map (token t is cell (t / F, t % F)).
+    const normed = layerNorm(searchTokens, 'norm');
+    const channels = g.op('Transpose', [normed], 'search_channels', { perm: [0, 2, 1] });
+    const map = g.op('Reshape', [channels, g.int64s('map_shape', [1, d, f, f])], 'search_map');
+    centreHead(g, config, get, map);
+    outputs.push({ name: TENSOR_NAMES.outputs.score, shape: [1, 1, f, f] }, { name: TENSOR_NAMES.outputs.size, shape: [1, 2, f, f] }, { name: TENSOR_NAMES.outputs.offset, shape: [1, 2, f, f] });
+  }
+
+  const metadata: Record<string, string> = { ...metadataFromConfig(runtimeConfig(config)), [NETWORK_METADATA_KEY]: JSON.stringify(config) };
+  if (part === 'frame') metadata[TWO_PART_METADATA.templatePart] = templatePartFile!;
+  if (part === 'template') metadata[TWO_PART_METADATA.part] = 'template';
   const model = ModelProto.fromObject({
     irVersion: ONNX_IR_VERSION,
     opsetImport: [{ domain: '', version: ONNX_OPSET }],
@@ -227,22 +311,30 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap): 
       name: 'ct_edge_tracker',
       node: g.nodes,
       initializer: g.initializers,
-      input: [
-        { name: TENSOR_NAMES.inputs.template, type: tensorType([1, 3, config.templateSize, config.templateSize]) },
-        { name: TENSOR_NAMES.inputs.search, type: tensorType([1, 3, config.searchSize, config.searchSize]) },
-      ],
-      output: [
-        { name: names.score, type: tensorType([1, 1, f, f]) },
-        { name: names.size, type: tensorType([1, 2, f, f]) },
-        { name: names.offset, type: tensorType([1, 2, f, f]) },
-      ],
+      input: inputs.map((t) => ({ name: t.name, type: tensorType(t.shape) })),
+      output: outputs.map((t) => ({ name: t.name, type: tensorType(t.shape) })),
     },
     metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
   });
   return ModelProto.encode(model).finish();
 }
 
-/** Exports to `path` atomically. */
-export async function writeTrackerOnnx(path: string, config: TrackerNetConfig, weights: WeightMap): Promise<void> {
-  await writeFileAtomic(path, [buildTrackerOnnx(config, weights)]);
+/** Where the template part of a two-part model goes: `X.onnx` -> `X.template.onnx` beside it. */
+export const templatePartPath = (path: string): string => path.replace(/(\.onnx)?$/i, '.template.onnx');
+
+/**
+ * Exports to `path` atomically: the whole network as one graph, or (`twoPart`, asymmetric networks
+ * only) the per-frame part at `path` and the template part at templatePartPath(path).
+ * Returns the files written.
+ */
+export async function writeTrackerOnnx(path: string, config: TrackerNetConfig, weights: WeightMap, options: { twoPart?: boolean } = {}): Promise<string[]> {
+  if (!options.twoPart) {
+    await writeFileAtomic(path, [buildTrackerOnnx(config, weights)]);
+    return [path];
+  }
+  const template = templatePartPath(path);
+  // the template part first: a per-frame part never names a file that is not there
+  await writeFileAtomic(template, [buildTrackerOnnx(config, weights, 'template')]);
+  await writeFileAtomic(path, [buildTrackerOnnx(config, weights, 'frame', basename(template))]);
+  return [path, template];
 }
