@@ -21,6 +21,7 @@ const commands: { name: string; summary: string; training?: true; load: () => Pr
   { name: 'generate', summary: 'procedural tracking clips in GOT-10k layout (and a contact sheet)', load: () => import('./commands/generate.js') },
   { name: 'export', summary: 'export a checkpoint (.safetensors) to ONNX', training: true, load: () => import('./commands/export.js') },
   { name: 'inspect', summary: "show an ONNX model's inputs, outputs, opset, metadata and ops", load: () => import('./commands/inspect.js') },
+  { name: 'compare', summary: 'models side by side on your own videos: agreement with the first (e.g. the teacher), lost share, speed-up', load: () => import('./commands/compare.js') },
   { name: 'eval', summary: 'success AUC, precision and FPS of models on a dataset (tables, JSON, plots)', load: () => import('./commands/eval.js') },
   { name: 'bench', summary: 'latency percentiles, FPS, stage split and memory of one or more models', load: () => import('./commands/bench.js') },
   { name: 'build-engine', summary: 'build a TensorRT engine from an ONNX model (FP16 on GPUs that have it), optionally verify it', load: () => import('./commands/build-engine.js') },

@@ -13,6 +13,8 @@ export interface TrackedSideBySide {
   boxes: Box[][];
   /** Per model: the wall time of each track() call, ms. */
   trackMs: number[][];
+  /** Per model: whether each track() reported the target lost. */
+  lost: boolean[][];
 }
 
 /** Each engine's tracker from `box` through `frames`, frame by frame in turn. */
@@ -20,6 +22,7 @@ export async function trackSideBySide(engines: readonly Engine[], frames: readon
   const trackers = engines.map((e) => new Tracker(e));
   const boxes: Box[][] = engines.map(() => [box]);
   const trackMs: number[][] = engines.map(() => []);
+  const lost: boolean[][] = engines.map(() => []);
   try {
     trackers.forEach((t) => t.init(frames[0], box));
     for (let i = 1; i < frames.length; i++) {
@@ -28,12 +31,13 @@ export async function trackSideBySide(engines: readonly Engine[], frames: readon
         const r = await trackers[k].track(frames[i]);
         trackMs[k].push(performance.now() - t0);
         boxes[k].push(r.box);
+        lost[k].push(r.state === 'lost');
       }
     }
   } finally {
     trackers.forEach((t) => t.dispose());
   }
-  return { boxes, trackMs };
+  return { boxes, trackMs, lost };
 }
 
 /** Mean IoU of each engine's boxes with the first engine's over `frames`, from each of `starts`. */

@@ -24,6 +24,7 @@ import type { Box } from '../../contract/types.js';
 import type { Engine } from '../../deploy/engine.js';
 import { iou } from '../../deploy/eval/metrics.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
+import { HELD_OUT_SHARE } from '../../deploy/eval/compare.js';
 import { toRgb } from '../../deploy/io/convert.js';
 import { readImage, writeImage } from '../../deploy/io/images.js';
 import { openSource } from '../../deploy/io/open.js';
@@ -69,7 +70,7 @@ export interface PseudoLabelOptions {
   onVideo?: (video: string, tracks: number) => void;
 }
 
-export const PSEUDO_LABEL_DEFAULTS = { trainShare: 0.8, every: 15, perStart: 2, span: 60, minScore: 0.35 };
+export const PSEUDO_LABEL_DEFAULTS = { trainShare: 1 - HELD_OUT_SHARE, every: 15, perStart: 2, span: 60, minScore: 0.35 };
 /** How well the teacher's box must cover the proposed one in a still to keep it (it found the target itself, not a look-alike). */
 const STILL_MIN_IOU = 0.5;
 
