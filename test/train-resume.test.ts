@@ -78,6 +78,12 @@ for (const [what, argsFor] of runs) {
     // the log holds each step once, as an uninterrupted run's does
     const steps = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).step);
     t.deepEqual(steps, Array.from({ length: 12 }, (_, i) => i + 1));
+    if (what.includes('--ema')) {
+      // the resume checkpoint reads as a checkpoint (ct-edge export takes it): the run's network, its moving average
+      const fromResume = await readCheckpoint(join(dir, 'straight.resume.safetensors'));
+      t.deepEqual(fromResume.config, a.config);
+      for (const [name, w] of a.weights) t.deepEqual(fromResume.weights.get(name)!.data, w.data, `${name} from the resume checkpoint`);
+    }
     if (what.startsWith('compress')) {
       const info = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).info);
       t.true(info.every((i) => i.replacementRate >= 0.5 && i.replacementRate <= 1 && i.studentStages === 1), 'each step logs its replacement rate and draws');

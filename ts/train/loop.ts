@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
+import { RESUME_CHECKPOINT } from './checkpoint/checkpoint.js';
 import type { WeightMap } from './model/params.js';
 import { linePlotSvg } from '../deploy/eval/plot.js';
 import { CtEdgeError } from '../contract/errors.js';
@@ -114,11 +115,7 @@ export interface LogEntry {
   info?: Record<string, number>;
 }
 
-const META_STEP = 'ct_edge.train.step';
-const META_RUN = 'ct_edge.train.run';
-const STATE = 'state.';
-const OPTIM = 'optim.';
-const EMA = 'ema.';
+const { step: META_STEP, run: META_RUN, state: STATE, optim: OPTIM, ema: EMA } = RESUME_CHECKPOINT;
 
 export function learningRateAt(step: number, o: Pick<LoopOptions, 'steps' | 'learningRate' | 'lrDropAt' | 'lrDropFactor' | 'lrSchedule' | 'warmupSteps'>): number {
   if (o.lrSchedule === 'cosine') {

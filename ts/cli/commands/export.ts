@@ -15,6 +15,8 @@ const usage = `usage: ct-edge export <checkpoint.safetensors> [-o model.onnx] [-
 
 Writes the tracker in the checkpoint as ONNX (opset 17, static shapes, BatchNorm folded,
 inputs template/search, outputs score_map/size_map/offset_map, metadata for the runtime).
+The checkpoint may also be a run's FILE.resume.safetensors: the network at its last checkpoint
+(the moving average of the weights where the run keeps one, --ema), to try a run before it ends.
 A student with asymmetric attention (compress --attention asymmetric) is written in two parts:
 model.onnx runs per frame, model.template.onnx once per init() (docs/MODEL_FORMAT.md).
 
