@@ -186,3 +186,36 @@ real(`ct-edge import writes a checkpoint that keeps VitTrack's options, and refu
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a damaged graph is a typed error that names the tensor: a cut initializer, a dangling input, a bad shape', async (t) => {
+  const bytes = await readFile(join(import.meta.dirname, '..', 'models', 'student-2.onnx'));
+  type Graph = { graph: { node: { input: string[]; name: string }[]; initializer: { name: string; dims: number[]; rawData: Uint8Array }[] } };
+  const damaged = (change: (m: Graph) => string) => {
+    const model = ModelProto.decode(bytes) as unknown as Graph;
+    const name = change(model);
+    return { bytes: ModelProto.encode(model as never).finish(), name };
+  };
+  // raw_data cut short (was: RangeError: Invalid typed array length, from building the array first)
+  const cut = damaged((m) => {
+    const w = m.graph.initializer.find((i) => i.dims.length === 2)!;
+    w.rawData = w.rawData.subarray(0, w.rawData.length - 8);
+    return w.name;
+  });
+  const e1 = t.throws(() => importTrackerModel(cut.bytes, {}, 'cut'), { instanceOf: CtEdgeError, code: 'ERR_MODEL_INVALID' });
+  t.regex(e1!.message, new RegExp(`constant '${cut.name.replace(/[.]/g, '\\.')}' holds \\d+ bytes, but its shape \\[\\d+,\\d+\\] needs \\d+; the file is damaged`));
+  // a node that reads a tensor nothing makes
+  const dangling = damaged((m) => {
+    const node = m.graph.node.find((n) => n.input.length >= 2)!;
+    node.input[1] = 'nowhere';
+    return node.name;
+  });
+  t.throws(() => importTrackerModel(dangling.bytes, {}, 'dangling'), { instanceOf: CtEdgeError, code: 'ERR_MODEL_INVALID', message: new RegExp(`tensor 'nowhere' is read but no input, initializer or node makes it at node '${dangling.name}'`) });
+  // a weight of the wrong shape for its node (one output channel of a linear layer less, its bytes to match)
+  const shrunk = damaged((m) => {
+    const w = m.graph.initializer.find((i) => i.dims.length === 2 && i.dims[1] > 1)!;
+    w.dims = [w.dims[0], w.dims[1] - 1];
+    w.rawData = w.rawData.subarray(0, w.dims[0] * w.dims[1] * 4);
+    return w.name;
+  });
+  t.throws(() => importTrackerModel(shrunk.bytes, {}, 'shrunk'), { instanceOf: CtEdgeError, code: 'ERR_MODEL_INVALID', message: /cannot import shrunk: bias of 32 for a linear layer of 31 at node 'blocks\.0\.attn\.q'/ });
+});

@@ -57,6 +57,7 @@ class Graph {
     readonly nodes: Node[],
     initializers: Tensor[],
     private readonly source: string,
+    graphInputs: readonly string[] = [],
   ) {
     for (const t of initializers) this.constants.set(t.name ?? '', t);
     for (const n of nodes) {
@@ -66,6 +67,12 @@ class Graph {
         const value = n.attribute?.find((a) => a.name === 'value')?.t;
         if (value) this.constants.set(n.output[0], value);
       }
+    }
+    // Every tensor a node reads must come from somewhere (an empty name is an omitted optional input).
+    const known = new Set([...graphInputs, ...this.constants.keys(), ...this.producer.keys()]);
+    for (const n of nodes) {
+      const dangling = n.input.find((i) => i !== '' && !known.has(i));
+      if (dangling !== undefined) this.fail(`tensor '${dangling}' is read but no input, initializer or node makes it`, n);
     }
   }
 
@@ -80,8 +87,13 @@ class Graph {
     if (!t) return undefined;
     const dims = (t.dims ?? []).map(num);
     const count = dims.reduce((a, b) => a * b, 1);
+    if (!dims.every((d) => Number.isInteger(d) && d >= 0)) this.fail(`constant '${name}' has the shape [${dims.join(',')}]`);
     // A copy of the bytes: protobufjs may hand out a Buffer that views a larger pool.
     const raw = t.rawData?.length ? new Uint8Array(t.rawData).buffer : undefined;
+    const width = t.dataType === OnnxDataType.FLOAT ? 4 : t.dataType === OnnxDataType.INT64 ? 8 : 0;
+    if (raw && width && raw.byteLength !== count * width) {
+      this.fail(`constant '${name}' holds ${raw.byteLength} bytes, but its shape [${dims.join(',')}] needs ${count * width}; the file is damaged: export or download it again`);
+    }
     let data: Float32Array;
     if (t.dataType === OnnxDataType.FLOAT) {
       data = raw ? new Float32Array(raw, 0, count) : Float32Array.from(t.floatData ?? []);
@@ -285,8 +297,8 @@ export interface ImportedTracker {
 export function importTrackerModel(bytes: Uint8Array, options: ModelOptions = {}, source = 'the model'): ImportedTracker {
   const info = parseOnnxModel(bytes);
   const resolved = resolveModelConfig(info, optionsFromMetadata(info.metadata), options);
-  const decoded = ModelProto.decode(bytes) as unknown as { graph?: { node?: Node[]; initializer?: Tensor[] } };
-  const g = new Graph(decoded.graph?.node ?? [], decoded.graph?.initializer ?? [], source);
+  const decoded = ModelProto.decode(bytes) as unknown as { graph?: { node?: Node[]; initializer?: Tensor[]; input?: { name?: string }[] } };
+  const g = new Graph(decoded.graph?.node ?? [], decoded.graph?.initializer ?? [], source, (decoded.graph?.input ?? []).map((i) => i.name ?? ''));
   const same = (a: readonly number[], b: readonly number[]) => a.every((v, i) => Math.abs(v - b[i]) < 1e-6);
   if (!same(resolved.mean, OSTRACK_DEFAULTS.mean) || !same(resolved.std, OSTRACK_DEFAULTS.std)) {
     g.fail(`its normalisation (mean ${resolved.mean}, std ${resolved.std}) is not ImageNet's, which TrackerNet trains with`);
