@@ -92,16 +92,31 @@ for (const [what, argsFor] of runs) {
   });
 }
 
+test('compress --resume refuses another teacher of the same shape, and names it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-resume-teacher-'));
+  const out = join(dir, 's.safetensors');
+  const args = (teacherPath: string) => ['compress', '--teacher', teacherPath, '--blocks', '1', '--steps', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '--workers', '1', '-o', out];
+  t.is((await cli(args(await teacher))).code, 0);
+  // the same network trained one step further: same config and shapes, other weights
+  const other = join(dir, 'other-teacher.safetensors');
+  t.is((await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '2', '--batch', '2', '--clip-size', '96x96', '-o', other])).code, 0);
+  const refused = await cli([...args(other), '--resume']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /run on other inputs: teacher changed since \(content differs\).*\[ERR_CHECKPOINT\]/s);
+  t.is((await cli([...args(await teacher), '--resume'])).code, 0, 'the same teacher resumes');
+  await rm(dir, { recursive: true });
+});
+
 test('--resume refuses a checkpoint of a different run, and a missing one', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-resume-'));
   const out = join(dir, 'a.safetensors');
   t.is((await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out])).code, 0);
   const other = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '3', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, '--resume']);
   t.is(other.code, 1);
-  t.regex(other.stderr, /different run.*\[ERR_CHECKPOINT\]/s);
+  t.regex(other.stderr, /run with other options \(steps: 2 in the checkpoint, 3 now\).*\[ERR_CHECKPOINT\]/s, 'names the option that differs');
   const otherWorkers = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, '--resume', '--workers', '2']);
   t.is(otherWorkers.code, 1, 'the worker count is part of the run');
-  t.regex(otherWorkers.stderr, /different run.*\[ERR_CHECKPOINT\]/s);
+  t.regex(otherWorkers.stderr, /run with other options \(objective\..*workers.*\[ERR_CHECKPOINT\]/s);
   const missing = await cli([...baseArgs(join(dir, 'none.safetensors')), '--resume']);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /nothing to resume/);

@@ -93,6 +93,11 @@ export interface LoopOptions {
   logPath: string;
   plotPath: string;
   resume: boolean;
+  /**
+   * Content hashes of what the run reads (the teacher's file, each data file), by what they are.
+   * Kept in the resume checkpoint; a resume whose inputs hash otherwise is refused, naming them.
+   */
+  inputs?: Record<string, string>;
   /** Title of the curves image. */
   label: string;
   /** Called after every step (and once at the start, with the step the run starts from). */
@@ -139,23 +144,53 @@ function runDescription(objective: Objective | GradientObjective, o: LoopOptions
   return JSON.stringify({ objective: objective.describe(), steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, ...set });
 }
 
-async function saveCheckpoint(path: string, step: number, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>): Promise<void> {
+/** Where two run descriptions (JSON) differ: 'steps: 3000 in the checkpoint, 6000 now', at most `limit` of them. */
+export function describeDifferences(stored: string, current: string, limit = 4): string {
+  const differences: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if (JSON.stringify(a) === JSON.stringify(b)) return;
+    if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+      for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) walk((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      return;
+    }
+    const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v).slice(0, 80));
+    differences.push(`${path || 'the run'}: ${show(a)} in the checkpoint, ${show(b)} now`);
+  };
+  let parsed: [unknown, unknown];
+  try {
+    parsed = [JSON.parse(stored), JSON.parse(current)];
+  } catch {
+    return 'the checkpoint holds no readable run description';
+  }
+  walk(parsed[0], parsed[1], '');
+  return differences.length > limit ? `${differences.slice(0, limit).join('; ')}; and ${differences.length - limit} more` : differences.join('; ');
+}
+
+async function saveCheckpoint(path: string, step: number, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>, inputs: Record<string, string> | undefined): Promise<void> {
   const tensors: WeightMap = new Map();
   const put = (name: string, t: tf.Tensor) => tensors.set(name, { data: t.dataSync() as Float32Array, shape: t.shape });
   for (const [name, v] of objective.state) put(STATE + name, v);
   for (const [name, v] of ema) put(EMA + name, v);
   for (const [name, t] of Object.entries(optimizer.stateTensors())) put(OPTIM + name, t);
-  await writeSafetensors(path, tensors, { metadata: { [META_STEP]: String(step), [META_RUN]: run } });
+  await writeSafetensors(path, tensors, { metadata: { [META_STEP]: String(step), [META_RUN]: run, ...(inputs && { [RESUME_CHECKPOINT.inputs]: JSON.stringify(inputs) }) } });
 }
 
-async function loadCheckpoint(path: string, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>): Promise<number> {
+async function loadCheckpoint(path: string, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>, inputs: Record<string, string> | undefined): Promise<number> {
   const { tensors, metadata } = await readSafetensors(path);
   if (metadata[META_RUN] !== run) {
     throw new CtEdgeError(
       'ERR_CHECKPOINT',
-      `${path} was written by a different run (${metadata[META_RUN] ?? 'no run description'}); ` +
+      `${path} was written by a run with other options (${describeDifferences(metadata[META_RUN] ?? '', run)}); ` +
         'resume with the same options, or delete it to start over',
     );
+  }
+  // Checkpoints from before input hashes were kept have none, and resume as before.
+  const stored = metadata[RESUME_CHECKPOINT.inputs] === undefined ? undefined : (JSON.parse(metadata[RESUME_CHECKPOINT.inputs]) as Record<string, string>);
+  if (stored && inputs) {
+    const changed = Object.keys({ ...stored, ...inputs }).filter((k) => stored[k] !== inputs[k]);
+    if (changed.length > 0) {
+      throw new CtEdgeError('ERR_CHECKPOINT', `${path} was written by a run on other inputs: ${changed.slice(0, 4).join(', ')}${changed.length > 4 ? ` and ${changed.length - 4} more` : ''} changed since (content differs); resume with the same files, or delete it to start over`);
+    }
   }
   for (const [name, v] of objective.state) {
     const t = tensors.get(STATE + name);
@@ -231,7 +266,7 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
   const run = runDescription(objective, o);
   let start = 0;
   if (o.resume && existsSync(o.checkpointPath)) {
-    start = await loadCheckpoint(o.checkpointPath, run, objective, optimizer, ema);
+    start = await loadCheckpoint(o.checkpointPath, run, objective, optimizer, ema, o.inputs);
   } else if (o.resume) {
     throw new CtEdgeError('ERR_CHECKPOINT', `nothing to resume: ${o.checkpointPath} does not exist`);
   } else {
@@ -266,7 +301,7 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
       await appendFile(o.logPath, JSON.stringify(entry) + '\n');
       o.onProgress?.({ step, steps: o.steps, entry });
       if (step % o.checkpointEvery === 0 || step === o.steps) {
-        await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer, ema);
+        await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer, ema, o.inputs);
         await plotCurves(o.plotPath, o.label, log);
       }
     }

@@ -13,7 +13,7 @@ import { regionClips } from './data/regions.js';
 import { writeTrackerOnnx } from './export-onnx.js';
 import { Engine } from '../deploy/engine.js';
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { trainLoop, type LogEntry, type LoopOptions, type GradientObjective, type Objective } from './loop.js';
 import { initBackend, type BackendChoice } from './model/backend.js';
@@ -73,8 +73,8 @@ async function run(label: string, o: RunOptions, local: Objective, recipe: Objec
   try {
     o.onStart?.({ backend, workers });
     const objective: Objective | GradientObjective = parallel ?? local;
-    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, onProgress } = o;
-    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, onProgress };
+    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, inputs, onProgress } = o;
+    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, inputs, onProgress };
     const log = await trainLoop(objective, { ...loop, ...runFiles(o.output), label });
     const checkpoint = save();
     await writeCheckpoint(o.output, checkpoint);
@@ -149,8 +149,10 @@ export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoin
       }
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
-      const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && (settings?.stills === true) === (spec.stills === true);
-      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, stills: spec.stills, onVideo: onFootage }) });
+      // Reused only for the same teacher and the same footage, by content (a file rewritten in place is new footage).
+      const contents = await Promise.all(spec.inputs.map(contentHash));
+      const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && JSON.stringify(settings?.contents) === JSON.stringify(contents) && (settings?.stills === true) === (spec.stills === true);
+      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage }) });
     }
     return { ...data, sources };
   } finally {
@@ -158,10 +160,34 @@ export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoin
   }
 }
 
+/** sha256 of a file, or of a folder's files (names and contents, not recursive). */
+async function contentHash(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  if ((await stat(path)).isDirectory()) {
+    for (const name of (await readdir(path)).sort()) {
+      const file = join(path, name);
+      if ((await stat(file)).isFile()) hash.update(name).update(await contentHash(file));
+    }
+  } else {
+    hash.update(await readFile(path));
+  }
+  return hash.digest('hex');
+}
+
+/** What a compression reads, by content: the teacher and every unlabeled input (see LoopOptions.inputs). */
+async function inputHashes(teacherPath: string, data: TrainingDataOptions): Promise<Record<string, string>> {
+  const hashes: Record<string, string> = { teacher: await contentHash(teacherPath) };
+  for (const spec of data.sources ?? []) {
+    if (spec.kind === 'footage') for (const input of spec.inputs) hashes[`data ${input}`] = await contentHash(input);
+  }
+  return hashes;
+}
+
 /** CompressTracker: compresses the teacher into a student; writes `o.output`. Returns the stages too. */
 export async function compressTracker(o: CompressTrackerOptions): Promise<RunResult & { stages: readonly Stage[] }> {
   const checkpoint = await readCheckpoint(o.teacher);
   const { config, weights } = checkpoint;
+  const inputs = await inputHashes(o.teacher, o.data);
   const data = await trackFootage(o.data, checkpoint, o.teacher, `${o.output.replace(/\.safetensors$/i, '')}.pseudo`, o.onFootage);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
@@ -171,7 +197,7 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   const local = compressionObjective(teacher, trainingPairs(config, data), options);
   try {
     const recipe = { kind: 'compress', teacher: { config, weights, source: o.teacher }, options } as const;
-    const result = await run('compress', { ...o, data }, local, recipe, () => ({ config: local.student.config, weights: local.student.weights() }));
+    const result = await run('compress', { ...o, data, inputs }, local, recipe, () => ({ config: local.student.config, weights: local.student.weights() }));
     return { ...result, stages: local.stages };
   } finally {
     local.dispose();

@@ -16,7 +16,7 @@ export const CHECKPOINT_FORMAT = 'tracker-net/1';
  * A run's resume checkpoint (ts/train/loop.ts): its step and run description in the metadata, and
  * tensors prefixed by what they are: the objective's state, the optimiser's moments, the moving average.
  */
-export const RESUME_CHECKPOINT = { step: 'ct_edge.train.step', run: 'ct_edge.train.run', state: 'state.', optim: 'optim.', ema: 'ema.' } as const;
+export const RESUME_CHECKPOINT = { step: 'ct_edge.train.step', run: 'ct_edge.train.run', inputs: 'ct_edge.train.inputs', state: 'state.', optim: 'optim.', ema: 'ema.' } as const;
 
 /** The network a resume checkpoint's run trains (the student of a compression, else the network). */
 function resumedNetwork(path: string, run: string): TrackerNetConfig {

@@ -66,6 +66,8 @@ export interface PseudoLabelOptions {
   stills?: boolean;
   /** Names the teacher in the settings (e.g. its checkpoint's sha256), so other teachers' tracks are not reused. */
   teacher?: string;
+  /** The inputs' content hashes, recorded so that a cache is reused only for the same footage. */
+  contents?: string[];
   /** Called after each input with its track count (stills: once, for all images). */
   onVideo?: (video: string, tracks: number) => void;
 }
@@ -84,7 +86,7 @@ export async function pseudoLabel(inputs: readonly string[], teacher: Engine, ou
   if (!(o.trainShare > 0 && o.trainShare <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `trainShare must be in (0, 1], got ${o.trainShare}`);
   // A run that stops part-way must not leave an older tracks file beside frames it overwrote.
   await rm(join(outDir, 'tracks.json'), { force: true });
-  const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore, stills: o.stills === true }, videos: [], tracks: [] };
+  const file: TracksFile = { format: TRACKS_FORMAT, settings: { inputs, contents: o.contents, teacher: o.teacher, trainShare: o.trainShare, every: o.every, perStart: o.perStart, span: o.span, minScore: o.minScore, stills: o.stills === true }, videos: [], tracks: [] };
   await (o.stills ? labelStills : labelVideos)(inputs, teacher, outDir, o, file);
   if (file.tracks.length === 0) {
     const where = o.stills ? `${inputs.length} still images (${inputs[0]} first; none it found again with a peak score >= ${o.minScore} and IoU >= ${STILL_MIN_IOU})` : `${inputs.join(', ')} (no track of 3 frames with a peak score >= ${o.minScore})`;
