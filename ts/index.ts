@@ -27,6 +27,7 @@ export { evaluate, type EvalModel, type EvalResult } from './deploy/eval/evaluat
 export { benchmark, type BenchModel, type BenchResult } from './deploy/eval/bench.js';
 export { oneStepCheck, type OneStepClip, type OneStepStats } from './deploy/eval/one-step.js';
 export { agreement, trackSideBySide, type TrackedSideBySide } from './deploy/eval/agreement.js';
+export { compareModels, compareTable, HELD_OUT_SHARE, type CompareClip, type CompareResult, type CompareRow } from './deploy/eval/compare.js';
 export { proposeTargets } from './deploy/eval/targets.js';
 export { openSource, type OpenSourceOptions } from './deploy/io/open.js';
 export { openVideo, openCamera, probeVideo, type VideoOptions, type CameraOptions, type FfmpegOptions } from './deploy/io/ffmpeg.js';

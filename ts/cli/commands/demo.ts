@@ -11,8 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../../contract/errors.js';
 import { openDataset } from '../../deploy/datasets/dataset.js';
-import { agreement } from '../../deploy/eval/agreement.js';
-import { median } from '../../deploy/eval/bench.js';
+import { compareModels, compareTable, HELD_OUT_SHARE } from '../../deploy/eval/compare.js';
 import { evaluate } from '../../deploy/eval/evaluate.js';
 import { markdownTable } from '../../deploy/eval/report.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
@@ -46,7 +45,7 @@ export const command: CliCommand = {
     const vittrack = join(modelsDir, 'vittrack.onnx');
     const clip = join(modelsDir, 'tree.avi');
     for (const p of [vittrack, clip]) if (!existsSync(p)) throw new CtEdgeError('ERR_MODEL_NOT_FOUND', `${p} not found: the package is incomplete; reinstall ct-edge`);
-    const students = readdirSync(modelsDir).filter((n) => /^vittrack-student.*\.onnx$/.test(n)).sort().map((n) => join(modelsDir, n));
+    const students = readdirSync(modelsDir).filter((n) => /^vittrack-student.*\.onnx$/.test(n) && !n.endsWith('.template.onnx')).sort().map((n) => join(modelsDir, n));
     const models = [{ label: 'VitTrack', engine: await Engine.load(vittrack, { ...(await modelOptionsFor(vittrack, {})), threads }) }];
     for (const path of students) models.push({ label: relative(modelsDir, path).replace(/\.onnx$/, ''), engine: await Engine.load(path, { threads }) });
     try {
@@ -55,16 +54,12 @@ export const command: CliCommand = {
       const frames: Frame[] = [];
       for await (const { frame } of source) frames.push(frame);
       await source.close();
-      const tail = frames.slice(Math.floor(frames.length * 0.8));
+      const tail = frames.slice(Math.floor(frames.length * (1 - HELD_OUT_SHARE)));
       const starts = proposeTargets(tail[0], 2);
       console.error(`ct-edge demo: ${models.length} models on ${engines[0].backend}, ${threads} thread(s); models/tree.avi, last ${tail.length} of ${frames.length} frames, ${starts.length} targets`);
-      const agree = await agreement(engines, tail, starts);
-      const base = median(agree.trackMs[0]);
-      console.log('Held-out footage (models/tree.avi, last 20%), both started from the same boxes:\n');
-      console.log(markdownTable(
-        ['Model', 'Mean IoU with VitTrack', 'ms per track() (p50)', 'Speed-up'],
-        models.map((m, k) => [m.label, agree.meanIou[k].toFixed(3), median(agree.trackMs[k]).toFixed(2), `${(base / median(agree.trackMs[k])).toFixed(2)}x`]),
-      ));
+      const result = await compareModels(models, [{ name: 'tree.avi', frames: tail, starts }]);
+      console.log(`Held-out footage (models/tree.avi, last ${HELD_OUT_SHARE * 100}%), every model started from the same boxes (ct-edge compare does this on your videos):\n`);
+      console.log(compareTable(result));
       if (values.sequences) {
         const result = await evaluate(models, await openDataset(values.sequences, 'otb'));
         console.log(`\nLabelled sequences (${values.sequences}):\n`);
