@@ -5,7 +5,7 @@
  *
  *   npx tsx tools/vittrack-students.ts --student models/vittrack-student.onnx [--student ...]
  *     [--vittrack models/vittrack.onnx] [--sequences ../shared/data/sequences] [--unlabeled ../shared/data/unlabeled] [--threads 1]
- *     [--rounds 1] [--out ct-edge-vittrack]
+ *     [--rounds 1] [--targets 4] [--out ct-edge-vittrack]
  *
  * Prints a markdown table and writes it with the raw figures (results.json) into --out.
  */
@@ -14,20 +14,34 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { evaluateWithVitTrack, VITTRACK_EVAL_DEFAULTS as D, vittrackTable } from './lib/vittrack-eval.js';
 
-const { values } = parseArgs({
-  options: {
-    student: { type: 'string', multiple: true },
-    vittrack: { type: 'string', default: D.vittrack },
-    sequences: { type: 'string', default: D.sequences },
-    unlabeled: { type: 'string', default: D.unlabeled },
-    threads: { type: 'string', default: String(D.threads) },
-    rounds: { type: 'string', default: String(D.rounds) },
-    'held-out': { type: 'string', default: String(D.heldOut) },
-    out: { type: 'string', default: 'ct-edge-vittrack' },
-  },
-});
+const usage = 'usage: npx tsx tools/vittrack-students.ts --student STUDENT.onnx [--student ...] [--vittrack FILE] [--sequences DIR] [--unlabeled DIR] [--threads N] [--rounds N] [--held-out X] [--targets N] [--out DIR] (see the header of this file)';
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      targets: { type: 'string', default: String(D.targets) },
+      student: { type: 'string', multiple: true },
+      vittrack: { type: 'string', default: D.vittrack },
+      sequences: { type: 'string', default: D.sequences },
+      unlabeled: { type: 'string', default: D.unlabeled },
+      threads: { type: 'string', default: String(D.threads) },
+      rounds: { type: 'string', default: String(D.rounds) },
+      'held-out': { type: 'string', default: String(D.heldOut) },
+      out: { type: 'string', default: 'ct-edge-vittrack' },
+    },
+  });
+} catch (error) {
+  console.error(`vittrack-students: ${(error as Error).message}\n${usage}`);
+  process.exit(2);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(usage);
+  process.exit(0);
+}
 if (!values.student?.length) {
-  console.error('usage: npx tsx tools/vittrack-students.ts --student STUDENT.onnx [--student ...] [options] (see the header of this file)');
+  console.error(usage);
   process.exit(2);
 }
 const threads = Number(values.threads);
@@ -40,6 +54,7 @@ const result = await evaluateWithVitTrack({
   threads,
   rounds,
   heldOut: Number(values['held-out']),
+  targets: Number(values.targets),
   onProgress: (line) => console.error(line),
 });
 const table = vittrackTable(result.rows);

@@ -4,10 +4,13 @@
  * tools/vittrack-ablation.ts summarises.
  *  - success AUC on the real sequences, with bootstrap 90% intervals (sequences resampled, then
  *    frames within them), and each student's share of VitTrack's AUC;
- *  - the median `Tracker.track()` time and the speed-up;
- *  - agreement on footage nobody trained on: from boxes the target rule picks on the first frame
- *    of each video's held-out tail (ts/train/data/pseudo-label.ts keeps it out of training),
- *    VitTrack and each student track the rest of it; the mean IoU between their boxes.
+ *  - the median `Tracker.track()` time and the speed-up, with the frames in ordinary memory (the
+ *    tracker copies the region its crop reads) and in shared memory (what ct-edge's sources
+ *    deliver; read in place on the engine's thread);
+ *  - agreement on footage nobody trained on (the validation figure: choices are made on it, never
+ *    on the AUC): `ct-edge compare`'s rule (compareModels) on each video's held-out tail, from
+ *    `targets` boxes the target rule picks on its first frame; mean IoU with VitTrack's boxes and
+ *    the share of frames above 0.5.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,10 +21,10 @@ import { iou, SUCCESS_THRESHOLDS } from '../../ts/deploy/eval/metrics.js';
 import { modelOptionsFor } from '../../ts/cli/model-options.js';
 import { readImage } from '../../ts/deploy/io/images.js';
 import { openSource } from '../../ts/deploy/io/open.js';
-import { agreement as agreementOf, trackSideBySide } from '../../ts/deploy/eval/agreement.js';
+import { trackSideBySide } from '../../ts/deploy/eval/agreement.js';
+import { compareModels, HELD_OUT_SHARE } from '../../ts/deploy/eval/compare.js';
 import { proposeTargets } from '../../ts/deploy/eval/targets.js';
 import { Rng } from '../../ts/train/data/random.js';
-import { PSEUDO_LABEL_DEFAULTS } from '../../ts/train/data/pseudo-label.js';
 import { SHARED_SEQUENCES, SHARED_UNLABELED, VITTRACK_PATH } from './models.js';
 
 export const VITTRACK_EVAL_DEFAULTS = {
@@ -31,7 +34,9 @@ export const VITTRACK_EVAL_DEFAULTS = {
   threads: 1,
   rounds: 1,
   /** The share of each unlabeled video, from its end, that pseudo-labelling never uses. */
-  heldOut: 1 - PSEUDO_LABEL_DEFAULTS.trainShare,
+  heldOut: HELD_OUT_SHARE,
+  /** Targets per held-out tail. */
+  targets: 4,
 };
 
 export interface VitTrackEvalOptions {
@@ -42,6 +47,7 @@ export interface VitTrackEvalOptions {
   threads?: number;
   rounds?: number;
   heldOut?: number;
+  targets?: number;
   onProgress?: (line: string) => void;
 }
 
@@ -54,14 +60,19 @@ export interface ModelRow {
   perSequence: { name: string; auc: number }[];
   msPerFrame: number;
   speedup: number;
+  /** The same with every frame in shared memory. */
+  msPerFrameShared: number;
+  speedupShared: number;
   /** Mean IoU with VitTrack's boxes on the held-out footage; undefined without footage. */
   agreement: number | undefined;
+  /** Share of those frames with IoU above 0.5. */
+  agreementOver50: number | undefined;
 }
 
 export interface VitTrackEval {
   rows: ModelRow[];
   sequences: string[];
-  agreement: { video: string; frames: number; targets: number; meanIou: number[] }[];
+  agreement: { video: string; frames: number; targets: number }[];
 }
 
 /** A frame's contribution to the success AUC: the share of thresholds its IoU clears. */
@@ -96,31 +107,40 @@ export async function evaluateWithVitTrack(options: VitTrackEvalOptions): Promis
     const dataset = await openDataset(o.sequences, 'otb');
     const scores: number[][][] = models.map(() => []); // [model][sequence][frame]
     const times: number[][] = models.map(() => []);
+    const timesShared: number[][] = models.map(() => []);
+    const inSharedMemory = (f: Frame): Frame => {
+      const data = new Uint8Array(new SharedArrayBuffer(f.data.byteLength));
+      data.set(f.data as Uint8Array);
+      return { ...f, data };
+    };
     for (const sequence of dataset.sequences) {
       const frames = await Promise.all(sequence.framePaths.map(readImage));
+      const shared = frames.map(inSharedMemory);
       for (let round = 0; round < o.rounds; round++) {
         const { boxes, trackMs: ms } = await trackSideBySide(engines, frames, sequence.groundTruth[0]!);
+        const { trackMs: msShared } = await trackSideBySide(engines, shared, sequence.groundTruth[0]!);
         models.forEach((_, k) => {
           times[k].push(...ms[k]);
+          timesShared[k].push(...msShared[k]);
           if (round === 0) scores[k].push(sequence.groundTruth.flatMap((gt, i) => (gt ? [frameScore(iou(boxes[k][i], gt))] : [])));
         });
       }
       log(`${sequence.name}: ${frames.length} frames`);
     }
 
-    // 2. Agreement on the held-out tail of each unlabeled video.
-    const agreement: VitTrackEval['agreement'] = [];
+    // 2. Agreement on the held-out tail of each unlabeled video (ct-edge compare's figures).
+    const clips = [];
     for (const name of (await readdir(o.unlabeled).catch(() => [])).filter((n) => /\.(avi|mp4|mkv|mov)$/i.test(n)).sort()) {
       const source = await openSource(join(o.unlabeled, name));
       const frames: Frame[] = [];
       for await (const { frame } of source) frames.push(frame);
       await source.close();
       const tail = frames.slice(Math.floor(frames.length * (1 - o.heldOut)));
-      const targets = proposeTargets(tail[0], 2);
-      const { meanIou } = await agreementOf(engines, tail, targets);
-      agreement.push({ video: name, frames: tail.length, targets: targets.length, meanIou });
-      log(`${name}: held-out tail of ${tail.length} frames, ${targets.length} targets`);
+      clips.push({ name, frames: tail, starts: proposeTargets(tail[0], o.targets) });
+      log(`${name}: held-out tail of ${tail.length} frames`);
     }
+    const compared = clips.length ? await compareModels(models, clips) : undefined;
+    const agreement: VitTrackEval['agreement'] = (compared?.clips ?? []).map((c) => ({ video: c.name, frames: c.frames, targets: c.targets }));
 
     const rng = new Rng(7);
     const rows = models.map((m, k): ModelRow => {
@@ -134,7 +154,10 @@ export async function evaluateWithVitTrack(options: VitTrackEvalOptions): Promis
         perSequence: dataset.sequences.map((s, j) => ({ name: s.name, auc: mean(scores[k][j]) })),
         msPerFrame: ms,
         speedup: median(times[0]) / ms,
-        agreement: agreement.length ? mean(agreement.map((v) => v.meanIou[k])) : undefined,
+        msPerFrameShared: median(timesShared[k]),
+        speedupShared: median(timesShared[0]) / median(timesShared[k]),
+        agreement: compared?.rows[k].agreement,
+        agreementOver50: compared?.rows[k].agreementOver50,
       };
     });
     return { rows, sequences: dataset.sequences.map((s) => s.name), agreement };
@@ -148,8 +171,12 @@ const pct = (v: number) => (100 * v).toFixed(1);
 /** The side-by-side table as Markdown. */
 export function vittrackTable(rows: readonly ModelRow[]): string {
   return [
-    '| model | AUC (90% CI) | AUC kept | ms/frame (p50) | speed-up | agreement with VitTrack (mean IoU, held-out footage) |',
-    '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.model} | ${pct(r.auc)} (${pct(r.interval[0])}-${pct(r.interval[1])}) | ${pct(r.aucKept)}% | ${r.msPerFrame.toFixed(2)} | ${r.speedup.toFixed(2)}x | ${r.agreement === undefined ? '-' : r.agreement.toFixed(3)} |`),
+    '| model | AUC (90% CI) | AUC kept | ms/frame (p50) | speed-up | ms/frame, shared memory | speed-up | validation: agreement with VitTrack (mean IoU; frames > 0.5) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${pct(r.auc)} (${pct(r.interval[0])}-${pct(r.interval[1])}) | ${pct(r.aucKept)}% | ${r.msPerFrame.toFixed(2)} | ${r.speedup.toFixed(2)}x | ${r.msPerFrameShared.toFixed(2)} | ${r.speedupShared.toFixed(2)}x | ` +
+        `${r.agreement === undefined ? '-' : `${r.agreement.toFixed(3)}; ${pct(r.agreementOver50!)}%`} |`,
+    ),
   ].join('\n');
 }
