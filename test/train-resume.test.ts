@@ -167,3 +167,34 @@ test('--width, --heads and --head-channels override the preset, and the checkpoi
   t.deepEqual(weights.get('box_head.conv1_ctr.0.weight')!.shape.slice(0, 2), [16, 48]);
   await rm(dir, { recursive: true });
 });
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`${signal} stops a run after its step, with a checkpoint of that step, and --resume goes on from it exactly`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ct-stop-'));
+    // no checkpoint would fall before the end (every 100 steps): the one after the signal is the stop's
+    const args = (out: string) => ['train', '--preset', 'tiny', '--depth', '2', '--steps', '12', '--batch', '2', '--checkpoint-every', '100', '--clip-size', '96x96', '--workers', '1', '-o', out];
+    const straight = await cli(args(join(dir, 'straight.safetensors')));
+    t.is(straight.code, 0, straight.stderr);
+    const out = join(dir, 'stopped.safetensors');
+    const log = join(dir, 'stopped.log.jsonl');
+    let sent = false;
+    const stopped = await cli(args(out), (child) => {
+      if (!sent && loggedSteps(log) >= 3) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    t.is(stopped.code, signal === 'SIGINT' ? 130 : 143, stopped.stderr);
+    const at = Number(/stopped at step (\d+) of 12 \(the checkpoint .*stopped\.resume\.safetensors holds step \1\): rerun the same command with --resume/.exec(stopped.stderr)?.[1]);
+    t.true(at >= 3 && at < 12, stopped.stderr);
+    t.false(existsSync(out), 'no final weights from a stopped run');
+    const { metadata } = await readSafetensors(join(dir, 'stopped.resume.safetensors'));
+    t.is(metadata['ct_edge.train.step'], String(at));
+    const resumed = await cli([...args(out), '--resume']);
+    t.is(resumed.code, 0, resumed.stderr);
+    t.regex(resumed.stderr, new RegExp(`resuming from step ${at} of 12`));
+    const [a, b] = [await readCheckpoint(join(dir, 'straight.safetensors')), await readCheckpoint(out)];
+    for (const [name, w] of a.weights) t.deepEqual(b.weights.get(name)!.data, w.data, name);
+    await rm(dir, { recursive: true });
+  });
+}

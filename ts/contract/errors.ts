@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_CHECKPOINT'
   | 'ERR_TRAINING_DIVERGED'
   | 'ERR_CALIBRATION'
+  | 'ERR_STOPPED'
   | 'ERR_SOURCE'
   | 'ERR_OUTPUT'
   | 'ERR_ENGINE_MISMATCH'

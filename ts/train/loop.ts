@@ -98,6 +98,11 @@ export interface LoopOptions {
    * Kept in the resume checkpoint; a resume whose inputs hash otherwise is refused, naming them.
    */
   inputs?: Record<string, string>;
+  /**
+   * Polled before and after every step: once true, the loop writes a resume checkpoint of the last
+   * finished step and stops with ERR_STOPPED (Ctrl-C in the CLI).
+   */
+  stopRequested?: () => boolean;
   /** Title of the curves image. */
   label: string;
   /** Called after every step (and once at the start, with the step the run starts from). */
@@ -278,7 +283,17 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
   const params = Object.fromEntries(objective.trainable);
   o.onProgress?.({ step: start, steps: o.steps });
   try {
+    let saved = start;
+    const stopHere = async (done: number) => {
+      if (done > saved) {
+        await saveCheckpoint(o.checkpointPath, done, run, objective, optimizer, ema, o.inputs);
+        await plotCurves(o.plotPath, o.label, log);
+      }
+      const where = done > start ? `the checkpoint ${o.checkpointPath} holds step ${done}` : 'no step was taken';
+      throw new CtEdgeError('ERR_STOPPED', `stopped at step ${done} of ${o.steps} (${where}): rerun the same command with --resume to go on`);
+    };
     for (let step = start + 1; step <= o.steps; step++) {
+      if (o.stopRequested?.()) await stopHere(step - 1);
       const t0 = performance.now();
       const { terms, grads: named } = 'gradients' in objective ? await objective.gradients(step) : await localGradients(objective, step);
       if (!Object.values(terms).every(Number.isFinite)) {
@@ -303,7 +318,9 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
       if (step % o.checkpointEvery === 0 || step === o.steps) {
         await saveCheckpoint(o.checkpointPath, step, run, objective, optimizer, ema, o.inputs);
         await plotCurves(o.plotPath, o.label, log);
+        saved = step;
       }
+      if (o.stopRequested?.() && step < o.steps) await stopHere(step);
     }
     for (const [name, v] of ema) params[name].assign(v); // the network the run hands back is the average
   } finally {

@@ -73,8 +73,8 @@ async function run(label: string, o: RunOptions, local: Objective, recipe: Objec
   try {
     o.onStart?.({ backend, workers });
     const objective: Objective | GradientObjective = parallel ?? local;
-    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, inputs, onProgress } = o;
-    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, inputs, onProgress };
+    const { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, inputs, stopRequested, onProgress } = o;
+    const loop = { steps, learningRate, weightDecay, clipNorm, lrDropAt, lrDropFactor, lrSchedule, warmupSteps, decayOnlyMatrices, emaDecay, checkpointEvery, resume, inputs, stopRequested, onProgress };
     const log = await trainLoop(objective, { ...loop, ...runFiles(o.output), label });
     const checkpoint = save();
     await writeCheckpoint(o.output, checkpoint);

@@ -7,7 +7,7 @@ import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
-import { trainingProgressBar } from '../training-progress.js';
+import { stoppedRun, trainingProgressBar } from '../training-progress.js';
 
 const usage = `usage: ct-edge compress --teacher teacher.safetensors --blocks N --steps N -o student.safetensors [options]
 
@@ -103,7 +103,12 @@ export const command: CliCommand = {
         },
         onFootage: (video, tracks) => console.error(`ct-edge compress: the teacher followed ${tracks} targets through ${video}`),
         onProgress: bar.onProgress,
+        stopRequested: bar.stopRequested,
       });
+    } catch (error) {
+      const code = stoppedRun(error, 'compress');
+      if (code !== undefined) return code;
+      throw error;
     } finally {
       bar.stop();
     }

@@ -7,7 +7,7 @@ import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
-import { trainingProgressBar } from '../training-progress.js';
+import { stoppedRun, trainingProgressBar } from '../training-progress.js';
 
 const usage = `usage: ct-edge train --preset NAME --steps N -o teacher.safetensors [options]
 
@@ -58,7 +58,12 @@ export const command: CliCommand = {
           console.error(`ct-edge train: TensorFlow.js backend ${backend}${threads}; ${net}`);
         },
         onProgress: bar.onProgress,
+        stopRequested: bar.stopRequested,
       });
+    } catch (error) {
+      const code = stoppedRun(error, 'train');
+      if (code !== undefined) return code;
+      throw error;
     } finally {
       bar.stop();
     }
