@@ -18,6 +18,8 @@ import { decays, learningRateAt, trainLoop } from '../ts/train/loop.js';
 import { parseDataSource } from '../ts/train/data/data-spec.js';
 import { randomRegion, regionClips, regionSource, REGION_AREA } from '../ts/train/data/regions.js';
 import { Rng } from '../ts/train/data/random.js';
+import { PairSampler, strongAugmentation } from '../ts/train/data/sampler.js';
+import { syntheticSource } from '../ts/train/data/sources.js';
 import { CtEdgeError } from '../ts/index.js';
 import { randomBatches } from './helpers/batches.js';
 
@@ -193,4 +195,27 @@ test('--data regions: takes footage or stills, and names what is wrong otherwise
   await t.throwsAsync(parseDataSource('regions:stills:/usr/share/doc/no-such-package/examples'), { instanceOf: CtEdgeError, message: /regions:stills:.*no such folder/ });
   await t.throwsAsync(parseDataSource('stills:/usr/share/tuxpaint/stamps/no-such-theme'), { instanceOf: CtEdgeError, message: /no such folder; it comes with a Debian package: sudo apt-get install tuxpaint-stamps-default/ });
   await rm(dir, { recursive: true });
+});
+
+test('strong augmentation changes the pixels of a pair, never which pair or where its target is', async (t) => {
+  const source = syntheticSource({ seed: 3 });
+  const base = { seed: 9, templateSize: 64, searchSize: 128 };
+  const plain = new PairSampler([{ source, weight: 1 }], base);
+  const strong = new PairSampler([{ source, weight: 1 }], { ...base, augment: 'strong' });
+  let occludedOrChanged = 0;
+  for (const index of [0, 1, 2, 3, 4, 5]) {
+    const [a, b, again] = [await plain.sample(index), await strong.sample(index), await strong.sample(index)];
+    t.deepEqual(b.box, a.box, 'the same target box');
+    t.deepEqual(b.templateBox, a.templateBox);
+    t.deepEqual(again.search, b.search, 'a pure function of (seed, index)');
+    const differs = a.search.some((v, i) => Math.abs(v - b.search[i]) > 1e-3);
+    if (differs) occludedOrChanged++;
+    // still the normalisation of pixels in [0, 1]
+    const [lo, hi] = [(0 - 0.485) / 0.229 - 1e-4, (1 - 0.406) / 0.225 + 1e-4];
+    t.true(b.search.every((v) => v >= lo && v <= hi));
+  }
+  t.is(occludedOrChanged, 6, 'colour alone changes every crop');
+  const raw = new Float32Array(3 * 16 * 16).fill(0.5);
+  strongAugmentation(raw, 16, new Rng(1), true);
+  t.true(raw.every((v) => v >= 0 && v <= 1), 'clamped to [0, 1]');
 });

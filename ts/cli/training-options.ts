@@ -3,7 +3,7 @@ import { parseIntFlag } from './model-options.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { ClipDifficulty } from '../train/data/generator.js';
 import type { LogEntry } from '../train/loop.js';
-import type { DataSourceSpec } from '../train/data-source.js';
+import type { DataSourceSpec, TrainingDataOptions } from '../train/data-source.js';
 import { parseDataSource } from '../train/data/data-spec.js';
 import { RUN_DEFAULTS, type RunOptions } from '../train/train-tracker.js';
 
@@ -21,6 +21,7 @@ export const TRAINING_FLAGS = {
   seed: { type: 'string' },
   'clip-size': { type: 'string' },
   'clip-mix': { type: 'string' },
+  augment: { type: 'string' },
   data: { type: 'string', multiple: true },
   workers: { type: 'string' },
   resume: { type: 'boolean', default: false },
@@ -45,6 +46,10 @@ export const TRAINING_USAGE = `Training options:
   --clip-size WxH         size of the generated training clips (default 320x240)
   --clip-mix SPEC         generated clip difficulties and their shares: moderate (default), hard,
                           or a mix such as easy=1,moderate=1 (easy clips teach localisation first)
+  --augment ostrack|strong  ostrack (default): OSTrack's jitter, flip, grayscale, brightness.
+                          strong: also colour (per-channel gain, contrast, saturation), blur,
+                          noise, an occluding patch on search crops, scale jitter 0.5 and some
+                          template jitter; for distillation, where the teacher labels each crop
   --data SOURCE[@SHARE]   where pairs come from (repeatable; default generated clips): synthetic[:MIX],
                           a labelled dataset folder (GOT-10k, OTB, LaSOT, TrackingNet), a COCO
                           annotation .json, or unlabeled footage (video files, image folders, DIR/*.mp4;
@@ -108,7 +113,7 @@ export function trainingSetup(values: Record<string, unknown>, run: 'train' | 'c
     output,
     batchSize,
     workers,
-    data: { seed: parseIntFlag(str('seed'), 'seed', 1, 0), clip: { width: w, height: h }, mix: parseClipMix(str('clip-mix')) },
+    data: { seed: parseIntFlag(str('seed'), 'seed', 1, 0), clip: { width: w, height: h }, mix: parseClipMix(str('clip-mix')), ...augmentation(str('augment')) },
     steps: parseIntFlag(str('steps'), 'steps', 0),
     learningRate: parseNumber(str('lr'), 'lr', RUN_DEFAULTS.learningRate[run]),
     weightDecay: parseNumber(str('weight-decay'), 'weight-decay', RUN_DEFAULTS.weightDecay),
@@ -121,6 +126,13 @@ export function trainingSetup(values: Record<string, unknown>, run: 'train' | 'c
     checkpointEvery: parseIntFlag(str('checkpoint-every'), 'checkpoint-every', RUN_DEFAULTS.checkpointEvery),
     resume: values.resume === true,
   };
+}
+
+/** Sampler settings of --augment (none for the default, so runs from before it keep their description). */
+function augmentation(text: string | undefined): { sampling?: TrainingDataOptions['sampling'] } {
+  if (text === undefined || text === 'ostrack') return {};
+  if (text !== 'strong') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--augment must be ostrack or strong, got '${text}'`);
+  return { sampling: { augment: 'strong', scaleJitter: 0.5, templateCenterJitter: 0.1, templateScaleJitter: 0.1 } };
 }
 
 function lrSchedule(schedule: string | undefined, warmup: string | undefined, steps: number): { lrSchedule?: 'cosine'; warmupSteps?: number } {

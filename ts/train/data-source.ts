@@ -114,7 +114,7 @@ export function trainingPairs(net: TrackerNetConfig, o: TrainingDataOptions): Pa
     },
     describe: () =>
       o.sources
-        ? { kind: 'pairs', seed: o.seed, clip: o.clip ?? {}, sources: o.sources }
+        ? { kind: 'pairs', seed: o.seed, clip: o.clip ?? {}, sources: o.sources, ...(o.sampling && { sampling: o.sampling }) }
         : { kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 } },
   };
 }

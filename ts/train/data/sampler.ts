@@ -32,7 +32,28 @@ export interface SamplerOptions {
   mean?: readonly number[];
   std?: readonly number[];
   channelOrder?: 'rgb' | 'bgr';
+  /**
+   * 'ostrack' (default): the augmentation above. 'strong' adds, per crop, colour (per-channel
+   * gain, contrast, saturation), blur, sensor noise and, on search crops, an occluding patch
+   * (STRONG_AUGMENTATION). Its numbers come from a stream of their own, so switching it changes
+   * pixels, never which pairs a step draws. Meant for distillation, where the teacher labels the
+   * augmented crop itself and no label goes stale.
+   */
+  augment?: 'ostrack' | 'strong';
 }
+
+/** Strengths of `augment: 'strong'` (probabilities per crop; ranges drawn uniformly). */
+export const STRONG_AUGMENTATION = {
+  gain: [0.8, 1.2],
+  contrast: [0.7, 1.3],
+  saturation: [0.6, 1.4],
+  blurProbability: 0.2,
+  noiseProbability: 0.3,
+  noiseSigma: [0.005, 0.04],
+  occlusionProbability: 0.3,
+  /** Patch side as a share of the crop side. */
+  occlusionSide: [0.1, 0.3],
+} as const;
 
 export interface WeightedSource {
   source: PairSource;
@@ -86,6 +107,7 @@ const OSTRACK = {
   mean: OSTRACK_DEFAULTS.mean as readonly number[],
   std: OSTRACK_DEFAULTS.std as readonly number[],
   channelOrder: OSTRACK_DEFAULTS.channelOrder,
+  augment: 'ostrack' as 'ostrack' | 'strong',
 };
 
 /** A draw that fails a validity check is replaced by the next draw of the same stream; this many tries. */
@@ -161,8 +183,9 @@ export class PairSampler {
       // Every draw below happens whatever the outcome, so options change values, not the stream.
       const gray = rng.next() < o.grayscaleProbability;
       const flip = rng.next() < o.flipProbability;
-      const template = this.crop(rng, { frame: pair.template, box: pair.templateBox, factor: o.templateFactor, size: o.templateSize, centerJitter: o.templateCenterJitter, scaleJitter: o.templateScaleJitter }, gray, flip);
-      const search = this.crop(rng, { frame: pair.search, box: pair.searchBox, factor: o.searchFactor, size: o.searchSize, centerJitter: o.centerJitter, scaleJitter: o.scaleJitter }, gray, flip);
+      const strong = o.augment === 'strong' ? new Rng(hashSeed(o.seed, index, attempt, 0x57a6)) : undefined;
+      const template = this.crop(rng, { frame: pair.template, box: pair.templateBox, factor: o.templateFactor, size: o.templateSize, centerJitter: o.templateCenterJitter, scaleJitter: o.templateScaleJitter }, gray, flip, strong && { rng: strong, occlude: false });
+      const search = this.crop(rng, { frame: pair.search, box: pair.searchBox, factor: o.searchFactor, size: o.searchSize, centerJitter: o.centerJitter, scaleJitter: o.scaleJitter }, gray, flip, strong && { rng: strong, occlude: true });
       if (template && search) return { template: template.pixels, templateBox: template.box, search: search.pixels, box: search.box, source: source.name, labelled: pair.labelled ?? true };
     }
     throw new CtEdgeError('ERR_DATASET', `sample ${index}: no valid pair in ${MAX_ATTEMPTS} draws (boxes too small or outside their frames?)`);
@@ -185,7 +208,7 @@ export class PairSampler {
    * One crop with its augmentation; undefined when OSTrack would reject it (a crop under 1 px, or
    * here also a target whose centre falls outside its crop, which would teach nothing).
    */
-  private crop(rng: Rng, job: CropJob, gray: boolean, flip: boolean): { pixels: Float32Array; box: Float32Array } | undefined {
+  private crop(rng: Rng, job: CropJob, gray: boolean, flip: boolean, strong?: { rng: Rng; occlude: boolean }): { pixels: Float32Array; box: Float32Array } | undefined {
     const o = this.options;
     const jittered = jitterBox(rng, job.box, job.centerJitter, job.scaleJitter);
     const brightness = rng.uniform(Math.max(0, 1 - o.brightnessJitter), 1 + o.brightnessJitter);
@@ -201,6 +224,7 @@ export class PairSampler {
     const raw = this.raw.subarray(0, 3 * plane);
     // Raw RGB in [0, 1] (mean 0, std 1); augmentation and the real normalisation follow in one pass.
     this.native.cropToTensor(job.frame, window, n, raw, { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb' });
+    if (strong) strongAugmentation(raw, n, strong.rng, strong.occlude);
     const out = new Float32Array(3 * plane);
     const bgr = o.channelOrder === 'bgr';
     const [m0, m1, m2] = o.mean;
@@ -226,6 +250,49 @@ export class PairSampler {
     const box = Float32Array.of(flip ? 1 - cx : cx, cy, gt.width / window.side, gt.height / window.side);
     return { pixels: out, box };
   }
+}
+
+/**
+ * `augment: 'strong'` on a raw RGB crop [3, n, n] in [0, 1], in place: colour, then blur, noise and
+ * an occluding patch (STRONG_AUGMENTATION), drawn from `rng` (the crop's own stream).
+ */
+export function strongAugmentation(raw: Float32Array, n: number, rng: Rng, occlude: boolean): void {
+  const a = STRONG_AUGMENTATION;
+  const plane = n * n;
+  const gains = [0, 1, 2].map(() => rng.uniform(...a.gain));
+  const contrast = rng.uniform(...a.contrast);
+  const saturation = rng.uniform(...a.saturation);
+  const blur = rng.next() < a.blurProbability;
+  const noise = rng.next() < a.noiseProbability ? rng.uniform(...a.noiseSigma) : 0;
+  const patch = { on: occlude && rng.next() < a.occlusionProbability, side: Math.round(n * rng.uniform(...a.occlusionSide)), x: rng.next(), y: rng.next(), colour: [rng.next(), rng.next(), rng.next()] };
+  let mean = 0;
+  for (let i = 0; i < 3 * plane; i++) mean += raw[i];
+  mean /= 3 * plane;
+  for (let i = 0; i < plane; i++) {
+    const rgb = [raw[i] * gains[0], raw[plane + i] * gains[1], raw[2 * plane + i] * gains[2]];
+    const luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+    for (let c = 0; c < 3; c++) raw[c * plane + i] = (luma + (rgb[c] - luma) * saturation - mean) * contrast + mean;
+  }
+  if (blur) {
+    // 3x3 box blur, edges clamped
+    const copy = raw.slice(0, 3 * plane);
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < n; y++) {
+        for (let x = 0; x < n; x++) {
+          let sum = 0;
+          for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) sum += copy[c * plane + Math.min(n - 1, Math.max(0, y + dy)) * n + Math.min(n - 1, Math.max(0, x + dx))];
+          raw[c * plane + y * n + x] = sum / 9;
+        }
+      }
+    }
+  }
+  if (noise > 0) for (let i = 0; i < 3 * plane; i++) raw[i] += rng.normal() * noise;
+  if (patch.on) {
+    const x0 = Math.floor(patch.x * (n - patch.side));
+    const y0 = Math.floor(patch.y * (n - patch.side));
+    for (let c = 0; c < 3; c++) for (let y = y0; y < y0 + patch.side; y++) raw.fill(patch.colour[c], c * plane + y * n + x0, c * plane + y * n + x0 + patch.side);
+  }
+  for (let i = 0; i < 3 * plane; i++) raw[i] = Math.min(1, Math.max(0, raw[i]));
 }
 
 /** N samples -> contiguous NCHW tensors and [N, 4] boxes. */
