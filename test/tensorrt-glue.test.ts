@@ -259,7 +259,8 @@ test.serial('load failures keep the native code, and a config that does not fit 
 test.serial('Tracker delegates to the native TrtTracker and maps its results, timings and errors', async (t) => {
   const fake = fakeTensorRt();
   const engine = await Engine.load(await engineFile('e.engine', metadata(ostrackTensors, 'fp16'), { 'ct_edge.channel_order': 'bgr' }));
-  const tracker = new Tracker(engine, { lostThreshold: 0.4, cudaGraph: true });
+  t.throws(() => new Tracker(engine, { blockingSync: 'yes' as never }), { ...coded('ERR_INVALID_ARGUMENT'), message: /blockingSync must be true or false, got 'yes'/ });
+  const tracker = new Tracker(engine, { lostThreshold: 0.4, cudaGraph: true, blockingSync: true });
   t.like(fake.configs[0], {
     templateSize: 128,
     searchSize: 256,
@@ -271,6 +272,7 @@ test.serial('Tracker delegates to the native TrtTracker and maps its results, ti
     lostThreshold: 0.4,
     names: { template: 'template', search: 'search', score: 'score_map', size: 'size_map', offset: 'offset_map' },
     cudaGraph: true,
+    blockingSync: true,
   });
   t.throws(() => tracker.inputs, coded('ERR_BACKEND_UNAVAILABLE'));
   const frame = squareFrame(320, 240, 140, 100, 40);

@@ -125,15 +125,30 @@ void PinnedBuffer::resize(size_t bytes) {
   size_ = bytes;
 }
 
-Stream::Stream() {
+Stream::Stream(bool blocking_sync) {
   cudaStream_t s = nullptr;
   check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
   stream_ = s;
+  if (blocking_sync) {
+    cudaEvent_t e = nullptr;
+    const cudaError_t status = cudaEventCreateWithFlags(&e, cudaEventBlockingSync | cudaEventDisableTiming);
+    if (status != cudaSuccess) cudaStreamDestroy(s);  // the destructor does not run for a throwing constructor
+    check(status, "cudaEventCreateWithFlags(cudaEventBlockingSync)");
+    done_ = e;
+  }
 }
 Stream::~Stream() {
+  if (done_) cudaEventDestroy(static_cast<cudaEvent_t>(done_));
   if (stream_) cudaStreamDestroy(static_cast<cudaStream_t>(stream_));
 }
-void Stream::synchronize() const { check(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)), "cudaStreamSynchronize"); }
+void Stream::synchronize() const {
+  if (!done_) {
+    check(cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)), "cudaStreamSynchronize");
+    return;
+  }
+  check(cudaEventRecord(static_cast<cudaEvent_t>(done_), static_cast<cudaStream_t>(stream_)), "cudaEventRecord");
+  check(cudaEventSynchronize(static_cast<cudaEvent_t>(done_)), "cudaEventSynchronize");
+}
 
 void copy_to_device_async(void* dst, const void* src, size_t bytes, void* stream) {
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, static_cast<cudaStream_t>(stream)), "cudaMemcpyAsync H2D");

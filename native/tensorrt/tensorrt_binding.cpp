@@ -9,7 +9,7 @@
 //                    timingCacheSaved, warnings, seconds }>
 //   loadEngine(path, { dlaCore? }) -> Promise<TrtEngine>   TrtEngine: { tensors, path, dispose() }
 //   new TrtTracker(engine, config)   config: the NativeTrackerConfig fields plus
-//       names?: { template, search, score, size, offset }, cudaGraph?: boolean
+//       names?: { template, search, score, size, offset }, cudaGraph?: boolean, blockingSync?: boolean
 //     .init(frame, box)  (synchronous: one crop on the device)
 //     .track(frame) -> Promise<{ x, y, width, height, score, rawScore, peakX, peakY, lost, timings }>
 //     .dispose()
@@ -253,6 +253,7 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
     options.core = tracker_config(info[1], "TrtTracker");
     options.names = tensor_names(info[1].As<Napi::Object>());
     options.cuda_graph = info[1].As<Napi::Object>().Get("cudaGraph").ToBoolean().Value();
+    options.blocking_sync = info[1].As<Napi::Object>().Get("blockingSync").ToBoolean().Value();
     auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
     tracker_ = call_core(env, [&] { return std::make_shared<trt::GpuTracker>(engine, options); });
   }

@@ -97,7 +97,7 @@ struct TrackerImpl {
   cudaGraphExec_t graph = nullptr;
   bool warmed_up = false;
 
-  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : engine(std::move(e)), options(o), state(o.core) {}
+  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : engine(std::move(e)), options(o), stream(o.blocking_sync), state(o.core) {}
   ~TrackerImpl() {
     if (graph) cudaGraphExecDestroy(graph);
   }
@@ -192,6 +192,24 @@ struct TrackerImpl {
     for (int k = 0; k < 3; ++k) {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
       out_float[k].resize(outputs[k].count);
+    }
+    warm_up();
+  }
+
+  // The first enqueue pays for TensorRT's lazy initialisation and, with CUDA 12's lazy module
+  // loading (JetPack 6), for loading the kernels it launches: run it here, on zeroed inputs, so the
+  // first real frame does not (in real-time mode it would drop frames). The CUDA graph, when asked
+  // for, is captured here too.
+  void warm_up() {
+    const auto s = stream.get();
+    for (Binding* b : {&tmpl, &search})
+      cuda_check(cudaMemsetAsync(b->device.get(), 0, b->count * data_type_size(b->type), static_cast<cudaStream_t>(s)), "cudaMemsetAsync");
+    enqueue_network();
+    stream.synchronize();
+    warmed_up = true;
+    if (options.cuda_graph && capture_graph()) {
+      cuda_check(cudaGraphLaunch(graph, static_cast<cudaStream_t>(s)), "cudaGraphLaunch");  // its first launch uploads the graph
+      stream.synchronize();
     }
   }
 

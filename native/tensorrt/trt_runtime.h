@@ -50,6 +50,9 @@ struct GpuTrackerOptions {
   // the capture (begin, enqueueV3 during capture, an invalidated capture, instantiation) ends the
   // capture, discards the partial graph, clears the CUDA error and runs without a graph from then on.
   bool cuda_graph = false;
+  // Wait for each frame's GPU work on a cudaEventBlockingSync event (the host thread sleeps) instead
+  // of cudaStreamSynchronize's spin (cuda::Stream).
+  bool blocking_sync = false;
 };
 
 struct GpuTimings {

@@ -139,6 +139,8 @@ export interface TrtTrackerConfig extends NativeTrackerConfig {
   names?: { template?: string; search?: string; score?: string; size?: string; offset?: string };
   /** Capture the per-frame enqueue and output copies in a CUDA graph. */
   cudaGraph?: boolean;
+  /** Wait on a cudaEventBlockingSync event instead of spinning in cudaStreamSynchronize. */
+  blockingSync?: boolean;
 }
 
 export interface TrtTrackUpdate extends NativeUpdate {
