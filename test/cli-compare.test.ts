@@ -60,7 +60,7 @@ test('bad input is one line that names the fix', async (t) => {
     [['compare', '--model', models[0], '--model', models[1]], 1, /name at least one INPUT/],
     [['compare', '--model', models[0], '--model', models[1], 'no-such-video.mp4'], 1, /no-such-video\.mp4: no such file or folder/],
     [['compare', '--model', models[0], '--model', models[1], '--held-out', '1.5', 'x'], 1, /--held-out must be a share in \(0, 1\]/],
-    [['compare', '--model', models[0], '--model', models[1], '--box', '1,2,0,4', 'x'], 1, /--box takes X,Y,W,H/],
+    [['compare', '--model', models[0], '--model', models[1], '--box', '1,2,0,4', 'x'], 1, /--box must be x,y,w,h/],
     [['compare', '--model', models[0], '--model', models[1], '--bogus', 'x'], 2, /bogus/],
   ];
   for (const [args, code, message] of cases) {

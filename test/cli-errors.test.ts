@@ -5,27 +5,15 @@
  * `--frames -1` reported as a bad value rather than "ambiguous".
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cli } from './helpers/cli.js';
 import { repoRoot } from './helpers/data.js';
 
-const main = join(repoRoot, 'ts', 'cli', 'main.ts');
 const model = join(repoRoot, 'models', 'student-2.onnx');
 const checkpoint = join(repoRoot, 'models', 'student-2.safetensors');
 const missing = '/nonexistent-ct-edge-folder';
-
-export function cli(args: string[], cwd = repoRoot): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], { cwd, env: { ...process.env, CT_EDGE_DEBUG: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
 let dir = '';
 let notAVideo = '';

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { Engine } from '../deploy/engine.js';
 import { CtEdgeError } from '../contract/errors.js';
+import type { Box } from '../contract/types.js';
 import { optionsFromStrings, type ModelOptions } from '../contract/model-config.js';
 
 /** parseArgs option definitions for the model-option flags. */
@@ -110,6 +111,16 @@ export function parseIntFlag(text: string | undefined, flag: string, fallback: n
   const v = Number(text);
   if (!Number.isInteger(v) || v < min) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${flag} must be a whole number >= ${min}, got '${text}'`);
   return v;
+}
+
+/** Parses a --box X,Y,W,H value (pixels, positive width and height). */
+export function parseBoxFlag(text: string): Box {
+  const v = text.split(',').map((s) => Number(s.trim()));
+  const [x, y, width, height] = v;
+  if (v.length !== 4 || !v.every(Number.isFinite) || width <= 0 || height <= 0) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--box must be x,y,w,h in pixels with w,h > 0, got '${text}'`);
+  }
+  return { x, y, width, height };
 }
 
 export interface LoadedModel {

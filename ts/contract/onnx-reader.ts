@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import protobuf from 'protobufjs';
 import { CtEdgeError } from './errors.js';
+import { fileKindOf, wrongKindHint } from './file-kind.js';
 import { ModelProto } from './onnx-schema.js';
 
 export interface OnnxTensorInfo {
@@ -63,12 +64,13 @@ function tensorInfo(v: DecodedValueInfo): OnnxTensorInfo {
 }
 
 /** Decodes the whole model: inputs, outputs, opsets, op histogram and metadata. */
-export function parseOnnxModel(bytes: Uint8Array): OnnxModelInfo {
+export function parseOnnxModel(bytes: Uint8Array, source?: string): OnnxModelInfo {
   let model: Record<string, any>;
   try {
     model = ModelProto.decode(bytes) as unknown as Record<string, any>;
   } catch (error) {
-    throw new CtEdgeError('ERR_MODEL_INVALID', `not a readable ONNX model: ${(error as Error).message}`, { cause: error });
+    const hint = wrongKindHint(fileKindOf(bytes.subarray(0, 16)), 'onnx', source);
+    throw new CtEdgeError('ERR_MODEL_INVALID', hint ?? `not a readable ONNX model: ${(error as Error).message}`, { cause: error });
   }
   const graph = model.graph ?? {};
   const initializers = new Set<string>((graph.initializer ?? []).map((t: { name: string }) => t.name));
@@ -88,5 +90,5 @@ export function parseOnnxModel(bytes: Uint8Array): OnnxModelInfo {
 }
 
 export async function readOnnxModel(path: string): Promise<OnnxModelInfo> {
-  return parseOnnxModel(await readFile(path));
+  return parseOnnxModel(await readFile(path), path);
 }

@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { readOnnxMetadata } from '../contract/onnx-reader.js';
 import { CtEdgeError, native } from '../contract/errors.js';
+import { fileKindOf, wrongKindHint } from '../contract/file-kind.js';
 import { optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
 import type { Frame } from '../contract/types.js';
 import { InferenceThread, type LoadedModel, type RunTimes } from './inference-thread.js';
@@ -216,7 +217,8 @@ export class Engine {
       metadata = optionsFromMetadata(raw);
     } catch (error) {
       if (error instanceof CtEdgeError && error.code === 'ERR_INVALID_ARGUMENT') throw error;
-      throw new CtEdgeError('ERR_MODEL_INVALID', `${fullPath} is not a readable ONNX model (${(error as Error).message}). Is the file complete? Export or download it again.`, {
+      const hint = wrongKindHint(fileKindOf(bytes.subarray(0, 16)), 'onnx', path);
+      throw new CtEdgeError('ERR_MODEL_INVALID', hint ?? `${fullPath} is not a readable ONNX model (${(error as Error).message}). Is the file complete? Export or download it again.`, {
         cause: error,
       });
     }

@@ -295,7 +295,7 @@ export interface ImportedTracker {
  * checkpoint and every student made from it carry them.
  */
 export function importTrackerModel(bytes: Uint8Array, options: ModelOptions = {}, source = 'the model'): ImportedTracker {
-  const info = parseOnnxModel(bytes);
+  const info = parseOnnxModel(bytes, source);
   const resolved = resolveModelConfig(info, optionsFromMetadata(info.metadata), options);
   const decoded = ModelProto.decode(bytes) as unknown as { graph?: { node?: Node[]; initializer?: Tensor[]; input?: { name?: string }[] } };
   const g = new Graph(decoded.graph?.node ?? [], decoded.graph?.initializer ?? [], source, (decoded.graph?.input ?? []).map((i) => i.name ?? ''));

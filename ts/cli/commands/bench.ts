@@ -1,16 +1,19 @@
 /** `ct-edge bench`: per-frame latency, FPS, stage split and memory of one or more models. */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { openDataset, parseDatasetFormat } from '../../deploy/datasets/dataset.js';
 import { benchmark, movingSquareSource, type BenchResult, type FrameSource } from '../../deploy/eval/bench.js';
+import { proposeTargets } from '../../deploy/eval/targets.js';
 import { readImage } from '../../deploy/io/images.js';
+import { openSource } from '../../deploy/io/open.js';
 import { CtEdgeError } from '../../contract/errors.js';
-import type { Frame } from '../../contract/types.js';
+import type { Box, Frame } from '../../contract/types.js';
 import { markdownTable } from '../../deploy/eval/report.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
-import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
+import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag, parseBoxFlag } from '../model-options.js';
 
 const usage = `usage: ct-edge bench --model m.onnx [--model m2.onnx ...] [--sequence DIR] [options]
 
@@ -20,7 +23,10 @@ sequence (decoded into memory before timing) or are generated (a moving square).
 
 Options:
   --model PATH        model to time (repeatable); the first is the reference for "Speed-up"
-  --sequence DIR      real frames: a sequence folder (or the first sequence of a dataset folder)
+  --sequence PATH     real frames: a sequence folder (or the first sequence of a dataset folder),
+                      or a video file (tracking starts from --box, or the region that stands out
+                      most on its first frame)
+  --box X,Y,W,H       the target on a video's first frame
   --format F          layout of --sequence: otb (default), got10k, lasot or trackingnet
   --size WxH          size of generated frames when no --sequence is given (default 640x480)
   --frames N          timed frames per model (default 300); the source loops if shorter
@@ -47,6 +53,28 @@ async function sequenceSource(dir: string, format: string, needed: number): Prom
     description: `sequence ${sequence.name} (${count} of ${sequence.framePaths.length} frames, ${frames[0].width}x${frames[0].height})`,
     length: count,
     initBox: sequence.groundTruth[0]!,
+    frame: (i) => frames[i],
+  };
+}
+
+/** The first `needed` frames of a video file, decoded before timing, from `box` or a proposed target. */
+async function videoSource(path: string, needed: number, box: Box | undefined): Promise<FrameSource> {
+  const source = await openSource(path);
+  const frames: Frame[] = [];
+  try {
+    for await (const { frame } of source) {
+      frames.push(frame);
+      if (frames.length === needed) break;
+    }
+  } finally {
+    await source.close();
+  }
+  if (frames.length < 2) throw new CtEdgeError('ERR_SOURCE', `${path} has ${frames.length} decodable frame(s); bench needs at least 2`);
+  const initBox = box ?? proposeTargets(frames[0], 1)[0];
+  return {
+    description: `video ${basename(path)} (first ${frames.length} frames, ${frames[0].width}x${frames[0].height}, target ${[initBox.x, initBox.y, initBox.width, initBox.height].map(Math.round).join(',')})`,
+    length: frames.length,
+    initBox,
     frame: (i) => frames[i],
   };
 }
@@ -87,6 +115,7 @@ export const command: CliCommand = {
       options: {
         model: { type: 'string', multiple: true },
         sequence: { type: 'string' },
+        box: { type: 'string' },
         format: { type: 'string', default: 'otb' },
         size: { type: 'string', default: '640x480' },
         frames: { type: 'string' },
@@ -104,7 +133,11 @@ export const command: CliCommand = {
     const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;
     const { width, height } = parseSize(values.size);
     // +1: the first frame of each pass initialises the trackers.
-    const source = values.sequence ? await sequenceSource(values.sequence, values.format, frames + warmup + 1) : movingSquareSource(width, height);
+    const box = values.box === undefined ? undefined : parseBoxFlag(values.box);
+    const isFile = values.sequence !== undefined && (await stat(values.sequence).catch(() => undefined))?.isFile();
+    if (box && !isFile) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--box applies to a video given with --sequence; sequence folders start from their first ground-truth box');
+    const needed = frames + warmup + 1;
+    const source = isFile ? await videoSource(values.sequence!, needed, box) : values.sequence ? await sequenceSource(values.sequence, values.format, needed) : movingSquareSource(width, height);
     const models = await loadModels(values.model ?? [], values, threads);
     const bar = new cliProgress.SingleBar({ format: 'bench [{bar}] {value}/{total} frames | ETA {eta_formatted}', clearOnComplete: true }, cliProgress.Presets.shades_classic);
     bar.start(frames, 0);

@@ -3,7 +3,7 @@ import { stat, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../../contract/errors.js';
-import type { Box, Frame } from '../../contract/types.js';
+import type { Frame } from '../../contract/types.js';
 import { DATASET_FORMATS, openDataset } from '../../deploy/datasets/dataset.js';
 import { compareModels, compareTable, HELD_OUT_SHARE, type CompareClip } from '../../deploy/eval/compare.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
@@ -11,7 +11,7 @@ import { readImage } from '../../deploy/io/images.js';
 import { openSource } from '../../deploy/io/open.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
-import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
+import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag, parseBoxFlag } from '../model-options.js';
 
 const usage = `usage: ct-edge compare --model REFERENCE.onnx --model STUDENT.onnx [--model ...] INPUT... [options]
 
@@ -71,14 +71,6 @@ async function heldOutFrames(input: string, share: number): Promise<Frame[]> {
   return tail;
 }
 
-function parseBox(text: string): Box {
-  const v = text.split(',').map(Number);
-  if (v.length !== 4 || !v.every(Number.isFinite) || v[2] <= 0 || v[3] <= 0) {
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--box takes X,Y,W,H in pixels with a positive width and height, got '${text}'`);
-  }
-  return { x: v[0], y: v[1], width: v[2], height: v[3] };
-}
-
 export const command: CliCommand = {
   usage,
   async run(argv) {
@@ -100,7 +92,7 @@ export const command: CliCommand = {
     if (positionals.length === 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name at least one INPUT: a video file, an image folder or a folder of labelled sequences');
     const share = Number(values['held-out']);
     if (!(share > 0 && share <= 1)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--held-out must be a share in (0, 1], got '${values['held-out']}'`);
-    const box = values.box === undefined ? undefined : parseBox(values.box);
+    const box = values.box === undefined ? undefined : parseBoxFlag(values.box);
     const targets = parseIntFlag(values.targets, 'targets', 2);
     const threads = parseIntFlag(values.threads, 'threads', 1);
     if (values.json) checkOutputFile(values.json, '--json');

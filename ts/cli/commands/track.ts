@@ -18,7 +18,7 @@ import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { onStopSignal, signalExitCode, type StopSignal } from '../signals.js';
-import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag } from '../model-options.js';
+import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag, parseBoxFlag } from '../model-options.js';
 
 const usage = `usage: ct-edge track <video|folder|/dev/videoN|gst:PIPELINE> --model m.onnx|m.engine [--box x,y,w,h] [options]
 
@@ -53,15 +53,6 @@ ${MODEL_OPTIONS_USAGE}
 Example (VitTrack on a video):
   ct-edge track bag.avi --model vitTracker.onnx --box 292,128,146,132 --out bag-tracked.mp4 \\
     --outputs score=output1,size=output2,offset=output3 --channel-order bgr --box-mapping opencv`;
-
-function parseBox(text: string): Box {
-  const v = text.split(',').map((s) => Number(s.trim()));
-  const [x, y, width, height] = v;
-  if (v.length !== 4 || !v.every(Number.isFinite) || width <= 0 || height <= 0) {
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--box must be x,y,w,h in pixels with w,h > 0, got '${text}'`);
-  }
-  return { x, y, width, height };
-}
 
 /** An OTB sequence folder's ground truth, when the input is one. */
 async function otbGroundTruth(input: string): Promise<(Box | null)[] | undefined> {
@@ -148,7 +139,7 @@ export const command: CliCommand = {
     const frameLimit = values.frames === undefined ? undefined : parseIntFlag(values.frames, 'frames', 0);
     const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;
     const groundTruth = await otbGroundTruth(input);
-    const initBox = values.box ? parseBox(values.box) : groundTruth?.[0];
+    const initBox = values.box ? parseBoxFlag(values.box) : groundTruth?.[0];
     if (!initBox) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --box x,y,w,h: where the target is in the first frame');
 
     // First Ctrl-C or SIGTERM: stop the source and finish the outputs (the annotated video stays

@@ -83,7 +83,15 @@ export function parseDatasetFormat(text: string): DatasetFormat {
  */
 export async function openDataset(root: string, format: DatasetFormat, names?: readonly string[]): Promise<Dataset> {
   const dir = resolve(root);
-  if (!(await isDirectory(dir))) throw new CtEdgeError('ERR_DATASET', `dataset folder not found: ${dir}`);
+  if (!(await isDirectory(dir))) {
+    if (await isFile(dir)) {
+      throw new CtEdgeError(
+        'ERR_DATASET',
+        `${root} is a file, not a dataset folder of labelled sequences; to judge models on an unlabeled video use \`ct-edge compare --model A --model B ${root}\` (agreement with the first model), to time them \`ct-edge bench --sequence ${root}\``,
+      );
+    }
+    throw new CtEdgeError('ERR_DATASET', `dataset folder not found: ${dir}`);
+  }
   let entries =
     format === 'otb'
       ? await flatEntries(dir, 'groundtruth_rect.txt', readOtbSequence)

@@ -5,6 +5,7 @@
  * little-endian tensor bytes. ct-edge reads F32, F16 and BF16 (as float32) and writes F32 or F16.
  */
 import { readFile } from 'node:fs/promises';
+import { fileKindOf, wrongKindHint } from '../../contract/file-kind.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { WeightMap, WeightTensor } from '../model/params.js';
 import { writeFileAtomic } from './atomic.js';
@@ -92,7 +93,8 @@ function decodeTensor(name: string, entry: HeaderEntry, bytes: Uint8Array, sourc
 /** Parses a safetensors file's bytes; `source` names it in errors. */
 export function parseSafetensors(file: Uint8Array, source: string): Safetensors {
   const bad = (what: string): never => {
-    throw new CtEdgeError('ERR_CHECKPOINT', `${source} is not a readable safetensors file: ${what}`);
+    const hint = wrongKindHint(fileKindOf(file.subarray(0, 16)), 'safetensors', source);
+    throw new CtEdgeError('ERR_CHECKPOINT', hint ?? `${source} is not a readable safetensors file: ${what}`);
   };
   if (file.byteLength < 8) bad('shorter than its 8-byte header length');
   const headerLength = Number(new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true));
