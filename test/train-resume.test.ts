@@ -7,7 +7,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
@@ -107,19 +107,48 @@ test('compress --resume refuses another teacher of the same shape, and names it'
   await rm(dir, { recursive: true });
 });
 
-test('--resume refuses a checkpoint of a different run, and a missing one', async (t) => {
+test('--resume refuses a checkpoint of a different run, and a missing one; a larger --steps extends a run', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'ct-resume-'));
   const out = join(dir, 'a.safetensors');
-  t.is((await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out])).code, 0);
-  const other = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '3', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, '--resume']);
+  const args = (...more: string[]) => ['train', '--preset', 'tiny', '--depth', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, ...more];
+  t.is((await cli(args('--steps', '2'))).code, 0);
+  const other = await cli(args('--steps', '2', '--lr', '1e-3', '--resume'));
   t.is(other.code, 1);
-  t.regex(other.stderr, /run with other options \(steps: 2 in the checkpoint, 3 now\).*\[ERR_CHECKPOINT\]/s, 'names the option that differs');
-  const otherWorkers = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '2', '--batch', '2', '--checkpoint-every', '1', '--clip-size', '96x96', '-o', out, '--resume', '--workers', '2']);
+  t.regex(other.stderr, /run with other options \(learningRate: 0\.0005 in the checkpoint, 0\.001 now\).*\[ERR_CHECKPOINT\]/s, 'names the option that differs');
+  const otherWorkers = await cli(args('--steps', '2', '--resume', '--workers', '2'));
   t.is(otherWorkers.code, 1, 'the worker count is part of the run');
   t.regex(otherWorkers.stderr, /run with other options \(objective\..*workers.*\[ERR_CHECKPOINT\]/s);
+  const shorter = await cli(args('--steps', '1', '--resume'));
+  t.is(shorter.code, 1);
+  t.regex(shorter.stderr, /holds step 2; a resumed run with other --steps must go beyond it \(--steps 3 or more\)/);
+  const extended = await cli(args('--steps', '3', '--resume'));
+  t.is(extended.code, 0, extended.stderr);
+  t.regex(extended.stderr, /resuming from step 2 of 3/);
+  const log = (await readFile(out.replace('.safetensors', '.log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number });
+  t.deepEqual(log.map((e) => e.step), [1, 2, 3], 'the extended run continues the log');
   const missing = await cli([...baseArgs(join(dir, 'none.safetensors')), '--resume']);
   t.is(missing.code, 1);
   t.regex(missing.stderr, /nothing to resume/);
+  await rm(dir, { recursive: true });
+});
+
+test('a rerun without --resume never overwrites an earlier run: it names --resume and --force', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-rerun-'));
+  const out = join(dir, 'a.safetensors');
+  const args = ['train', '--preset', 'tiny', '--depth', '2', '--steps', '1', '--batch', '2', '--clip-size', '96x96', '-o', out];
+  t.is((await cli(args)).code, 0);
+  const before = await readFile(out);
+  const refused = await cli(args);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /-o .*a\.safetensors exists; continue that run with --resume \(a larger --steps extends it\), or add --force to overwrite it, or choose another path \[ERR_OUTPUT\]/);
+  t.deepEqual(await readFile(out), before, 'the earlier output is untouched');
+  await rm(out);
+  const stopped = await cli(args);
+  t.is(stopped.code, 1, 'a checkpoint without its output: a stopped run');
+  t.regex(stopped.stderr, /the checkpoint .*a\.resume\.safetensors exists; an earlier run of .*a\.safetensors stopped there: continue it with --resume/);
+  const forced = await cli([...args, '--force', '--seed', '2']);
+  t.is(forced.code, 0, forced.stderr);
+  t.notDeepEqual(await readFile(out), before, '--force starts over');
   await rm(dir, { recursive: true });
 });
 

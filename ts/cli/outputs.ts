@@ -47,3 +47,9 @@ export function checkOutputFolder(path: string | undefined, flag: string): void 
   while (!statOf(folder) && dirname(folder) !== folder) folder = dirname(folder);
   writableFolder(folder, flag, path);
 }
+
+/** A file the command would replace: refused unless `force`, so that no earlier result is lost by accident. */
+export function refuseExisting(path: string | undefined, flag: string, force: boolean, otherwise = ''): void {
+  if (path === undefined || force || !statOf(resolve(path))?.isFile()) return;
+  throw new CtEdgeError('ERR_OUTPUT', `${flag} ${path} exists; ${otherwise}add --force to overwrite it, or choose another path`);
+}

@@ -5,7 +5,8 @@ import type { ClipDifficulty } from '../train/data/generator.js';
 import type { LogEntry } from '../train/loop.js';
 import type { DataSourceSpec, TrainingDataOptions } from '../train/data-source.js';
 import { parseDataSource } from '../train/data/data-spec.js';
-import { RUN_DEFAULTS, type RunOptions } from '../train/train-tracker.js';
+import { RUN_DEFAULTS, runFiles, type RunOptions } from '../train/train-tracker.js';
+import { checkOutputFile, refuseExisting } from './outputs.js';
 
 export const TRAINING_FLAGS = {
   steps: { type: 'string' },
@@ -25,6 +26,7 @@ export const TRAINING_FLAGS = {
   data: { type: 'string', multiple: true },
   workers: { type: 'string' },
   resume: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
   output: { type: 'string', short: 'o' },
 } as const;
 
@@ -58,8 +60,10 @@ export const TRAINING_USAGE = `Training options:
   --workers N             split each batch over N worker threads (data parallel). Default: one
                           per core, at least 2 pairs each, on the wasm and cpu backends (they
                           compute on one core); 1 on tfjs-node, which uses every core itself
-  --resume                continue a killed run from its last checkpoint (same options, same
-                          --workers)
+  --resume                continue a stopped run from its last checkpoint (same options, same
+                          --workers); with a larger --steps, extend a run (its learning-rate and
+                          replacement schedules are recomputed over the new total)
+  --force                 start over, overwriting an earlier run's output and checkpoint
   -o, --output FILE       the trained network (safetensors); beside it FILE minus .safetensors
                           plus .resume.safetensors (checkpoint), .log.jsonl and .curves.png`;
 
@@ -93,11 +97,20 @@ export function parseClipMix(text: string | undefined): Partial<Record<ClipDiffi
   return mix;
 }
 
-/** The run options that train and compress share, from their flags. */
+/**
+ * The run options that train and compress share, from their flags. The output must be writable, and
+ * an earlier run's output or checkpoint is continued (--resume) or replaced (--force), never lost silently.
+ */
 export function trainingSetup(values: Record<string, unknown>, run: 'train' | 'compress'): RunOptions {
   const str = (k: string) => values[k] as string | undefined;
   const output = str('output');
   if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the output file with -o FILE.safetensors');
+  checkOutputFile(output, '-o'); // before the run: its checkpoints, log and curves go beside it
+  if (values.resume !== true) {
+    const { checkpointPath } = runFiles(output);
+    refuseExisting(output, '-o', values.force === true, 'continue that run with --resume (a larger --steps extends it), or ');
+    refuseExisting(checkpointPath, 'the checkpoint', values.force === true, `an earlier run of ${output} stopped there: continue it with --resume, or `);
+  }
   if (str('steps') === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of optimisation steps with --steps N');
   const { clip } = RUN_DEFAULTS;
   const [w, h] = (str('clip-size') ?? `${clip.width}x${clip.height}`).split('x').map(Number);

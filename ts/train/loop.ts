@@ -180,14 +180,36 @@ async function saveCheckpoint(path: string, step: number, run: string, objective
   await writeSafetensors(path, tensors, { metadata: { [META_STEP]: String(step), [META_RUN]: run, ...(inputs && { [RESUME_CHECKPOINT.inputs]: JSON.stringify(inputs) }) } });
 }
 
-async function loadCheckpoint(path: string, run: string, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>, inputs: Record<string, string> | undefined): Promise<number> {
+/**
+ * Whether `stored` and `current` describe the same run but for its length (--steps, and the warm-up
+ * that defaults to a share of it): a longer run continues the shorter one (see `trainLoop`).
+ */
+function onlyLengthDiffers(stored: string, current: string): boolean {
+  const strip = (text: string) => {
+    try {
+      const { steps: _steps, warmupSteps: _warmup, ...rest } = JSON.parse(text) as Record<string, unknown>;
+      return JSON.stringify(rest);
+    } catch {
+      return undefined;
+    }
+  };
+  const a = strip(stored);
+  return a !== undefined && a === strip(current);
+}
+
+async function loadCheckpoint(path: string, run: string, steps: number, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>, inputs: Record<string, string> | undefined): Promise<number> {
   const { tensors, metadata } = await readSafetensors(path);
-  if (metadata[META_RUN] !== run) {
+  const step = Number(metadata[META_STEP]);
+  const storedRun = metadata[META_RUN] ?? '';
+  if (storedRun !== run && !onlyLengthDiffers(storedRun, run)) {
     throw new CtEdgeError(
       'ERR_CHECKPOINT',
-      `${path} was written by a run with other options (${describeDifferences(metadata[META_RUN] ?? '', run)}); ` +
+      `${path} was written by a run with other options (${describeDifferences(storedRun, run)}); ` +
         'resume with the same options, or delete it to start over',
     );
+  }
+  if (storedRun !== run && !(steps > step)) {
+    throw new CtEdgeError('ERR_CHECKPOINT', `${path} holds step ${step}; a resumed run with other --steps must go beyond it (--steps ${step + 1} or more), or resume with the run's own --steps`);
   }
   // Checkpoints from before input hashes were kept have none, and resume as before.
   const stored = metadata[RESUME_CHECKPOINT.inputs] === undefined ? undefined : (JSON.parse(metadata[RESUME_CHECKPOINT.inputs]) as Record<string, string>);
@@ -209,7 +231,6 @@ async function loadCheckpoint(path: string, run: string, objective: Objective | 
   }
   const moments: Record<string, tf.Tensor> = {};
   for (const [name, t] of tensors) if (name.startsWith(OPTIM)) moments[name.slice(OPTIM.length)] = tf.tensor(t.data, t.shape);
-  const step = Number(metadata[META_STEP]);
   optimizer.loadState(step, moments);
   for (const t of Object.values(moments)) t.dispose();
   return step;
@@ -271,7 +292,7 @@ export async function trainLoop(objective: Objective | GradientObjective, o: Loo
   const run = runDescription(objective, o);
   let start = 0;
   if (o.resume && existsSync(o.checkpointPath)) {
-    start = await loadCheckpoint(o.checkpointPath, run, objective, optimizer, ema, o.inputs);
+    start = await loadCheckpoint(o.checkpointPath, run, o.steps, objective, optimizer, ema, o.inputs);
   } else if (o.resume) {
     throw new CtEdgeError('ERR_CHECKPOINT', `nothing to resume: ${o.checkpointPath} does not exist`);
   } else {

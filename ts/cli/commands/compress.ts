@@ -4,7 +4,6 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { DEFAULT_SCHEDULE, type ReplacementSchedule } from '../../train/compress.js';
 import { compressTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
-import { checkOutputFile } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
 import { stoppedRun, trainingProgressBar } from '../training-progress.js';
@@ -66,7 +65,6 @@ export const command: CliCommand = {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--attention must be joint or asymmetric, got '${values.attention}'`);
     }
     const setup = trainingSetup(values, 'compress');
-    checkOutputFile(setup.output, '-o'); // before the run: its checkpoints, log and curves go beside it
     const sources = await dataSources(values.data, undefined);
     if (sources) setup.data.sources = sources;
     const rate = (text: string, flag: string) => {

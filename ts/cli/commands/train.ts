@@ -4,7 +4,6 @@ import { CtEdgeError } from '../../contract/errors.js';
 import { netConfig, PRESETS, type PresetName } from '../../train/model/config.js';
 import { trainTracker } from '../../train/train-tracker.js';
 import type { CliCommand } from '../command.js';
-import { checkOutputFile } from '../outputs.js';
 import { parseIntFlag } from '../model-options.js';
 import { dataSources, lastLossSummary, TRAINING_FLAGS, TRAINING_USAGE, trainingSetup } from '../training-options.js';
 import { stoppedRun, trainingProgressBar } from '../training-progress.js';
@@ -34,7 +33,6 @@ export const command: CliCommand = {
       strict: true,
     });
     const setup = trainingSetup(values, 'train');
-    checkOutputFile(setup.output, '-o'); // before the run: its checkpoints, log and curves go beside it
     const sources = await dataSources(values.data, 'ct-edge train');
     if (sources) setup.data.sources = sources;
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
