@@ -9,11 +9,14 @@ import { makeMovingSquareVideo } from './helpers/video.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { command as frameCommand } from '../ts/cli/commands/frame.js';
 import { command } from '../ts/cli/commands/track.js';
+import { readImage } from '../ts/deploy/io/images.js';
+import { runCommand } from './helpers/cli.js';
 import { ffprobePath } from '../ts/deploy/io/ffmpeg.js';
 import { iou } from '../ts/deploy/eval/metrics.js';
 import { CtEdgeError, type ErrorCode } from '../ts/index.js';
-import { hasSharedData, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
+import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
 
 const real = hasSharedData ? test.serial : test.serial.skip;
 const suffix = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
@@ -87,4 +90,38 @@ test.serial('bad inputs are rejected before any model is loaded', async (t) => {
   await t.throwsAsync(track([video, ...model]), code('ERR_INVALID_ARGUMENT', /--box/));
   await t.throwsAsync(track([video, ...model, '--box', '1,1,0,5']), code('ERR_INVALID_ARGUMENT', /--box must be/));
   await t.throwsAsync(track([video, '--box', '1,1,5,5']), code('ERR_INVALID_ARGUMENT', /--model/));
+});
+
+test.serial('--from starts at a later frame; -o writes the annotated video in the container its extension names (AVI: MPEG-4 Part 2); the summary spells out what it counts', async (t) => {
+  const [jsonl, avi] = ['from.jsonl', 'from.avi'].map((f) => join(dir, f));
+  const student = ['--model', join(repoRoot, 'models', 'student-2.onnx'), '--threads', '1'];
+  const { exitCode, stdout } = await track([video, ...student, '--from', '10', '--box', '32,34,24,24', '--jsonl', jsonl, '-o', avi]);
+  t.is(exitCode, 0);
+  const frames = (await readFile(jsonl, 'utf8')).trim().split('\n').map((l) => (JSON.parse(l) as { frame: number }).frame);
+  t.deepEqual(frames, Array.from({ length: 40 }, (_, i) => 10 + i), 'from frame 10 to the end, by the source index');
+  t.regex(stdout, /tracked 40 frames in [\d.]+ s \([\d.]+ fps overall; tracker [\d.]+ ms a frame, [\d.]+ fps without decoding and encoding\), target reported lost in \d+ of 39 frames/);
+  t.is((await readFile(avi)).subarray(8, 12).toString('latin1'), 'AVI ');
+  const probe = execFileSync(ffprobePath(), ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,nb_read_frames', '-of', 'csv=p=0', avi], { encoding: 'utf8' });
+  t.is(probe.trim(), 'mpeg4,40');
+});
+
+test.serial('ct-edge frame writes one frame with a pixel grid (and a box to check); a frame past the end or an image type it cannot write is an error', async (t) => {
+  const png = join(dir, 'frame.png');
+  const out = await runCommand(frameCommand, [video, '--at', '49', '--box', '20,30,24,24', '-o', png]);
+  t.is(out.code, 0);
+  t.regex(out.stdout, /wrote .*frame\.png: frame 49 of .*square\.mp4, 160x120, grid every 50 px, with the box/);
+  const image = await readImage(png);
+  t.is(`${image.width}x${image.height}`, '160x120');
+  const pixels = image.data as Uint8Array;
+  const at = (x: number, y: number) => [...pixels.subarray(3 * (y * 160 + x), 3 * (y * 160 + x) + 3)];
+  t.deepEqual(at(50, 110), [255, 220, 0], 'a grid line at x = 50');
+  t.deepEqual(at(20, 40), [40, 220, 60], 'the box outline');
+  await t.throwsAsync(runCommand(frameCommand, [video, '--at', '50', '-o', png]), code('ERR_SOURCE', /has 50 frame\(s\); --at takes 0 to 49/));
+  await t.throwsAsync(runCommand(frameCommand, [video, '-o', join(dir, 'frame.gif')]), code('ERR_OUTPUT', /write a \.png or \.jpg/));
+});
+
+test.serial('an annotated video of an unknown type, and --from with --realtime, are refused before any model is loaded', async (t) => {
+  const model = ['--model', join(dir, 'never-loaded.onnx'), '--box', '1,1,5,5'];
+  await t.throwsAsync(track([video, ...model, '--out', join(dir, 'x.webm')]), code('ERR_OUTPUT', /cannot write a '\.webm' video; name it \.mp4, \.m4v, \.mov, \.mkv, \.avi/));
+  await t.throwsAsync(track([video, ...model, '--from', '3', '--realtime']), code('ERR_INVALID_ARGUMENT', /--from skips frames of a file/));
 });

@@ -1,9 +1,14 @@
 /** Bad flags to train, compress and generate are CtEdgeErrors that say what to pass, before any work starts. */
 import test from 'ava';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { command as compress } from '../ts/cli/commands/compress.js';
 import { command as generate } from '../ts/cli/commands/generate.js';
 import { command as train } from '../ts/cli/commands/train.js';
 import { CtEdgeError } from '../ts/index.js';
+import { repoRoot } from './helpers/data.js';
 
 const bad = (message: RegExp) => ({ instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message });
 
@@ -32,3 +37,16 @@ for (const [what, run, message] of cases) {
     await t.throwsAsync(run(), bad(message));
   });
 }
+
+test('a student that cannot come from the teacher is refused before the teacher labels any footage', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-early-'));
+  const out = join(dir, 's.safetensors');
+  const teacher = join(repoRoot, 'models', 'teacher.safetensors');
+  const args = ['--teacher', teacher, '--steps', '5', '--data', join(repoRoot, 'models', 'tree.avi'), '-o', out];
+  const started = performance.now();
+  await t.throwsAsync(compress.run(['--blocks', '50', ...args]), bad(/a student of 50 blocks cannot come from a \d+-block teacher/));
+  await t.throwsAsync(compress.run(['--blocks', '2', '--dim', '4096', ...args]), bad(/wider than its teacher/));
+  t.false(existsSync(join(dir, 's.pseudo')), 'no footage was labelled');
+  t.true(performance.now() - started < 60_000);
+  await rm(dir, { recursive: true });
+});

@@ -84,9 +84,12 @@ test('the target rule picks what stands out: a textured square on a flat backgro
 test.serial('the teacher tracks footage into pseudo-labelled tracks, never past the held-out tail; nothing held is an error', async (t) => {
   const engine = await Engine.load(join(repoRoot, 'models', 'teacher.onnx'), { threads: 1 });
   try {
-    const file = await pseudoLabel([join(dir, 'footage')], engine, join(dir, 'tracks'), { every: 10, span: 20, minScore: 0.2 });
+    const progress: [number, number, number][] = [];
+    const file = await pseudoLabel([join(dir, 'footage')], engine, join(dir, 'tracks'), { every: 10, span: 20, minScore: 0.2, onProgress: (_, done, total, kept) => progress.push([done, total, kept]) });
     const tracks = await readTracks(file);
     t.true(tracks.length > 0);
+    t.deepEqual(progress.map(([done]) => done), [10, 20, 32], 'progress after every start, up to the training frames');
+    t.is(progress.at(-1)![2], tracks.length, 'with the targets kept so far');
     const held = (JSON.parse(await readFile(file, 'utf8')) as { videos: { trainFrames: number }[] }).videos[0].trainFrames;
     t.is(held, 32); // 80% of 40
     for (const track of tracks) {
@@ -178,7 +181,7 @@ test.serial('ct-edge compress trains on stills alone, and reuses their tracks on
   t.is(first.code, 0, first.stdout);
   const tracks = join(dir, 'stills-student.pseudo', 'source-0', 'tracks.json');
   const made = (await stat(tracks)).mtimeMs;
-  const second = await runCommand(compress, args);
+  const second = await runCommand(compress, [...args, '--force']);
   t.is(second.code, 0, second.stdout);
   t.is((await stat(tracks)).mtimeMs, made, 'the stills were labelled again');
 });
@@ -191,7 +194,7 @@ test('ct-edge train refuses unlabeled footage and stills before any work, naming
 test('ct-edge calibrate measures on --data labelled folders and refuses footage', async (t) => {
   const { command: calibrate } = await import('../ts/cli/commands/calibrate.js');
   const out = join(dir, 'calibrated.safetensors');
-  await t.throwsAsync(runCommand(calibrate, [join(repoRoot, 'models', 'teacher.safetensors'), '--data', join(dir, 'footage'), '-o', out]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /ct-edge calibrate needs labelled data/ });
+  await t.throwsAsync(runCommand(calibrate, [join(repoRoot, 'models', 'teacher.safetensors'), '--data', join(dir, 'footage'), '-o', out]), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /^calibrate needs labelled data.*needs no calibration/ });
   const { code, stdout } = await runCommand(calibrate, [join(repoRoot, 'models', 'teacher.safetensors'), '--data', join(dir, 'labelled'), '--pairs', '16', '-o', out]);
   t.is(code, 0);
   t.regex(stdout, /wrote .*calibrated\.safetensors: on \d+ of 16 pairs/);

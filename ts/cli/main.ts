@@ -13,6 +13,7 @@ import { installSignalHandlers } from './signals.js';
  */
 const commands: { name: string; summary: string; training?: true; load: () => Promise<{ command: CliCommand }> }[] = [
   { name: 'demo', summary: 'VitTrack beside the students compressed from it, on held-out footage (onnxruntime)', load: () => import('./commands/demo.js') },
+  { name: 'frame', summary: 'one frame of a video with a pixel grid, to read a --box off it', load: () => import('./commands/frame.js') },
   { name: 'track', summary: 'track a target through a video, camera, GStreamer pipeline or image folder', load: () => import('./commands/track.js') },
   { name: 'train', summary: 'train a tracker (teacher) on generated clips', training: true, load: () => import('./commands/train.js') },
   { name: 'compress', summary: 'compress a teacher into an N-block student (CompressTracker)', training: true, load: () => import('./commands/compress.js') },

@@ -15,7 +15,7 @@ import { basename, extname } from 'node:path';
 import { Engine } from '../deploy/engine.js';
 import { CtEdgeError } from '../contract/errors.js';
 import type { Box } from '../contract/types.js';
-import { optionsFromStrings, type ModelOptions } from '../contract/model-config.js';
+import { optionsFromStrings, OSTRACK_DEFAULTS, TENSOR_NAMES, type ModelOptions } from '../contract/model-config.js';
 
 /** parseArgs option definitions for the model-option flags. */
 export const MODEL_OPTION_FLAGS = {
@@ -30,14 +30,20 @@ export const MODEL_OPTION_FLAGS = {
   'lost-threshold': { type: 'string' },
 } as const;
 
-export const MODEL_OPTIONS_USAGE = `Model options (for every --model; a model's sidecar <model>.json sets them per model, flags win):
-  --outputs score=NAME,size=NAME,offset=NAME   output tensor names (VitTrack: output1,output2,output3)
-  --inputs template=NAME,search=NAME           input tensor names
-  --channel-order rgb|bgr                      channel order the model was trained on (VitTrack: bgr)
-  --box-mapping ostrack|opencv                 how boxes go back to the frame (VitTrack: opencv)
-  --mean R,G,B  --std R,G,B                    normalisation after /255
+export const MODEL_OPTIONS_USAGE = `Model options (for every --model; a model's sidecar <model>.json sets them per model, flags win;
+models exported by ct-edge carry them all in their metadata). Defaults where nothing says otherwise:
+  --outputs score=NAME,size=NAME,offset=NAME   output tensor names (default ${Object.values(TENSOR_NAMES.outputs).join(',')};
+                                               VitTrack: output1,output2,output3)
+  --inputs template=NAME,search=NAME           input tensor names (default ${Object.values(TENSOR_NAMES.inputs).join(',')})
+  --channel-order rgb|bgr                      channel order the model was trained on (default
+                                               ${OSTRACK_DEFAULTS.channelOrder}; VitTrack: bgr)
+  --box-mapping ostrack|opencv                 how boxes go back to the frame (default
+                                               ${OSTRACK_DEFAULTS.boxMapping}; VitTrack: opencv)
+  --mean R,G,B  --std R,G,B                    normalisation after /255 (default ImageNet's,
+                                               ${OSTRACK_DEFAULTS.mean.join(',')} and ${OSTRACK_DEFAULTS.std.join(',')})
   --template-size N  --search-size N           crop sizes when the model's shapes do not say
-  --lost-threshold X                           windowed peak score below which the target is lost`;
+  --lost-threshold X                           windowed peak score below which the target is lost
+                                               (default ${OSTRACK_DEFAULTS.lostThreshold})`;
 
 const FLAG_TO_OPTION: Record<keyof typeof MODEL_OPTION_FLAGS, keyof ModelOptions> = {
   inputs: 'inputs',

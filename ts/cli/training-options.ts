@@ -170,14 +170,14 @@ export function lastLossSummary(log: readonly LogEntry[]): string {
   return `mean loss of the last ${last.length} steps ${mean.toFixed(4)}`;
 }
 
-/** The --data sources (none: generated clips); `labelledOnly` refuses unlabeled footage. */
+/** The --data sources (none: generated clips); `labelledOnly` (the command's name) refuses unlabeled footage. */
 export async function dataSources(texts: readonly string[] | undefined, labelledOnly: string | undefined): Promise<DataSourceSpec[] | undefined> {
   if (!texts?.length) return undefined;
   const sources = await Promise.all(texts.map(parseDataSource));
   const footage = sources.find((s) => s.kind === 'footage');
   if (footage && labelledOnly) {
     const what = footage.stills ? `still images (${footage.inputs.length}, ${footage.inputs[0]} first)` : `footage (${footage.inputs.join(', ')})`;
-    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${labelledOnly} needs labelled data; unlabeled ${what} trains students through a teacher: ct-edge compress --data ...`);
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${labelledOnly} needs labelled data; unlabeled ${what} trains students through a teacher: ct-edge compress --data ...${labelledOnly === 'calibrate' ? " (a student compressed on unlabeled data needs no calibration: it learnt the teacher's boxes, not labels)" : ''}`);
   }
   return sources;
 }

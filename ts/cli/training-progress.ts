@@ -12,16 +12,18 @@ import { onStopSignal, signalExitCode, stopSignalReceived } from './signals.js';
 export function trainingProgressBar(label: string): { onProgress: (p: TrainProgress) => void; stopRequested: () => boolean; stop: () => void } {
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} {bar} {value}/{total} | loss {loss} | {msPerStep} ms/step | ETA {eta_formatted}`,
+      format: `${label} {bar} {value}/{total} | loss {loss} | {msPerStep} ms/step | ETA {remaining}`,
       noTTYOutput: true,
       notTTYSchedule: 10_000,
-      etaBuffer: 50,
       stream: process.stderr,
     },
     cliProgress.Presets.shades_classic,
   );
   let started = false;
   let stopping = false;
+  // The ETA comes from the steps this process ran (a resumed run's first step says nothing of the
+  // ones before), and shows '-' until a few steps are timed.
+  const recent: number[] = [];
   const removeStopHandler = onStopSignal(() => {
     stopping = true;
     console.error(`\nct-edge ${label}: stopping after this step (a resume checkpoint follows); a second Ctrl-C stops at once`);
@@ -30,10 +32,13 @@ export function trainingProgressBar(label: string): { onProgress: (p: TrainProgr
     onProgress({ step, steps, entry }) {
       if (!started) {
         if (step > 0) console.error(`ct-edge ${label}: resuming from step ${step} of ${steps}`);
-        bar.start(steps, step, { loss: '-', msPerStep: '-' });
+        bar.start(steps, step, { loss: '-', msPerStep: '-', remaining: '-' });
         started = true;
       } else {
-        bar.update(step, { loss: entry?.losses.total.toFixed(4) ?? '-', msPerStep: entry?.ms.toFixed(0) ?? '-' });
+        if (entry) recent.push(entry.ms);
+        if (recent.length > 50) recent.shift();
+        const remaining = recent.length < 3 ? '-' : formatDuration(((steps - step) * recent.reduce((a, b) => a + b, 0)) / recent.length / 1000);
+        bar.update(step, { loss: entry?.losses.total.toFixed(4) ?? '-', msPerStep: entry?.ms.toFixed(0) ?? '-', remaining });
       }
     },
     stopRequested: () => stopping,
@@ -42,6 +47,14 @@ export function trainingProgressBar(label: string): { onProgress: (p: TrainProgr
       removeStopHandler();
     },
   };
+}
+
+/** 95 s -> '1m35s', 7300 s -> '2h02m'. */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
 /** The exit code of a run the loop stopped on a signal (its message printed), or undefined for any other error. */

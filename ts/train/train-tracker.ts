@@ -6,9 +6,9 @@
  */
 import { CtEdgeError } from '../contract/errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
-import { compressionObjective, DEFAULT_SCHEDULE, type CompressOptions, type Stage } from './compress.js';
+import { compressionObjective, DEFAULT_SCHEDULE, divideStages, studentConfig, type CompressOptions, type Stage } from './compress.js';
 import { hasUnlabeledData, trainingPairs, type DataSourceSpec, type TrainingDataOptions } from './data-source.js';
-import { pseudoLabel, tracksSettings } from './data/pseudo-label.js';
+import { pseudoLabel, tracksSettings, type PseudoLabelOptions } from './data/pseudo-label.js';
 import { regionClips } from './data/regions.js';
 import { writeTrackerOnnx } from './export-onnx.js';
 import { Engine } from '../deploy/engine.js';
@@ -111,6 +111,8 @@ export interface CompressTrackerOptions extends RunOptions {
   teacher: string;
   /** Called as the teacher tracks unlabeled footage (a 'footage' data source), per video. */
   onFootage?: (video: string, tracks: number) => void;
+  /** Called as the teacher works through each input (see PseudoLabelOptions.onProgress). */
+  onLabelling?: PseudoLabelOptions['onProgress'];
   /** Student geometry and method switches; batchSize, steps and seed come from the run options. */
   compress: Omit<CompressOptions, 'batchSize' | 'steps' | 'seed'>;
 }
@@ -120,7 +122,14 @@ export interface CompressTrackerOptions extends RunOptions {
  * cached in `dir` (compressTracker: `<output>.pseudo/`) and reused while the teacher and footage
  * are the same. Studies that compress one teacher many times track the footage once with this.
  */
-export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teacherPath: string, dir: string, onFootage?: (video: string, tracks: number) => void): Promise<TrainingDataOptions> {
+export async function trackFootage(
+  data: TrainingDataOptions,
+  teacher: Checkpoint,
+  teacherPath: string,
+  dir: string,
+  onFootage?: (video: string, tracks: number) => void,
+  onLabelling?: PseudoLabelOptions['onProgress'],
+): Promise<TrainingDataOptions> {
   if (!data.sources?.some((s) => s.kind === 'footage')) return data;
   await mkdir(dir, { recursive: true });
   const teacherId = createHash('sha256').update(await readFile(teacherPath)).digest('hex');
@@ -152,7 +161,7 @@ export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoin
       // Reused only for the same teacher and the same footage, by content (a file rewritten in place is new footage).
       const contents = await Promise.all(spec.inputs.map(contentHash));
       const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && JSON.stringify(settings?.contents) === JSON.stringify(contents) && (settings?.stills === true) === (spec.stills === true);
-      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage }) });
+      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage, onProgress: onLabelling }) });
     }
     return { ...data, sources };
   } finally {
@@ -187,8 +196,11 @@ async function inputHashes(teacherPath: string, data: TrainingDataOptions): Prom
 export async function compressTracker(o: CompressTrackerOptions): Promise<RunResult & { stages: readonly Stage[] }> {
   const checkpoint = await readCheckpoint(o.teacher);
   const { config, weights } = checkpoint;
+  // The student's shape is checked before the teacher labels any footage (minutes on real video).
+  divideStages(config.depth, o.compress.studentBlocks, o.compress.stages);
+  studentConfig(config, o.compress);
   const inputs = await inputHashes(o.teacher, o.data);
-  const data = await trackFootage(o.data, checkpoint, o.teacher, `${o.output.replace(/\.safetensors$/i, '')}.pseudo`, o.onFootage);
+  const data = await trackFootage(o.data, checkpoint, o.teacher, `${o.output.replace(/\.safetensors$/i, '')}.pseudo`, o.onFootage, o.onLabelling);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
   // Dense distillation on unlabeled pairs: the teacher's maps are the targets, a GT term would repeat its box.

@@ -41,7 +41,7 @@ export const command: CliCommand = {
     if (!output) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'name the calibrated checkpoint with -o FILE.safetensors');
     checkOutputFile(output, '-o');
     const pairs = parseIntFlag(values.pairs, 'pairs', 2048);
-    const sources = await dataSources(values.data, 'ct-edge calibrate');
+    const sources = await dataSources(values.data, 'calibrate');
     console.error(`ct-edge calibrate: measuring on ${pairs} pairs`);
     const r = await calibrateCheckpoint(input, output, { pairs, seed: parseIntFlag(values.seed, 'seed', 1, 0), mix: parseClipMix(values['clip-mix']), sources });
     const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;

@@ -12,9 +12,13 @@ const usage = `usage: ct-edge compress --teacher teacher.safetensors --blocks N 
 
 Compresses a teacher into an N-block student with CompressTracker: stage division, replacement
 training with a progressive replacement rate, prediction guidance from the teacher's boxes and
-stage-wise feature mimicking. Then
-\`ct-edge calibrate student.safetensors -o student.calibrated.safetensors\` and
-\`ct-edge export student.calibrated.safetensors -o student.onnx\`.
+stage-wise feature mimicking. Then \`ct-edge export student.safetensors -o student.onnx\`. A student
+trained on labelled or generated data only is calibrated first (\`ct-edge calibrate\`: boxes
+trained on labels come out a few percent too large); one trained on unlabeled footage or stills is
+not: it learnt the teacher's boxes.
+
+A real run: a 2-block VitTrack student trains 3,000 steps at batch 16 (docs/TRAINING.md, "Your own
+video"); losses still falling at the end mean more steps (--resume --steps extends a run).
 
 Options:
   --teacher FILE          the teacher checkpoint (frozen; never modified)
@@ -33,6 +37,16 @@ Options:
                           template, so its template part runs once per init (default: the teacher's)
   --dim N --heads N       a narrower student, N up to the teacher's width (projections bridge the widths during training)
 ${TRAINING_USAGE}`;
+
+/** A line every 10 s while the teacher labels footage (minutes on real video), so that the wait is never silent. */
+function labellingProgress(): (input: string, done: number, total: number, tracks: number) => void {
+  let last = performance.now();
+  return (input, done, total, tracks) => {
+    if (performance.now() - last < 10_000) return;
+    last = performance.now();
+    console.error(`ct-edge compress: the teacher is labelling ${input}: ${done}/${total} ${input === 'still images' ? 'images' : 'frames'}, ${tracks} targets kept so far`);
+  };
+}
 
 export const command: CliCommand = {
   usage,
@@ -100,6 +114,7 @@ export const command: CliCommand = {
           console.error(`ct-edge compress: TensorFlow.js backend ${backend}${threads}; student of ${compress.studentBlocks} blocks`);
         },
         onFootage: (video, tracks) => console.error(`ct-edge compress: the teacher followed ${tracks} targets through ${video}`),
+        onLabelling: labellingProgress(),
         onProgress: bar.onProgress,
         stopRequested: bar.stopRequested,
       });
@@ -110,7 +125,10 @@ export const command: CliCommand = {
     } finally {
       bar.stop();
     }
-    console.log(`wrote ${result.output}: ${result.config.depth}-block student, stages [${result.stages.map((s) => s.end - s.start).join(',')}] (${lastLossSummary(result.log)}); next: ct-edge calibrate ${result.output} -o CALIBRATED.safetensors`);
+    // Unlabeled data: the student learnt the teacher's boxes, which carry no box-size bias to calibrate away.
+    const unlabeled = sources?.some((s) => s.kind === 'footage');
+    const next = unlabeled ? `ct-edge export ${result.output} -o STUDENT.onnx` : `ct-edge calibrate ${result.output} -o CALIBRATED.safetensors, then ct-edge export`;
+    console.log(`wrote ${result.output}: ${result.config.depth}-block student, stages [${result.stages.map((s) => s.end - s.start).join(',')}] (${lastLossSummary(result.log)}); next: ${next}`);
     return 0;
   },
 };

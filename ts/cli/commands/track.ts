@@ -10,9 +10,9 @@ import { drawResult } from '../../deploy/io/draw.js';
 import { openSource } from '../../deploy/io/open.js';
 import { ResultWriter } from '../../deploy/io/results.js';
 import { checkPixelFormat, type FrameSource } from '../../deploy/io/source.js';
-import { VideoWriter } from '../../deploy/io/video-writer.js';
+import { VideoWriter, videoContainerOf } from '../../deploy/io/video-writer.js';
 import { CtEdgeError } from '../../contract/errors.js';
-import { trackStream, type StreamResult } from '../../deploy/stream.js';
+import { trackStream, type SourceFrame, type StreamResult } from '../../deploy/stream.js';
 import { Tracker } from '../../deploy/tracker.js';
 import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
@@ -33,8 +33,11 @@ Tracks one target from the box it has in the first frame. Inputs:
 
 Options:
   --model PATH           the tracker (.onnx on onnxruntime, .engine on TensorRT)
-  --box x,y,w,h          the target in the first frame, in pixels
-  --out PATH             annotated video (box, score, lost state), H.264 MP4
+  --box x,y,w,h          the target in the first frame (the --from frame), in pixels; to find it,
+                         \`ct-edge frame VIDEO --at N -o frame.png\` writes that frame with a pixel grid
+  --from N               start at frame N (0 = the first; frames before it are decoded and skipped)
+  -o, --out PATH         annotated video (box, score, lost state): .mp4, .m4v, .mov, .mkv (H.264)
+                         or .avi (MPEG-4 Part 2)
   --jsonl PATH           boxes as JSON lines: frame, timestampMs, x, y, w, h, score, state
   --csv PATH             the same as CSV
   --realtime             track the newest frame, dropping those that come while busy (cameras);
@@ -106,6 +109,11 @@ class Progress {
   }
 }
 
+/** The frames of `source` from index `from` on (the ones before are decoded and skipped). */
+async function* framesFrom(source: FrameSource, from: number): AsyncGenerator<SourceFrame> {
+  for await (const f of source) if (f.index >= from) yield f;
+}
+
 export const command: CliCommand = {
   usage,
   async run(argv) {
@@ -114,7 +122,8 @@ export const command: CliCommand = {
       options: {
         model: { type: 'string' },
         box: { type: 'string' },
-        out: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        from: { type: 'string' },
         jsonl: { type: 'string' },
         csv: { type: 'string' },
         realtime: { type: 'boolean', default: false },
@@ -134,13 +143,19 @@ export const command: CliCommand = {
     const input = positionals[0];
     if (!values.model) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the tracker with --model m.onnx (or m.engine)');
     checkOutputFile(values.out, '--out');
+    if (values.out !== undefined) videoContainerOf(values.out);
     checkOutputFile(values.jsonl, '--jsonl');
     checkOutputFile(values.csv, '--csv');
     const frameLimit = values.frames === undefined ? undefined : parseIntFlag(values.frames, 'frames', 0);
     const threads = parseIntFlag(values.threads, 'threads', 0, 0) || undefined;
+    const from = parseIntFlag(values.from, 'from', 0, 0);
+    if (from > 0 && values.realtime) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--from skips frames of a file; --realtime follows a live source from now: use one of them');
     const groundTruth = await otbGroundTruth(input);
-    const initBox = values.box ? parseBoxFlag(values.box) : groundTruth?.[0];
-    if (!initBox) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --box x,y,w,h: where the target is in the first frame');
+    const initBox = values.box ? parseBoxFlag(values.box) : groundTruth?.[from] ?? undefined;
+    if (!initBox) {
+      const where = from > 0 ? `frame ${from}` : 'the first frame';
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `give --box x,y,w,h: where the target is in ${where} (\`ct-edge frame ${input} --at ${from} -o frame.png\` shows it with a pixel grid)`);
+    }
 
     // First Ctrl-C or SIGTERM: stop the source and finish the outputs (the annotated video stays
     // playable), then exit with 130 or 143. A second one leaves at once (ts/cli/signals.ts).
@@ -184,14 +199,16 @@ export const command: CliCommand = {
       let dropped = 0;
       let iouSum = 0;
       let iouCount = 0;
+      let trackMs = 0; // time in Tracker.track(), apart from decoding, drawing and encoding
       let last: { index: number; frame: Frame } | undefined;
       const started = performance.now();
       let interrupted = false;
       try {
-        for await (const r of trackStream(tracker, source, { initBox, realtime: values.realtime, signal: stop.signal })) {
+        for await (const r of trackStream(tracker, from > 0 ? framesFrom(source, from) : source, { initBox, realtime: values.realtime, signal: stop.signal })) {
           frames += 1;
           dropped = r.dropped;
           if (r.state === 'lost') lost += 1;
+          if (r.timings) trackMs += r.timings.totalMs;
           const gt = groundTruth?.[r.index];
           if (gt && !r.initial) {
             iouSum += iou(r.box, gt);
@@ -217,9 +234,11 @@ export const command: CliCommand = {
       }
 
       const seconds = (performance.now() - started) / 1000;
+      const tracked = Math.max(0, frames - 1); // the first result is the init frame
       const lines = [
-        `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps), ` +
-          `lost in ${lost}${values.realtime ? `, dropped ${dropped}` : ''}`,
+        `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps overall; ` +
+          `tracker ${tracked > 0 ? (trackMs / tracked).toFixed(1) : '-'} ms a frame, ${tracked > 0 && trackMs > 0 ? ((1000 * tracked) / trackMs).toFixed(1) : '-'} fps without decoding${video ? ' and encoding' : ''}), ` +
+          `target reported lost in ${lost} of ${tracked} frames${values.realtime ? `, ${dropped} frames dropped` : ''}`,
       ];
       if (iouCount > 0) lines.push(`mean IoU ${(iouSum / iouCount).toFixed(3)} over ${iouCount} frames with ground truth (init frame excluded)`);
       const written = [values.out, values.jsonl, values.csv].filter(Boolean);

@@ -33,7 +33,7 @@ export const command: CliCommand = {
       strict: true,
     });
     const setup = trainingSetup(values, 'train');
-    const sources = await dataSources(values.data, 'ct-edge train');
+    const sources = await dataSources(values.data, 'train');
     if (sources) setup.data.sources = sources;
     if (!(values.preset! in PRESETS)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unknown --preset '${values.preset}'; presets are ${Object.keys(PRESETS).join(', ')}`);
     const overrides = {

@@ -1,9 +1,10 @@
 /**
- * Writes frames to a video file through ffmpeg: raw RGB into its stdin, H.264 (libx264, or mpeg4
- * when this ffmpeg lacks it) out, in an MP4 or whatever container the file's extension names.
+ * Writes frames to a video file through ffmpeg: raw RGB into its stdin, out in the container the
+ * file's extension names (VIDEO_CONTAINERS) with a codec that container plays everywhere: H.264
+ * (libx264, or mpeg4 when this ffmpeg lacks it) in MP4, MOV and Matroska, MPEG-4 Part 2 in AVI.
  */
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Frame } from '../../contract/types.js';
 import { ManagedChild } from './child.js';
@@ -16,6 +17,17 @@ export interface VideoWriterOptions extends FfmpegOptions {
   fps: number;
   /** ffmpeg encoder (default libx264 if present, else mpeg4). */
   codec?: string;
+}
+
+/** Extensions VideoWriter writes, and whether their container takes H.264 (AVI gets MPEG-4 Part 2, what AVI players decode). */
+export const VIDEO_CONTAINERS: Readonly<Record<string, { h264: boolean }>> = { '.mp4': { h264: true }, '.m4v': { h264: true }, '.mov': { h264: true }, '.mkv': { h264: true }, '.avi': { h264: false } };
+
+/** The container of `path`, or a typed error listing the supported extensions. */
+export function videoContainerOf(path: string): { h264: boolean; ext: string } {
+  const ext = extname(path).toLowerCase();
+  const container = VIDEO_CONTAINERS[ext];
+  if (!container) throw new CtEdgeError('ERR_OUTPUT', `${path}: cannot write a '${ext || 'no extension'}' video; name it ${Object.keys(VIDEO_CONTAINERS).join(', ')}`);
+  return { ...container, ext };
 }
 
 export class VideoWriter {
@@ -37,11 +49,13 @@ export class VideoWriter {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a video needs a positive whole width and height and a positive fps, got ${width}x${height} at ${fps}`);
     }
     const full = resolve(path);
-    const codec = options.codec ?? (await pickH264Encoder(options));
+    const container = videoContainerOf(path);
+    const codec = options.codec ?? (container.h264 ? await pickH264Encoder(options) : 'mpeg4');
     const quality = codec === 'libx264' ? ['-preset', 'veryfast', '-crf', '23'] : ['-q:v', '4'];
+    const mp4Family = container.ext !== '.mkv' && container.ext !== '.avi';
     const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0'];
     // yuv420p (what players decode) needs even sides: pad odd ones by a pixel.
-    args.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-c:v', codec, ...quality, '-pix_fmt', 'yuv420p', '-movflags', '+faststart', full);
+    args.push('-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-c:v', codec, ...quality, '-pix_fmt', 'yuv420p', ...(mp4Family ? ['-movflags', '+faststart'] : []), full);
     const child = new ManagedChild(ffmpegPath(options), args, { stdio: ['pipe', 'ignore', 'pipe'], tool: 'ffmpeg' });
     return new VideoWriter(full, codec, options, child);
   }

@@ -70,6 +70,8 @@ export interface PseudoLabelOptions {
   contents?: string[];
   /** Called after each input with its track count (stills: once, for all images). */
   onVideo?: (video: string, tracks: number) => void;
+  /** Called as the teacher works through an input: frames (or images) done of its total, tracks kept so far. */
+  onProgress?: (input: string, done: number, total: number, tracks: number) => void;
 }
 
 export const PSEUDO_LABEL_DEFAULTS = { trainShare: 1 - HELD_OUT_SHARE, every: 15, perStart: 2, span: 60, minScore: 0.35 };
@@ -149,6 +151,8 @@ async function labelVideos(inputs: readonly string[], teacher: Engine, outDir: s
         }
         if (track.frames.length >= 3) file.tracks.push(track);
       }
+      const next = start + o.every;
+      o.onProgress?.(input, next + 2 < trainFrames ? next : trainFrames, trainFrames, file.tracks.length - before);
     }
     file.videos.push({ video: input, frames: paths.length, trainFrames, framesDir, tracks: file.tracks.length - before });
     o.onVideo?.(input, file.tracks.length - before);
@@ -183,6 +187,7 @@ async function labelStills(inputs: readonly string[], teacher: Engine, outDir: s
       }
     }
     file.videos.push({ video: input, frames: 1, trainFrames: 1, framesDir, tracks: file.tracks.length - before });
+    o.onProgress?.('still images', k + 1, inputs.length, file.tracks.length);
   }
   o.onVideo?.(`${inputs.length} still images`, file.tracks.length);
 }
