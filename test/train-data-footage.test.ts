@@ -4,7 +4,9 @@
  */
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CtEdgeError, Engine } from '../ts/index.js';
@@ -26,9 +28,16 @@ import { randomBatch } from './helpers/batches.js';
 import { hasSharedData, repoRoot, sharedData, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 let dir: string;
+/** The tracks files in this file's footage cache. */
+async function cachedTracks(): Promise<string[]> {
+  const root = join(dir, 'cache', 'footage');
+  return (await readdir(root)).map((entry) => join(root, entry, 'tracks.json')).filter((f) => existsSync(f));
+}
+
 test.before(async () => {
   await initBackend(['wasm', 'cpu']);
   dir = await mkdtemp(join(tmpdir(), 'ct-edge-footage-'));
+  process.env.CT_EDGE_CACHE = join(dir, 'cache'); // compressions here share this cache, as runs on one machine do
   // "Footage": the frames of a generated clip as an image folder, its labels thrown away.
   const clip = createClip(11, { length: 40, width: 320, height: 240 });
   await mkdir(join(dir, 'footage'));
@@ -179,11 +188,11 @@ test.serial('ct-edge compress trains on stills alone, and reuses their tracks on
   const args = ['--teacher', join(repoRoot, 'models', 'teacher.safetensors'), '--blocks', '1', '--steps', '1', '--batch', '2', '--workers', '1', '--data', `stills:${join(dir, 'stills')}`, '-o', output];
   const first = await runCommand(compress, args);
   t.is(first.code, 0, first.stdout);
-  const tracks = join(dir, 'stills-student.pseudo', 'source-0', 'tracks.json');
+  const [tracks] = await cachedTracks();
   const made = (await stat(tracks)).mtimeMs;
-  const second = await runCommand(compress, [...args, '--force']);
+  const second = await runCommand(compress, [...args.slice(0, -1), join(dir, 'another-student.safetensors')]);
   t.is(second.code, 0, second.stdout);
-  t.is((await stat(tracks)).mtimeMs, made, 'the stills were labelled again');
+  t.is((await stat(tracks)).mtimeMs, made, 'the stills were labelled again for another output');
 });
 
 test('ct-edge train refuses unlabeled footage and stills before any work, naming compress', async (t) => {
@@ -205,7 +214,6 @@ test('ct-edge calibrate measures on --data labelled folders and refuses footage'
   const { importTrackerOnnx } = await import('../ts/train/import-onnx.js');
   const { writeCheckpoint } = await import('../ts/train/checkpoint/checkpoint.js');
   const { stat } = await import('node:fs/promises');
-  const { existsSync } = await import('node:fs');
   const teacher = join(dir, 'vittrack.safetensors');
   await writeCheckpoint(teacher, await importTrackerOnnx(vitTrackPath, vitTrackOptions));
   const output = join(dir, 'footage-student.safetensors');
@@ -224,10 +232,28 @@ test('ct-edge calibrate measures on --data labelled folders and refuses footage'
     });
   const first = await run();
   t.like(first.config, { depth: 1, channelOrder: 'bgr', stem: [6, 12, 24, 48] });
-  const pseudo = join(dir, 'footage-student.pseudo');
-  const made = (await stat(join(pseudo, 'source-0', 'tracks.json'))).mtimeMs;
-  await rm(join(pseudo, 'teacher.onnx'));
+  const tracks = (await cachedTracks()).find((f) => readFileSync(f, 'utf8').includes('tree.avi'))!;
+  const made = (await stat(tracks)).mtimeMs;
+  const teacherOnnx = (await readdir(join(dir, 'cache', 'footage'))).filter((f) => f === `teacher-${createHash('sha256').update(readFileSync(teacher)).digest('hex').slice(0, 16)}.onnx`);
+  t.is(teacherOnnx.length, 1, 'the teacher in the cache, named by its content');
+  await rm(join(dir, 'cache', 'footage', teacherOnnx[0]));
   await run();
-  t.is((await stat(join(pseudo, 'source-0', 'tracks.json'))).mtimeMs, made, 'the tracks were made again');
-  t.false(existsSync(join(pseudo, 'teacher.onnx')), 'the teacher ran although every track was reusable');
+  t.is((await stat(tracks)).mtimeMs, made, 'the tracks were made again');
+  t.false(existsSync(join(dir, 'cache', 'footage', teacherOnnx[0])), 'the teacher ran although every track was reusable');
+});
+
+test.serial('a run resumes from another footage cache: its description names the footage, not where frames are kept', async (t) => {
+  const { command: compress } = await import('../ts/cli/commands/compress.js');
+  const output = join(dir, 'moved-cache-student.safetensors');
+  const args = (steps: string) => ['--teacher', join(repoRoot, 'models', 'teacher.safetensors'), '--blocks', '1', '--steps', steps, '--batch', '2', '--workers', '1', '--checkpoint-every', '1', '--data', `regions:${join(dir, 'footage')}@1`, '--data', 'synthetic@1', '-o', output];
+  t.is((await runCommand(compress, args('1'))).code, 0);
+  const cache = process.env.CT_EDGE_CACHE;
+  process.env.CT_EDGE_CACHE = join(dir, 'another-cache');
+  try {
+    const resumed = await runCommand(compress, [...args('2'), '--resume']);
+    t.is(resumed.code, 0);
+    t.true(existsSync(join(dir, 'another-cache', 'footage')), 'the footage decoded again into the new cache');
+  } finally {
+    process.env.CT_EDGE_CACHE = cache;
+  }
 });

@@ -35,6 +35,7 @@ test('the "Your own video" walkthrough runs as written', async (t) => {
   );
   const dir = await mkdtemp(join(tmpdir(), 'ct-walkthrough-'));
   try {
+    process.env.CT_EDGE_CACHE = join(dir, 'cache'); // the commands' children inherit it
     const video = join(dir, 'my-video.mp4');
     makeMovingSquareVideo(video);
     await copyFile(join(repoRoot, 'models', 'vittrack.onnx'), join(dir, 'vitTracker.onnx'));

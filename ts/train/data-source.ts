@@ -21,7 +21,8 @@ export type DataSourceSpec =
   | { kind: 'synthetic'; weight: number; mix?: Partial<Record<ClipDifficulty, number>> }
   | { kind: 'dataset'; weight: number; root: string; format: DatasetFormat }
   | { kind: 'coco'; weight: number; annotations: string; images?: string }
-  | { kind: 'tracks'; weight: number; file: string }
+  /** The teacher's tracks of unlabeled footage (ts/train/data/pseudo-label.ts); `name` says which footage. */
+  | { kind: 'tracks'; weight: number; file: string; name?: string }
   /**
    * Unlabeled videos or image folders, before the teacher tracked them into a 'tracks' source;
    * `stills`: unrelated still images, each its own one-frame clip (template and search from it).
@@ -29,6 +30,16 @@ export type DataSourceSpec =
   | { kind: 'footage'; weight: number; inputs: string[]; stills?: boolean; regions?: boolean }
   /** Random regions of real frames (ts/train/data/regions.ts): each clip a list of frame paths. */
   | { kind: 'regions'; weight: number; name: string; clips: string[][] };
+
+/**
+ * A source as a run's description holds it: what it reads, never where a cache keeps it (the
+ * footage's content is checked apart, by hash: LoopOptions.inputs), so a cache can move.
+ */
+function describeSource(spec: DataSourceSpec): Record<string, unknown> {
+  if (spec.kind === 'regions') return { kind: spec.kind, weight: spec.weight, name: spec.name, frames: spec.clips.reduce((n, c) => n + c.length, 0) };
+  if (spec.kind === 'tracks' && spec.name !== undefined) return { kind: spec.kind, weight: spec.weight, name: spec.name };
+  return spec;
+}
 
 export interface TrainingDataOptions {
   seed: number;
@@ -114,7 +125,7 @@ export function trainingPairs(net: TrackerNetConfig, o: TrainingDataOptions): Pa
     },
     describe: () =>
       o.sources
-        ? { kind: 'pairs', seed: o.seed, clip: o.clip ?? {}, sources: o.sources, ...(o.sampling && { sampling: o.sampling }) }
+        ? { kind: 'pairs', seed: o.seed, clip: o.clip ?? {}, sources: o.sources.map(describeSource), ...(o.sampling && { sampling: o.sampling }) }
         : { kind: 'synthetic', seed: o.seed, clip: o.clip ?? {}, mix: o.mix ?? { [o.clip?.difficulty ?? 'moderate']: 1 } },
   };
 }

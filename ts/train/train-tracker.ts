@@ -14,6 +14,7 @@ import { writeTrackerOnnx } from './export-onnx.js';
 import { Engine } from '../deploy/engine.js';
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { trainLoop, type LogEntry, type LoopOptions, type GradientObjective, type Objective } from './loop.js';
 import { initBackend, type BackendChoice } from './model/backend.js';
@@ -118,26 +119,38 @@ export interface CompressTrackerOptions extends RunOptions {
 }
 
 /**
- * Unlabeled footage among the sources becomes the teacher's tracks (ts/train/data/pseudo-label.ts),
- * cached in `dir` (compressTracker: `<output>.pseudo/`) and reused while the teacher and footage
- * are the same. Studies that compress one teacher many times track the footage once with this.
+ * Where decoded footage and the teacher's tracks are kept between runs: $CT_EDGE_CACHE, else
+ * $XDG_CACHE_HOME/ct-edge, else ~/.cache/ct-edge. Runs share it (an entry is named by what made it:
+ * the teacher and the footage, by content); deleting it only costs the next run the decoding.
+ */
+export function footageCacheDir(): string {
+  return process.env.CT_EDGE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ct-edge');
+}
+
+/**
+ * Unlabeled footage among the sources becomes the teacher's tracks (ts/train/data/pseudo-label.ts)
+ * or decoded frames for random regions, cached under `cacheDir` (default footageCacheDir()) in a
+ * folder per source named by the teacher's and the footage's content, and reused while both are
+ * the same. Studies that compress one teacher many times track the footage once with this. Two
+ * runs that label the same new footage at the same moment each label it.
  */
 export async function trackFootage(
   data: TrainingDataOptions,
   teacher: Checkpoint,
   teacherPath: string,
-  dir: string,
+  cacheDir = footageCacheDir(),
   onFootage?: (video: string, tracks: number) => void,
   onLabelling?: PseudoLabelOptions['onProgress'],
 ): Promise<TrainingDataOptions> {
   if (!data.sources?.some((s) => s.kind === 'footage')) return data;
+  const dir = join(cacheDir, 'footage');
   await mkdir(dir, { recursive: true });
   const teacherId = createHash('sha256').update(await readFile(teacherPath)).digest('hex');
   // The teacher runs only for footage without reusable tracks (a resumed run usually has them all).
   let engine: Engine | undefined;
   const teacherEngine = async () => {
     if (!engine) {
-      const onnx = join(dir, 'teacher.onnx');
+      const onnx = join(dir, `teacher-${teacherId.slice(0, 16)}.onnx`);
       await writeTrackerOnnx(onnx, teacher.config, teacher.weights);
       engine = await Engine.load(onnx, { threads: 1 });
     }
@@ -145,23 +158,24 @@ export async function trackFootage(
   };
   try {
     const sources: DataSourceSpec[] = [];
-    for (const [k, spec] of data.sources.entries()) {
+    for (const spec of data.sources) {
       if (spec.kind !== 'footage') {
         sources.push(spec);
         continue;
       }
-      const out = join(dir, `source-${k}`);
+      // Reused only for the same footage, by content (a file rewritten in place is new footage), and for tracks the same teacher.
+      const contents = await Promise.all(spec.inputs.map(contentHash));
+      const entry = { kind: spec.regions ? 'regions' : 'tracks', ...(!spec.regions && { teacher: teacherId }), inputs: spec.inputs, contents, stills: spec.stills === true };
+      const out = join(dir, createHash('sha256').update(JSON.stringify(entry)).digest('hex').slice(0, 24));
+      const name = spec.stills ? `stills (${spec.inputs.length} images)` : spec.inputs.join(',');
       if (spec.regions) {
-        const name = spec.stills ? `stills (${spec.inputs.length} images)` : spec.inputs.join(',');
         sources.push({ kind: 'regions', weight: spec.weight, name, clips: await regionClips(spec.inputs, spec.stills === true, out) });
         continue;
       }
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
-      // Reused only for the same teacher and the same footage, by content (a file rewritten in place is new footage).
-      const contents = await Promise.all(spec.inputs.map(contentHash));
       const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && JSON.stringify(settings?.contents) === JSON.stringify(contents) && (settings?.stills === true) === (spec.stills === true);
-      sources.push({ kind: 'tracks', weight: spec.weight, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage, onProgress: onLabelling }) });
+      sources.push({ kind: 'tracks', weight: spec.weight, name, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage, onProgress: onLabelling }) });
     }
     return { ...data, sources };
   } finally {
@@ -200,7 +214,7 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   divideStages(config.depth, o.compress.studentBlocks, o.compress.stages);
   studentConfig(config, o.compress);
   const inputs = await inputHashes(o.teacher, o.data);
-  const data = await trackFootage(o.data, checkpoint, o.teacher, `${o.output.replace(/\.safetensors$/i, '')}.pseudo`, o.onFootage, o.onLabelling);
+  const data = await trackFootage(o.data, checkpoint, o.teacher, undefined, o.onFootage, o.onLabelling);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
   // Dense distillation on unlabeled pairs: the teacher's maps are the targets, a GT term would repeat its box.
