@@ -24,6 +24,18 @@ Options:
 
 ${MODEL_OPTIONS_USAGE}`;
 
+/** The students a teacher of `depth` blocks can be compressed into: --blocks, with the stages each needs. */
+function studentShapes(depth: number): string {
+  if (depth < 2) return 'a 1-block teacher has no depth to remove; --dim narrows it';
+  const shapes = Array.from({ length: depth - 1 }, (_, i) => i + 1).map((n) => {
+    const even = depth % n === 0;
+    const base = Math.floor(depth / n);
+    const sizes = Array.from({ length: n }, (_, i) => base + (i >= n - (depth % n) ? 1 : 0));
+    return even ? `--blocks ${n}` : `--blocks ${n} --stages ${sizes.join(',')}`;
+  });
+  return `fits ${shapes.join('; ')}`;
+}
+
 export const command: CliCommand = {
   usage,
   async run(argv) {
@@ -38,7 +50,8 @@ export const command: CliCommand = {
     const stem = config.stem ? `a ${config.stem.length}-conv stem (${config.stem.join('->')})` : `${config.patch}px patches`;
     console.log(
       `wrote ${values.output}: ${config.depth} blocks of width ${config.dim}, ${config.heads} head(s), ${stem}, ` +
-        `template ${config.templateSize}, search ${config.searchSize}, ${config.channelOrder ?? 'rgb'} input; next: ct-edge compress --teacher ${values.output} ...`,
+        `template ${config.templateSize}, search ${config.searchSize}, ${config.channelOrder ?? 'rgb'} input\n` +
+        `next: ct-edge compress --teacher ${values.output} --blocks N (${studentShapes(config.depth)}) ...`,
     );
     return 0;
   },
