@@ -1,6 +1,7 @@
 /**
- * `ct-edge eval` end to end on real data: VitTrack, side by side with a copy of itself, on two real
- * sequences plus three broken ones that must be skipped by name.
+ * `ct-edge eval` end to end on real data: VitTrack, side by side with a copy of itself (described by a
+ * sidecar in the other format) and with a student of it, on two real sequences plus three broken
+ * ones that must be skipped by name.
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,6 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { command } from '../ts/cli/commands/eval.js';
 import { readOtbSequence } from '../ts/deploy/datasets/otb.js';
-import { sequenceMetrics } from '../ts/deploy/eval/metrics.js';
 import { CtEdgeError } from '../ts/index.js';
 import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackPath } from './helpers/data.js';
 
@@ -72,8 +72,9 @@ real(`eval: two models side by side on two real sequences; broken sequences skip
   await writeFile(`${a}.json`, JSON.stringify({ outputs: { score: 'output1', size: 'output2', offset: 'output3' }, channelOrder: 'bgr', boxMapping: 'opencv' }));
   await writeFile(`${b}.json`, JSON.stringify({ outputs: 'score=output1,size=output2,offset=output3', channelOrder: 'bgr', boxMapping: 'opencv' }));
 
+  const student = join(repoRoot, 'models', 'vittrack-student-2.onnx'); // its conventions in its metadata
   const out = join(dir, 'out');
-  const { code, stdout, stderr } = await runEval(['--model', a, '--model', b, '--dataset', dataset, '--out', out, '--threads', '1']);
+  const { code, stdout, stderr } = await runEval(['--model', a, '--model', b, '--model', student, '--dataset', dataset, '--out', out, '--threads', '1']);
   t.is(code, 0);
   t.regex(stderr, /skipped sequence badgt: .*groundtruth_rect\.txt:1: expected x,y,w,h/);
   t.regex(stderr, /skipped sequence corrupt: cannot read image .*0002\.jpg/);
@@ -82,7 +83,7 @@ real(`eval: two models side by side on two real sequences; broken sequences skip
   t.regex(stdout, /overall \(2\)/);
 
   const json = JSON.parse(await readFile(join(out, 'results.json'), 'utf8')) as ResultsJson;
-  t.deepEqual(json.models.map((m) => m.label), ['vitA', 'vitB']);
+  t.deepEqual(json.models.map((m) => m.label), ['vitA', 'vitB', 'vittrack-student-2']);
   t.deepEqual(json.sequences.map((s) => s.name), ['crossing', 'football1']);
   t.deepEqual(json.skipped.map((s) => s.name), ['badgt', 'corrupt', 'outside']);
   t.is(json.models[0].successCurve.length, 21);
@@ -92,15 +93,28 @@ real(`eval: two models side by side on two real sequences; broken sequences skip
   // The same network fed the same decoded frames must give the same boxes.
   t.deepEqual(json.sequences[0].results[0].boxes, json.sequences[0].results[1].boxes);
   t.is(json.models[1].aucKept, 1);
+  // A student is another network: other boxes, its own AUC, and the share of VitTrack's it keeps.
+  const [vit, , studentRow] = json.models;
+  t.notDeepEqual(json.sequences[0].results[2].boxes, json.sequences[0].results[0].boxes);
+  t.not(studentRow.auc, vit.auc);
+  t.true(Math.abs(studentRow.aucKept - studentRow.auc / vit.auc) < 1e-3, `kept (4 decimals) ${studentRow.aucKept} = ${studentRow.auc} / ${vit.auc}`);
+  t.regex(stdout, /\| vittrack-student-2 +\|/);
 
-  // The stored scores agree with the metrics recomputed from the stored boxes.
+  // Every stored score agrees with an AUC written out here from the stored boxes (IoU > t for t = 0, 0.05, ..., 1, OTB's rule).
+  const overlap = (p: number[], g: { x: number; y: number; width: number; height: number }) => {
+    const w = Math.max(0, Math.min(p[0] + p[2], g.x + g.width) - Math.max(p[0], g.x));
+    const h = Math.max(0, Math.min(p[1] + p[3], g.y + g.height) - Math.max(p[1], g.y));
+    return (w * h) / (p[2] * p[3] + g.width * g.height - w * h);
+  };
   for (const s of json.sequences) {
     const seq = await readOtbSequence(join(dataset, s.name));
-    const r = s.results[0];
-    t.is(r.boxes.length, s.frames);
-    t.is(r.scoredFrames, s.frames);
-    const m = sequenceMetrics(r.boxes.map(([x, y, width, height]) => ({ x, y, width, height })), seq.groundTruth);
-    t.true(Math.abs(m.auc - r.auc) < 2e-3, `${s.name}: AUC ${r.auc} vs recomputed ${m.auc}`);
+    for (const r of s.results) {
+      t.is(r.boxes.length, s.frames);
+      t.is(r.scoredFrames, s.frames);
+      const ious = r.boxes.map((b, i) => overlap(b, seq.groundTruth[i]!));
+      const auc = Array.from({ length: 21 }, (_, k) => ious.filter((v) => v > k * 0.05).length / ious.length).reduce((x, y) => x + y) / 21;
+      t.true(Math.abs(auc - r.auc) < 2e-3, `${s.name}, ${r.model}: AUC ${r.auc} vs ${auc} by hand`);
+    }
   }
 
   for (const png of ['success.png', 'precision.png', 'norm_precision.png']) {
