@@ -66,12 +66,17 @@ for (const [what, box] of badBoxes) {
   });
 }
 
-test('the smallest and largest boxes a crop represents still track', async (t) => {
+test('the smallest and largest boxes a crop represents still track: a whole box near where it was', async (t) => {
   for (const box of [{ x: 150, y: 110, width: 1e-3, height: 1e-3 }, { x: -1e6, y: -1e6, width: 2e6, height: 2e6 }]) {
     const tracker = new Tracker(engine);
     tracker.init(frame, box);
     const r = await tracker.track(frame);
-    t.true(Number.isFinite(r.box.x) && r.box.width > 0);
+    const { x, y, width, height } = r.box;
+    t.true([x, y, width, height].every(Number.isFinite) && width > 0 && height > 0, JSON.stringify(r.box));
+    // the next box's centre lies in the search region cut around the last one (4x its side)
+    const side = 4 * Math.sqrt(Math.max(1, box.width * box.height));
+    t.true(Math.abs(x + width / 2 - (box.x + box.width / 2)) <= side && Math.abs(y + height / 2 - (box.y + box.height / 2)) <= side, JSON.stringify(r.box));
+    if (r.state === 'lost') t.true(Math.abs(x + width / 2 - (box.x + box.width / 2)) < 1, 'a lost target keeps its last box');
     tracker.dispose();
   }
 });
