@@ -43,7 +43,8 @@ test('generated clips round-trip through the GOT-10k reader, and feed the sample
     sequence.groundTruth.forEach((box, i) => {
       if (!clips[k].visible[i]) return t.is(box, null);
       const want = clips[k].boxes[i];
-      t.true(box !== null && Math.abs(box.x - want.x) < 1e-3 && Math.abs(box.width - want.width) < 1e-3 && Math.abs(box.height - want.height) < 1e-3);
+      t.true(box !== null, `${sequence.name} frame ${i}`);
+      for (const key of ['x', 'y', 'width', 'height'] as const) t.true(Math.abs(box![key] - want[key]) < 1e-3, `${sequence.name} frame ${i} ${key}: ${box![key]} vs ${want[key]}`);
     });
   });
   const sampler = new PairSampler([{ source: sequenceSource('got10k', dataset.sequences), weight: 1 }], { seed: 1, ...smallCrops });
