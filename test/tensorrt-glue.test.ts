@@ -26,6 +26,7 @@ import {
 } from '../ts/deploy/native.js';
 import { ENGINE_METADATA_FORMAT, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
+import { randomSamples, sequenceSamples, type VerifySample } from '../ts/deploy/eval/compare-engines.js';
 import { squareFrame } from './helpers/frames.js';
 import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
@@ -310,11 +311,12 @@ const skipNote = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
 
 real(`build-engine records the model's conventions, and --verify compares the engine with onnxruntime${skipNote}`, async (t) => {
   const fake = fakeTensorRt('10.3.0', orin, vitTensors);
-  // The fake "GPU" tracker runs the same ONNX model on onnxruntime, so the two sides must agree exactly.
-  const onnx = await Engine.load(vitTrackPath, { ...vitTrackOptions, threads: 1 });
-  t.teardown(() => onnx.dispose());
+  // The fake "GPU" tracker runs another network (a 2-block student of VitTrack, same conventions) on
+  // onnxruntime: an engine that really differs from its ONNX model, whose differences --verify must report.
+  const other = await Engine.load(join(repoRoot, 'models', 'vittrack-student-2.onnx'), { threads: 1 });
+  t.teardown(() => other.dispose());
   fake.makeTracker = (config) => {
-    const inner = new Tracker(onnx, { lostThreshold: config.lostThreshold, boxMapping: config.boxMapping });
+    const inner = new Tracker(other, { lostThreshold: config.lostThreshold, boxMapping: config.boxMapping });
     return {
       init: (frame, box) => inner.init(frame as never, box as never),
       track: async (frame) => {
@@ -341,8 +343,27 @@ real(`build-engine records the model's conventions, and --verify compares the en
   // The engine ran with the recorded conventions and no options.
   t.like(fake.configs[0], { channelOrder: 'bgr', boxMapping: 'opencv', names: { score: 'output1' } });
   t.regex(stdout, /verify: .*vit\.engine \(tensorrt-fp16\) against .*vitTracker\.onnx \(onnxruntime-cpu\)/);
-  t.regex(stdout, /random frames +3 +0\.0000 +0\.0000 +0\.00 +3\/3 \(100%\)/);
-  t.regex(stdout, /sequence .*bag +3 +0\.0000 +0\.0000 +0\.00 +3\/3 \(100%\)/);
+  // What it must report, worked out here: both networks from the same boxes on the same crops.
+  const vit = await Engine.load(vitTrackPath, { ...vitTrackOptions, threads: 1 });
+  t.teardown(() => vit.dispose());
+  const expected = async (samples: Iterable<VerifySample> | AsyncIterable<VerifySample>) => {
+    const diffs: number[] = [];
+    for await (const s of samples) {
+      const [a, b] = [new Tracker(other), new Tracker(vit)];
+      a.init(s.frame, s.box);
+      b.init(s.frame, s.box);
+      diffs.push(Math.abs((await a.track(s.next)).score - (await b.track(s.next)).score));
+      a.dispose();
+      b.dispose();
+    }
+    return `${Math.max(...diffs).toFixed(4)} +${(diffs.reduce((x, y) => x + y) / diffs.length).toFixed(4)}`;
+  };
+  const random = await expected(randomSamples(3));
+  const real = await expected(sequenceSamples(join(sequencesDir, 'bag'), 3));
+  t.not(random, '0.0000 +0.0000');
+  t.regex(stdout, new RegExp(`random frames +3 +${random} +\\d+\\.\\d\\d +\\d/3`));
+  t.regex(stdout, new RegExp(`sequence .*bag +3 +${real} +\\d+\\.\\d\\d +\\d/3`));
+  t.notRegex(stdout, /bag +3 +0\.0000 +0\.0000 +0\.00 /, 'a network compared with itself would show zeros');
 });
 
 test.serial('on TensorRT 8.5 build-engine spells LayerNormalization out and keeps those layers in FP32 by name; on 10.3 it does not', async (t) => {
