@@ -11,6 +11,7 @@ import { CtEdgeError, type ErrorCode, type Frame } from '../ts/index.js';
 import { ffmpegPath, ffprobePath, locateFfmpegTool, openCamera, openVideo, resolveFfmpegTool } from '../ts/deploy/io/ffmpeg.js';
 import { csiCameraPipeline, openGStreamer, parsePipelineCaps, usbCameraPipeline } from '../ts/deploy/io/gstreamer.js';
 import { writeImage } from '../ts/deploy/io/images.js';
+import { toRgb } from '../ts/deploy/io/convert.js';
 import { openSource } from '../ts/deploy/io/open.js';
 import { ResultWriter } from '../ts/deploy/io/results.js';
 import type { FrameSource, SourceFrame } from '../ts/deploy/io/source.js';
@@ -61,10 +62,27 @@ test('a video file gives every frame, RGB at its size, timestamped by its frame 
   t.true(Math.abs(redCentreX(frames[49].frame) - redCentreX(frames[0].frame) - 49 * 1.2) < 3);
 });
 
-test('nv12 frames hold a luma plane and a half-height chroma plane', async (t) => {
+test('nv12 frames hold a luma plane and a half-height plane of interleaved U, V: values of the known picture', async (t) => {
   const frames = await collect(await openVideo(video, { pixelFormat: 'nv12' }));
   t.is(frames.length, 50);
   t.true(frames.every((f) => f.frame.format === 'nv12' && (f.frame.data as Uint8Array).length === 160 * 120 * 1.5));
+  // Frame 0: background 0x203040, a red 24 px square at (20, 30). BT.601 limited range, worked out by hand:
+  // background Y 55, U 137, V 120; red Y 82, U 90, V 240 (NV21 would swap U and V, I420 would put a U plane first).
+  const data = frames[0].frame.data as Uint8Array;
+  const luma = (x: number, y: number) => data[y * 160 + x];
+  const chroma = (x: number, y: number) => [data[160 * 120 + (y >> 1) * 160 + (x & ~1)], data[160 * 120 + (y >> 1) * 160 + (x & ~1) + 1]];
+  const near = (got: number[], want: number[], what: string) => t.true(got.every((v, i) => Math.abs(v - want[i]) <= 4), `${what}: ${got} vs ${want}`);
+  near([luma(100, 90)], [55], 'background luma');
+  near([luma(32, 42)], [82], 'square luma');
+  near(chroma(100, 90), [137, 120], 'background U, V');
+  near(chroma(32, 42), [90, 240], 'square U, V');
+  // And the whole frame: NV12 converted to RGB agrees with ffmpeg's own RGB decode.
+  const [rgb] = await collect(await openVideo(video));
+  const converted = toRgb(frames[0].frame).data as Uint8Array;
+  const reference = rgb.frame.data as Uint8Array;
+  let diff = 0;
+  for (let i = 0; i < reference.length; i++) diff += Math.abs(converted[i] - reference[i]);
+  t.true(diff / reference.length < 4, `mean |RGB difference| ${(diff / reference.length).toFixed(2)}`);
 });
 
 test('openSource reads an image folder, or the img/ folder of an OTB sequence', async (t) => {
