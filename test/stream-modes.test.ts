@@ -1,7 +1,8 @@
 /**
- * trackStream and TrackTransform with a stand-in tracker (a fixed delay per frame): every-frame mode
- * reads nothing ahead beyond the stream buffers, real-time mode drops and counts frames when the
- * consumer is slow.
+ * trackStream and TrackTransform with a stand-in tracker: every-frame mode reads nothing ahead beyond
+ * the stream buffers; real-time mode drops and counts frames when the tracker is slow. The real-time
+ * tests order events, not times: their tracker finishes a frame only once the source has produced
+ * five more, so they drop frames however loaded the machine is.
  */
 import test from 'ava';
 import { once } from 'node:events';
@@ -28,13 +29,28 @@ function fakeTracker(delayMs: number): StreamTracker & { inits: Box[] } {
   };
 }
 
-/** `total` frames, one every `intervalMs`; `produced` counts those handed out. */
+/** A tracker that finishes each frame once `produced()` has grown by `frames` (or `done()`): slow by events, not by time. */
+function gatedTracker(produced: () => number, done: () => boolean, frames: number): StreamTracker {
+  let frameIndex = -1;
+  return {
+    init: () => undefined,
+    track: async () => {
+      const until = produced() + frames;
+      // a bound in turns of the event loop, not time: a stream that stops pulling its source fails the test instead of hanging it
+      for (let turn = 0; produced() < until && !done() && turn < 10_000; turn++) await new Promise((resolve) => setImmediate(resolve));
+      frameIndex += 1;
+      return { box, score: 0.9, state: 'tracking', frameIndex, timings: { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, totalMs: 0 } };
+    },
+  };
+}
+
+/** `total` frames, one every `intervalMs` (0: one per turn of the event loop); `produced` counts those handed out. */
 function countingSource(total: number, intervalMs = 0) {
   const stats = { produced: 0, finished: false };
   async function* frames(): AsyncGenerator<SourceFrame> {
     try {
       for (let index = 0; index < total; index++) {
-        if (intervalMs > 0) await sleep(intervalMs);
+        await (intervalMs > 0 ? sleep(intervalMs) : new Promise((resolve) => setImmediate(resolve)));
         stats.produced += 1;
         yield { frame: tinyFrame(), timestampMs: index * intervalMs, index };
       }
@@ -100,27 +116,32 @@ test('TrackTransform passes back-pressure to the writer instead of buffering fra
 });
 
 test('real-time trackStream tracks the newest frame and counts the ones it dropped', async (t) => {
-  const { source } = countingSource(60, 2);
+  const { stats, source } = countingSource(60);
   const results: StreamResult[] = [];
-  for await (const r of trackStream(fakeTracker(15), source, { initBox: box, realtime: true })) results.push(r);
+  for await (const r of trackStream(gatedTracker(() => stats.produced, () => stats.finished, 5), source, { initBox: box, realtime: true })) results.push(r);
   const dropped = results.at(-1)!.dropped;
-  t.true(dropped > 10, `dropped ${dropped}`);
+  // five frames arrive while each is tracked: the four before the newest are dropped
+  t.true(dropped >= 40, `dropped ${dropped}`);
   t.is(results.length + dropped, 60, 'every frame is either tracked or counted as dropped');
   t.is(results.at(-1)!.index, 59, 'the last frame is tracked');
   t.true(results.every((r, i) => i === 0 || (r.index > results[i - 1].index && r.dropped >= results[i - 1].dropped)));
 });
 
 test('real-time TrackTransform accepts writes at once and drops frames while the tracker is busy', async (t) => {
-  const transform = new TrackTransform(fakeTracker(15), { initBox: box, realtime: true });
+  let written = 0;
+  let ended = false;
+  const transform = new TrackTransform(gatedTracker(() => written, () => ended, 5), { initBox: box, realtime: true });
   const results: StreamResult[] = [];
   transform.on('data', (r: StreamResult) => results.push(r));
   for (let index = 0; index < 60; index++) {
     t.true(transform.write({ frame: tinyFrame(), timestampMs: index * 2, index }), 'a real-time write never asks to wait');
-    await sleep(2);
+    written += 1;
+    await new Promise((resolve) => setImmediate(resolve));
   }
+  ended = true;
   transform.end();
   await once(transform, 'end');
-  t.true(transform.dropped > 10, `dropped ${transform.dropped}`);
+  t.true(transform.dropped >= 40, `dropped ${transform.dropped}`);
   t.is(results.length + transform.dropped, 60);
   t.is(results.at(-1)!.index, 59);
 });
