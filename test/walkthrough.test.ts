@@ -31,7 +31,7 @@ test('the "Your own video" walkthrough runs as written', async (t) => {
   const commands = commandsUnder(page, '## Your own video');
   t.deepEqual(
     commands.map((c) => c.slice(0, 3).join(' ')),
-    ['npx ct-edge import', 'npx ct-edge export', 'npx ct-edge compress', 'npx ct-edge export', 'npx ct-edge compare', 'npx ct-edge frame', 'npx ct-edge track'],
+    ['npx ct-edge import', 'npx ct-edge export', 'npx ct-edge compress', 'npx ct-edge calibrate', 'npx ct-edge export', 'npx ct-edge compare', 'npx ct-edge frame', 'npx ct-edge track'],
   );
   const dir = await mkdtemp(join(tmpdir(), 'ct-walkthrough-'));
   try {
@@ -49,7 +49,7 @@ test('the "Your own video" walkthrough runs as written', async (t) => {
       t.is(r.code, 0, `${command.join(' ')}\n${r.stderr}`);
       if (command[2] === 'compare') t.regex(r.stdout, /\| student \| [01]\.\d{3} \|/, 'a student row with its agreement');
     }
-    for (const file of ['vittrack.safetensors', 'vittrack.onnx', 'student.safetensors', 'student.onnx', 'student.template.onnx', 'first.png', 'tracked.mp4']) {
+    for (const file of ['vittrack.safetensors', 'vittrack.onnx', 'student.safetensors', 'student.calibrated.safetensors', 'student.onnx', 'student.template.onnx', 'first.png', 'tracked.mp4']) {
       t.true((await stat(join(dir, file))).size > 0, file);
     }
   } finally {

@@ -12,10 +12,11 @@ const usage = `usage: ct-edge compress --teacher teacher.safetensors --blocks N 
 
 Compresses a teacher into an N-block student with CompressTracker: stage division, replacement
 training with a progressive replacement rate, prediction guidance from the teacher's boxes and
-stage-wise feature mimicking. Then \`ct-edge export student.safetensors -o student.onnx\`. A student
-trained on labelled or generated data only is calibrated first (\`ct-edge calibrate\`: boxes
-trained on labels come out a few percent too large); one trained on unlabeled footage or stills is
-not: it learnt the teacher's boxes.
+stage-wise feature mimicking. Then \`ct-edge calibrate\` and \`ct-edge export\`. A student trained on
+labelled or generated data only gets the box-size calibration (boxes trained on labels come out a
+few percent too large); one trained on unlabeled footage learnt the teacher's boxes instead, and
+gets its lost threshold matched to the teacher's (\`ct-edge calibrate --lost-from TEACHER --data
+FOOTAGE\`).
 
 A real run: a 2-block VitTrack student trains 3,000 steps at batch 16 (docs/TRAINING.md, "Your own
 video"); losses still falling at the end mean more steps (--resume --steps extends a run).
@@ -127,7 +128,9 @@ export const command: CliCommand = {
     }
     // Unlabeled data: the student learnt the teacher's boxes, which carry no box-size bias to calibrate away.
     const unlabeled = sources?.some((s) => s.kind === 'footage');
-    const next = unlabeled ? `ct-edge export ${result.output} -o STUDENT.onnx` : `ct-edge calibrate ${result.output} -o CALIBRATED.safetensors, then ct-edge export`;
+    const next = unlabeled
+      ? `ct-edge calibrate ${result.output} --lost-from ${values.teacher} --data FOOTAGE -o CALIBRATED.safetensors (its lost threshold, on the footage it trained on), then ct-edge export`
+      : `ct-edge calibrate ${result.output} -o CALIBRATED.safetensors, then ct-edge export`;
     console.log(`wrote ${result.output}: ${result.config.depth}-block student, stages [${result.stages.map((s) => s.end - s.start).join(',')}] (${lastLossSummary(result.log)}); next: ${next}`);
     return 0;
   },

@@ -15,6 +15,8 @@ export interface TrackedSideBySide {
   trackMs: number[][];
   /** Per model: whether each track() reported the target lost. */
   lost: boolean[][];
+  /** Per model: each track()'s windowed peak score, the value the lost rule reads. */
+  scores: number[][];
 }
 
 /** Each engine's tracker from `box` through `frames`, frame by frame in turn. */
@@ -23,6 +25,7 @@ export async function trackSideBySide(engines: readonly Engine[], frames: readon
   const boxes: Box[][] = engines.map(() => [box]);
   const trackMs: number[][] = engines.map(() => []);
   const lost: boolean[][] = engines.map(() => []);
+  const scores: number[][] = engines.map(() => []);
   try {
     trackers.forEach((t) => t.init(frames[0], box));
     for (let i = 1; i < frames.length; i++) {
@@ -32,12 +35,13 @@ export async function trackSideBySide(engines: readonly Engine[], frames: readon
         trackMs[k].push(performance.now() - t0);
         boxes[k].push(r.box);
         lost[k].push(r.state === 'lost');
+        scores[k].push(r.score);
       }
     }
   } finally {
     trackers.forEach((t) => t.dispose());
   }
-  return { boxes, trackMs, lost };
+  return { boxes, trackMs, lost, scores };
 }
 
 /** Mean IoU of each engine's boxes with the first engine's over `frames`, from each of `starts`. */
