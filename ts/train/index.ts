@@ -16,4 +16,5 @@ export { pseudoLabel, readTracks, type PseudoLabelOptions, type Track } from './
 export { importTrackerOnnx, importTrackerModel, type ImportedTracker } from './import-onnx.js';
 export type { ClipDifficulty, ClipOptions } from './data/generator.js';
 export { calibrateBoxSize, calibrateCheckpoint, type CalibrateCheckpointOptions, type SizeCalibration, type SizeCalibrationOptions } from './calibrate.js';
+export { calibrateLostThreshold, type LostCalibration, type LostCalibrationOptions } from './calibrate-lost.js';
 export { writeTrackerOnnx } from './export-onnx.js';
