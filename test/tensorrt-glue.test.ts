@@ -236,6 +236,27 @@ test.serial('the metadata decides before the addon: another TensorRT or GPU is E
   await t.throwsAsync(Engine.load(orinEngine), coded('ERR_CUDA'));
 });
 
+test.serial('an engine built on another device of the same compute capability loads with a warning that names both and the rebuild', async (t) => {
+  const nano = fakeTensorRt('10.3.0', { ...orin, name: 'Orin Nano (nvgpu)' });
+  const path = await engineFile('agx.engine', metadata(ostrackTensors, 'fp16', { gpu: { name: 'AGX Orin (nvgpu)', computeCapability: '8.7' } }));
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    await (await Engine.load(path)).dispose();
+    await new Promise((resolve) => setImmediate(resolve));
+    // the same device: no warning
+    await (await Engine.load(await engineFile('nano.engine', metadata(ostrackTensors, 'fp16', { gpu: { name: 'Orin Nano (nvgpu)', computeCapability: '8.7' } })))).dispose();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  t.is(nano.loaded.length, 2);
+  const other = warnings.filter((w) => (w as Error & { code?: string }).code === 'CT_EDGE_ENGINE_OTHER_DEVICE');
+  t.is(other.length, 1);
+  t.regex(other[0].message, /agx\.engine was built on AGX Orin \(nvgpu\) and this GPU is Orin Nano \(nvgpu\) \(both compute capability 8\.7\).*npx ct-edge build-engine student\.onnx --fp16 -o .*agx\.engine/);
+});
+
 test.serial('a damaged metadata file is ERR_ENGINE_METADATA, before the addon is asked', async (t) => {
   const fake = fakeTensorRt();
   const path = join(dir, 'h.engine');

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 #include "../cuda/preprocess.h"
 
@@ -38,12 +37,6 @@ bool layer_matches(ILayer* layer, const std::string& kind) {
   return false;
 }
 
-std::vector<char> read_binary(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return {};
-  return std::vector<char>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-}
-
 void write_binary(const std::string& path, const void* data, size_t size) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
@@ -68,7 +61,7 @@ std::string parser_error_line(const nvonnxparser::IParserError& e) {
 // The timing cache to use: the one in `path` when it exists and matches this GPU and TensorRT, else
 // a fresh one (a mismatch or a damaged file is a warning, not a failed build).
 Ptr<ITimingCache> timing_cache(IBuilderConfig& config, const std::string& path, BuildReport& report, Logger::Capture& capture) {
-  const std::vector<char> blob = read_binary(path);
+  const std::vector<char> blob = read_file(path);
   Ptr<ITimingCache> cache;
   if (!blob.empty()) {
     cache.reset(config.createTimingCache(blob.data(), blob.size()));

@@ -1,6 +1,7 @@
 #include "trt_common.h"
 
 #include <cstdio>
+#include <fstream>
 
 namespace ctedge {
 namespace trt {
@@ -115,6 +116,17 @@ std::vector<long long> dims_vector(const nvinfer1::Dims& d) {
   std::vector<long long> v;
   for (int i = 0; i < d.nbDims; ++i) v.push_back(d.d[i]);
   return v;
+}
+
+std::vector<char> read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) return {};
+  const std::streamoff size = f.tellg();
+  if (size <= 0) return {};
+  std::vector<char> blob(static_cast<size_t>(size));
+  f.seekg(0);
+  if (!f.read(blob.data(), size)) return {};
+  return blob;
 }
 
 int64_t volume(const nvinfer1::Dims& d) {

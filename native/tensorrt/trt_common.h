@@ -102,6 +102,10 @@ size_t data_type_size(nvinfer1::DataType t);
 std::string dims_string(const nvinfer1::Dims& d);  // "[1,3,256,256]"
 std::vector<long long> dims_vector(const nvinfer1::Dims& d);
 int64_t volume(const nvinfer1::Dims& d);
+
+// A whole file in one sized read (engine plans and timing caches run to hundreds of MB); empty
+// when the file cannot be opened.
+std::vector<char> read_file(const std::string& path);
 // "" for null: TensorRT's parser and log may hand out null strings.
 inline std::string safe_string(const char* s) { return s ? std::string(s) : std::string(); }
 

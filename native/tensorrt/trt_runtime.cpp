@@ -7,7 +7,6 @@
 #include <deque>
 #include <cstdio>
 #include <fstream>
-#include <iterator>
 
 #include "../cuda/preprocess.h"
 #include "trt_common.h"
@@ -40,10 +39,9 @@ std::string shape_text(const std::vector<long long>& shape) {
 Engine::~Engine() = default;
 
 std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw CoreError("ERR_MODEL_NOT_FOUND", "TensorRT engine not found: " + path);
-  std::vector<char> blob((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  if (blob.empty()) throw CoreError("ERR_MODEL_INVALID", "TensorRT engine " + path + " is empty");
+  if (!std::ifstream(path, std::ios::binary)) throw CoreError("ERR_MODEL_NOT_FOUND", "TensorRT engine not found: " + path);
+  const std::vector<char> blob = read_file(path);
+  if (blob.empty()) throw CoreError("ERR_MODEL_INVALID", "TensorRT engine " + path + " is empty or unreadable");
 
   const cuda::DeviceInfo dev = cuda::probe_device();
   if (!dev.available) throw CoreError("ERR_CUDA", "cannot load a TensorRT engine: " + dev.reason);

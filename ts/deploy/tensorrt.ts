@@ -219,6 +219,14 @@ export function checkEngineCompatible(meta: TrtEngineMetadata, enginePath: strin
       `cannot use the TensorRT engine ${enginePath}: ${why}. TensorRT engines only run on the TensorRT version and GPU they were built with; rebuild it on this machine: ${rebuildCommand(meta, enginePath)}`,
     );
   }
+  // AGX Orin, Orin NX and Orin Nano share compute capability 8.7: the plan loads on each, but its
+  // tactics were timed on one (memory bandwidth, SM count), so it may run slower on another.
+  if (gpu && meta.gpu.name && meta.gpu.name !== gpu.name) {
+    process.emitWarning(
+      `${enginePath} was built on ${meta.gpu.name} and this GPU is ${gpu.name} (both compute capability ${gpu.computeCapability}): it runs, with tactics timed on the other device; rebuild it here for this device's speed: ${rebuildCommand(meta, enginePath)}`,
+      { code: 'CT_EDGE_ENGINE_OTHER_DEVICE' },
+    );
+  }
 }
 
 function backendOf(metadata: TrtEngineMetadata | null): TensorRtBackend {
