@@ -49,6 +49,9 @@ const runs: [string, (out: string) => Promise<string[]>][] = [
   ['train --workers 1', async (out) => [...baseArgs(out), '--workers', '1']],
   ['train --workers 2', async (out) => [...baseArgs(out), '--workers', '2']],
   ['compress --workers 2', async (out) => ['compress', '--teacher', await teacher, '--blocks', '1', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '2']],
+  ['compress --workers 1', async (out) => ['compress', '--teacher', await teacher, '--blocks', '2', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '1']],
+  // a narrower student: the projections that bridge the widths live in the objective, and must survive the checkpoint
+  ['compress --dim 16 --heads 1', async (out) => ['compress', '--teacher', await teacher, '--blocks', '1', '--dim', '16', '--heads', '1', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '1']],
   // the moving average lives in the checkpoint too: a resume must restore it, not restart it
   ['compress, dense and asymmetric, cosine, --ema', async (out) => ['compress', '--teacher', await teacher, '--blocks', '1', '--attention', 'asymmetric', '--distill', 'dense', '--lr-schedule', 'cosine', '--ema', '0.9', '--steps', '12', '--batch', '2', '--checkpoint-every', '4', '--clip-size', '96x96', '-o', out, '--workers', '1']],
 ];
@@ -86,7 +89,7 @@ for (const [what, argsFor] of runs) {
     }
     if (what.startsWith('compress')) {
       const info = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).info);
-      t.true(info.every((i) => i.replacementRate >= 0.5 && i.replacementRate <= 1 && i.studentStages === 1), 'each step logs its replacement rate and draws');
+      t.true(info.every((i) => i.replacementRate >= 0.5 && i.replacementRate <= 1 && i.studentStages >= 1), 'each step logs its replacement rate and draws');
     }
     await rm(dir, { recursive: true });
   });
