@@ -155,6 +155,6 @@ test('the commands reject bad input with clear errors', async (t) => {
   await t.throwsAsync(exportCommand.run([bare, '--preset', 'small']), { instanceOf: CtEdgeError, message: /tensor 'patch_embed.proj.weight' has shape \[32,3,16,16\], the model needs \[96,3,16,16\]/ });
   t.regex(await runCli(exportCommand, [bare, '--preset', 'tiny']), /wrote .*bare\.onnx/);
   await t.throwsAsync(inspectCommand.run([join(dir, 'absent.onnx')]), { instanceOf: CtEdgeError, message: /model file not found/ });
-  await t.throwsAsync(inspectCommand.run([bare]), { instanceOf: CtEdgeError, message: /not a readable ONNX model/ });
+  await t.throwsAsync(inspectCommand.run([bare]), { instanceOf: CtEdgeError, message: /bare\.safetensors is a training checkpoint \(safetensors\), not an ONNX model; export it with `ct-edge export/ });
   await t.throwsAsync(inspectCommand.run(['--bogus']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
 });

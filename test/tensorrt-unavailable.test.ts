@@ -38,12 +38,13 @@ maybe(`Engine.load of a .engine or .plan says how to get TensorRT${note}`, async
 });
 
 maybe(`build-engine fails with the same guidance${note}`, async (t) => {
-  const error = await t.throwsAsync(command.run([join(dir, 'student.onnx'), '--fp16']), { instanceOf: CtEdgeError, code: 'ERR_BACKEND_UNAVAILABLE' });
+  // a real model: the file is read and checked first (a missing one is ERR_MODEL_NOT_FOUND on any machine)
+  const error = await t.throwsAsync(command.run([join(repoRoot, 'models', 'student-2.onnx'), '-o', join(dir, 'student-2.engine'), '--fp16']), { instanceOf: CtEdgeError, code: 'ERR_BACKEND_UNAVAILABLE' });
   t.regex(error!.message, guidance);
 });
 
 maybe(`ct-edge build-engine exits with 1 and prints the guidance${note}`, async (t) => {
-  const cli = promisify(execFile)(process.execPath, ['--import', 'tsx', join('ts', 'cli', 'main.ts'), 'build-engine', join(dir, 'student.onnx')], { cwd: repoRoot });
+  const cli = promisify(execFile)(process.execPath, ['--import', 'tsx', join('ts', 'cli', 'main.ts'), 'build-engine', join(repoRoot, 'models', 'student-2.onnx'), '-o', join(dir, 'student-2.engine')], { cwd: repoRoot });
   const error = await t.throwsAsync(cli);
   const failed = error as Error & { code?: number; stderr?: string };
   t.is(failed.code, 1);
