@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
+import { hashSeed, Rng } from '../ts/train/data/random.js';
 
 const { values } = parseArgs({ options: { photos: { type: 'string' }, out: { type: 'string' }, frames: { type: 'string', default: '40' }, size: { type: 'string', default: '480x360' } } });
 if (!values.photos || !values.out) {
@@ -26,18 +27,6 @@ if (!(frames >= 2) || !(width >= 64 && height >= 64)) {
   process.exit(2);
 }
 
-/** mulberry32, seeded by the file name: the same photo always gives the same clip. */
-function rng(name: string): () => number {
-  let state = [...name].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const photos = readdirSync(values.photos).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
 if (photos.length === 0) {
   console.error(`photo-clips: no .jpg or .png in ${values.photos}`);
@@ -47,7 +36,8 @@ for (const file of photos) {
   const path = join(values.photos, file);
   const meta = await sharp(path).metadata();
   const [pw, ph] = [meta.width!, meta.height!];
-  const random = rng(file);
+  const rng = new Rng(hashSeed(...[...file].map((c) => c.charCodeAt(0)))); // the same photo always gives the same clip
+  const random = () => rng.next();
   // A window of the output's aspect, 55-70% of the photo at the start, zooming in or out by up to 20%,
   // its centre moving in a straight line between two points that keep it inside the photo.
   const start = 0.55 + 0.15 * random();
