@@ -4,7 +4,7 @@
  * either goes or where a dataset folder goes. `bench` times models on a video file.
  */
 import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileKindOf } from '../ts/contract/file-kind.js';
@@ -20,6 +20,8 @@ test.before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ct-edge-file-kinds-'));
   video = join(dir, 'clip.mp4');
   makeMovingSquareVideo(video);
+  // a plan's bytes have no documented signature: its name tells it
+  await writeFile(join(dir, 'e.engine'), new Uint8Array([0x70, 0x74, 0x72, 0x74, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
 });
 test.after.always(async () => rm(dir, { recursive: true, force: true }));
 
@@ -42,6 +44,8 @@ const wrongKinds: [string, () => string[], RegExp][] = [
   ['an ONNX model given to export', () => ['export', model, '-o', join(dir, 'x.onnx')], /is an ONNX model, not a training checkpoint.*ct-edge import/],
   ['a checkpoint given to import', () => ['import', checkpoint, '-o', join(dir, 'y.safetensors')], /is a training checkpoint \(safetensors\).*ct-edge export/],
   ['a video given to eval', () => ['eval', '--model', model, '--dataset', video], /clip\.mp4 is a file, not a dataset folder of labelled sequences; .*ct-edge compare --model A --model B .*clip\.mp4.*ct-edge bench --sequence/],
+  ['an engine as the teacher', () => ['compress', '--teacher', join(dir, 'e.engine'), '--blocks', '1', '--steps', '1', '-o', join(dir, 'e.safetensors')], /e\.engine is a TensorRT engine, not a training checkpoint; .*ct-edge import MODEL\.onnx/],
+  ['an engine given to inspect', () => ['inspect', join(dir, 'e.engine')], /e\.engine is a TensorRT engine, not an ONNX model; .*ct-edge build-engine MODEL\.onnx/],
   ['--box for a sequence folder in bench', () => ['bench', '--model', model, '--box', '1,2,3,4'], /--box applies to a video given with --sequence/],
 ];
 for (const [name, args, message] of wrongKinds) {

@@ -1,7 +1,8 @@
 /**
  * What a file is, from its first bytes, for errors that name the command a user needs: a
  * checkpoint given where a model goes (`ct-edge export` it), an ONNX model given as a teacher
- * (`ct-edge import` it), a video given where a model or dataset goes.
+ * (`ct-edge import` it), a video given where a model or dataset goes, a TensorRT engine (by its
+ * name) given where a model file to read or a checkpoint goes.
  */
 
 export type FileKind = 'onnx' | 'safetensors' | 'video' | 'image' | 'unknown';
@@ -25,6 +26,12 @@ export function fileKindOf(head: Uint8Array): FileKind {
  * the kind is the wanted one or unknown (the caller's own message stands).
  */
 export function wrongKindHint(kind: FileKind, wanted: 'onnx' | 'safetensors', path = 'FILE'): string | undefined {
+  // TensorRT plans have no documented signature: their name (what build-engine writes) tells them
+  if (kind === 'unknown' && /\.(engine|plan)$/i.test(path)) {
+    return wanted === 'onnx'
+      ? `${path} is a TensorRT engine, not an ONNX model; engines run with track, bench and eval (a GPU build), and build from the ONNX model: \`ct-edge build-engine MODEL.onnx\``
+      : `${path} is a TensorRT engine, not a training checkpoint; compress and export start from a checkpoint (\`ct-edge import MODEL.onnx\` makes one from the ONNX model the engine was built from)`;
+  }
   if (kind === wanted || kind === 'unknown') return undefined;
   switch (kind) {
     case 'onnx':
