@@ -6,6 +6,7 @@ import { openCoco } from '../deploy/datasets/coco.js';
 import { openDataset, type DatasetFormat } from '../deploy/datasets/dataset.js';
 import { PairSampler, type SamplerOptions, type WeightedSource } from './data/sampler.js';
 import { cocoSource, sequenceSource, syntheticSource, trackSource } from './data/sources.js';
+import { compositeSource } from './data/composite.js';
 import { regionSource } from './data/regions.js';
 import type { ClipDifficulty, ClipOptions } from './data/generator.js';
 import { hashSeed } from './data/random.js';
@@ -29,7 +30,9 @@ export type DataSourceSpec =
    */
   | { kind: 'footage'; weight: number; inputs: string[]; stills?: boolean; regions?: boolean }
   /** Random regions of real frames (ts/train/data/regions.ts): each clip a list of frame paths. */
-  | { kind: 'regions'; weight: number; name: string; clips: string[][] };
+  | { kind: 'regions'; weight: number; name: string; clips: string[][] }
+  /** Cut-out objects over photographs, labelled (ts/train/data/composite.ts). */
+  | { kind: 'composite'; weight: number; name: string; objects: string[]; backgrounds: string[] };
 
 /**
  * A source as a run's description holds it: what it reads, never where a cache keeps it (the
@@ -38,6 +41,7 @@ export type DataSourceSpec =
 function describeSource(spec: DataSourceSpec): Record<string, unknown> {
   if (spec.kind === 'regions') return { kind: spec.kind, weight: spec.weight, name: spec.name, frames: spec.clips.reduce((n, c) => n + c.length, 0) };
   if (spec.kind === 'tracks' && spec.name !== undefined) return { kind: spec.kind, weight: spec.weight, name: spec.name };
+  if (spec.kind === 'composite') return { kind: spec.kind, weight: spec.weight, name: spec.name, objects: spec.objects.length, backgrounds: spec.backgrounds.length };
   return spec;
 }
 
@@ -85,6 +89,9 @@ async function openSources(o: TrainingDataOptions): Promise<WeightedSource[]> {
         break;
       case 'regions':
         sources.push({ source: regionSource(spec.name, spec.clips), weight: spec.weight });
+        break;
+      case 'composite':
+        sources.push({ source: compositeSource(spec.name, spec.objects, spec.backgrounds), weight: spec.weight });
         break;
       case 'footage':
         throw new CtEdgeError('ERR_INVALID_ARGUMENT', `unlabeled footage (${spec.inputs.join(', ')}) trains only through a teacher: compress it (compressTracker tracks it first)`);

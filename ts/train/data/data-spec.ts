@@ -8,6 +8,8 @@
  *                                    template and search come from the same image
  *   regions:VIDEOS, regions:stills:FOLDER   random regions of those frames as pairs (compress only;
  *                                    the teacher labels each crop: ts/train/data/regions.ts)
+ *   composite:OBJECTS,BACKGROUNDS    labelled pairs of cut-out objects (PNGs with alpha, searched
+ *                                    recursively) moving over photographs (ts/train/data/composite.ts)
  * SHARE (default 1) is the source's relative share of the pairs.
  */
 import { readdir, stat } from 'node:fs/promises';
@@ -66,6 +68,14 @@ async function stillImages(path: string, text: string): Promise<string[]> {
   return listImages(path).catch((error: Error) => bad(text, error.message)); // no images, or an unreadable folder
 }
 
+/** Every .png below `dir` (object cut-outs: tuxpaint keeps them in nested folders), at least one. */
+async function pngsUnder(dir: string, text: string): Promise<string[]> {
+  const info = await stat(dir).catch(() => bad(text, `no such folder ${dir}${installHint(dir)}`));
+  if (!info.isDirectory()) bad(text, `${dir} is not a folder of object images`);
+  const found = (await readdir(dir, { recursive: true })).filter((f) => /\.png$/i.test(f)).sort().map((f) => join(dir, f));
+  return found.length > 0 ? found : bad(text, `no PNG object images (with transparency) anywhere under ${dir}`);
+}
+
 /** One --data value as a source: labelled ones ready to open, footage to be pseudo-labelled. */
 export async function parseDataSource(text: string): Promise<DataSourceSpec> {
   const at = text.lastIndexOf('@');
@@ -79,6 +89,13 @@ export async function parseDataSource(text: string): Promise<DataSourceSpec> {
     });
     if (inner.kind !== 'footage') bad(text, 'regions: takes unlabeled videos, image folders or stills:FOLDER (random regions of their frames), not a labelled dataset or generated clips');
     return { ...(inner as Extract<DataSourceSpec, { kind: 'footage' }>), weight, regions: true };
+  }
+  if (source.startsWith('composite:')) {
+    const [objectsDir, backgroundsDir, ...rest] = source.slice('composite:'.length).split(',');
+    if (!objectsDir || !backgroundsDir || rest.length) bad(text, 'composite: takes two folders, objects and backgrounds: composite:/usr/share/tuxpaint/stamps,photos');
+    const objects = await pngsUnder(objectsDir, text);
+    const backgrounds = await stillImages(backgroundsDir, text);
+    return { kind: 'composite', weight, name: `${objectsDir},${backgroundsDir}`, objects, backgrounds };
   }
   if (source === 'synthetic' || source.startsWith('synthetic:')) {
     return { kind: 'synthetic', weight, ...(source.length > 'synthetic'.length && { mix: parseMix(source.slice('synthetic:'.length), text) }) };
