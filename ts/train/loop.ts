@@ -181,34 +181,48 @@ async function saveCheckpoint(path: string, step: number, run: string, objective
 }
 
 /**
- * Whether `stored` and `current` describe the same run but for its length (--steps, and the warm-up
- * that defaults to a share of it): a longer run continues the shorter one (see `trainLoop`).
+ * A run description as resumes compare it. Sources the footage cache makes (random regions, the
+ * teacher's tracks) count by kind, share and frames, not by where the cache kept them: their
+ * content is checked apart (LoopOptions.inputs), and runs written before the shared cache named
+ * cache paths. `length: false` also leaves out the run's length (--steps, and the warm-up that
+ * defaults to a share of it). Undefined when the text is no description.
  */
-function onlyLengthDiffers(stored: string, current: string): boolean {
-  const strip = (text: string) => {
-    try {
-      const { steps: _steps, warmupSteps: _warmup, ...rest } = JSON.parse(text) as Record<string, unknown>;
-      return JSON.stringify(rest);
-    } catch {
-      return undefined;
-    }
-  };
-  const a = strip(stored);
-  return a !== undefined && a === strip(current);
+function comparableRun(text: string, length = true): string | undefined {
+  let run: Record<string, any>;
+  try {
+    run = JSON.parse(text) as Record<string, any>;
+  } catch {
+    return undefined;
+  }
+  const data = run?.objective?.data;
+  if (Array.isArray(data?.sources)) {
+    data.sources = data.sources.map((s: Record<string, any>) => {
+      if (s.kind === 'regions') return { kind: s.kind, weight: s.weight, frames: s.frames ?? (s.clips as string[][]).reduce((n, c) => n + c.length, 0) };
+      if (s.kind === 'tracks') return { kind: s.kind, weight: s.weight };
+      return s;
+    });
+  }
+  if (!length) {
+    delete run.steps;
+    delete run.warmupSteps;
+  }
+  return JSON.stringify(run);
 }
 
 async function loadCheckpoint(path: string, run: string, steps: number, objective: Objective | GradientObjective, optimizer: AdamW, ema: ReadonlyMap<string, tf.Variable>, inputs: Record<string, string> | undefined): Promise<number> {
   const { tensors, metadata } = await readSafetensors(path);
   const step = Number(metadata[META_STEP]);
   const storedRun = metadata[META_RUN] ?? '';
-  if (storedRun !== run && !onlyLengthDiffers(storedRun, run)) {
+  const same = comparableRun(storedRun) !== undefined && comparableRun(storedRun) === comparableRun(run);
+  const longer = comparableRun(storedRun, false) !== undefined && comparableRun(storedRun, false) === comparableRun(run, false);
+  if (!same && !longer) {
     throw new CtEdgeError(
       'ERR_CHECKPOINT',
-      `${path} was written by a run with other options (${describeDifferences(storedRun, run)}); ` +
+      `${path} was written by a run with other options (${describeDifferences(comparableRun(storedRun) ?? storedRun, comparableRun(run) ?? run)}); ` +
         'resume with the same options, or delete it to start over',
     );
   }
-  if (storedRun !== run && !(steps > step)) {
+  if (!same && !(steps > step)) {
     throw new CtEdgeError('ERR_CHECKPOINT', `${path} holds step ${step}; a resumed run with other --steps must go beyond it (--steps ${step + 1} or more), or resume with the run's own --steps`);
   }
   // Checkpoints from before input hashes were kept have none, and resume as before.
