@@ -64,6 +64,30 @@ test('the target is drawn inside its box, and absent frames show (almost) none o
   t.true(absentFrames > 0, 'some clips occlude the target fully');
 });
 
+test('the rendered target lies inside its box: the pixels it changes, found by rendering the frame without it', (t) => {
+  let changedTotal = 0;
+  for (let k = 0; k < 8; k++) {
+    const clip = createClip(trainingClipSeed(5, k), small);
+    for (let i = 0; i < clip.length; i += 5) {
+      const [withTarget, without] = [clip.renderFrame(i).data as Uint8Array, clip.renderFrame(i, { withoutTarget: true }).data as Uint8Array];
+      const box = clip.boxes[i];
+      let outside = 0;
+      for (let y = 0; y < clip.height; y++) {
+        for (let x = 0; x < clip.width; x++) {
+          const o = (y * clip.width + x) * 3;
+          // a change of a level or two is the faint tail of an anti-aliased, blurred edge, not the target
+          if (Math.max(...[0, 1, 2].map((c) => Math.abs(withTarget[o + c] - without[o + c]))) <= 2) continue;
+          changedTotal++;
+          // within the box, give or take the anti-aliased edge and the 3x3 blur some frames get
+          if (x + 0.5 < box.x - 2 || x + 0.5 > box.x + box.width + 2 || y + 0.5 < box.y - 2 || y + 0.5 > box.y + box.height + 2) outside++;
+        }
+      }
+      t.is(outside, 0, `clip ${k} frame ${i}: the target changed ${outside} pixels outside its box`);
+    }
+  }
+  t.true(changedTotal > 0, 'the target changes some pixels');
+});
+
 test('bad clip options are CtEdgeErrors', (t) => {
   t.throws(() => createClip(1, { width: 10 }), code('ERR_INVALID_ARGUMENT'));
   t.throws(() => createClip(1, { length: 1 }), code('ERR_INVALID_ARGUMENT'));

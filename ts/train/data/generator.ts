@@ -58,8 +58,11 @@ export interface SyntheticClip {
   visible: boolean[];
   /** Share of the target's area that can be seen, per frame (0-1). */
   visibleFraction: Float32Array;
-  /** Renders one frame (a new RGB buffer each call). */
-  renderFrame(index: number): Frame;
+  /**
+   * Renders one frame (a new RGB buffer each call). `withoutTarget` leaves the target out and keeps
+   * everything else (noise, lighting, blur): the difference is the pixels the target changes.
+   */
+  renderFrame(index: number, options?: { withoutTarget?: boolean }): Frame;
   /** 1 where the target is the visible top layer, per pixel of one frame. */
   targetMask(index: number): Uint8Array;
 }
@@ -296,14 +299,14 @@ export function createClip(seed: number, options: ClipOptions = {}, name = `synt
   const canvas = new Float32Array(width * height * 3);
   const scratch = new Float32Array(width * height * 3);
 
-  function renderFrame(index: number): Frame {
+  function renderFrame(index: number, options: { withoutTarget?: boolean } = {}): Frame {
     if (!(Number.isInteger(index) && index >= 0 && index < length)) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `frame index ${index} is outside clip ${name} (0..${length - 1})`);
     }
     const ox = Math.min(2 * pan, Math.max(0, Math.round(pan + panX[index])));
     const oy = Math.min(2 * pan, Math.max(0, Math.round(pan + panY[index])));
     for (let y = 0; y < height; y++) canvas.set(background.subarray(((y + oy) * bw + ox) * 3, ((y + oy) * bw + ox + width) * 3), y * width * 3);
-    for (const layer of layers) drawSprite(canvas, width, height, layer.sprite, layer.placements[index]);
+    for (const layer of layers) if (!(options.withoutTarget && layer.sprite === targetSprite)) drawSprite(canvas, width, height, layer.sprite, layer.placements[index]);
     if (blur[index]) boxBlur3(canvas, scratch, width, height);
     const out = new Uint8ClampedArray(width * height * 3);
     const noise = noiseTable();
