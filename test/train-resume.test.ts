@@ -200,6 +200,30 @@ test('--width, --heads and --head-channels override the preset, and the checkpoi
   await rm(dir, { recursive: true });
 });
 
+test('a second Ctrl-C stops a run at once, without waiting for its step or writing a checkpoint', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-stop-twice-'));
+  const out = join(dir, 'twice.safetensors');
+  const log = join(dir, 'twice.log.jsonl');
+  let sent = false;
+  const stopped = await cli(['train', '--preset', 'tiny', '--depth', '2', '--steps', '200', '--batch', '2', '--checkpoint-every', '1000', '--clip-size', '96x96', '--workers', '2', '-o', out], (child) => {
+    if (!sent && loggedSteps(log) >= 2) {
+      sent = true;
+      // the second once the first has been seen (two signals sent together arrive as one)
+      child.stderr!.on('data', (d: Buffer) => {
+        if (String(d).includes('stopping after this step')) child.kill('SIGINT');
+      });
+      child.kill('SIGINT');
+    }
+  });
+  t.is(stopped.code, 130, stopped.stderr);
+  t.regex(stopped.stderr, /stopping after this step .*a second Ctrl-C stops at once/);
+  t.notRegex(stopped.stderr, /stopped at step/, 'it did not wait for the step and its checkpoint');
+  t.false(existsSync(join(dir, 'twice.resume.safetensors')));
+  t.false(existsSync(out));
+  t.true(loggedSteps(log) < 200);
+  await rm(dir, { recursive: true });
+});
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} stops a run after its step, with a checkpoint of that step, and --resume goes on from it exactly`, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'ct-stop-'));
