@@ -5,7 +5,10 @@ import type { Box, Frame } from '../ts/contract/types.js';
 import { Rng } from '../ts/train/data/random.js';
 import { assembleBatch, cropWindow, PairSampler, roundHalfEven, type SamplerOptions } from '../ts/train/data/sampler.js';
 import { pickFramePair, syntheticSource, type PairSource } from '../ts/train/data/sources.js';
+import { join } from 'node:path';
+import { Engine, Tracker } from '../ts/index.js';
 import { squareFrame } from './helpers/frames.js';
+import { repoRoot } from './helpers/data.js';
 
 const code = (c: ErrorCode) => ({ instanceOf: CtEdgeError, code: c });
 const mean = [0.485, 0.456, 0.406];
@@ -37,6 +40,19 @@ test('without augmentation the crops are the runtime crop, pixel for pixel', asy
   const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
   t.true(maxDiff(sample.template, template) < 1e-5);
   t.true(maxDiff(sample.search, search) < 1e-5);
+  // and what a real Tracker feeds its model (the window the native tracker computes, not the sampler's):
+  // init on the square, then track the same frame, whose search crop is cut around the init box
+  const engine = await Engine.load(join(repoRoot, 'models', 'student-2.onnx'), { threads: 1 }); // 64/128 px crops
+  try {
+    const small = await new PairSampler([{ source: fixedSource('fixed', frame, square), weight: 1 }], { seed: 1, ...noAugment, centerJitter: 0, scaleJitter: 0, templateSize: 64, searchSize: 128 }).sample(0);
+    await using tracker = new Tracker(engine);
+    tracker.init(frame, square);
+    t.true(maxDiff(small.template, tracker.inputs.template) < 1e-5, 'template crop as the tracker cuts it');
+    await tracker.track(frame);
+    t.true(maxDiff(small.search, tracker.inputs.search) < 1e-5, 'search crop as the tracker cuts it');
+  } finally {
+    await engine.dispose();
+  }
   // The box centred in both crops, at 1/2 and 1/4 of the side.
   t.true(Math.abs(sample.templateBox[0] - 0.5) < 0.01 && Math.abs(sample.templateBox[2] - 0.5) < 0.01);
   t.true(Math.abs(sample.box[0] - 0.5) < 0.01 && Math.abs(sample.box[2] - 0.25) < 0.01);
