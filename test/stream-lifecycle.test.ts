@@ -141,6 +141,25 @@ linux("an AbortSignal, the source's or the stream's", async (t) => {
   });
 });
 
+linux('a slow consumer holds ffmpeg back: what it has written stays a few frames ahead of what was read', async (t) => {
+  const source = await openVideo(video);
+  const frameBytes = 160 * 120 * 3;
+  try {
+    const it = source[Symbol.asyncIterator]();
+    await it.next();
+    await it.next();
+    const [pid] = ffmpegChildren();
+    // Give an unchecked decoder ample time to run ahead: 10 s of 160x120 video decodes in well under
+    // a second, 14 MB of raw frames. Held back, it has written a pipe's and a stream buffer's worth.
+    await sleep(1500);
+    const written = Number(/wchar: (\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))![1]);
+    t.log(`ffmpeg wrote ${(written / frameBytes).toFixed(1)} frames while 2 were read`);
+    t.true(written < 40 * frameBytes, `ffmpeg wrote ${written} bytes (${(written / frameBytes).toFixed(1)} frames) ahead of a consumer that read 2`);
+  } finally {
+    await source.close();
+  }
+});
+
 linux('close() while the consumer waits for a frame', async (t) => {
   await watch(
     t,
