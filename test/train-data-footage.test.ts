@@ -106,6 +106,15 @@ test.serial('the teacher tracks footage into pseudo-labelled tracks, never past 
       t.true(track.scores.slice(1).every((s) => s >= 0.2));
     }
     await t.throwsAsync(pseudoLabel([join(dir, 'footage')], engine, join(dir, 'none'), { minScore: 1.01 }), { instanceOf: CtEdgeError, code: 'ERR_DATASET', message: /the teacher held no target/ });
+    // Ctrl-C while the teacher labels: it stops at the next start, and leaves no tracks to reuse
+    let polls = 0;
+    await t.throwsAsync(pseudoLabel([join(dir, 'footage')], engine, join(dir, 'stopped'), { every: 10, stopRequested: () => ++polls > 2 }), {
+      instanceOf: CtEdgeError,
+      code: 'ERR_STOPPED',
+      message: /stopped while the teacher labelled .*footage \(before any training step\): rerun the same command/,
+    });
+    t.is(polls, 3, 'it stopped at the third start');
+    t.false(existsSync(join(dir, 'stopped', 'tracks.json')));
     await t.throwsAsync(pseudoLabel([join(dir, 'empty')], engine, join(dir, 'none2')), { instanceOf: CtEdgeError, code: 'ERR_DATASET' });
     // A tracks file cut short or of another kind is refused, naming how to make it again.
     const text = await readFile(file, 'utf8');

@@ -26,7 +26,7 @@ export function trainingProgressBar(label: string): { onProgress: (p: TrainProgr
   const recent: number[] = [];
   const removeStopHandler = onStopSignal(() => {
     stopping = true;
-    console.error(`\nct-edge ${label}: stopping after this step (a resume checkpoint follows); a second Ctrl-C stops at once`);
+    console.error(`\nct-edge ${label}: stopping after this step (a resume checkpoint follows; while the teacher labels footage, at its next start); a second Ctrl-C stops at once`);
   });
   return {
     onProgress({ step, steps, entry }) {

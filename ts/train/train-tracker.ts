@@ -141,6 +141,7 @@ export async function trackFootage(
   cacheDir = footageCacheDir(),
   onFootage?: (video: string, tracks: number) => void,
   onLabelling?: PseudoLabelOptions['onProgress'],
+  stopRequested?: () => boolean,
 ): Promise<TrainingDataOptions> {
   if (!data.sources?.some((s) => s.kind === 'footage')) return data;
   const dir = join(cacheDir, 'footage');
@@ -175,7 +176,7 @@ export async function trackFootage(
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
       const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && JSON.stringify(settings?.contents) === JSON.stringify(contents) && (settings?.stills === true) === (spec.stills === true);
-      sources.push({ kind: 'tracks', weight: spec.weight, name, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage, onProgress: onLabelling }) });
+      sources.push({ kind: 'tracks', weight: spec.weight, name, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage, onProgress: onLabelling, stopRequested }) });
     }
     return { ...data, sources };
   } finally {
@@ -214,7 +215,7 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   divideStages(config.depth, o.compress.studentBlocks, o.compress.stages);
   studentConfig(config, o.compress);
   const inputs = await inputHashes(o.teacher, o.data);
-  const data = await trackFootage(o.data, checkpoint, o.teacher, undefined, o.onFootage, o.onLabelling);
+  const data = await trackFootage(o.data, checkpoint, o.teacher, undefined, o.onFootage, o.onLabelling, o.stopRequested);
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
   // Dense distillation on unlabeled pairs: the teacher's maps are the targets, a GT term would repeat its box.

@@ -72,6 +72,8 @@ export interface PseudoLabelOptions {
   onVideo?: (video: string, tracks: number) => void;
   /** Called as the teacher works through an input: frames (or images) done of its total, tracks kept so far. */
   onProgress?: (input: string, done: number, total: number, tracks: number) => void;
+  /** Polled between starts (stills: between images): once true, labelling stops with ERR_STOPPED. */
+  stopRequested?: () => boolean;
 }
 
 export const PSEUDO_LABEL_DEFAULTS = { trainShare: 1 - HELD_OUT_SHARE, every: 15, perStart: 2, span: 60, minScore: 0.35 };
@@ -97,6 +99,11 @@ export async function pseudoLabel(inputs: readonly string[], teacher: Engine, ou
   const out = join(outDir, 'tracks.json');
   await writeFile(out, JSON.stringify(file));
   return out;
+}
+
+/** ERR_STOPPED once a stop was asked for: nothing of the labelling is kept, a rerun labels again. */
+function stopIfRequested(o: PseudoLabelOptions, input: string): void {
+  if (o.stopRequested?.()) throw new CtEdgeError('ERR_STOPPED', `stopped while the teacher labelled ${input} (before any training step): rerun the same command to start again`);
 }
 
 /** The folder input `k` of `inputs` writes its frames to under `outDir`. */
@@ -133,6 +140,7 @@ async function labelVideos(inputs: readonly string[], teacher: Engine, outDir: s
     const trainFrames = Math.floor(paths.length * o.trainShare);
     const before = file.tracks.length;
     for (let start = 0; start + 2 < trainFrames; start += o.every) {
+      stopIfRequested(o, input);
       const first = await readImage(paths[start]);
       for (const box of proposeTargets(first, o.perStart)) {
         const track: Track = { video: input, frames: [paths[start]], boxes: [box], scores: [1] };
@@ -164,6 +172,7 @@ async function labelStills(inputs: readonly string[], teacher: Engine, outDir: s
   const framesDir = join(outDir, 'stills');
   await mkdir(framesDir, { recursive: true });
   for (const [k, input] of inputs.entries()) {
+    stopIfRequested(o, 'the still images');
     let image;
     try {
       image = await readImage(input);
