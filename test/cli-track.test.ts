@@ -105,6 +105,11 @@ test.serial('--from starts at a later frame; -o writes the annotated video in th
   t.is(probe.trim(), 'mpeg4,40');
 });
 
+test.serial('--from past the end of the video is a typed error that says how many frames it has', async (t) => {
+  const student = ['--model', join(repoRoot, 'models', 'student-2.onnx'), '--threads', '1'];
+  await t.throwsAsync(track([video, ...student, '--from', '60', '--box', '32,34,24,24']), code('ERR_SOURCE', /--from 60: .*square\.mp4 has 50 frames \(0 to 49\); start within them/));
+});
+
 test.serial('ct-edge frame writes one frame with a pixel grid (and a box to check); a frame past the end or an image type it cannot write is an error', async (t) => {
   const png = join(dir, 'frame.png');
   const out = await runCommand(frameCommand, [video, '--at', '49', '--box', '20,30,24,24', '-o', png]);

@@ -3,14 +3,17 @@
  * footage (ts/train/calibrate-lost.ts); only the threshold changes.
  */
 import test from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { command as calibrate } from '../ts/cli/commands/calibrate.js';
 import { CtEdgeError } from '../ts/index.js';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { quantile } from '../ts/train/calibrate-lost.js';
+import { writeImage } from '../ts/deploy/io/images.js';
 import { runCommand } from './helpers/cli.js';
+import { squareFrame } from './helpers/frames.js';
 import { repoRoot } from './helpers/data.js';
 
 const teacher = join(repoRoot, 'models', 'teacher.safetensors');
@@ -57,3 +60,12 @@ for (const [what, args, message] of bad) {
     await t.throwsAsync(runCommand(calibrate, args.map((a) => (a === 'OUT' ? join(dir, `${what.replace(/\W+/g, '-')}.safetensors`) : a))), { instanceOf: CtEdgeError, message });
   });
 }
+
+test.serial('footage too short to read a threshold from is ERR_CALIBRATION, and nothing is written', async (t) => {
+  const folder = join(dir, 'short');
+  await mkdir(folder);
+  for (let i = 0; i < 10; i++) await writeImage(join(folder, `${String(i).padStart(4, '0')}.png`), squareFrame(160, 120, 40 + 2 * i, 30, 30));
+  const out = join(dir, 'short.safetensors');
+  await t.throwsAsync(runCommand(calibrate, [student, '--lost-from', teacher, '--data', folder, '-o', out]), { instanceOf: CtEdgeError, code: 'ERR_CALIBRATION', message: /only \d+ frames tracked in .*short; the lost threshold needs at least 50/ });
+  t.false(existsSync(out));
+});

@@ -82,7 +82,7 @@ async function scoresOn(inputs: readonly string[], teacher: Engine, student: Eng
     try {
       for await (const { frame, index } of source) {
         if (index >= limit) break;
-        clip.push({ ...frame, data: new Uint8Array(frame.data as Uint8Array) }); // the source may reuse its buffer
+        clip.push(frame); // each decoded frame has its own buffer
         if (clip.length === o.span) await run();
       }
       await run();

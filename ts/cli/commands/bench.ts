@@ -7,7 +7,7 @@ import { openDataset, parseDatasetFormat } from '../../deploy/datasets/dataset.j
 import { benchmark, movingSquareSource, type BenchResult, type FrameSource } from '../../deploy/eval/bench.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
 import { readImage } from '../../deploy/io/images.js';
-import { openSource } from '../../deploy/io/open.js';
+import { decodeFrames } from '../../deploy/io/open.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Box, Frame } from '../../contract/types.js';
 import { markdownTable } from '../../deploy/eval/report.js';
@@ -59,16 +59,7 @@ async function sequenceSource(dir: string, format: string, needed: number): Prom
 
 /** The first `needed` frames of a video file, decoded before timing, from `box` or a proposed target. */
 async function videoSource(path: string, needed: number, box: Box | undefined): Promise<FrameSource> {
-  const source = await openSource(path);
-  const frames: Frame[] = [];
-  try {
-    for await (const { frame } of source) {
-      frames.push(frame);
-      if (frames.length === needed) break;
-    }
-  } finally {
-    await source.close();
-  }
+  const frames = await decodeFrames(path, needed);
   if (frames.length < 2) throw new CtEdgeError('ERR_SOURCE', `${path} has ${frames.length} decodable frame(s); bench needs at least 2`);
   const initBox = box ?? proposeTargets(frames[0], 1)[0];
   return {

@@ -8,7 +8,7 @@ import { DATASET_FORMATS, openDataset } from '../../deploy/datasets/dataset.js';
 import { compareModels, compareTable, HELD_OUT_SHARE, type CompareClip } from '../../deploy/eval/compare.js';
 import { proposeTargets } from '../../deploy/eval/targets.js';
 import { readImage } from '../../deploy/io/images.js';
-import { openSource } from '../../deploy/io/open.js';
+import { decodeFrames } from '../../deploy/io/open.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag, parseBoxFlag } from '../model-options.js';
@@ -54,18 +54,9 @@ async function labelledDataset(input: string) {
  * counts them, so the split is the same; a container's frame count can differ from the frames decoded).
  */
 async function heldOutFrames(input: string, share: number): Promise<Frame[]> {
-  let source;
-  try {
-    source = await openSource(input);
-  } catch (error) {
-    throw new CtEdgeError('ERR_DATASET', `${input}: cannot read frames from it (${(error as Error).message}); give a video file, an image folder or a folder of labelled sequences`, { cause: error });
-  }
-  const frames: Frame[] = [];
-  try {
-    for await (const { frame } of source) frames.push(frame);
-  } finally {
-    await source.close();
-  }
+  const frames = await decodeFrames(input).catch((error: Error) => {
+    throw new CtEdgeError('ERR_DATASET', `${input}: cannot read frames from it (${error.message}); give a video file, an image folder or a folder of labelled sequences`, { cause: error });
+  });
   const tail = frames.slice(Math.floor(frames.length * (1 - share)));
   if (tail.length < 2) throw new CtEdgeError('ERR_DATASET', `${input}: ${tail.length} frame(s) in its last ${share * 100}%; compare needs at least 2 (a longer video, or a larger --held-out)`);
   return tail;

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { CtEdgeError } from '../../contract/errors.js';
 import type { Frame } from '../../contract/types.js';
-import { bytesOf, toRgb } from '../../deploy/io/convert.js';
+import { toRgb } from '../../deploy/io/convert.js';
 import { COLORS, drawLabel, drawRect, fillRect, type Rgb } from '../../deploy/io/draw.js';
 import { writeImage } from '../../deploy/io/images.js';
 import { openSource } from '../../deploy/io/open.js';
@@ -58,8 +58,7 @@ export const command: CliCommand = {
       for await (const f of source) {
         count += 1;
         if (f.index === at) {
-          const rgb = toRgb(f.frame);
-          frame = { ...rgb, data: new Uint8Array(bytesOf(rgb)) }; // its own copy: the source may reuse its buffer
+          frame = toRgb(f.frame);
           break;
         }
       }

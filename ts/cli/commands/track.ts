@@ -109,9 +109,14 @@ class Progress {
   }
 }
 
-/** The frames of `source` from index `from` on (the ones before are decoded and skipped). */
-async function* framesFrom(source: FrameSource, from: number): AsyncGenerator<SourceFrame> {
-  for await (const f of source) if (f.index >= from) yield f;
+/** The frames of `source` from index `from` on (the ones before are decoded and skipped); a source that ends first is an error. */
+async function* framesFrom(source: FrameSource, from: number, input: string): AsyncGenerator<SourceFrame> {
+  let seen = 0;
+  for await (const f of source) {
+    seen += 1;
+    if (f.index >= from) yield f;
+  }
+  if (seen <= from) throw new CtEdgeError('ERR_SOURCE', `--from ${from}: ${input} has ${seen} frames (0 to ${seen - 1}); start within them`);
 }
 
 export const command: CliCommand = {
@@ -204,7 +209,7 @@ export const command: CliCommand = {
       const started = performance.now();
       let interrupted = false;
       try {
-        for await (const r of trackStream(tracker, from > 0 ? framesFrom(source, from) : source, { initBox, realtime: values.realtime, signal: stop.signal })) {
+        for await (const r of trackStream(tracker, from > 0 ? framesFrom(source, from, input) : source, { initBox, realtime: values.realtime, signal: stop.signal })) {
           frames += 1;
           dropped = r.dropped;
           if (r.state === 'lost') lost += 1;

@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
+import type { Frame } from '../../contract/types.js';
 import { isDirectory } from '../datasets/common.js';
 import { isStreamUrl, openCamera, openVideo, type CameraOptions, type VideoOptions } from './ffmpeg.js';
 import { openGStreamer, type GStreamerOptions } from './gstreamer.js';
@@ -25,4 +26,19 @@ export async function openSource(input: string, options: OpenSourceOptions = {})
     return openImageFolder((await isDirectory(img)) ? img : input, { fps: options.fps, signal: options.signal });
   }
   return openVideo(input, options);
+}
+
+/** The first `limit` frames of a video file or image folder, decoded into memory (each its own buffer). */
+export async function decodeFrames(input: string, limit = Infinity): Promise<Frame[]> {
+  const source = await openSource(input);
+  const frames: Frame[] = [];
+  try {
+    for await (const { frame } of source) {
+      if (frames.length === limit) break;
+      frames.push(frame);
+    }
+  } finally {
+    await source.close();
+  }
+  return frames;
 }
