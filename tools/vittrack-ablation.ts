@@ -136,9 +136,10 @@ async function main(): Promise<void> {
   const stages = values.stages ? values.stages.split(',').map((n) => parseWhole(n, 'stages')) : stageSizes(teacherCheckpoint.config.depth, blocks);
   divideStages(teacherCheckpoint.config.depth, blocks, stages); // a wrong list stops here, not in every job
   // The footage tracked once for all students (each compressTracker would otherwise track it again).
-  const { sources } = await trackFootage({ seed: 0, sources: await Promise.all(dataTexts.map(parseDataSource)) }, teacherCheckpoint, teacher, join(out, 'pseudo'), (video, tracks) =>
-    progress.log(`teacher tracks in ${video}: ${tracks}`),
-  );
+  const { sources } = await trackFootage({ seed: 0, sources: await Promise.all(dataTexts.map(parseDataSource)) }, teacherCheckpoint, teacher, {
+    cacheDir: join(out, 'pseudo'),
+    onFootage: (video, tracks) => progress.log(`teacher tracks in ${video}: ${tracks}`),
+  });
   // The tracks by content: other footage re-tracked into the same files must not reuse old students.
   const tracksSha256 = await Promise.all((sources ?? []).flatMap((s) => (s.kind === 'tracks' ? [sha256File(s.file)] : [])));
 

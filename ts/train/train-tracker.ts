@@ -127,6 +127,19 @@ export function footageCacheDir(): string {
   return process.env.CT_EDGE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'ct-edge');
 }
 
+export interface TrackFootageOptions {
+  /** Default footageCacheDir(). */
+  cacheDir?: string;
+  /** Called after each input with its track count. */
+  onFootage?: (video: string, tracks: number) => void;
+  /** Called as the teacher works through each input (see PseudoLabelOptions.onProgress). */
+  onLabelling?: PseudoLabelOptions['onProgress'];
+  /** Polled while the teacher labels: once true, labelling stops with ERR_STOPPED. */
+  stopRequested?: () => boolean;
+  /** Content hashes already taken (inputHashes' keys: 'teacher', 'data PATH'), so nothing is read twice. */
+  hashes?: Record<string, string>;
+}
+
 /**
  * Unlabeled footage among the sources becomes the teacher's tracks (ts/train/data/pseudo-label.ts)
  * or decoded frames for random regions, cached under `cacheDir` (default footageCacheDir()) in a
@@ -134,19 +147,12 @@ export function footageCacheDir(): string {
  * the same. Studies that compress one teacher many times track the footage once with this. Two
  * runs that label the same new footage at the same moment each label it.
  */
-export async function trackFootage(
-  data: TrainingDataOptions,
-  teacher: Checkpoint,
-  teacherPath: string,
-  cacheDir = footageCacheDir(),
-  onFootage?: (video: string, tracks: number) => void,
-  onLabelling?: PseudoLabelOptions['onProgress'],
-  stopRequested?: () => boolean,
-): Promise<TrainingDataOptions> {
+export async function trackFootage(data: TrainingDataOptions, teacher: Checkpoint, teacherPath: string, o: TrackFootageOptions = {}): Promise<TrainingDataOptions> {
   if (!data.sources?.some((s) => s.kind === 'footage')) return data;
-  const dir = join(cacheDir, 'footage');
+  const dir = join(o.cacheDir ?? footageCacheDir(), 'footage');
   await mkdir(dir, { recursive: true });
-  const teacherId = createHash('sha256').update(await readFile(teacherPath)).digest('hex');
+  const hashOf = async (path: string, key: string) => o.hashes?.[key] ?? contentHash(path);
+  const teacherId = await hashOf(teacherPath, 'teacher');
   // The teacher runs only for footage without reusable tracks (a resumed run usually has them all).
   let engine: Engine | undefined;
   const teacherEngine = async () => {
@@ -165,7 +171,7 @@ export async function trackFootage(
         continue;
       }
       // Reused only for the same footage, by content (a file rewritten in place is new footage), and for tracks the same teacher.
-      const contents = await Promise.all(spec.inputs.map(contentHash));
+      const contents = await Promise.all(spec.inputs.map((input) => hashOf(input, `data ${input}`)));
       const entry = { kind: spec.regions ? 'regions' : 'tracks', ...(!spec.regions && { teacher: teacherId }), inputs: spec.inputs, contents, stills: spec.stills === true };
       const out = join(dir, createHash('sha256').update(JSON.stringify(entry)).digest('hex').slice(0, 24));
       const name = spec.stills ? `stills (${spec.inputs.length} images)` : spec.inputs.join(',');
@@ -176,7 +182,7 @@ export async function trackFootage(
       const file = join(out, 'tracks.json');
       const settings = await tracksSettings(file);
       const reuse = settings?.teacher === teacherId && JSON.stringify(settings?.inputs) === JSON.stringify(spec.inputs) && JSON.stringify(settings?.contents) === JSON.stringify(contents) && (settings?.stills === true) === (spec.stills === true);
-      sources.push({ kind: 'tracks', weight: spec.weight, name, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: onFootage, onProgress: onLabelling, stopRequested }) });
+      sources.push({ kind: 'tracks', weight: spec.weight, name, file: reuse ? file : await pseudoLabel(spec.inputs, await teacherEngine(), out, { teacher: teacherId, contents, stills: spec.stills, onVideo: o.onFootage, onProgress: o.onLabelling, stopRequested: o.stopRequested }) });
     }
     return { ...data, sources };
   } finally {
@@ -215,7 +221,7 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   divideStages(config.depth, o.compress.studentBlocks, o.compress.stages);
   studentConfig(config, o.compress);
   const inputs = await inputHashes(o.teacher, o.data);
-  const data = await trackFootage(o.data, checkpoint, o.teacher, undefined, o.onFootage, o.onLabelling, o.stopRequested);
+  const data = await trackFootage(o.data, checkpoint, o.teacher, { onFootage: o.onFootage, onLabelling: o.onLabelling, stopRequested: o.stopRequested, hashes: inputs });
   await initBackend();
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
   // Dense distillation on unlabeled pairs: the teacher's maps are the targets, a GT term would repeat its box.
