@@ -44,6 +44,7 @@ const wrongKinds: [string, () => string[], RegExp][] = [
   ['an ONNX model given to export', () => ['export', model, '-o', join(dir, 'x.onnx')], /is an ONNX model, not a training checkpoint.*ct-edge import/],
   ['a checkpoint given to import', () => ['import', checkpoint, '-o', join(dir, 'y.safetensors')], /is a training checkpoint \(safetensors\).*ct-edge export/],
   ['a video given to eval', () => ['eval', '--model', model, '--dataset', video], /clip\.mp4 is a file, not a dataset folder of labelled sequences; .*ct-edge compare --model A --model B .*clip\.mp4.*ct-edge bench --sequence/],
+  ['an image given as a model', () => ['track', video, '--model', join(repoRoot, 'models', 'teacher.curves.png'), '--box', '20,30,24,24'], /teacher\.curves\.png is an image, not a model \[ERR_MODEL_INVALID\]/],
   ['an engine as the teacher', () => ['compress', '--teacher', join(dir, 'e.engine'), '--blocks', '1', '--steps', '1', '-o', join(dir, 'e.safetensors')], /e\.engine is a TensorRT engine, not a training checkpoint; .*ct-edge import MODEL\.onnx/],
   ['an engine given to inspect', () => ['inspect', join(dir, 'e.engine')], /e\.engine is a TensorRT engine, not an ONNX model; .*ct-edge build-engine MODEL\.onnx/],
   ['--box for a sequence folder in bench', () => ['bench', '--model', model, '--box', '1,2,3,4'], /--box applies to a video given with --sequence/],

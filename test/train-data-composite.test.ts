@@ -70,6 +70,7 @@ test('a pair: the object pasted where the box says, moved and rescaled a little 
 const bad: [string, () => string, RegExp][] = [
   ['one folder', () => `composite:${join(dir, 'objects')}`, /composite: takes two folders/],
   ['a missing objects folder of a Debian package', () => `composite:/usr/share/tuxpaint/stamps-none,${join(dir, 'backgrounds')}`, /no such folder/],
+  ['a file as the objects folder', () => `composite:${join(dir, 'objects', 'magenta.png')},${join(dir, 'backgrounds')}`, /magenta\.png is not a folder of object images/],
   ['no PNGs under the objects folder', () => `composite:${join(dir, 'backgrounds')},${join(dir, 'backgrounds')}`, /no PNG object images .* anywhere under/],
 ];
 for (const [what, text, message] of bad) {
