@@ -6,7 +6,19 @@
 export { Engine, type EngineBackend, type EngineOptions, type HeadOutputs, type InferenceBinding } from './deploy/engine.js';
 export { buildEngine, tensorRtGuidance, type BuildEngineOptions, type BuiltEngine, type TensorRtBackend } from './deploy/tensorrt.js';
 export { Tracker, type TrackerOptions } from './deploy/tracker.js';
-export { trackStream, TrackTransform, type FrameStreamSource, type SourceFrame, type StreamOptions, type StreamResult, type StreamTracker, type TrackTransformOptions } from './deploy/stream.js';
+export {
+  trackStream,
+  TrackTransform,
+  type FrameStreamSource,
+  type SourceFrame,
+  type StreamCommand,
+  type StreamControl,
+  type StreamOptions,
+  type StreamResult,
+  type StreamTracker,
+  type TrackTransformOptions,
+} from './deploy/stream.js';
+export { MqttLink, parseCommand, MQTT_USERNAME_ENV, MQTT_PASSWORD_ENV, type DeviceState, type MqttLinkOptions, type MqttLinkStats } from './deploy/mqtt.js';
 export { CtEdgeError, type ErrorCode } from './contract/errors.js';
 export type { Box, Frame, PixelFormat, StageTimings, TrackResult, TrackState } from './contract/types.js';
 export {
@@ -36,6 +48,6 @@ export { openImageFolder, type ImageFolderOptions } from './deploy/io/image-fold
 export type { FrameSource, SourceInfo, SourceOptions } from './deploy/io/source.js';
 export { toRgb, bytesOf } from './deploy/io/convert.js';
 export { VideoWriter, type VideoWriterOptions } from './deploy/io/video-writer.js';
-export { ResultWriter, type BoxRecord, type ResultFormat } from './deploy/io/results.js';
+export { ResultWriter, recordFields, type BoxRecord, type ResultFormat } from './deploy/io/results.js';
 export { drawRect, drawText, drawLabel, drawResult, fillRect, type Rgb } from './deploy/io/draw.js';
 export { readImage, writeImage } from './deploy/io/images.js';

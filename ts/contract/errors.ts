@@ -34,6 +34,9 @@ export type ErrorCode =
   | 'ERR_TENSORRT'
   | 'ERR_CUDA'
   | 'ERR_IO'
+  | 'ERR_MQTT_AUTH'
+  | 'ERR_MQTT_TLS'
+  | 'ERR_COMMAND'
   | 'ERR_INTERNAL';
 
 export class CtEdgeError extends Error {

@@ -69,6 +69,26 @@ function sourceIterator(source: FrameStreamSource): AsyncIterator<SourceFrame> {
   };
 }
 
+/** A command a stream applies between two frames (remote control, e.g. MqttLink's control topic). */
+export type StreamCommand =
+  /** Start tracking `box` on the next frame, or re-initialise there. */
+  | { command: 'init'; box: Box }
+  /** Stop tracking: the stream goes on reading frames and yields them as `idle` until the next init. */
+  | { command: 'stop' }
+  /** Re-initialise on the next frame at the box of the last init (initBox, init's or a command's). */
+  | { command: 'reset' };
+
+/** Where a stream takes commands from, and where it says how each ended. */
+export interface StreamControl {
+  /** The next waiting command, applied before the coming frame; undefined when none waits. */
+  nextCommand(): StreamCommand | undefined;
+  /**
+   * Called once per command: applied on frame `frame`, or refused with a typed error (a box
+   * outside the frame, a reset before any init); a refused command leaves the track as it was.
+   */
+  commandDone(command: StreamCommand, outcome: { frame: number } | { error: CtEdgeError }): void;
+}
+
 export interface StreamOptions {
   /** The target in the first frame. */
   initBox?: Box;
@@ -76,6 +96,11 @@ export interface StreamOptions {
   init?: (first: SourceFrame) => Box | Promise<Box>;
   /** Track the newest frame, dropping those that came while the tracker was busy (default false). */
   realtime?: boolean;
+  /**
+   * Commands between frames. With a control, initBox and init may be left out: the stream then
+   * starts idle and waits for an init command.
+   */
+  control?: StreamControl;
 }
 
 export interface StreamResult {
@@ -83,10 +108,12 @@ export interface StreamResult {
   index: number;
   timestampMs: number;
   frame: Frame;
+  /** While idle, the last box tracked (zeros before the first). */
   box: Box;
-  /** 1 on the init frame. */
+  /** 1 on the init frame, 0 while idle. */
   score: number;
-  state: TrackState;
+  /** `idle`: no target (only with a control: before its first init, or after a stop). */
+  state: TrackState | 'idle';
   /** True for the frame the tracker was initialised on: box is the init box. */
   initial: boolean;
   /** Stage timings of the track() call; undefined on the init frame. */
@@ -95,9 +122,14 @@ export interface StreamResult {
   dropped: number;
 }
 
-/** Inits on the first frame, tracks the rest. Shared by the generator and the Transform. */
+/** Inits on the first frame (or on a command), applies commands, tracks the rest. Shared by the generator and the Transform. */
 class Stepper {
   private started = false;
+  /** The box of the last init, for reset. */
+  private initBox: Box | undefined;
+  /** Whether a target is being tracked (false before the first init and after a stop). */
+  private target = false;
+  private lastBox: Box = { x: 0, y: 0, width: 0, height: 0 };
   dropped = 0;
 
   constructor(
@@ -107,15 +139,43 @@ class Stepper {
 
   async step(s: SourceFrame): Promise<StreamResult> {
     const base = { index: s.index, timestampMs: s.timestampMs, frame: s.frame };
+    let initialised = false;
     if (!this.started) {
-      const box = this.options.initBox ?? (await this.options.init?.(s));
-      if (!box) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give initBox or an init callback: where the target is in the first frame');
-      this.tracker.init(s.frame, box);
       this.started = true;
-      return { ...base, box: { ...box }, score: 1, state: 'tracking', initial: true, timings: undefined, dropped: this.dropped };
+      const box = this.options.initBox ?? (await this.options.init?.(s));
+      if (box) initialised = this.initOn(s.frame, box);
+      else if (!this.options.control) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give initBox or an init callback: where the target is in the first frame');
     }
+    const control = this.options.control;
+    for (let c = control?.nextCommand(); c; c = control?.nextCommand()) {
+      try {
+        if (c.command === 'stop') this.target = false;
+        else initialised = this.initOn(s.frame, c.command === 'init' ? c.box : this.resetBox());
+        control!.commandDone(c, { frame: s.index });
+      } catch (error) {
+        if (!(error instanceof CtEdgeError)) throw error;
+        control!.commandDone(c, { error });
+      }
+    }
+    if (initialised) return { ...base, box: { ...this.lastBox }, score: 1, state: 'tracking', initial: true, timings: undefined, dropped: this.dropped };
+    if (!this.target) return { ...base, box: { ...this.lastBox }, score: 0, state: 'idle', initial: false, timings: undefined, dropped: this.dropped };
     const r = await this.tracker.track(s.frame);
+    this.lastBox = r.box;
     return { ...base, box: r.box, score: r.score, state: r.state, initial: false, timings: r.timings, dropped: this.dropped };
+  }
+
+  /** Inits the tracker; a box it refuses (a typed error) leaves the track as it was. */
+  private initOn(frame: Frame, box: Box): true {
+    this.tracker.init(frame, box);
+    this.initBox = { ...box };
+    this.lastBox = { ...box };
+    this.target = true;
+    return true;
+  }
+
+  private resetBox(): Box {
+    if (!this.initBox) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'reset re-initialises at the last init box, and there was none yet: send init with a box');
+    return this.initBox;
   }
 }
 

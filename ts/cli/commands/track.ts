@@ -1,5 +1,5 @@
 /** `ct-edge track`: one target through a video, a camera, a GStreamer pipeline or an image folder. */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { isDirectory, isFile } from '../../deploy/datasets/common.js';
@@ -13,6 +13,7 @@ import { checkPixelFormat, type FrameSource } from '../../deploy/io/source.js';
 import { VideoWriter, videoContainerOf } from '../../deploy/io/video-writer.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { trackStream, type SourceFrame, type StreamResult } from '../../deploy/stream.js';
+import { MqttLink, type MqttLinkStats } from '../../deploy/mqtt.js';
 import { Tracker } from '../../deploy/tracker.js';
 import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
@@ -47,6 +48,19 @@ Options:
   --width W --height H --fps F   camera mode to ask for (/dev/videoN)
   --input-format F       the camera's encoding, e.g. mjpeg (/dev/videoN)
   --threads N            onnxruntime threads (default: one per core)
+
+Publishing (MQTT; docs/FLEET.md):
+  --publish URL          mqtt://HOST[:PORT]/PREFIX or mqtts://...: one message per tracked frame on
+                         PREFIX/DEVICE/track (the --jsonl line plus device and model), a retained
+                         status on PREFIX/DEVICE/status, and commands taken on PREFIX/DEVICE/control
+                         (init with a box, stop, reset), answered on PREFIX/DEVICE/reply. Without
+                         --box the tracker waits for an init command. A slow or absent broker never
+                         stalls tracking: up to 1000 messages wait, the oldest dropped first
+  --qos 0|1              delivery of results (default 0; status and replies use 1)
+  --device-id ID         this device in topics and messages (default: the host name)
+  --mqtt-ca FILE         the CA that signed the broker's certificate (mqtts)
+  --mqtt-cert FILE --mqtt-key FILE   a client certificate and its key (mqtts)
+  Credentials come from CT_EDGE_MQTT_USERNAME and CT_EDGE_MQTT_PASSWORD, never the command line.
 
 The first frame's line in --jsonl/--csv is the init box with score 1. In real-time mode the
 annotated video repeats the last tracked frame in place of dropped ones, keeping the source's timing.
@@ -119,6 +133,36 @@ async function* framesFrom(source: FrameSource, from: number, input: string): As
   if (seen <= from) throw new CtEdgeError('ERR_SOURCE', `--from ${from}: ${input} has ${seen} frames (0 to ${seen - 1}); start within them`);
 }
 
+/** The frame with its result drawn on it (an RGB copy). */
+function drawn(r: StreamResult): Frame {
+  const frame = toRgb(r.frame);
+  drawResult(frame, r);
+  return frame;
+}
+
+async function openLink(url: string, modelPath: string, backend: string, qos: 0 | 1, values: Record<string, unknown>): Promise<MqttLink> {
+  const link = await MqttLink.open({
+    url,
+    model: basename(modelPath).replace(/\.(onnx|engine)$/i, ''),
+    backend,
+    qos,
+    deviceId: values['device-id'] as string | undefined,
+    caFile: values['mqtt-ca'] as string | undefined,
+    certFile: values['mqtt-cert'] as string | undefined,
+    keyFile: values['mqtt-key'] as string | undefined,
+  });
+  if (!link.connected) console.error(`ct-edge track: the broker at ${url} has not answered yet: tracking goes on, up to 1000 messages wait for it (the oldest dropped first)`);
+  return link;
+}
+
+/** What publishing did, for the summary: sent, dropped and why. */
+function publishedLine(url: string, link: MqttLink, stats: MqttLinkStats): string {
+  const { published, dropped, reconnects } = stats;
+  const lostNote = dropped > 0 ? `; ${dropped} dropped (the outbox was full while the broker was away or slow, or still held messages when the run ended)` : '';
+  const failure = link.error ? `; stopped publishing: ${link.error.message}` : '';
+  return `published ${published} messages to ${url}${reconnects > 0 ? ` (${reconnects} reconnects)` : ''}${lostNote}${failure}`;
+}
+
 export const command: CliCommand = {
   usage,
   async run(argv) {
@@ -139,6 +183,12 @@ export const command: CliCommand = {
         fps: { type: 'string' },
         'input-format': { type: 'string' },
         threads: { type: 'string' },
+        publish: { type: 'string' },
+        qos: { type: 'string' },
+        'device-id': { type: 'string' },
+        'mqtt-ca': { type: 'string' },
+        'mqtt-cert': { type: 'string' },
+        'mqtt-key': { type: 'string' },
         ...MODEL_OPTION_FLAGS,
       },
       strict: true,
@@ -157,7 +207,12 @@ export const command: CliCommand = {
     if (from > 0 && values.realtime) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--from skips frames of a file; --realtime follows a live source from now: use one of them');
     const groundTruth = await otbGroundTruth(input);
     const initBox = values.box ? parseBoxFlag(values.box) : groundTruth?.[from] ?? undefined;
-    if (!initBox) {
+    const mqttOnly = ['qos', 'device-id', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'].find((flag) => values[flag as keyof typeof values] !== undefined);
+    if (mqttOnly && values.publish === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${mqttOnly} is an option of --publish mqtt://HOST/PREFIX: give --publish too`);
+    const qos = values.qos === undefined ? 0 : parseIntFlag(values.qos, 'qos', 0, 0);
+    if (qos !== 0 && qos !== 1) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--qos must be 0 or 1, got ${values.qos}`);
+    // Publishing takes commands: without a box, the tracker waits for an init command.
+    if (!initBox && values.publish === undefined) {
       const where = from > 0 ? `frame ${from}` : 'the first frame';
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `give --box x,y,w,h: where the target is in ${where} (\`ct-edge frame ${input} --at ${from} -o frame.png\` shows it with a pixel grid)`);
     }
@@ -185,6 +240,8 @@ export const command: CliCommand = {
       closers.push(() => engine.dispose());
       const tracker = new Tracker(engine);
       closers.push(async () => tracker.dispose());
+      const link = values.publish === undefined ? undefined : await openLink(values.publish, values.model, engine.backend, qos, values);
+      if (link) closers.push(async () => void (await link.close()));
 
       const writers: ResultWriter[] = [];
       if (values.jsonl) writers.push(await ResultWriter.open(values.jsonl, 'jsonl'));
@@ -198,8 +255,11 @@ export const command: CliCommand = {
         `ct-edge track: ${source.info.kind} ${source.info.width}x${source.info.height}${source.info.fps ? ` at ${source.info.fps.toFixed(2)} fps` : ''}, ` +
           `${engine.backend}, ${values.realtime ? 'real-time (newest frame)' : 'every frame'}`,
       );
+      if (link && !initBox) console.error(`ct-edge track: waiting for an init command on ${link.topics.control}`);
       const progress = new Progress(source, frameLimit);
       let frames = 0;
+      let idle = 0;
+      let inits = 0;
       let lost = 0;
       let dropped = 0;
       let iouSum = 0;
@@ -209,27 +269,33 @@ export const command: CliCommand = {
       const started = performance.now();
       let interrupted = false;
       try {
-        for await (const r of trackStream(tracker, from > 0 ? framesFrom(source, from, input) : source, { initBox, realtime: values.realtime, signal: stop.signal })) {
-          frames += 1;
+        const frameSource = from > 0 ? framesFrom(source, from, input) : source;
+        for await (const r of trackStream(tracker, frameSource, { initBox, realtime: values.realtime, signal: stop.signal, control: link })) {
+          link?.publish(r);
+          progress.update(r);
           dropped = r.dropped;
-          if (r.state === 'lost') lost += 1;
-          if (r.timings) trackMs += r.timings.totalMs;
-          const gt = groundTruth?.[r.index];
-          if (gt && !r.initial) {
-            iouSum += iou(r.box, gt);
-            iouCount += 1;
-          }
-          for (const w of writers) await w.write(r);
           if (video) {
-            const frame = toRgb(r.frame);
-            drawResult(frame, r);
+            const frame = drawn(r);
             // Real-time mode skipped frames: hold the last picture over them to keep the timing.
             if (last) for (let i = last.index + 1; i < r.index; i++) await video.write(last.frame);
             await video.write(frame);
             last = { index: r.index, frame };
           }
-          progress.update(r);
-          if (frameLimit !== undefined && frames >= frameLimit) break;
+          if (r.state === 'idle') {
+            idle += 1;
+          } else {
+            frames += 1;
+            if (r.initial) inits += 1;
+            if (r.state === 'lost') lost += 1;
+            if (r.timings) trackMs += r.timings.totalMs;
+            const gt = groundTruth?.[r.index];
+            if (gt && !r.initial) {
+              iouSum += iou(r.box, gt);
+              iouCount += 1;
+            }
+            for (const w of writers) await w.write(r);
+          }
+          if (frameLimit !== undefined && frames + idle >= frameLimit) break;
         }
       } catch (error) {
         if (!stop.signal.aborted) throw error;
@@ -239,12 +305,15 @@ export const command: CliCommand = {
       }
 
       const seconds = (performance.now() - started) / 1000;
-      const tracked = Math.max(0, frames - 1); // the first result is the init frame
+      const tracked = frames - inits; // an init frame is not tracked
       const lines = [
         `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps overall; ` +
           `tracker ${tracked > 0 ? (trackMs / tracked).toFixed(1) : '-'} ms a frame, ${tracked > 0 && trackMs > 0 ? ((1000 * tracked) / trackMs).toFixed(1) : '-'} fps without decoding${video ? ' and encoding' : ''}), ` +
           `target reported lost in ${lost} of ${tracked} frames${values.realtime ? `, ${dropped} frames dropped` : ''}`,
       ];
+      if (idle > 0) lines.push(`${idle} frames without a target (waiting for an init command, or after a stop)`);
+      // Closed here, not with the other closers: the summary counts what the flush sent.
+      if (link) lines.push(publishedLine(values.publish!, link, await link.close()));
       if (iouCount > 0) lines.push(`mean IoU ${(iouSum / iouCount).toFixed(3)} over ${iouCount} frames with ground truth (init frame excluded)`);
       const written = [values.out, values.jsonl, values.csv].filter(Boolean);
       if (written.length) lines.push(`wrote ${written.join(', ')}`);

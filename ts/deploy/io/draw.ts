@@ -129,17 +129,23 @@ export function drawLabel(frame: Frame, text: string, x: number, y: number, colo
 export interface Annotation {
   box: Box;
   score: number;
-  state: TrackState;
+  /** `idle` (a stream with no target): only the frame number is drawn. */
+  state: TrackState | 'idle';
   index?: number;
 }
 
 /**
  * A tracking result on its frame: the box (green while tracking, red when lost) with the score
- * above it, and the frame number and a LOST banner in the top-left corner.
+ * above it, and the frame number and a LOST banner in the top-left corner. An idle result (no
+ * target) draws the frame number only.
  */
 export function drawResult(frame: Frame, r: Annotation): void {
   const color = r.state === 'lost' ? COLORS.lost : COLORS.tracking;
   const scale = frame.width >= 960 ? 3 : 2;
+  if (r.state === 'idle') {
+    if (r.index !== undefined) drawLabel(frame, `#${r.index}`, 4, 4, COLORS.text, scale);
+    return;
+  }
   drawRect(frame, r.box, color, scale);
   const label = r.score.toFixed(2);
   const above = r.box.y - 9 * scale - 1;

@@ -10,7 +10,8 @@ export interface BoxRecord {
   timestampMs: number;
   box: Box;
   score: number;
-  state: TrackState;
+  /** `idle` lines are written too; `ct-edge track` leaves them out (it writes tracked frames). */
+  state: TrackState | 'idle';
 }
 
 export type ResultFormat = 'jsonl' | 'csv';
@@ -19,11 +20,24 @@ export const CSV_HEADER = 'frame,timestamp_ms,x,y,w,h,score,state';
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
+/** One record as the object a JSON line holds (MqttLink publishes it too, with its device and model). */
+export function recordFields(r: BoxRecord): { frame: number; timestampMs: number; x: number; y: number; w: number; h: number; score: number; state: BoxRecord['state'] } {
+  return {
+    frame: r.index,
+    timestampMs: round(r.timestampMs, 3),
+    x: round(r.box.x, 2),
+    y: round(r.box.y, 2),
+    w: round(r.box.width, 2),
+    h: round(r.box.height, 2),
+    score: round(r.score, 4),
+    state: r.state,
+  };
+}
+
 function line(r: BoxRecord, format: ResultFormat): string {
-  const v = [r.index, round(r.timestampMs, 3), round(r.box.x, 2), round(r.box.y, 2), round(r.box.width, 2), round(r.box.height, 2), round(r.score, 4)] as const;
-  if (format === 'csv') return `${v.join(',')},${r.state}\n`;
-  const [frame, timestampMs, x, y, w, h, score] = v;
-  return `${JSON.stringify({ frame, timestampMs, x, y, w, h, score, state: r.state })}\n`;
+  const f = recordFields(r);
+  if (format === 'csv') return `${[f.frame, f.timestampMs, f.x, f.y, f.w, f.h, f.score, f.state].join(',')}\n`;
+  return `${JSON.stringify(f)}\n`;
 }
 
 export class ResultWriter {
