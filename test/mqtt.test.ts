@@ -306,6 +306,12 @@ brokerTest(`a broker that accepts connections and never answers: tracking runs t
   t.like(link.stats, { published: 0, dropped: 30, queued: 20, connected: false });
   const stats = await link.close(200);
   t.like(stats, { published: 0, dropped: 50, queued: 0 }, 'what still waited at close is counted as dropped');
+  // The command line: it says the broker has not answered, tracks every frame, and reports the drops.
+  const cli = await startCli(['track', video, '--model', student, '--threads', '1', '--box', squareBox, '--publish', `mqtt://127.0.0.1:${port}/fleet`]).done;
+  t.is(cli.code, 0, cli.stderr);
+  t.regex(cli.stderr, /has not answered yet: tracking goes on/);
+  t.regex(cli.stdout, /tracked 50 frames/);
+  t.regex(cli.stdout, /published 0 messages to .*; 50 dropped/);
 });
 
 brokerTest(`wrong credentials are a typed error at start that says what to set; the right ones from the environment work${suffix}`, async (t) => {

@@ -5,9 +5,9 @@
  * moments), and a kill never leaves a broken checkpoint behind.
  */
 import test from 'ava';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
@@ -251,6 +251,58 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     t.regex(resumed.stderr, new RegExp(`resuming from step ${at} of 12`));
     const [a, b] = [await readCheckpoint(join(dir, 'straight.safetensors')), await readCheckpoint(out)];
     for (const [name, w] of a.weights) t.deepEqual(b.weights.get(name)!.data, w.data, name);
+    await rm(dir, { recursive: true });
+  });
+}
+
+/** Processes other than this one whose command line names `marker` (a test's own temp folder): orphans once a run has exited. */
+function processesNaming(marker: string): string[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).stdout;
+  return ps.split('\n').filter((line) => line.includes(marker) && !line.trim().startsWith(`${process.pid} `) && !/\bps -eo\b/.test(line));
+}
+
+test('Ctrl-C during compress on footage with two workers: exit 130, a loadable resume checkpoint, and no ffmpeg or worker left behind', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ct-stop-compress-'));
+  const footage = join(dir, 'footage.avi');
+  await copyFile(join(repoRoot, 'models', 'tree.avi'), footage);
+  const out = join(dir, 'student.safetensors');
+  const log = join(dir, 'student.log.jsonl');
+  let sent = false;
+  const stopped = await cli(
+    ['compress', '--teacher', await teacher, '--blocks', '1', '--steps', '200', '--batch', '2', '--checkpoint-every', '1000', '--clip-size', '96x96', '--workers', '2', '--data', `${footage}@1`, '--data', 'synthetic@1', '-o', out],
+    (child) => {
+      if (!sent && loggedSteps(log) >= 2) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    },
+  );
+  t.is(stopped.code, 130, stopped.stderr);
+  const at = Number(/stopped at step (\d+) of 200/.exec(stopped.stderr)?.[1]);
+  const { metadata } = await readSafetensors(join(dir, 'student.resume.safetensors'));
+  t.is(metadata['ct_edge.train.step'], String(at));
+  t.truthy(await readCheckpoint(join(dir, 'student.resume.safetensors')));
+  t.deepEqual(processesNaming(dir), [], 'nothing the run started outlives it');
+  await rm(dir, { recursive: true });
+});
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  test(`${signal} during eval: exit ${signal === 'SIGINT' ? 130 : 143}, nothing left running`, async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ct-stop-eval-'));
+    const clips = join(dir, 'clips');
+    const made = await cli(['generate', '-o', clips, '--clips', '6', '--frames', '150', '--size', '160x120']);
+    t.is(made.code, 0, made.stderr);
+    let watching = false;
+    const evaluated = await cli(['eval', '--model', join(repoRoot, 'models', 'vittrack-student.onnx'), '--dataset', clips, '--format', 'got10k', '--threads', '1', '--out', join(dir, 'report')], (child) => {
+      if (watching) return;
+      watching = true;
+      // signalled once it has loaded its model and says what it evaluates
+      child.stderr!.on('data', (d: Buffer) => {
+        if (/ct-edge eval: \d+ sequences/.test(String(d))) child.kill(signal);
+      });
+    });
+    t.is(evaluated.code, signal === 'SIGINT' ? 130 : 143, evaluated.stderr);
+    t.deepEqual(processesNaming(dir), []);
     await rm(dir, { recursive: true });
   });
 }

@@ -58,6 +58,7 @@ export const command: CliCommand = {
 
     const models = await loadModels(values.model ?? [], values, threads);
     const totalFrames = dataset.sequences.reduce((n, s) => n + s.framePaths.length, 0);
+    console.error(`ct-edge eval: ${dataset.sequences.length} sequences (${totalFrames} frames), ${models.length} model${models.length === 1 ? '' : 's'}`);
     // The bar draws only when stderr is a terminal; there log() keeps warnings from tearing it
     // (and buffers them otherwise, so elsewhere they go straight to stderr).
     const bars = new cliProgress.MultiBar(
