@@ -9,8 +9,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import mqtt, { type MqttClient } from 'mqtt';
-import { CtEdgeError, Engine, Tracker, type Frame, type StreamResult } from '../ts/index.js';
+import { CtEdgeError, Engine, Tracker, TrackTransform, type Frame, type StreamResult } from '../ts/index.js';
 import { MqttLink, parseCommand } from '../ts/deploy/mqtt.js';
 import { openSource } from '../ts/deploy/io/open.js';
 import { repoRoot } from './helpers/data.js';
@@ -18,7 +20,7 @@ import { makeCertificates, mosquittoPath, mosquittoSkipReason, passwordFile, sta
 import { makeMovingSquareVideo } from './helpers/video.js';
 
 // CI installs Mosquitto (.ci/run): there a missing broker fails the suite instead of skipping it.
-const brokerTest = mosquittoPath ? test.serial : process.env.CI ? test.serial : test.serial.skip;
+const brokerTest = mosquittoPath || process.env.CI ? test.serial : test.serial.skip;
 const suffix = mosquittoPath ? '' : ` (${mosquittoSkipReason})`;
 const student = join(repoRoot, 'models', 'vittrack-student.onnx');
 const squareBox = '20,30,24,24';
@@ -280,6 +282,24 @@ brokerTest(`results published while the broker is down wait in the outbox, the o
     'the newest 20 in order, the oldest 30 dropped',
   );
   t.like(await link.close(), { published: 20, dropped: 30, queued: 0 });
+});
+
+brokerTest(`a TrackTransform pipeline ending in the link's writable publishes every result${suffix}`, async (t) => {
+  const broker = await withBroker(t);
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const sub = await Subscriber.connect(url, 'fleet/cam6/track');
+  t.teardown(() => sub.close());
+  const engine = await Engine.load(student, { threads: 1 });
+  t.teardown(() => engine.dispose());
+  const link = await MqttLink.open({ url: `${url}/fleet`, model: 'student', deviceId: 'cam6' });
+  const frames = (await decodedFrames(20)).map((frame, index) => ({ frame, index, timestampMs: index * 40 }));
+  await pipeline(Readable.from(frames), new TrackTransform(new Tracker(engine), { initBox: { x: 20, y: 30, width: 24, height: 24 } }), link.writable());
+  t.like(await link.close(), { published: 20, dropped: 0 });
+  await sub.waitFor('track', (m) => m.frame === 19, 'the last frame');
+  t.deepEqual(
+    sub.on('track').map((m) => m.frame),
+    [...Array(20).keys()],
+  );
 });
 
 brokerTest(`a broker that accepts connections and never answers: tracking runs through, and the drops are counted${suffix}`, async (t) => {

@@ -14,6 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { Writable } from 'node:stream';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { CtEdgeError } from '../contract/errors.js';
 import { recordFields, type BoxRecord } from './io/results.js';
@@ -365,6 +366,24 @@ export class MqttLink implements StreamControl {
         this.pump();
       });
     }
+  }
+
+  /**
+   * The link as the end of a Node pipeline: an object-mode Writable that publishes every result
+   * written to it (a TrackTransform's output, for example). Ending it does not close the link.
+   */
+  writable(): Writable {
+    return new Writable({
+      objectMode: true,
+      write: (result: BoxRecord, _encoding, callback) => {
+        try {
+          this.publish(result);
+          callback();
+        } catch (error) {
+          callback(error as Error);
+        }
+      },
+    });
   }
 
   private setState(state: BoxRecord['state']): void {
