@@ -75,12 +75,19 @@ test('initBox and a control: the first frame inits, a later reset returns to ini
   t.deepEqual(tracker.inits, [boxA, boxB, boxB], 'two commands on one frame apply in order: the reset goes to the newest init box');
 });
 
+test('an init and a stop on the same frame leave that frame idle', async (t) => {
+  const tracker = recordingTracker();
+  const { states, outcomes } = await run(tracker, { 1: [{ command: 'init', box: boxA }, { command: 'stop' }] }, 3);
+  t.deepEqual(states, ['idle', 'idle', 'idle']);
+  t.deepEqual(outcomes, ['init:frame 1', 'stop:frame 1']);
+});
+
 test('without a control, a stream with no initBox is still an error', async (t) => {
   const stream = trackStream(recordingTracker(), [tinyFrame()]);
   await t.throwsAsync(() => stream.next(), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT' });
 });
 
-test('a box the real tracker refuses (outside the frame) is answered with its error, and tracking goes on from the old target', async (t) => {
+test('boxes the real tracker refuses (outside the frame, a search window too large) are answered with their errors, and tracking goes on from the old target', async (t) => {
   const engine = await Engine.load(join(repoRoot, 'models', 'vittrack-student.onnx'), { threads: 1 });
   t.teardown(() => engine.dispose());
   const frame = (): Frame => {
@@ -92,13 +99,16 @@ test('a box the real tracker refuses (outside the frame) is answered with its er
   const control = scriptedControl();
   const results: { state: string; box: Box }[] = [];
   async function* source() {
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 5; i++) {
       if (i === 2) control.pending.push({ command: 'init', box: { x: 500, y: 500, width: 20, height: 20 } });
+      // inside the frame and within the box limits, but its search window (4x) is too large for any crop:
+      // refused at init, not on the next frame, where it would end the stream
+      if (i === 3) control.pending.push({ command: 'init', box: { x: 0, y: 0, width: 268435456, height: 268435456 } });
       yield frame();
     }
   }
   for await (const r of trackStream(tracker, source(), { control, initBox: { x: 20, y: 30, width: 24, height: 24 } })) results.push({ state: r.state, box: r.box });
-  t.deepEqual(control.outcomes, ['init:ERR_BOX_OUTSIDE']);
-  t.deepEqual(results.map((r) => r.state).slice(2), ['tracking', 'tracking']);
-  t.true(Math.abs(results[3].box.x - 20) < 8 && Math.abs(results[3].box.y - 30) < 8, `still on the square: ${JSON.stringify(results[3].box)}`);
+  t.deepEqual(control.outcomes, ['init:ERR_BOX_OUTSIDE', 'init:ERR_BOX_INVALID']);
+  t.deepEqual(results.map((r) => r.state).slice(2), ['tracking', 'tracking', 'tracking']);
+  for (const r of results.slice(3)) t.true(Math.abs(r.box.x - 20) < 8 && Math.abs(r.box.y - 30) < 8, `still on the square: ${JSON.stringify(r.box)}`);
 });

@@ -46,13 +46,18 @@ CropWindow TrackState::window_for(const Box& b, double factor) const {
 
 CropWindow TrackState::start(const FrameView& frame, const Box& box) {
   validate_box(box, frame);
-  box_ = box;
+  Box start_box = box;
   if (config_.mapping == BoxMapping::OpenCV) {  // OpenCV keeps an integer cv::Rect
-    box_ = {std::floor(box.x), std::floor(box.y), std::max(1.0, std::floor(box.w)), std::max(1.0, std::floor(box.h))};
+    start_box = {std::floor(box.x), std::floor(box.y), std::max(1.0, std::floor(box.w)), std::max(1.0, std::floor(box.h))};
   }
+  // Both windows are checked before anything changes: a box refused here leaves the track as it
+  // was, and a box accepted here cannot fail the next frame's (larger) search window.
+  const CropWindow template_window = window_for(start_box, config_.template_factor);
+  window_for(start_box, config_.search_factor);
+  box_ = start_box;
   started_ = true;
   search_ready_ = false;
-  return window_for(box_, config_.template_factor);
+  return template_window;
 }
 
 CropWindow TrackState::search_window(int frame_width, int frame_height) {

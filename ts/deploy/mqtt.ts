@@ -180,7 +180,14 @@ class RateMeter {
 export class MqttLink implements StreamControl {
   private readonly outbox: BoxRecord[] = [];
   private pumpScheduled = false;
+  /** Writes in flight on the current connection (the window MAX_IN_FLIGHT bounds). */
   private inFlight = 0;
+  /** QoS 1 messages the broker has not acknowledged yet, on any connection (mqtt.js resends them). */
+  private awaitingAck = 0;
+  /** One status publish at a time; a change meanwhile is sent after it, the latest state winning. */
+  private statusBusy = false;
+  private statusAgain = false;
+  private countsFinal = false;
   /** Bumped on every disconnect: callbacks of writes on an older connection no longer count. */
   private connection = 0;
   private readonly commands: { command: StreamCommand; request?: string | number }[] = [];
@@ -263,6 +270,7 @@ export class MqttLink implements StreamControl {
     c.on('close', () => {
       this.connection += 1;
       this.inFlight = 0;
+      this.statusBusy = false;
     });
     c.on('message', (topic, payload) => {
       if (topic === this.topics.control) this.onCommand(payload);
@@ -358,11 +366,18 @@ export class MqttLink implements StreamControl {
     const connection = this.connection;
     while (this.client.connected && this.inFlight < MAX_IN_FLIGHT && this.outbox.length > 0) {
       const message = JSON.stringify({ ...recordFields(this.outbox.shift()!), device: this.deviceId, model: this.options.model });
+      const qos = this.options.qos;
       this.inFlight += 1;
-      this.client.publish(this.topics.track, message, { qos: this.options.qos }, (error) => {
+      if (qos === 1) this.awaitingAck += 1;
+      this.client.publish(this.topics.track, message, { qos }, (error) => {
+        // Counted whichever connection it went out on: a QoS 1 message resent after a reconnect
+        // is acknowledged there. After close() has counted what was left, nothing changes.
+        if (this.countsFinal) return;
+        if (qos === 1) this.awaitingAck -= 1;
+        if (error) this.counts.dropped += 1;
+        else this.counts.published += 1;
         if (connection !== this.connection) return;
         this.inFlight -= 1;
-        if (!error) this.counts.published += 1;
         this.pump();
       });
     }
@@ -392,9 +407,8 @@ export class MqttLink implements StreamControl {
     this.publishStatus();
   }
 
-  private publishStatus(state: DeviceState = this.state, reason?: string): Promise<void> {
-    if (!this.client.connected) return Promise.resolve();
-    const status = {
+  private statusMessage(state: DeviceState, reason?: string): string {
+    return JSON.stringify({
       device: this.deviceId,
       model: this.options.model,
       ...(this.options.backend ? { backend: this.options.backend } : {}),
@@ -404,8 +418,24 @@ export class MqttLink implements StreamControl {
       dropped: this.counts.dropped,
       time: new Date().toISOString(),
       ...(reason ? { reason } : {}),
-    };
-    return new Promise((resolve) => this.client.publish(this.topics.status, JSON.stringify(status), { qos: 1, retain: true }, () => resolve()));
+    });
+  }
+
+  /** The retained status, one publish at a time (a target flapping every frame sends no more than the broker takes). */
+  private publishStatus(): void {
+    if (!this.client.connected) return;
+    if (this.statusBusy) {
+      this.statusAgain = true;
+      return;
+    }
+    this.statusBusy = true;
+    this.client.publish(this.topics.status, this.statusMessage(this.state), { qos: 1, retain: true }, () => {
+      this.statusBusy = false;
+      if (this.statusAgain) {
+        this.statusAgain = false;
+        this.publishStatus();
+      }
+    });
   }
 
   private onCommand(payload: Buffer): void {
@@ -449,14 +479,24 @@ export class MqttLink implements StreamControl {
     let flushedInTime = false;
     if (this.client.connected && !this.failure) {
       const flushed = new Promise<boolean>((resolve) => {
-        const check = () => (this.outbox.length === 0 && this.inFlight === 0) || !this.client.connected ? resolve(true) : setTimeout(check, 10);
+        const done = () => this.outbox.length === 0 && this.inFlight === 0 && this.awaitingAck === 0;
+        const check = () => (done() || !this.client.connected ? resolve(true) : setTimeout(check, 10));
         check();
-      }).then(async (sent) => (await this.publishStatus('offline', 'stopped'), sent));
+      }).then(
+        (sent) =>
+          new Promise<boolean>((resolve) => {
+            if (!this.client.connected) return resolve(sent);
+            this.client.publish(this.topics.status, this.statusMessage('offline', 'stopped'), { qos: 1, retain: true }, () => resolve(sent));
+          }),
+      );
       const deadline = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
       flushedInTime = await Promise.race([flushed, deadline]);
     }
-    this.counts.dropped += this.outbox.length;
+    // What still waits, or waits for its acknowledgement, is lost with the connection.
+    this.counts.dropped += this.outbox.length + this.awaitingAck;
     this.outbox.length = 0;
+    this.awaitingAck = 0;
+    this.countsFinal = true;
     // A clean disconnect (no last will) when everything went out; otherwise the socket is cut.
     const force = !flushedInTime || !this.client.connected;
     if (!this.failure) {

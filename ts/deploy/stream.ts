@@ -149,8 +149,12 @@ class Stepper {
     const control = this.options.control;
     for (let c = control?.nextCommand(); c; c = control?.nextCommand()) {
       try {
-        if (c.command === 'stop') this.target = false;
-        else initialised = this.initOn(s.frame, c.command === 'init' ? c.box : this.resetBox());
+        if (c.command === 'stop') {
+          this.target = false;
+          initialised = false; // an init and a stop on one frame: the frame is idle
+        } else {
+          initialised = this.initOn(s.frame, c.command === 'init' ? c.box : this.resetBox());
+        }
         control!.commandDone(c, { frame: s.index });
       } catch (error) {
         if (!(error instanceof CtEdgeError)) throw error;

@@ -62,7 +62,8 @@ Publishing (MQTT; docs/FLEET.md):
   --mqtt-cert FILE --mqtt-key FILE   a client certificate and its key (mqtts)
   Credentials come from CT_EDGE_MQTT_USERNAME and CT_EDGE_MQTT_PASSWORD, never the command line.
 
-The first frame's line in --jsonl/--csv is the init box with score 1. In real-time mode the
+The line of each init frame in --jsonl/--csv (the first, or an init command's) is the init box
+with score 1; frames without a target (--publish, before init or after stop) get no line. In real-time mode the
 annotated video repeats the last tracked frame in place of dropped ones, keeping the source's timing.
 
 ${MODEL_OPTIONS_USAGE}
@@ -307,7 +308,7 @@ export const command: CliCommand = {
       const seconds = (performance.now() - started) / 1000;
       const tracked = frames - inits; // an init frame is not tracked
       const lines = [
-        `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} fps overall; ` +
+        `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${((frames + idle) / seconds).toFixed(1)} fps overall; ` +
           `tracker ${tracked > 0 ? (trackMs / tracked).toFixed(1) : '-'} ms a frame, ${tracked > 0 && trackMs > 0 ? ((1000 * tracked) / trackMs).toFixed(1) : '-'} fps without decoding${video ? ' and encoding' : ''}), ` +
           `target reported lost in ${lost} of ${tracked} frames${values.realtime ? `, ${dropped} frames dropped` : ''}`,
       ];
