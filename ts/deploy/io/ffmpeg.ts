@@ -182,8 +182,11 @@ class ShowinfoTimes implements FrameTimes {
       this.ended = true;
       this.wake();
     };
-    child.process.stderr?.once('close', end);
-    void child.exited.then(end);
+    // The end of stderr, not the process's exit: 'exit' can come while the last frames' showinfo
+    // lines still wait in the pipe, and those frames then got the fallback timestamps.
+    const stderr = child.process.stderr;
+    if (stderr) stderr.once('close', end);
+    else void child.exited.then(end);
     return this;
   }
 
