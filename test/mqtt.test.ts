@@ -355,6 +355,40 @@ brokerTest(`wrong credentials are a typed error at start that says what to set; 
   t.regex(right.stdout, /published 5 messages/);
 });
 
+brokerTest(`commands beyond 64 waiting for frames are refused with ERR_COMMAND, in order, the earlier ones kept${suffix}`, async (t) => {
+  const broker = await withBroker(t);
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const sub = await Subscriber.connect(url, 'fleet/cam7/reply');
+  t.teardown(() => sub.close());
+  const link = await MqttLink.open({ url: `${url}/fleet`, model: 'm', deviceId: 'cam7' });
+  t.teardown(() => void link.close(200));
+  // Nobody takes commands (a source that delivers no frames): the 65th finds the queue full.
+  for (let i = 0; i < 65; i++) await sub.client.publishAsync('fleet/cam7/control', JSON.stringify({ command: 'stop', request: i }), { qos: 1 });
+  const refused = await sub.waitFor('reply', (m) => m.request === 64, 'the answer to the 65th command');
+  t.like(refused, { ok: false, command: 'stop', error: { code: 'ERR_COMMAND' } });
+  t.is(sub.on('reply').length, 1, 'the first 64 wait for frames, unanswered');
+  const taken = [...Array(64)].map(() => link.nextCommand());
+  t.true(taken.every((c) => c?.command === 'stop'));
+  t.is(link.nextCommand(), undefined);
+});
+
+brokerTest(`credentials refused on a reconnect stop publishing with ERR_MQTT_AUTH, and results are counted as dropped${suffix}`, async (t) => {
+  const passwords = passwordFile(dir, 'device', 'first-password');
+  const broker = await withBroker(t, (port) => `listener ${port} 127.0.0.1\nallow_anonymous false\npassword_file ${passwords}\n`);
+  const link = await MqttLink.open({ url: `mqtt://127.0.0.1:${broker.port}/fleet`, model: 'm', username: 'device', password: 'first-password', reconnectPeriodMs: 100 });
+  t.true(link.connected);
+  const record = (index: number) => ({ index, timestampMs: index * 40, box: { x: 1, y: 2, width: 3, height: 4 }, score: 0.9, state: 'tracking' as const });
+  // The broker comes back with another password: the link's reconnect is refused.
+  await broker.kill();
+  passwordFile(dir, 'device', 'rotated-password');
+  await broker.start();
+  for (let i = 0; i < 100 && !link.error; i++) await new Promise((r) => setTimeout(r, 50));
+  t.like(link.error, { code: 'ERR_MQTT_AUTH' });
+  t.regex(link.error!.message, /CT_EDGE_MQTT_USERNAME and CT_EDGE_MQTT_PASSWORD/);
+  for (let i = 0; i < 5; i++) link.publish(record(i));
+  t.like(await link.close(200), { published: 0, dropped: 5, connected: false });
+});
+
 brokerTest(`TLS: the broker's certificate checked against the CA given, and a client certificate where the broker asks for one${suffix}`, async (t) => {
   const certs = makeCertificates(dir);
   const tlsListener = (clientCertificates: boolean) => (port: number) =>

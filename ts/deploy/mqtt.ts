@@ -115,6 +115,12 @@ async function readPem(path: string | undefined, what: string): Promise<Buffer |
   }
 }
 
+/** One device's topics under the prefix: the single place they are named. */
+function deviceTopics(prefix: string, deviceId: string): { track: string; status: string; control: string; reply: string } {
+  const base = `${prefix}/${deviceId}`;
+  return { track: `${base}/track`, status: `${base}/status`, control: `${base}/control`, reply: `${base}/reply` };
+}
+
 /** A command from the control topic, validated; `request` is echoed in its reply. */
 type ParsedCommand = { command: StreamCommand; request?: string | number } | { error: CtEdgeError; request?: string | number };
 
@@ -199,7 +205,7 @@ export class MqttLink implements StreamControl {
   private closed = false;
   private counts = { published: 0, dropped: 0, reconnects: 0 };
   private connects = 0;
-  readonly topics: { track: string; status: string; control: string; reply: string };
+  readonly topics: ReturnType<typeof deviceTopics>;
 
   private constructor(
     private readonly client: MqttClient,
@@ -207,8 +213,7 @@ export class MqttLink implements StreamControl {
     private readonly options: Required<Pick<MqttLinkOptions, 'model' | 'qos' | 'queueLimit' | 'statusIntervalMs'>> & { backend?: string },
     prefix: string,
   ) {
-    const base = `${prefix}/${deviceId}`;
-    this.topics = { track: `${base}/track`, status: `${base}/status`, control: `${base}/control`, reply: `${base}/reply` };
+    this.topics = deviceTopics(prefix, deviceId);
   }
 
   /**
@@ -249,7 +254,7 @@ export class MqttLink implements StreamControl {
       connectTimeout: Math.max(connectTimeoutMs, 5000),
       // The outbox queues (bounded) while offline; mqtt.js's own queue would grow without bound.
       queueQoSZero: false,
-      will: { topic: `${endpoint.prefix}/${deviceId}/status`, payload: Buffer.from(offline), qos: 1, retain: true },
+      will: { topic: deviceTopics(endpoint.prefix, deviceId).status, payload: Buffer.from(offline), qos: 1, retain: true },
       ...(username ? { username } : {}),
       ...(password ? { password } : {}),
       ...(ca ? { ca } : {}),
