@@ -67,6 +67,8 @@ export interface MqttLinkStats {
 
 export type DeviceState = 'idle' | 'tracking' | 'lost' | 'offline';
 
+/** Result messages that wait for the broker by default (MqttLinkOptions.queueLimit). */
+export const DEFAULT_QUEUE_LIMIT = 1000;
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 const MAX_COMMAND_BYTES = 4096;
 const MAX_PENDING_COMMANDS = 64;
@@ -236,7 +238,7 @@ export class MqttLink implements StreamControl {
       if (!Number.isInteger(v) || v < 1) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${name} must be a whole number of at least 1, got ${JSON.stringify(v)}`);
       return v;
     };
-    const queueLimit = positive(options.queueLimit, 'queueLimit', 1000);
+    const queueLimit = positive(options.queueLimit, 'queueLimit', DEFAULT_QUEUE_LIMIT);
     const connectTimeoutMs = positive(options.connectTimeoutMs, 'connectTimeoutMs', 3000);
     const reconnectPeriodMs = positive(options.reconnectPeriodMs, 'reconnectPeriodMs', 1000);
     const statusIntervalMs = positive(options.statusIntervalMs, 'statusIntervalMs', 5000);

@@ -13,7 +13,7 @@ import { checkPixelFormat, type FrameSource } from '../../deploy/io/source.js';
 import { VideoWriter, videoContainerOf } from '../../deploy/io/video-writer.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { trackStream, type SourceFrame, type StreamResult } from '../../deploy/stream.js';
-import { MqttLink, type MqttLinkStats } from '../../deploy/mqtt.js';
+import { DEFAULT_QUEUE_LIMIT, MqttLink, type MqttLinkStats } from '../../deploy/mqtt.js';
 import { Tracker } from '../../deploy/tracker.js';
 import type { Box, Frame } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
@@ -55,7 +55,7 @@ Publishing (MQTT; docs/FLEET.md):
                          status on PREFIX/DEVICE/status, and commands taken on PREFIX/DEVICE/control
                          (init with a box, stop, reset), answered on PREFIX/DEVICE/reply. Without
                          --box the tracker waits for an init command. A slow or absent broker never
-                         stalls tracking: up to 1000 messages wait, the oldest dropped first
+                         stalls tracking: up to ${DEFAULT_QUEUE_LIMIT} messages wait, the oldest dropped first
   --qos 0|1              delivery of results (default 0; status and replies use 1)
   --device-id ID         this device in topics and messages (default: the host name)
   --mqtt-ca FILE         the CA that signed the broker's certificate (mqtts)
@@ -152,7 +152,7 @@ async function openLink(url: string, modelPath: string, backend: string, qos: 0 
     certFile: values['mqtt-cert'] as string | undefined,
     keyFile: values['mqtt-key'] as string | undefined,
   });
-  if (!link.connected) console.error(`ct-edge track: the broker at ${url} has not answered yet: tracking goes on, up to 1000 messages wait for it (the oldest dropped first)`);
+  if (!link.connected) console.error(`ct-edge track: the broker at ${url} has not answered yet: tracking goes on, up to ${DEFAULT_QUEUE_LIMIT} messages wait for it (the oldest dropped first)`);
   return link;
 }
 
