@@ -72,11 +72,11 @@ test.after.always(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('onnxruntime matches the TensorFlow.js forward pass within 1e-4', async (t) => {
+test('onnxruntime matches the TensorFlow.js forward pass within 1e-4, a batch of 3 crop pairs in one run', async (t) => {
   const session = await ort.InferenceSession.create(onnxPath);
   for (const seed of [1, 2]) {
-    const template = tf.randomNormal([1, 3, config.templateSize, config.templateSize], 0, 1, 'float32', seed) as tf.Tensor4D;
-    const search = tf.randomNormal([1, 3, config.searchSize, config.searchSize], 0, 1, 'float32', seed + 10) as tf.Tensor4D;
+    const template = tf.randomNormal([3, 3, config.templateSize, config.templateSize], 0, 1, 'float32', seed) as tf.Tensor4D;
+    const search = tf.randomNormal([3, 3, config.searchSize, config.searchSize], 0, 1, 'float32', seed + 10) as tf.Tensor4D;
     const expected = tf.tidy(() => {
       const out = net.forward(template, search);
       return { score_map: out.score.dataSync(), size_map: out.size.dataSync(), offset_map: out.offset.dataSync() };
@@ -86,7 +86,7 @@ test('onnxruntime matches the TensorFlow.js forward pass within 1e-4', async (t)
       search: new ort.Tensor('float32', search.dataSync() as Float32Array, search.shape),
     });
     for (const [name, channels] of [['score_map', 1], ['size_map', 2], ['offset_map', 2]] as const) {
-      t.deepEqual(got[name].dims, [1, channels, f, f]);
+      t.deepEqual(got[name].dims, [3, channels, f, f]);
       const a = got[name].data as Float32Array;
       const b = expected[name];
       let maxAbs = 0;
@@ -99,18 +99,18 @@ test('onnxruntime matches the TensorFlow.js forward pass within 1e-4', async (t)
   await session.release();
 });
 
-test('static I/O, opset 17, TensorRT-parsable ops and the runtime metadata', async (t) => {
+test('static I/O but for a symbolic batch, opset 17, TensorRT-parsable ops and the runtime metadata', async (t) => {
   const info = await readOnnxModel(onnxPath);
   t.is(info.irVersion, 8);
   t.deepEqual(info.opsets, [{ domain: '', version: 17 }]);
   t.deepEqual(info.inputs, [
-    { name: 'template', elemType: 1, shape: [1, 3, 64, 64] },
-    { name: 'search', elemType: 1, shape: [1, 3, 128, 128] },
+    { name: 'template', elemType: 1, shape: ['batch', 3, 64, 64] },
+    { name: 'search', elemType: 1, shape: ['batch', 3, 128, 128] },
   ]);
   t.deepEqual(info.outputs, [
-    { name: 'score_map', elemType: 1, shape: [1, 1, f, f] },
-    { name: 'size_map', elemType: 1, shape: [1, 2, f, f] },
-    { name: 'offset_map', elemType: 1, shape: [1, 2, f, f] },
+    { name: 'score_map', elemType: 1, shape: ['batch', 1, f, f] },
+    { name: 'size_map', elemType: 1, shape: ['batch', 2, f, f] },
+    { name: 'offset_map', elemType: 1, shape: ['batch', 2, f, f] },
   ]);
   t.deepEqual(Object.keys(info.opTypes).filter((op) => !TENSORRT_OPS.has(op)), []);
   t.is(info.opTypes.LayerNormalization, 2 * config.depth + 1);
@@ -151,17 +151,17 @@ test('the exported model runs in the Tracker with no options', async (t) => {
 test('inspect prints I/O, opset, metadata and ops; --json gives the same as data', async (t) => {
   const text = await runCli(inspectCommand, [onnxPath]);
   t.regex(text, /IR version 8, opsets ai\.onnx 17/);
-  t.regex(text, /template {2}float32 \[1, 3, 64, 64\]/);
-  t.regex(text, /score_map {2}float32 \[1, 1, 8, 8\]/);
+  t.regex(text, /template {2}float32 \[batch, 3, 64, 64\]/);
+  t.regex(text, /score_map {2}float32 \[batch, 1, 8, 8\]/);
   t.regex(text, /ct_edge\.search_size = 128/);
   t.regex(text, /LayerNormalization +13/);
   const json = JSON.parse(await runCli(inspectCommand, [onnxPath, '--json'])) as Awaited<ReturnType<typeof readOnnxModel>>;
   t.like(json, { irVersion: 8, opsets: [{ domain: '', version: 17 }] });
   t.deepEqual(json.inputs, [
-    { name: 'template', elemType: 1, shape: [1, 3, 64, 64] },
-    { name: 'search', elemType: 1, shape: [1, 3, 128, 128] },
+    { name: 'template', elemType: 1, shape: ['batch', 3, 64, 64] },
+    { name: 'search', elemType: 1, shape: ['batch', 3, 128, 128] },
   ]);
-  t.deepEqual(json.outputs.map((o) => [o.name, o.shape.join('x')]), [['score_map', '1x1x8x8'], ['size_map', '1x2x8x8'], ['offset_map', '1x2x8x8']]);
+  t.deepEqual(json.outputs.map((o) => [o.name, o.shape.join('x')]), [['score_map', 'batchx1x8x8'], ['size_map', 'batchx2x8x8'], ['offset_map', 'batchx2x8x8']]);
   t.is(json.metadata['ct_edge.search_size'], '128');
   t.is(json.opTypes.LayerNormalization, 13);
 });

@@ -6,6 +6,7 @@
 export { Engine, type EngineBackend, type EngineOptions, type HeadOutputs, type InferenceBinding } from './deploy/engine.js';
 export { buildEngine, tensorRtGuidance, type BuildEngineOptions, type BuiltEngine, type TensorRtBackend } from './deploy/tensorrt.js';
 export { Tracker, type TrackerOptions } from './deploy/tracker.js';
+export { TrackerGroup, type GroupStreamOptions, type GroupStreamResult, type GroupTrackResult, type TargetResult, type TrackerGroupOptions } from './deploy/tracker-group.js';
 export {
   trackStream,
   TrackTransform,

@@ -1,5 +1,5 @@
 /**
- * The API fuzz harness: random calls on Engine, Tracker, streams and sources with random, mostly
+ * The API fuzz harness: random calls on Engine, Tracker, TrackerGroup, streams and sources with random, mostly
  * broken, arguments (numbers at every edge, wrong types, shared, detached and short buffers, huge
  * and tiny boxes, null everywhere). Every call must either succeed or fail with a CtEdgeError;
  * anything else (an untyped error, a hang past the call's deadline) is a finding. A crash kills
@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CtEdgeError, Engine, Tracker, openSource, type Frame } from '../../ts/index.js';
+import { CtEdgeError, Engine, Tracker, TrackerGroup, openSource, type Frame } from '../../ts/index.js';
 import { repoRoot } from './data.js';
 
 const { values } = parseArgs({ options: { calls: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' } } });
@@ -131,6 +131,10 @@ function trackerOptions(): unknown {
 
 const engine = await Engine.load(join(repoRoot, 'models', 'student-2.onnx'), { threads: 1 });
 const trackers: Tracker[] = [new Tracker(engine), new Tracker(engine, { inlinePreprocessing: true })];
+const groups: TrackerGroup[] = [new TrackerGroup(engine), new TrackerGroup(engine, { maxBatch: 2 })];
+/** An id a group holds, one it held, or junk. */
+const targetId = (g: TrackerGroup) => (chance(0.6) && g.ids.length > 0 ? pick(g.ids) : chance(0.5) ? Math.floor(random() * 10) : junk()) as number;
+const validFrame = (): Frame => ({ data: new Uint8Array(64 * 48 * 3), width: 64, height: 48, format: 'rgb' });
 
 /** The random calls, each returning what the API returned (a value or a promise). */
 const CALLS: Record<string, () => unknown> = {
@@ -150,6 +154,31 @@ const CALLS: Record<string, () => unknown> = {
     const options = chance(0.8) ? { initBox: box(), realtime: chance(0.3) } : junk();
     let n = 0;
     for await (const _ of pick(trackers).stream(source as never, options as never)) if (++n > 3) break;
+  },
+  groupAdd: () => pick(groups).add(chance(0.5) ? validFrame() : frame(), box() as never),
+  groupTrack: () => pick(groups).track(chance(0.5) ? validFrame() : frame()),
+  groupRemove: () => {
+    const g = pick(groups);
+    g.remove(targetId(g));
+  },
+  groupReinit: () => {
+    const g = pick(groups);
+    g.reinit(targetId(g), chance(0.5) ? validFrame() : frame(), box() as never);
+  },
+  groupStream: async () => {
+    const g = new TrackerGroup(engine);
+    try {
+      const options = chance(0.8) ? { initBoxes: chance(0.8) ? [box(), box()] : junk(), realtime: chance(0.3) } : junk();
+      let n = 0;
+      for await (const _ of g.stream((chance(0.8) ? [validFrame(), validFrame(), frame()] : junk()) as never, options as never)) if (++n > 3) break;
+    } finally {
+      g.dispose();
+    }
+  },
+  newGroup: () => {
+    const g = new TrackerGroup(chance(0.9) ? engine : (junk() as Engine), (chance(0.5) ? { maxBatch: chance(0.5) ? pick(EDGE_NUMBERS) : junk() } : trackerOptions()) as never);
+    groups.push(g);
+    if (groups.length > 4) groups.splice(2, 1)[0].dispose();
   },
   load: () => {
     const path = pick([join(repoRoot, 'models', 'student-2.onnx'), join(repoRoot, 'models'), '/nonexistent/x.onnx', '', junk()]);
@@ -186,6 +215,7 @@ for (let i = 0; i < calls; i++) {
   }
 }
 for (const t of trackers) t.dispose();
+for (const g of groups) g.dispose();
 await engine.dispose();
 console.log(JSON.stringify({ calls, ok, typed, findings: findings.slice(0, 50), findingCount: findings.length }));
 process.exitCode = findings.length ? 1 : 0;

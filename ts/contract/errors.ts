@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ERR_BOX_INVALID'
   | 'ERR_BOX_OUTSIDE'
   | 'ERR_NOT_INITIALIZED'
+  | 'ERR_TARGET_UNKNOWN'
   | 'ERR_BUSY'
   | 'ERR_DISPOSED'
   | 'ERR_MODEL_NOT_FOUND'

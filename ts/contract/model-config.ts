@@ -44,6 +44,11 @@ export interface ModelConfig {
   channelOrder: ChannelOrder;
   boxMapping: BoxMapping;
   lostThreshold: number;
+  /**
+   * 'dynamic': every input's leading dimension is symbolic, so one inference takes a batch of
+   * crops, one per target (what `ct-edge export` writes); 'fixed': batch 1 only (VitTrack's own ONNX).
+   */
+  batch: 'fixed' | 'dynamic';
 }
 
 export interface TensorSignature {
@@ -172,9 +177,10 @@ function describe(tensors: readonly TensorSignature[]): string {
   return tensors.map((t) => `${t.name}[${t.shape.join(',')}]`).join(', ');
 }
 
+/** The side of a [1 or batch, channels, N, N] tensor. */
 function staticSquareSide(t: TensorSignature, channels: number): number | undefined {
   const [n, c, h, w] = t.shape;
-  if (t.shape.length !== 4 || n !== 1 || c !== channels || typeof h !== 'number' || h !== w) return undefined;
+  if (t.shape.length !== 4 || (n !== 1 && typeof n !== 'string') || c !== channels || typeof h !== 'number' || h !== w) return undefined;
   return h;
 }
 
@@ -233,6 +239,7 @@ export function resolveModelConfig(
     channelOrder: pick('channelOrder') ?? OSTRACK_DEFAULTS.channelOrder,
     boxMapping: pick('boxMapping') ?? OSTRACK_DEFAULTS.boxMapping,
     lostThreshold: pick('lostThreshold') ?? OSTRACK_DEFAULTS.lostThreshold,
+    batch: model.inputs.every((t) => typeof t.shape[0] === 'string') ? 'dynamic' : 'fixed',
   };
   if (config.channelOrder !== 'rgb' && config.channelOrder !== 'bgr') invalid('channelOrder', config.channelOrder, "'rgb' or 'bgr'");
   if (config.boxMapping !== 'ostrack' && config.boxMapping !== 'opencv') invalid('boxMapping', config.boxMapping, "'ostrack' or 'opencv'");

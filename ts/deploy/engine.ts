@@ -41,6 +41,8 @@ export interface InferenceBinding {
  * maps are views into shared memory, overwritten by the next run.
  */
 export interface SharedBinding {
+  /** The binding's id on the inference thread (a group's runs name their members by it). */
+  readonly id: number;
   readonly maps: HeadOutputs;
   /**
    * Runs the network. `templateVersion` changes whenever the template tensor was written. With
@@ -283,6 +285,7 @@ export class Engine {
     });
     let released = false;
     return {
+      id: binding,
       maps,
       run: (templateVersion, crop, mirrorSearch = false) => {
         if (released) return Promise.reject(new CtEdgeError('ERR_DISPOSED', 'this tracker was disposed; create a new one'));
@@ -293,6 +296,41 @@ export class Engine {
         released = true;
       },
     };
+  }
+
+  /**
+   * The most targets one inference takes: unbounded (Infinity) for a model with a symbolic batch on
+   * onnxruntime, else 1 (a model with batch 1 baked in; TensorRT's tracker runs one target per
+   * enqueue). A TrackerGroup batches its targets up to this and runs the rest in further batches.
+   */
+  get maxBatch(): number {
+    return this.thread && this.config.batch === 'dynamic' ? Number.POSITIVE_INFINITY : 1;
+  }
+
+  /**
+   * @internal TrackerGroup's way in: one inference for trackers bound on this engine, each
+   * cropped on the inference thread into its item of one batched input. `group` names the batched
+   * inputs kept resident on the thread between runs (releaseGroup() frees them).
+   */
+  runGroup(group: string, members: { binding: SharedBinding; templateVersion: number; crop: { frame: Frame; window: CropWindow } }[]): Promise<RunTimes> {
+    const thread = this.onnxOnly('runGroup()');
+    if (this.maxBatch < members.length) throw new CtEdgeError('ERR_INTERNAL', `runGroup: ${members.length} targets in one batch, the model takes ${this.maxBatch}`);
+    return thread.request<RunTimes>({
+      op: 'runGroup',
+      id: 0,
+      group,
+      members: members.map((m) => ({ binding: m.binding.id, templateVersion: m.templateVersion, crop: m.crop })),
+    });
+  }
+
+  /** @internal Frees a group's resident batched inputs (runGroup). */
+  releaseGroup(group: string): void {
+    this.thread?.post({ op: 'ungroup', group });
+  }
+
+  /** @internal A name for a group's batched inputs, unique on this engine. */
+  newGroupName(): string {
+    return `group-${this.live().newBindingId()}`;
   }
 
   /**

@@ -53,6 +53,15 @@ export type InferenceRequest =
       /** Copy that crop into the shared search tensor too (Tracker.inputs). */
       mirrorSearch: boolean;
     }
+  | {
+      op: 'runGroup';
+      id: number;
+      /** The group (and batch of it) whose batched inputs stay resident on the thread. */
+      group: string;
+      /** Bound trackers, each cropped here into its item of the batch (the model takes a batch). */
+      members: { binding: number; templateVersion: number; crop: { frame: Frame; window: CropWindow } }[];
+    }
+  | { op: 'ungroup'; group: string }
   | { op: 'unbind'; binding: number }
   | { op: 'release'; id: number };
 

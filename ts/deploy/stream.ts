@@ -252,14 +252,24 @@ export function trackStream(
   if (options === null || typeof options !== 'object') {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `stream options must be an object (StreamOptions) or left out, got ${options === null ? 'null' : typeof options}`);
   }
-  const it = sourceIterator(source);
-  return steps(tracker, it, options);
+  return streamSteps(source, options, new Stepper(tracker, options));
 }
 
-async function* steps(tracker: StreamTracker, it: AsyncIterator<SourceFrame>, options: StreamOptions & { signal?: AbortSignal }): AsyncGenerator<StreamResult, void, undefined> {
+/**
+ * @internal The loop of trackStream() and TrackerGroup.stream(): reads the source (every frame, or
+ * the newest in real-time mode, counting the rest in `stepper.dropped`) and yields a step per frame.
+ */
+export function streamSteps<R>(
+  source: FrameStreamSource,
+  options: { realtime?: boolean; signal?: AbortSignal },
+  stepper: { step(s: SourceFrame): Promise<R>; dropped: number },
+): AsyncGenerator<R, void, undefined> {
+  return steps(sourceIterator(source), options, stepper);
+}
+
+async function* steps<R>(it: AsyncIterator<SourceFrame>, options: { realtime?: boolean; signal?: AbortSignal }, stepper: { step(s: SourceFrame): Promise<R>; dropped: number }): AsyncGenerator<R, void, undefined> {
   const { signal } = options;
   signal?.throwIfAborted();
-  const stepper = new Stepper(tracker, options);
   const frames = options.realtime ? newestFrames(it, () => (stepper.dropped += 1)) : it;
   const abort = signal && whenAborted(signal);
   try {

@@ -181,6 +181,21 @@ export class Tracker {
   }
 
   /**
+   * @internal TrackerGroup's half of track() before the network: places this frame's search
+   * window and stages the part of the frame it reads. onnxruntime only; calls must not overlap.
+   */
+  groupMember(frame: Frame): { binding: SharedBinding; templateVersion: number; crop: { frame: Frame; window: CropWindow } } {
+    const crop = this.searchCrop(this.live(), frame);
+    return { binding: this.binding!, templateVersion: this.templateVersion, crop };
+  }
+
+  /** @internal TrackerGroup's half of track() after the group's run: decodes this tracker's maps. */
+  groupResult(timings: StageTimings): TrackResult {
+    const { score, size, offset } = this.binding!.maps;
+    return this.result(native(() => this.live().update(score, size, offset)), timings);
+  }
+
+  /**
    * The search crop for the inference thread: the frame itself when its pixels are in shared
    * memory, else the part of it the crop reads, copied into the tracker's shared staging memory.
    */

@@ -1,12 +1,14 @@
 /**
  * Exports a tracker network to ONNX with protobufjs, from plain weights (no TensorFlow.js needed).
  *
- * The graph is built for deployment: IR 8 / opset 17, batch 1 and static shapes everywhere,
+ * The graph is built for deployment: IR 8 / opset 17, static shapes but for a symbolic batch
+ * (`batch`: every Reshape copies its input's leading dimension with a 0, so one graph runs one
+ * target or many; a TrackerGroup batches its targets through it),
  * LayerNorm as one LayerNormalization op (so TensorRT can keep it in FP32 under FP16), GELU as its
  * erf formula, BatchNorm folded into the head convs, and only ops TensorRT 10 parses: Conv,
  * MatMul, Add, Mul, Reshape, Transpose, Softmax, LayerNormalization, Erf, Sigmoid, Clip, Concat,
- * Slice, Relu. The ONNX contract: inputs `template` [1,3,Ht,Wt] and `search` [1,3,Hs,Ws] float32,
- * outputs `score_map` [1,1,F,F], `size_map` [1,2,F,F], `offset_map` [1,2,F,F], and metadata_props
+ * Slice, Relu. The ONNX contract: inputs `template` [B,3,Ht,Wt] and `search` [B,3,Hs,Ws] float32,
+ * outputs `score_map` [B,1,F,F], `size_map` [B,2,F,F], `offset_map` [B,2,F,F], and metadata_props
  * that let the runtime run the model with no options.
  */
 import { readFileSync } from 'node:fs';
@@ -90,8 +92,12 @@ function transposed(w: Float32Array, out: number, inp: number, rowStart = 0, row
   return t;
 }
 
+/** The symbolic name of every graph input's and output's leading dimension. */
+export const BATCH_DIM = 'batch';
+
+/** A float tensor's type, its leading dimension the symbolic batch (shapes are written with a 1 there). */
 function tensorType(shape: number[]) {
-  return { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: shape.map((d) => ({ dimValue: d })) } } };
+  return { tensorType: { elemType: OnnxDataType.FLOAT, shape: { dim: shape.map((d, i) => (i === 0 ? { dimParam: BATCH_DIM } : { dimValue: d })) } } };
 }
 
 function packageVersion(): string {
@@ -203,7 +209,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
         if (i < stem.length - 1) conv = g.op('HardSwish', [conv], `${input}_stem_${i}_hardswish`);
       });
     }
-    const flat = g.op('Reshape', [conv, g.int64s(`${input}_tokens_shape`, [1, d, tokens])], `${input}_flatten`);
+    const flat = g.op('Reshape', [conv, g.int64s(`${input}_tokens_shape`, [0, d, tokens])], `${input}_flatten`);
     const seq = g.op('Transpose', [flat], `${input}_tokens`, { perm: [0, 2, 1] });
     return g.op('Add', [seq, g.floats(pos, [1, tokens, d], get(pos))], `${input}_pos`);
   };
@@ -226,7 +232,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
     const qkvW = get(`blocks.${i}.attn.qkv.weight`);
     const qkvB = get(`blocks.${i}.attn.qkv.bias`);
     const y = linear(h, p, () => transposed(qkvW, 3 * d, d, j * d, d, s), d, d, () => qkvB.slice(j * d, (j + 1) * d).map((v) => v * s));
-    const heads4 = g.op('Reshape', [y, g.int64s(`${p}_heads_shape`, [1, n, heads, hd])], `${p}_heads`);
+    const heads4 = g.op('Reshape', [y, g.int64s(`${p}_heads_shape`, [0, n, heads, hd])], `${p}_heads`);
     return g.op('Transpose', [heads4], `${p}_t`, { perm: j === 1 ? [0, 2, 3, 1] : [0, 2, 1, 3] }, out);
   };
   /** softmax(q k) v back to tokens [1, n, d], then the rest of block i: projection, residual, MLP. */
@@ -234,7 +240,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
     const p = `blocks.${i}.`;
     const attn = g.op('Softmax', [g.op('MatMul', [q, k], `${p}attn.scores`)], `${p}attn.softmax`, { axis: -1 });
     const mixed = g.op('Transpose', [g.op('MatMul', [attn, v], `${p}attn.mix`)], `${p}attn.mix_t`, { perm: [0, 2, 1, 3] });
-    const merged = g.op('Reshape', [mixed, g.int64s(`${p}attn.merge_shape`, [1, n, d])], `${p}attn.merge`);
+    const merged = g.op('Reshape', [mixed, g.int64s(`${p}attn.merge_shape`, [0, n, d])], `${p}attn.merge`);
     const proj = linear(merged, `${p}attn.proj`, () => transposed(get(`${p}attn.proj.weight`), d, d), d, d, () => get(`${p}attn.proj.bias`));
     const x1 = g.op('Add', [x, proj], `${p}attn.residual`);
     const h2 = layerNorm(x1, `${p}norm2`);
@@ -294,7 +300,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
     // Final norm; the search tokens as a [1, dim, F, F] map (token t is cell (t / F, t % F)).
     const normed = layerNorm(searchTokens, 'norm');
     const channels = g.op('Transpose', [normed], 'search_channels', { perm: [0, 2, 1] });
-    const map = g.op('Reshape', [channels, g.int64s('map_shape', [1, d, f, f])], 'search_map');
+    const map = g.op('Reshape', [channels, g.int64s('map_shape', [0, d, f, f])], 'search_map');
     centreHead(g, config, get, map);
     outputs.push({ name: TENSOR_NAMES.outputs.score, shape: [1, 1, f, f] }, { name: TENSOR_NAMES.outputs.size, shape: [1, 2, f, f] }, { name: TENSOR_NAMES.outputs.offset, shape: [1, 2, f, f] });
   }

@@ -1,4 +1,4 @@
-/** `ct-edge track`: one target through a video, a camera, a GStreamer pipeline or an image folder. */
+/** `ct-edge track`: one target (or several, one inference per frame) through a video, a camera, a GStreamer pipeline or an image folder. */
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -6,24 +6,26 @@ import { isDirectory, isFile } from '../../deploy/datasets/common.js';
 import { readOtbSequence } from '../../deploy/datasets/otb.js';
 import { iou } from '../../deploy/eval/metrics.js';
 import { toRgb } from '../../deploy/io/convert.js';
-import { drawResult } from '../../deploy/io/draw.js';
+import { drawResult, drawTargets } from '../../deploy/io/draw.js';
 import { openSource } from '../../deploy/io/open.js';
-import { ResultWriter } from '../../deploy/io/results.js';
+import { ResultWriter, type BoxRecord } from '../../deploy/io/results.js';
 import { checkPixelFormat, type FrameSource } from '../../deploy/io/source.js';
 import { VideoWriter, videoContainerOf } from '../../deploy/io/video-writer.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { trackStream, type SourceFrame, type StreamResult } from '../../deploy/stream.js';
 import { DEFAULT_QUEUE_LIMIT, MqttLink, type MqttLinkStats } from '../../deploy/mqtt.js';
 import { Tracker } from '../../deploy/tracker.js';
-import type { Box, Frame } from '../../contract/types.js';
+import { TrackerGroup, type GroupStreamResult } from '../../deploy/tracker-group.js';
+import type { Box, Frame, StageTimings } from '../../contract/types.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { onStopSignal, signalExitCode, type StopSignal } from '../signals.js';
 import { loadModels, MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, parseIntFlag, parseBoxFlag } from '../model-options.js';
 
-const usage = `usage: ct-edge track <video|folder|/dev/videoN|gst:PIPELINE> --model m.onnx|m.engine [--box x,y,w,h] [options]
+const usage = `usage: ct-edge track <video|folder|/dev/videoN|gst:PIPELINE> --model m.onnx|m.engine [--box x,y,w,h ...] [options]
 
-Tracks one target from the box it has in the first frame. Inputs:
+Tracks one target from the box it has in the first frame, or several (--box repeated), all of them in
+one inference per frame when the model takes a batch (ct-edge export writes such models). Inputs:
   video.mp4              any file ffmpeg decodes
   folder/                images in name order; an OTB sequence folder (img/ + groundtruth_rect.txt)
                          needs no --box (the first ground-truth box) and reports the mean IoU
@@ -35,11 +37,14 @@ Tracks one target from the box it has in the first frame. Inputs:
 Options:
   --model PATH           the tracker (.onnx on onnxruntime, .engine on TensorRT)
   --box x,y,w,h          the target in the first frame (the --from frame), in pixels; to find it,
-                         \`ct-edge frame VIDEO --at N -o frame.png\` writes that frame with a pixel grid
+                         \`ct-edge frame VIDEO --at N -o frame.png\` writes that frame with a pixel grid.
+                         Repeat it for several targets (ids 1, 2, ... in order): every output then
+                         carries each target's id, and the video draws each in its own colour
   --from N               start at frame N (0 = the first; frames before it are decoded and skipped)
   -o, --out PATH         annotated video (box, score, lost state): .mp4, .m4v, .mov, .mkv (H.264)
                          or .avi (MPEG-4 Part 2)
-  --jsonl PATH           boxes as JSON lines: frame, timestampMs, x, y, w, h, score, state
+  --jsonl PATH           boxes as JSON lines: frame, timestampMs, x, y, w, h, score, state (and
+                         target, the id, with several targets: one line per target and frame)
   --csv PATH             the same as CSV
   --realtime             track the newest frame, dropping those that come while busy (cameras);
                          files are then read at their own frame rate, as a camera would give them
@@ -103,18 +108,19 @@ class Progress {
     return span > 0 ? ((this.times.length - 1) * 1000) / span : 0;
   }
 
-  update(r: StreamResult): void {
+  /** `status`: the target's score and state (or how many of a group's targets are lost). */
+  update(index: number, dropped: number, status: string): void {
     const now = performance.now();
     const fps = this.fps(now).toFixed(1);
     if (this.bar) {
-      this.bar.update(r.index + 1, { fps });
+      this.bar.update(index + 1, { fps });
       return;
     }
     // On a terminal the line is redrawn in place; in a log, a line every 5 s.
     const tty = process.stderr.isTTY;
     if (now - this.lastLine < (tty ? 250 : 5000)) return;
     this.lastLine = now;
-    const line = `frame ${r.index} | ${fps} fps | dropped ${r.dropped} | score ${r.score.toFixed(2)} ${r.state}`;
+    const line = `frame ${index} | ${fps} fps | dropped ${dropped} | ${status}`;
     process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
   }
 
@@ -134,11 +140,37 @@ async function* framesFrom(source: FrameSource, from: number, input: string): As
   if (seen <= from) throw new CtEdgeError('ERR_SOURCE', `--from ${from}: ${input} has ${seen} frames (0 to ${seen - 1}); start within them`);
 }
 
-/** The frame with its result drawn on it (an RGB copy). */
-function drawn(r: StreamResult): Frame {
-  const frame = toRgb(r.frame);
-  drawResult(frame, r);
-  return frame;
+/** One frame's results, of one target or a group's, as the outputs take them. */
+interface FrameOutcome {
+  index: number;
+  frame: Frame;
+  dropped: number;
+  initial: boolean;
+  timings: StageTimings | undefined;
+  /** One per target; none on a frame without a target (idle). */
+  records: BoxRecord[];
+  /** Draws the results on an RGB copy of the frame. */
+  draw(frame: Frame): void;
+  /** For the progress line. */
+  status: string;
+}
+
+/** A lone tracker's stream as frame outcomes; each result is published first, idle ones included (the status). */
+async function* trackerOutcomes(results: AsyncGenerator<StreamResult>, link: MqttLink | undefined): AsyncGenerator<FrameOutcome> {
+  for await (const r of results) {
+    link?.publish(r);
+    const records = r.state === 'idle' ? [] : [r];
+    yield { ...r, records, draw: (frame) => drawResult(frame, r), status: `score ${r.score.toFixed(2)} ${r.state}` };
+  }
+}
+
+/** A group's stream as frame outcomes: one record per target, with its id. */
+async function* groupOutcomes(results: AsyncGenerator<GroupStreamResult>): AsyncGenerator<FrameOutcome> {
+  for await (const r of results) {
+    const records = r.targets.map((t) => ({ index: r.index, timestampMs: r.timestampMs, box: t.box, score: t.score, state: t.state, target: t.id }));
+    const lost = r.targets.filter((t) => t.state === 'lost').length;
+    yield { ...r, records, draw: (frame) => drawTargets(frame, r.index, r.targets), status: `${r.targets.length} targets, ${lost} lost` };
+  }
 }
 
 async function openLink(url: string, modelPath: string, backend: string, qos: 0 | 1, values: Record<string, unknown>): Promise<MqttLink> {
@@ -171,7 +203,7 @@ export const command: CliCommand = {
       args: argv,
       options: {
         model: { type: 'string' },
-        box: { type: 'string' },
+        box: { type: 'string', multiple: true },
         out: { type: 'string', short: 'o' },
         from: { type: 'string' },
         jsonl: { type: 'string' },
@@ -207,13 +239,17 @@ export const command: CliCommand = {
     const from = parseIntFlag(values.from, 'from', 0, 0);
     if (from > 0 && values.realtime) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--from skips frames of a file; --realtime follows a live source from now: use one of them');
     const groundTruth = await otbGroundTruth(input);
-    const initBox = values.box ? parseBoxFlag(values.box) : groundTruth?.[from] ?? undefined;
+    const boxes = (values.box ?? []).map(parseBoxFlag);
+    const initBox = boxes.length === 1 ? boxes[0] : boxes.length === 0 ? (groundTruth?.[from] ?? undefined) : undefined;
+    if (boxes.length > 1 && values.publish !== undefined) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--publish follows one target (its control topic steers that one); give one --box, or track the ${boxes.length} targets without --publish`);
+    }
     const mqttOnly = ['qos', 'device-id', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'].find((flag) => values[flag as keyof typeof values] !== undefined);
     if (mqttOnly && values.publish === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${mqttOnly} is an option of --publish mqtt://HOST/PREFIX: give --publish too`);
     const qos = values.qos === undefined ? 0 : parseIntFlag(values.qos, 'qos', 0, 0);
     if (qos !== 0 && qos !== 1) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--qos must be 0 or 1, got ${values.qos}`);
     // Publishing takes commands: without a box, the tracker waits for an init command.
-    if (!initBox && values.publish === undefined) {
+    if (!initBox && boxes.length === 0 && values.publish === undefined) {
       const where = from > 0 ? `frame ${from}` : 'the first frame';
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `give --box x,y,w,h: where the target is in ${where} (\`ct-edge frame ${input} --at ${from} -o frame.png\` shows it with a pixel grid)`);
     }
@@ -239,14 +275,15 @@ export const command: CliCommand = {
       closers.push(() => source.close());
       const [{ engine }] = await loadModels([values.model], values, threads);
       closers.push(() => engine.dispose());
-      const tracker = new Tracker(engine);
-      closers.push(async () => tracker.dispose());
+      const group = boxes.length > 1 ? new TrackerGroup(engine) : undefined;
+      const tracker = group ? undefined : new Tracker(engine);
+      closers.push(async () => (group ?? tracker)!.dispose());
       const link = values.publish === undefined ? undefined : await openLink(values.publish, values.model, engine.backend, qos, values);
       if (link) closers.push(async () => void (await link.close()));
 
       const writers: ResultWriter[] = [];
-      if (values.jsonl) writers.push(await ResultWriter.open(values.jsonl, 'jsonl'));
-      if (values.csv) writers.push(await ResultWriter.open(values.csv, 'csv'));
+      if (values.jsonl) writers.push(await ResultWriter.open(values.jsonl, 'jsonl', { targets: !!group }));
+      if (values.csv) writers.push(await ResultWriter.open(values.csv, 'csv', { targets: !!group }));
       const video = values.out ? await VideoWriter.open(values.out, { width: source.info.width, height: source.info.height, fps: source.info.fps ?? 30 }) : undefined;
       // Outputs close first (closers run last-in first-out), so what was tracked is kept on any exit.
       for (const w of writers) closers.push(() => w.close());
@@ -254,47 +291,52 @@ export const command: CliCommand = {
 
       console.error(
         `ct-edge track: ${source.info.kind} ${source.info.width}x${source.info.height}${source.info.fps ? ` at ${source.info.fps.toFixed(2)} fps` : ''}, ` +
-          `${engine.backend}, ${values.realtime ? 'real-time (newest frame)' : 'every frame'}`,
+          `${engine.backend}, ${values.realtime ? 'real-time (newest frame)' : 'every frame'}` +
+          (group ? `, ${boxes.length} targets in ${group.batched ? 'one inference per frame' : 'one inference each (the model has batch 1 baked in)'}` : ''),
       );
       if (link && !initBox) console.error(`ct-edge track: waiting for an init command on ${link.topics.control}`);
       const progress = new Progress(source, frameLimit);
       let frames = 0;
       let idle = 0;
       let inits = 0;
-      let lost = 0;
+      /** Frames each target was reported lost in (one target: id 0). */
+      const lostIn = new Map<number, number>();
       let dropped = 0;
       let iouSum = 0;
       let iouCount = 0;
-      let trackMs = 0; // time in Tracker.track(), apart from decoding, drawing and encoding
+      let trackMs = 0; // time in track() calls, apart from decoding, drawing and encoding
       let last: { index: number; frame: Frame } | undefined;
       const started = performance.now();
       let interrupted = false;
       try {
         const frameSource = from > 0 ? framesFrom(source, from, input) : source;
-        for await (const r of trackStream(tracker, frameSource, { initBox, realtime: values.realtime, signal: stop.signal, control: link })) {
-          link?.publish(r);
-          progress.update(r);
+        const outcomes = group
+          ? groupOutcomes(group.stream(frameSource, { initBoxes: boxes, realtime: values.realtime, signal: stop.signal }))
+          : trackerOutcomes(trackStream(tracker!, frameSource, { initBox, realtime: values.realtime, signal: stop.signal, control: link }), link);
+        for await (const r of outcomes) {
+          progress.update(r.index, r.dropped, r.status);
           dropped = r.dropped;
           if (video) {
-            const frame = drawn(r);
+            const frame = toRgb(r.frame);
+            r.draw(frame);
             // Real-time mode skipped frames: hold the last picture over them to keep the timing.
             if (last) for (let i = last.index + 1; i < r.index; i++) await video.write(last.frame);
             await video.write(frame);
             last = { index: r.index, frame };
           }
-          if (r.state === 'idle') {
+          if (r.records.length === 0) {
             idle += 1;
           } else {
             frames += 1;
             if (r.initial) inits += 1;
-            if (r.state === 'lost') lost += 1;
+            for (const record of r.records) if (record.state === 'lost') lostIn.set(record.target ?? 0, (lostIn.get(record.target ?? 0) ?? 0) + 1);
             if (r.timings) trackMs += r.timings.totalMs;
-            const gt = groundTruth?.[r.index];
+            const gt = group ? undefined : groundTruth?.[r.index];
             if (gt && !r.initial) {
-              iouSum += iou(r.box, gt);
+              iouSum += iou(r.records[0].box, gt);
               iouCount += 1;
             }
-            for (const w of writers) await w.write(r);
+            for (const w of writers) for (const record of r.records) await w.write(record);
           }
           if (frameLimit !== undefined && frames + idle >= frameLimit) break;
         }
@@ -307,10 +349,13 @@ export const command: CliCommand = {
 
       const seconds = (performance.now() - started) / 1000;
       const tracked = frames - inits; // an init frame is not tracked
+      const lostLine = group
+        ? `targets reported lost: ${group.ids.map((id) => `${id} in ${lostIn.get(id) ?? 0}`).join(', ')} of ${tracked} frames`
+        : `target reported lost in ${lostIn.get(0) ?? 0} of ${tracked} frames`;
       const lines = [
         `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${((frames + idle) / seconds).toFixed(1)} fps overall; ` +
           `tracker ${tracked > 0 ? (trackMs / tracked).toFixed(1) : '-'} ms a frame, ${tracked > 0 && trackMs > 0 ? ((1000 * tracked) / trackMs).toFixed(1) : '-'} fps without decoding${video ? ' and encoding' : ''}), ` +
-          `target reported lost in ${lost} of ${tracked} frames${values.realtime ? `, ${dropped} frames dropped` : ''}`,
+          `${lostLine}${values.realtime ? `, ${dropped} frames dropped` : ''}`,
       ];
       if (idle > 0) lines.push(`${idle} frames without a target (waiting for an init command, or after a stop)`);
       // Closed here, not with the other closers: the summary counts what the flush sent.

@@ -153,3 +153,32 @@ export function drawResult(frame: Frame, r: Annotation): void {
   const banner = `${r.index !== undefined ? `#${r.index} ` : ''}${r.state === 'lost' ? 'LOST' : ''}`.trim();
   if (banner) drawLabel(frame, banner, 4, 4, r.state === 'lost' ? COLORS.lost : COLORS.text, scale);
 }
+
+/** One colour per target of a group (cycled), none of them the lost red. */
+export const TARGET_COLORS: readonly Rgb[] = [
+  [40, 220, 60],
+  [60, 140, 255],
+  [255, 200, 40],
+  [230, 80, 230],
+  [40, 220, 220],
+  [255, 140, 40],
+  [160, 110, 255],
+  [200, 255, 120],
+];
+
+/**
+ * A group's results on their frame: each target's box in its own colour (TARGET_COLORS by id),
+ * labelled with its id and score, or with its id and LOST in red when lost; the frame number in the
+ * top-left corner.
+ */
+export function drawTargets(frame: Frame, index: number, targets: readonly { id: number; box: Box; score: number; state: TrackState }[]): void {
+  const scale = frame.width >= 960 ? 3 : 2;
+  for (const t of targets) {
+    const color = TARGET_COLORS[(t.id - 1) % TARGET_COLORS.length];
+    drawRect(frame, t.box, color, scale);
+    const label = `${t.id} ${t.state === 'lost' ? 'LOST' : t.score.toFixed(2)}`;
+    const above = t.box.y - 9 * scale - 1;
+    drawLabel(frame, label, Math.min(Math.max(0, t.box.x), frame.width - textWidth(label, scale)), above >= 0 ? above : t.box.y + t.box.height + 1, t.state === 'lost' ? COLORS.lost : color, scale);
+  }
+  drawLabel(frame, `#${index}`, 4, 4, COLORS.text, scale);
+}

@@ -1,4 +1,7 @@
-/** Tracking results as JSON lines or CSV: frame, timestamp, x, y, w, h, score, state per line. */
+/**
+ * Tracking results as JSON lines or CSV: frame, timestamp, x, y, w, h, score, state per line; a
+ * group's results (several targets) carry each line's target id after the frame.
+ */
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { extname } from 'node:path';
@@ -12,18 +15,23 @@ export interface BoxRecord {
   score: number;
   /** `idle` lines are written too; `ct-edge track` leaves them out (it writes tracked frames). */
   state: TrackState | 'idle';
+  /** A TrackerGroup target's id (left out for a lone tracker's results). */
+  target?: number;
 }
 
 export type ResultFormat = 'jsonl' | 'csv';
 
 export const CSV_HEADER = 'frame,timestamp_ms,x,y,w,h,score,state';
+/** The CSV header of a group's results. */
+export const CSV_GROUP_HEADER = 'frame,target,timestamp_ms,x,y,w,h,score,state';
 
 const round = (v: number, digits: number) => Number(v.toFixed(digits));
 
 /** One record as the object a JSON line holds (MqttLink publishes it too, with its device and model). */
-export function recordFields(r: BoxRecord): { frame: number; timestampMs: number; x: number; y: number; w: number; h: number; score: number; state: BoxRecord['state'] } {
+export function recordFields(r: BoxRecord): { frame: number; target?: number; timestampMs: number; x: number; y: number; w: number; h: number; score: number; state: BoxRecord['state'] } {
   return {
     frame: r.index,
+    ...(r.target !== undefined && { target: r.target }),
     timestampMs: round(r.timestampMs, 3),
     x: round(r.box.x, 2),
     y: round(r.box.y, 2),
@@ -36,7 +44,7 @@ export function recordFields(r: BoxRecord): { frame: number; timestampMs: number
 
 function line(r: BoxRecord, format: ResultFormat): string {
   const f = recordFields(r);
-  if (format === 'csv') return `${[f.frame, f.timestampMs, f.x, f.y, f.w, f.h, f.score, f.state].join(',')}\n`;
+  if (format === 'csv') return `${[f.frame, ...(f.target !== undefined ? [f.target] : []), f.timestampMs, f.x, f.y, f.w, f.h, f.score, f.state].join(',')}\n`;
   return `${JSON.stringify(f)}\n`;
 }
 
@@ -51,14 +59,17 @@ export class ResultWriter {
     out.on('error', (error) => (this.failure ??= error));
   }
 
-  /** Opens (truncates) `path`; the format is the given one, else the extension's (.csv or JSON lines). */
-  static async open(path: string, format?: ResultFormat): Promise<ResultWriter> {
+  /**
+   * Opens (truncates) `path`; the format is the given one, else the extension's (.csv or JSON
+   * lines). `targets`: the records carry target ids (a group's), which the CSV header names.
+   */
+  static async open(path: string, format?: ResultFormat, options: { targets?: boolean } = {}): Promise<ResultWriter> {
     const out = createWriteStream(path);
     await once(out, 'open').catch((error: Error) => {
       throw new CtEdgeError('ERR_OUTPUT', `cannot write ${path}: ${error.message}`, { cause: error });
     });
     const writer = new ResultWriter(path, format ?? (extname(path).toLowerCase() === '.csv' ? 'csv' : 'jsonl'), out);
-    if (writer.format === 'csv') await writer.put(`${CSV_HEADER}\n`);
+    if (writer.format === 'csv') await writer.put(`${options.targets ? CSV_GROUP_HEADER : CSV_HEADER}\n`);
     return writer;
   }
 

@@ -163,5 +163,6 @@ export function runtimeConfig(c: TrackerNetConfig): ModelConfig {
     channelOrder: c.channelOrder ?? OSTRACK_DEFAULTS.channelOrder,
     boxMapping: c.boxMapping ?? OSTRACK_DEFAULTS.boxMapping,
     lostThreshold: c.lostThreshold ?? OSTRACK_DEFAULTS.lostThreshold,
+    batch: 'dynamic', // export-onnx.ts writes a symbolic batch
   };
 }

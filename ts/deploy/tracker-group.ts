@@ -1,0 +1,290 @@
+/**
+ * Many targets on one engine: `add(frame, box)` per target, then `await group.track(frame)` per frame.
+ *
+ * Each target is a Tracker of its own (native core: template crop at add, Hann window and decode per
+ * frame), so it tracks exactly as it would alone. What the group changes is the network call: on
+ * onnxruntime, with a model that takes a batch (every model `ct-edge export` writes; VitTrack after
+ * `ct-edge import` + `export`), one frame is one inference for every target. The search crops go
+ * into one batched input on the engine's inference thread, and the templates (or a two-part model's
+ * cached template tensors) stay resident there as batched inputs, rebuilt only when a target joins,
+ * leaves or re-inits. A model with batch 1 baked in (VitTrack's own ONNX, TensorRT engines today)
+ * runs target by target, and the group says so once, as a warning (CT_EDGE_GROUP_UNBATCHED).
+ */
+import { performance } from 'node:perf_hooks';
+import { CtEdgeError } from '../contract/errors.js';
+import type { Box, Frame, StageTimings, TrackState } from '../contract/types.js';
+import type { Engine } from './engine.js';
+import { streamSteps, type FrameStreamSource, type SourceFrame } from './stream.js';
+import { Tracker, type TrackerOptions } from './tracker.js';
+
+export interface TrackerGroupOptions extends Omit<TrackerOptions, 'inlinePreprocessing'> {
+  /**
+   * Most targets per inference (default: the engine's maxBatch, unbounded for a batched model on
+   * onnxruntime). A group with more targets runs them in several batches of at most this many.
+   */
+  maxBatch?: number;
+}
+
+/** One target's answer for a frame. */
+export interface TargetResult {
+  /** The id add() returned. */
+  id: number;
+  /** Where the target is; while lost, the last box where it was seen. */
+  box: Box;
+  /** Hann-windowed peak of the score map (0..1), the value `lost` is judged on. */
+  score: number;
+  /** Per target: a lost target keeps its last box, and the others track on. */
+  state: TrackState;
+}
+
+export interface GroupTrackResult {
+  /** Every target in the group when track() was called, in the order they were added. */
+  targets: TargetResult[];
+  /** 0 for the first frame tracked by the group. */
+  frameIndex: number;
+  /** Inferences this frame took: 1 for a batched group within maxBatch, else more. */
+  inferences: number;
+  /** The whole group's stage timings (pre-processing sums every target's crop). */
+  timings: StageTimings;
+}
+
+export interface GroupStreamOptions {
+  /** The targets in the first frame, one box each (ids 1, 2, ... in this order). */
+  initBoxes?: Box[];
+  /** Or: picks the targets from the first frame (a detector, a user's clicks). */
+  init?: (first: SourceFrame) => Box[] | Promise<Box[]>;
+  /** Track the newest frame, dropping those that came while the group was busy (default false). */
+  realtime?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface GroupStreamResult {
+  /** The source's frame index and timestamp, and the frame itself (to draw on or save). */
+  index: number;
+  timestampMs: number;
+  frame: Frame;
+  /** On the init frame, the init boxes (score 1). */
+  targets: TargetResult[];
+  /** True for the frame the targets were added on. */
+  initial: boolean;
+  /** Stage timings of the group's track() call; undefined on the init frame. */
+  timings: StageTimings | undefined;
+  /** Frames skipped so far (real-time mode; always 0 otherwise). */
+  dropped: number;
+}
+
+const isFrameSize = (w: unknown, h: unknown): w is number => typeof w === 'number' && typeof h === 'number';
+
+export class TrackerGroup {
+  readonly engine: Engine;
+  private readonly options: TrackerOptions;
+  /** Most targets per inference. */
+  readonly maxBatch: number;
+  /** Whether one inference takes several targets (else target by target). */
+  readonly batched: boolean;
+  private readonly targets = new Map<number, Tracker>();
+  private nextId = 1;
+  /** The frame size the targets were added on: every frame must have it. */
+  private frameSize: { width: number; height: number } | undefined;
+  private frameIndex = -1;
+  private readonly groupName: string | undefined;
+  /** Batches run so far at most in one frame (each keeps its resident inputs on the inference thread). */
+  private batchesUsed = 0;
+  private warned = false;
+  private disposed = false;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(engine: Engine, options: TrackerGroupOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `TrackerGroup options must be an object (TrackerGroupOptions) or left out, got ${options === null ? 'null' : typeof options}`);
+    }
+    const { maxBatch, ...trackerOptions } = options;
+    // A throwaway tracker checks the engine and the options as new Tracker() does.
+    new Tracker(engine, trackerOptions).dispose();
+    if (maxBatch !== undefined && !(typeof maxBatch === 'number' && Number.isInteger(maxBatch) && maxBatch >= 1)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `maxBatch must be a whole number from 1 up, got ${typeof maxBatch === 'number' ? maxBatch : typeof maxBatch}`);
+    }
+    this.engine = engine;
+    this.options = trackerOptions;
+    this.maxBatch = Math.min(maxBatch ?? engine.maxBatch, engine.maxBatch);
+    this.batched = engine.maxBatch > 1 && this.maxBatch > 1;
+    if (this.batched) this.groupName = engine.newGroupName();
+  }
+
+  /** The ids of the targets in the group, in the order they were added. */
+  get ids(): number[] {
+    return [...this.targets.keys()];
+  }
+
+  get size(): number {
+    return this.targets.size;
+  }
+
+  private live(): void {
+    if (this.disposed) throw new CtEdgeError('ERR_DISPOSED', 'this tracker group was disposed; create a new one');
+  }
+
+  /** A frame of the group's size (the first target's frame sets it). */
+  private checkFrameSize(frame: Frame): void {
+    const { width, height } = (frame ?? {}) as Partial<Frame>;
+    if (!this.frameSize || !isFrameSize(width, height)) return; // the native checks name what is wrong
+    if (width !== this.frameSize.width || height !== this.frameSize.height) {
+      throw new CtEdgeError(
+        'ERR_FRAME_SIZE',
+        `this frame is ${width}x${height}, but the group's targets were added on ${this.frameSize.width}x${this.frameSize.height} frames; ` +
+          'a group tracks one stream: give it frames of one size, or remove every target first',
+      );
+    }
+  }
+
+  private target(id: number): Tracker {
+    const tracker = typeof id === 'number' ? this.targets.get(id) : undefined;
+    if (!tracker) {
+      throw new CtEdgeError('ERR_TARGET_UNKNOWN', `no target ${typeof id === 'number' ? id : `'${String(id)}'`} in this group; its targets are ${this.ids.length > 0 ? this.ids.join(', ') : 'none'}`);
+    }
+    return tracker;
+  }
+
+  /** Starts tracking a target at `box` in `frame`; returns its id. A refused box adds nothing. */
+  add(frame: Frame, box: Box): number {
+    this.live();
+    this.checkFrameSize(frame);
+    const tracker = new Tracker(this.engine, this.options);
+    try {
+      tracker.init(frame, box);
+    } catch (error) {
+      tracker.dispose();
+      throw error;
+    }
+    const id = this.nextId++;
+    this.targets.set(id, tracker);
+    this.frameSize ??= { width: frame.width, height: frame.height };
+    if (!this.batched && this.targets.size === 2 && !this.warned) {
+      this.warned = true;
+      const why = this.engine.backend === 'onnxruntime-cpu' ? `${this.engine.path} has batch 1 baked in (ct-edge export writes models that take a batch; a foreign ONNX such as VitTrack's: ct-edge import it, then export)` : `${this.engine.backend} runs one target per enqueue`;
+      process.emitWarning(`this tracker group runs its targets one inference each: ${why}`, { code: 'CT_EDGE_GROUP_UNBATCHED' });
+    }
+    return id;
+  }
+
+  /** Re-initialises target `id` at `box` in `frame` (after a loss, say); a refused box leaves it as it was. */
+  reinit(id: number, frame: Frame, box: Box): void {
+    this.live();
+    const tracker = this.target(id);
+    this.checkFrameSize(frame);
+    tracker.init(frame, box);
+  }
+
+  /** Drops target `id`; a track() already called still reports it. */
+  remove(id: number): void {
+    this.live();
+    const tracker = this.target(id);
+    this.targets.delete(id);
+    if (this.targets.size === 0) this.frameSize = undefined;
+    void this.queue.then(() => tracker.dispose());
+  }
+
+  /** Finds every target in the next frame. Calls are served in order, one at a time. */
+  track(frame: Frame): Promise<GroupTrackResult> {
+    const result = this.queue.then(() => this.trackNow(frame));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async trackNow(frame: Frame): Promise<GroupTrackResult> {
+    this.live();
+    if (this.targets.size === 0) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'this tracker group has no targets: add(frame, box) one before track(frame)');
+    this.checkFrameSize(frame);
+    const targets = [...this.targets];
+    const t0 = performance.now();
+    if (!this.batched) {
+      const results: TargetResult[] = [];
+      const sum: StageTimings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, totalMs: 0 };
+      for (const [id, tracker] of targets) {
+        const r = await tracker.track(frame);
+        results.push({ id, box: r.box, score: r.score, state: r.state });
+        sum.preprocessMs += r.timings.preprocessMs;
+        sum.inferenceMs += r.timings.inferenceMs;
+        sum.postprocessMs += r.timings.postprocessMs;
+      }
+      this.frameIndex += 1;
+      return { targets: results, frameIndex: this.frameIndex, inferences: targets.length, timings: { ...sum, totalMs: performance.now() - t0 } };
+    }
+    // Every read of the caller's frame happens before the first await, as in Tracker.track().
+    const members = targets.map(([, tracker]) => tracker.groupMember(frame));
+    const t1 = performance.now();
+    const runs: Promise<{ preprocessMs: number; inferenceMs: number }>[] = [];
+    for (let start = 0, batch = 0; start < members.length; start += this.maxBatch, batch++) {
+      runs.push(this.engine.runGroup(`${this.groupName}:${batch}`, members.slice(start, start + this.maxBatch)));
+    }
+    this.batchesUsed = Math.max(this.batchesUsed, runs.length);
+    const times = await Promise.all(runs);
+    const t2 = performance.now();
+    const timings = {
+      preprocessMs: t1 - t0 + times.reduce((a, t) => a + t.preprocessMs, 0),
+      inferenceMs: times.reduce((a, t) => a + t.inferenceMs, 0),
+      postprocessMs: 0,
+      totalMs: 0,
+    };
+    const results = targets.map(([id, tracker]) => {
+      const r = tracker.groupResult(timings);
+      return { id, box: r.box, score: r.score, state: r.state };
+    });
+    const t3 = performance.now();
+    this.frameIndex += 1;
+    return { targets: results, frameIndex: this.frameIndex, inferences: runs.length, timings: { ...timings, postprocessMs: t3 - t2, totalMs: t3 - t0 } };
+  }
+
+  /**
+   * Tracks a source frame by frame: adds the targets on the first frame (`initBoxes` or `init`),
+   * yields that frame's result (`initial: true`), then one result per frame, with the back-pressure
+   * and real-time modes of Tracker.stream().
+   */
+  stream(source: FrameStreamSource, options: GroupStreamOptions = {}): AsyncGenerator<GroupStreamResult, void, undefined> {
+    if (options === null || typeof options !== 'object') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `stream options must be an object (GroupStreamOptions) or left out, got ${options === null ? 'null' : typeof options}`);
+    }
+    if (options.initBoxes !== undefined && !Array.isArray(options.initBoxes)) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `initBoxes must be an array of boxes, got ${typeof options.initBoxes}`);
+    }
+    let started = false;
+    const stepper = {
+      dropped: 0,
+      step: async (s: SourceFrame): Promise<GroupStreamResult> => {
+        const base = { index: s.index, timestampMs: s.timestampMs, frame: s.frame, dropped: stepper.dropped };
+        if (!started) {
+          started = true;
+          const boxes = options.initBoxes ?? (await options.init?.(s));
+          if (!Array.isArray(boxes) || boxes.length === 0) {
+            if (this.size === 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give initBoxes or an init callback: where the targets are in the first frame');
+          } else {
+            const targets = boxes.map((box) => ({ id: this.add(s.frame, box), box: { ...box }, score: 1, state: 'tracking' as const }));
+            return { ...base, targets, initial: true, timings: undefined };
+          }
+        }
+        const r = await this.track(s.frame);
+        return { ...base, targets: r.targets, initial: false, timings: r.timings };
+      },
+    };
+    return streamSteps(source, options, stepper);
+  }
+
+  /** Drops every target and frees the group's inputs on the engine's thread. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const trackers = [...this.targets.values()];
+    this.targets.clear();
+    for (const t of trackers) t.dispose();
+    for (let batch = 0; batch < this.batchesUsed; batch++) this.engine.releaseGroup(`${this.groupName}:${batch}`);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.queue;
+    this.dispose();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
