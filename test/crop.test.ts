@@ -64,3 +64,21 @@ test('crop rejects a destination of the wrong size and a bad window', (t) => {
   t.throws(() => addon.cropToTensor(rgb, { x0: 0, y0: 0, side: 0 }, 8, new Float32Array(192), imagenet), { message: /side must be positive/ });
   t.throws(() => addon.cropToTensor(rgb, { x0: 0.5, y0: 0, side: 4 }, 8, new Float32Array(192), imagenet), { message: /integer/ });
 });
+
+test("cropBatch (a group's crops into one batched tensor) gives each item's cropToTensor bit for bit, on 1 to 3 threads", (t) => {
+  const frames = ['rgb', 'nv12', 'bgra', 'gray', 'rgb'].map((format) => convertFrame(rgb, format as PixelFormat, 3));
+  const items = frames.map((frame, i) => ({ frame, window: { x0: -10 + 9 * i, y0: 5 - 4 * i, side: 40 + 7 * i } }));
+  const out = 24;
+  const per = 3 * out * out;
+  const expected = new Float32Array(items.length * per);
+  items.forEach((it, i) => addon.cropToTensor(it.frame, it.window, out, expected.subarray(i * per, (i + 1) * per), imagenet));
+  for (const threads of [1, 2, 3]) {
+    const dst = new Float32Array(items.length * per);
+    addon.cropBatch(items, out, dst, imagenet, threads);
+    t.deepEqual(dst, expected, `${threads} threads`);
+  }
+  // Bad items are typed errors, raised before any thread starts.
+  t.throws(() => addon.cropBatch([{ frame: frames[0], window: { x0: 0, y0: 0, side: 10 } }], out, new Float32Array(per - 1), imagenet, 2), { code: 'ERR_INVALID_ARGUMENT' } as never);
+  t.throws(() => addon.cropBatch([items[0], 7 as never], out, new Float32Array(2 * per), imagenet, 2), { code: 'ERR_INVALID_ARGUMENT' } as never);
+  t.throws(() => addon.cropBatch([{ frame: { ...frames[0], data: new Uint8Array(3) }, window: items[0].window }], out, new Float32Array(per), imagenet, 2), { code: 'ERR_FRAME_BUFFER' } as never);
+});

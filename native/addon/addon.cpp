@@ -6,8 +6,12 @@
 // onnxruntime on the CPU takes float32 inputs.
 #include <napi.h>
 
+#include <algorithm>
+#include <exception>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "../core/errors.h"
 #include "../core/tracker_core.h"
@@ -151,6 +155,55 @@ Napi::Value CropToTensor(const Napi::CallbackInfo& info) {
   });
 }
 
+// cropBatch([{ frame, window }], outSize, dst: Float32Array, norm, threads): the crops of a
+// TrackerGroup's targets into one batched tensor (item i at i * 3 * outSize^2), on up to `threads`
+// threads (the calling one included). The frames are read on the calling thread's stack frame only:
+// the call returns when every crop is done. Crops are independent, so the result equals one
+// cropToTensor per item whatever the thread count.
+Napi::Value CropBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return call_core(env, [&] {
+    if (!info[0].IsArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "cropBatch: items must be an array of { frame, window }");
+    const Napi::Array items = info[0].As<Napi::Array>();
+    const int size = out_size(info[1]);
+    const auto norm = normalization(info[3]);
+    const size_t n = items.Length();
+    const size_t per = 3ull * size * size;
+    float* dst = float32_data(info[2], n * per, "dst");
+    struct Job {
+      ctedge::FrameView frame;
+      ctedge::CropWindow window;
+    };
+    std::vector<Job> jobs;
+    jobs.reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      const Napi::Value item = items.Get(i);
+      if (!item.IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "cropBatch: item " + std::to_string(i) + " must be { frame, window }");
+      const Napi::Object o = item.As<Napi::Object>();
+      jobs.push_back({frame_view(o.Get("frame")), crop_window(o.Get("window"))});
+    }
+    const int wanted = info[4].IsNumber() ? info[4].As<Napi::Number>().Int32Value() : 1;
+    const size_t workers = std::min(n, static_cast<size_t>(std::max(1, wanted)));
+    // A crop that throws (CoreError) on a helper thread is rethrown here, after every thread joined.
+    std::vector<std::exception_ptr> failures(workers);
+    auto crop_share = [&](size_t first) {
+      try {
+        ctedge::CropSampler sampler;
+        for (size_t i = first; i < n; i += workers) sampler.crop(jobs[i].frame, jobs[i].window, size, norm, dst + i * per);
+      } catch (...) {
+        failures[first] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (size_t w = 1; w < workers; ++w) helpers.emplace_back(crop_share, w);
+    crop_share(0);
+    for (auto& t : helpers) t.join();
+    for (const auto& f : failures)
+      if (f) std::rethrow_exception(f);
+    return env.Undefined();
+  });
+}
+
 // copyRegion(frame, { x, y, width, height }, dst: Uint8Array) -> { width, height, stride }: copies
 // a region of the frame (placeSearch's) into dst as a frame of its own with tight rows (NV12: its
 // chroma rows after its luma rows). The crop of that frame with the window shifted by (-x, -y)
@@ -189,6 +242,7 @@ Napi::Value HannWindow(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTracker", NativeTracker::Define(env));
   exports.Set("cropToTensor", Napi::Function::New(env, CropToTensor));
+  exports.Set("cropBatch", Napi::Function::New(env, CropBatch));
   exports.Set("copyRegion", Napi::Function::New(env, CopyRegion));
   exports.Set("hannWindow", Napi::Function::New(env, HannWindow));
   Napi::Object features = Napi::Object::New(env);

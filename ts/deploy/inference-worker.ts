@@ -12,6 +12,7 @@
  * template tensors) stay resident in batched inputs rebuilt only when a member joins, leaves or
  * re-inits, and each member's maps are written to its own shared memory.
  */
+import { availableParallelism } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { CtEdgeError } from '../contract/errors.js';
@@ -69,7 +70,11 @@ async function createSession(model: Uint8Array, threads: number | undefined, wha
   }
 }
 
+/** Threads a group's crops run on: the session's intra-op threads. */
+let cropThreads = 1;
+
 async function load(model: Uint8Array, threads: number | undefined, templatePart: Uint8Array | undefined): Promise<LoadedModel> {
+  cropThreads = threads ?? availableParallelism();
   session = await createSession(model, threads, 'it');
   if (templatePart) templateSession = await createSession(templatePart, threads, 'its template part');
   const signature = (m: readonly ort.InferenceSession.ValueMetadata[]): TensorSignature[] =>
@@ -198,8 +203,8 @@ async function runGroup(m: Extract<InferenceRequest, { op: 'runGroup' }>): Promi
     batched = { layout, feeds, search };
     batches.set(m.group, batched);
   }
-  const per = first.search.length;
-  members.forEach((x, i) => loadNative().cropToTensor(x.crop.frame, x.crop.window, x.b.searchSize, batched.search.subarray(i * per, (i + 1) * per), x.b.norm));
+  // The crops on as many threads as the session's (the cores are idle until the run starts).
+  loadNative().cropBatch(members.map((x) => x.crop), first.searchSize, batched.search, first.norm, cropThreads);
   const t1 = performance.now();
   const out = await live().run(batched.feeds, first.fetches);
   const t2 = performance.now() + templateMs;

@@ -59,6 +59,8 @@ export interface NativeAddon {
   /** The template and search tensors are float32: onnxruntime on the CPU runs float32 models. */
   NativeTracker: new (config: NativeTrackerConfig, template: Float32Array, search: Float32Array) => NativeTracker;
   cropToTensor(frame: object, window: CropWindow, outSize: number, dst: Float32Array, norm: CropNormalization): void;
+  /** The crops of a group's targets into one batched tensor (item i at i * 3 * outSize^2), on up to `threads` threads. */
+  cropBatch(items: { frame: object; window: CropWindow }[], outSize: number, dst: Float32Array, norm: CropNormalization, threads: number): void;
   /** Copies a region of the frame into dst as a tight frame of its own (native/core/crop.h, copy_region). */
   copyRegion(frame: object, region: FrameRegion, dst: Uint8Array): { width: number; height: number; stride: number };
   hannWindow(featureSize: number): Float32Array;
