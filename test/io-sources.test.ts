@@ -8,7 +8,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CtEdgeError, type ErrorCode, type Frame } from '../ts/index.js';
-import { ffmpegPath, ffprobePath, locateFfmpegTool, openCamera, openVideo, resolveFfmpegTool } from '../ts/deploy/io/ffmpeg.js';
+import { ffmpegPath, ffprobePath, locateFfmpegTool, nv12Colour, openCamera, openVideo, resolveFfmpegTool } from '../ts/deploy/io/ffmpeg.js';
 import { csiCameraPipeline, openGStreamer, parsePipelineCaps, usbCameraPipeline } from '../ts/deploy/io/gstreamer.js';
 import { writeImage } from '../ts/deploy/io/images.js';
 import { toRgb } from '../ts/deploy/io/convert.js';
@@ -110,22 +110,36 @@ test('a GStreamer pipeline is read from fd 3 in the format its caps end with', a
     `#!/bin/sh\nprintf '%s\\n' "$@" > ${argsFile}\necho "GST_ARGUS: chatter on stdout"\nexec '${ffmpegPath()}' -hide_banner -loglevel error -f lavfi -i testsrc=s=64x48:r=30:d=1 -f rawvideo -pix_fmt nv12 pipe:3\n`,
   );
   await chmod(fake, 0o755);
-  const pipeline = 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48,framerate=30/1';
+  const pipeline = 'videotestsrc ! video/x-raw,format=NV12,width=64,height=48,framerate=30/1,colorimetry=bt709';
   const source = await openGStreamer(pipeline, { gstLaunchPath: fake });
   t.like(source.info, { kind: 'gstreamer', width: 64, height: 48, format: 'nv12', fps: 30, live: true });
   const frames = await collect(source);
   t.is(frames.length, 30);
   t.true(frames.every((f) => (f.frame.data as Uint8Array).length === 64 * 48 * 1.5));
+  t.true(frames.every((f) => f.frame.colorMatrix === 'bt709' && f.frame.colorRange === 'limited'), "the caps' colorimetry on every frame");
   t.deepEqual((await readFile(argsFile, 'utf8')).trim().split('\n'), ['-q', '-e', `${pipeline} ! fdsink fd=3 sync=false`]);
 });
 
 test('pipeline caps give the frame layout, with GStreamer strides', (t) => {
-  t.deepEqual(parsePipelineCaps(csiCameraPipeline()), { layout: { width: 1280, height: 720, format: 'nv12', stride: 1280 }, gstFormat: 'NV12', fps: 30 });
+  t.deepEqual(parsePipelineCaps(csiCameraPipeline()), {
+    layout: { width: 1280, height: 720, format: 'nv12', stride: 1280 },
+    gstFormat: 'NV12',
+    fps: 30,
+    colour: { colorMatrix: 'bt601', colorRange: 'limited' },
+  });
   t.is(parsePipelineCaps(usbCameraPipeline({ width: 640, height: 480 })).layout.format, 'nv12');
   t.is(parsePipelineCaps('videotestsrc ! video/x-raw,format=RGB,width=30,height=20').layout.stride, 92, 'RGB rows round up to 4 bytes');
   t.is(parsePipelineCaps('v4l2src ! videoconvert ! video/x-raw,format=(string)BGRx,width=(int)640,height=(int)480').layout.format, 'bgra');
   t.throws(() => parsePipelineCaps('v4l2src ! video/x-raw,format=YUY2,width=640,height=480'), code('ERR_FRAME_FORMAT', /unknown pixel format 'YUY2'/));
   t.throws(() => parsePipelineCaps('v4l2src ! video/x-raw,format=NV12'), code('ERR_INVALID_ARGUMENT', /width and height/));
+  // NV12's colorimetry, named or as RANGE:MATRIX:TRANSFER:PRIMARIES; none set reads as BT.601 limited.
+  const nv12 = (c: string) => parsePipelineCaps(`nvvidconv ! video/x-raw,format=NV12,width=64,height=48${c}`).colour;
+  t.deepEqual(nv12(''), { colorMatrix: 'bt601', colorRange: 'limited' });
+  t.deepEqual(nv12(',colorimetry=(string)bt709'), { colorMatrix: 'bt709', colorRange: 'limited' });
+  t.deepEqual(nv12(',colorimetry=1:3:5:1'), { colorMatrix: 'bt709', colorRange: 'full' });
+  t.deepEqual(nv12(',colorimetry=2:4:7:1'), { colorMatrix: 'bt601', colorRange: 'limited' });
+  t.throws(() => nv12(',colorimetry=bt2020'), code('ERR_FRAME_FORMAT', /colorimetry=bt2020 .*set colorimetry=bt601 or bt709/));
+  t.deepEqual(parsePipelineCaps('videotestsrc ! video/x-raw,format=RGB,width=30,height=20,colorimetry=sRGB').colour, {}, 'RGB needs no colour matrix');
 });
 
 test('bad inputs are CtEdgeErrors that say what is wrong', async (t) => {
@@ -192,4 +206,20 @@ test("the npm packages' ffmpeg (4.1) and ffprobe do all that ct-edge asks of the
   const back = await openVideo(out, tools);
   t.like(back.info, { width: 64, height: 48, fps: 10, frameCount: 5 });
   t.is((await collect(back)).length, 5);
+});
+
+test("nv12 frames from ffmpeg carry the stream's colour: BT.709 where the stream is tagged so, BT.601 limited otherwise", async (t) => {
+  const tagged = join(dir, 'bt709.mkv');
+  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=64x48:r=10:d=0.3', '-pix_fmt', 'yuv420p', '-colorspace', 'bt709', '-color_range', 'tv', '-c:v', 'ffv1', tagged]);
+  const source = await openVideo(tagged, { pixelFormat: 'nv12' });
+  t.deepEqual(source.info.colour, { colorMatrix: 'bt709', colorRange: 'limited' });
+  const frames = await collect(source);
+  t.true(frames.length > 0 && frames.every((f) => f.frame.colorMatrix === 'bt709' && f.frame.colorRange === 'limited'));
+  t.deepEqual((await openVideo(video, { pixelFormat: 'nv12' })).info.colour, { colorMatrix: 'bt601', colorRange: 'limited' }, 'untagged: BT.601');
+  t.is((await openVideo(video)).info.colour, undefined, 'RGB frames have no colour matrix');
+  // What ffmpeg does per input: YUV is repacked (matrix and range kept), JPEG YUV and RGB go through swscale (BT.601 limited).
+  t.deepEqual(nv12Colour({ pix_fmt: 'yuv420p', color_space: 'bt709', color_range: 'pc' }), { colorMatrix: 'bt709', colorRange: 'full' });
+  t.deepEqual(nv12Colour({ pix_fmt: 'yuvj422p', color_space: 'bt709', color_range: 'pc' }), { colorMatrix: 'bt601', colorRange: 'limited' });
+  t.deepEqual(nv12Colour({ pix_fmt: 'rgb24' }), { colorMatrix: 'bt601', colorRange: 'limited' });
+  t.deepEqual(nv12Colour({ pix_fmt: 'yuv420p', color_space: 'smpte170m' }), { colorMatrix: 'bt601', colorRange: 'limited' });
 });

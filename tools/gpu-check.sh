@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU and the CUDA toolkit (Jetson or desktop; no Node, no TensorRT):
 # builds tools/gpu-check with cmake and nvcc and runs every CUDA crop kernel (RGB, BGR, RGBA, BGRA,
-# GRAY, NV12; float32 and float16; whole-frame and row-staged) against the CPU crop on real frames
+# GRAY, NV12 in BT.601 and BT.709, limited and full range; float32 and float16; whole-frame and
+# row-staged) against the CPU crop on real frames
 # of the shared sequences, printing the largest differences. Exit 0: all within 1e-5 / 1 ulp.
 #
 #   tools/gpu-check.sh [SEQUENCES_DIR]          default ../shared/data/sequences (from the repo root)

@@ -121,6 +121,15 @@ inline FrameView frame_view(const Napi::Value& value, bool* shared = nullptr) {
                                              (fmt.IsString() ? "'" + fmt.As<Napi::String>().Utf8Value() + "'" : std::string("a non-string")));
   f.width = int_field(o, "width", "frame");
   f.height = int_field(o, "height", "frame");
+  // NV12's colour matrix and range; absent: BT.601 limited (what camera pipelines deliver).
+  const Napi::Value matrix = o.Get("colorMatrix");
+  if (!matrix.IsUndefined() && !(matrix.IsString() && parse_color_matrix(matrix.As<Napi::String>().Utf8Value(), &f.matrix)))
+    throw_coded(env, "ERR_FRAME_FORMAT", "frame.colorMatrix must be 'bt601' or 'bt709' (or left out: bt601), got " +
+                                             (matrix.IsString() ? "'" + matrix.As<Napi::String>().Utf8Value() + "'" : std::string("a non-string")));
+  const Napi::Value range = o.Get("colorRange");
+  if (!range.IsUndefined() && !(range.IsString() && parse_color_range(range.As<Napi::String>().Utf8Value(), &f.range)))
+    throw_coded(env, "ERR_FRAME_FORMAT", "frame.colorRange must be 'limited' or 'full' (or left out: limited), got " +
+                                             (range.IsString() ? "'" + range.As<Napi::String>().Utf8Value() + "'" : std::string("a non-string")));
   const Napi::Value stride = o.Get("stride");
   if (stride.IsUndefined() || stride.IsNull()) {
     const long long row = static_cast<long long>(f.width) * bytes_per_pixel(f.format);

@@ -44,6 +44,8 @@ FrameView copy_region(const FrameView& frame, const FrameRegion& region, uint8_t
   const int bpp = bytes_per_pixel(frame.format);
   FrameView out;
   out.format = frame.format;
+  out.matrix = frame.matrix;
+  out.range = frame.range;
   if (region.width <= 0 || region.height <= 0) {  // the window misses the frame: any black frame will do
     out.width = out.height = nv12 ? 2 : 1;
     out.stride = out.width * bpp;
@@ -124,15 +126,16 @@ namespace {
 
 inline float clamp255(float v) { return v < 0.f ? 0.f : (v > 255.f ? 255.f : v); }
 
-// BT.601 limited range, what camera pipelines (nvarguscamerasrc, v4l2) deliver as NV12.
-inline void nv12_to_rgb(const FrameView& f, int x, int y, float rgb[3]) {
+// The frame's colour matrix and range (frame.h yuv_to_rgb; BT.601 limited by default, what camera
+// pipelines such as nvarguscamerasrc and v4l2 deliver).
+inline void nv12_to_rgb(const FrameView& f, const YuvToRgb& k, int x, int y, float rgb[3]) {
   const uint8_t* uv = f.data + static_cast<size_t>(f.stride) * f.height +
                       static_cast<size_t>(f.stride) * (y >> 1) + (x & ~1);
-  const float Y = 1.164f * (f.data[static_cast<size_t>(f.stride) * y + x] - 16.0f);
+  const float Y = k.y_scale * (f.data[static_cast<size_t>(f.stride) * y + x] - k.y_offset);
   const float U = uv[0] - 128.0f, V = uv[1] - 128.0f;
-  rgb[0] = clamp255(Y + 1.596f * V);
-  rgb[1] = clamp255(Y - 0.392f * U - 0.813f * V);
-  rgb[2] = clamp255(Y + 2.017f * U);
+  rgb[0] = clamp255(Y + k.rv * V);
+  rgb[1] = clamp255(Y - k.gu * U - k.gv * V);
+  rgb[2] = clamp255(Y + k.bu * U);
 }
 
 }  // namespace
@@ -254,13 +257,14 @@ void CropSampler::crop(const FrameView& frame, const CropWindow& window, int out
     float* dst[3] = {base + static_cast<size_t>(oy) * out_size, base + plane + static_cast<size_t>(oy) * out_size,
                      base + 2 * plane + static_cast<size_t>(oy) * out_size};
     if (frame.format == PixelFormat::NV12) {
+      const YuvToRgb yuv = yuv_to_rgb(frame.matrix, frame.range);
       for (int ox = 0; ox < out_size; ++ox) {
         const Tap tx = xs_[ox];
         float a[3], b[3], c[3], d[3];
-        nv12_to_rgb(frame, tx.i0, ty.i0, a);
-        nv12_to_rgb(frame, tx.i1, ty.i0, b);
-        nv12_to_rgb(frame, tx.i0, ty.i1, c);
-        nv12_to_rgb(frame, tx.i1, ty.i1, d);
+        nv12_to_rgb(frame, yuv, tx.i0, ty.i0, a);
+        nv12_to_rgb(frame, yuv, tx.i1, ty.i0, b);
+        nv12_to_rgb(frame, yuv, tx.i0, ty.i1, c);
+        nv12_to_rgb(frame, yuv, tx.i1, ty.i1, d);
         for (int ch = 0; ch < 3; ++ch) {
           const int k = rgb_of[ch];
           const float top = tx.w0 * a[k] + tx.w1 * b[k];

@@ -86,6 +86,7 @@ void crop_normalize_async(const FrameView& frame, const CropWindow& window, int 
   p.y0 = window.y0;
   p.side = window.side;
   p.out_size = out_size;
+  p.yuv = yuv_to_rgb(frame.matrix, frame.range);
   // Exactly CropSampler::run's constants (computed on the host with the same expressions).
   const bool rgb = norm.order == ChannelOrder::RGB;
   p.rgb_of[0] = rgb ? 0 : 2;

@@ -29,23 +29,25 @@ __device__ __forceinline__ float lerp2(float w0, float a, float w1, float b) {
 
 __device__ __forceinline__ float clamp255(float v) { return v < 0.f ? 0.f : (v > 255.f ? 255.f : v); }
 
-// core/crop.cpp nv12_to_rgb: BT.601 limited range, same constants, same evaluation order.
-__device__ __forceinline__ void nv12_rgb(const uint8_t* data, int stride, int height, int x, int y, float rgb[3]) {
-  const uint8_t* uv = data + static_cast<size_t>(stride) * height + static_cast<size_t>(stride) * (y >> 1) + (x & ~1);
-  const float Y = __fmul_rn(1.164f, __fadd_rn(static_cast<float>(data[static_cast<size_t>(stride) * y + x]), -16.0f));
-  const float U = __fadd_rn(static_cast<float>(uv[0]), -128.0f), V = __fadd_rn(static_cast<float>(uv[1]), -128.0f);
-  rgb[0] = clamp255(__fadd_rn(Y, __fmul_rn(1.596f, V)));
-  rgb[1] = clamp255(__fadd_rn(__fadd_rn(Y, -__fmul_rn(0.392f, U)), -__fmul_rn(0.813f, V)));
-  rgb[2] = clamp255(__fadd_rn(Y, __fmul_rn(2.017f, U)));
-}
-
 struct Params {
   const uint8_t* data;
   int width, height, stride;
   int x0, y0, side, out_size;
   float scale[3], bias[3];  // per model channel
   int rgb_of[3];            // model channel c holds RGB channel rgb_of[c]
+  YuvToRgb yuv;             // NV12's colour matrix and range (core/frame.h)
 };
+
+// core/crop.cpp nv12_to_rgb: the frame's matrix and range, same constants, same evaluation order.
+__device__ __forceinline__ void nv12_rgb(const Params& p, int x, int y, float rgb[3]) {
+  const YuvToRgb& k = p.yuv;
+  const uint8_t* uv = p.data + static_cast<size_t>(p.stride) * p.height + static_cast<size_t>(p.stride) * (y >> 1) + (x & ~1);
+  const float Y = __fmul_rn(k.y_scale, __fadd_rn(static_cast<float>(p.data[static_cast<size_t>(p.stride) * y + x]), -k.y_offset));
+  const float U = __fadd_rn(static_cast<float>(uv[0]), -128.0f), V = __fadd_rn(static_cast<float>(uv[1]), -128.0f);
+  rgb[0] = clamp255(__fadd_rn(Y, __fmul_rn(k.rv, V)));
+  rgb[1] = clamp255(__fadd_rn(__fadd_rn(Y, -__fmul_rn(k.gu, U)), -__fmul_rn(k.gv, V)));
+  rgb[2] = clamp255(__fadd_rn(Y, __fmul_rn(k.bu, U)));
+}
 
 __device__ __forceinline__ void store(float* dst, size_t i, float v) { dst[i] = v; }
 __device__ __forceinline__ void store(__half* dst, size_t i, float v) { dst[i] = __float2half_rn(v); }
@@ -81,10 +83,10 @@ __global__ void crop_nv12(Params p, T* dst) {
   const Taps tx = tap(ox, p.x0, p.side, p.out_size, p.width);
   const Taps ty = tap(oy, p.y0, p.side, p.out_size, p.height);
   float a[3], b[3], c[3], d[3];
-  nv12_rgb(p.data, p.stride, p.height, tx.i0, ty.i0, a);
-  nv12_rgb(p.data, p.stride, p.height, tx.i1, ty.i0, b);
-  nv12_rgb(p.data, p.stride, p.height, tx.i0, ty.i1, c);
-  nv12_rgb(p.data, p.stride, p.height, tx.i1, ty.i1, d);
+  nv12_rgb(p, tx.i0, ty.i0, a);
+  nv12_rgb(p, tx.i1, ty.i0, b);
+  nv12_rgb(p, tx.i0, ty.i1, c);
+  nv12_rgb(p, tx.i1, ty.i1, d);
   const size_t plane = static_cast<size_t>(p.out_size) * p.out_size;
   const size_t at = static_cast<size_t>(oy) * p.out_size + ox;
 #pragma unroll

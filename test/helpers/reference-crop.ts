@@ -10,6 +10,18 @@ export interface NormOptions {
   channelOrder: 'rgb' | 'bgr';
 }
 
+/**
+ * YUV to RGB as published (Y scale, Y offset, then the V->R, U->G, V->G and U->B factors): BT.601
+ * limited as camera pipelines use it; BT.709 limited (HD video); the full-range forms (JPEG's for
+ * BT.601). Written out, not derived, so that the native derivation is checked against them.
+ */
+export const YUV_TO_RGB: Record<string, readonly number[]> = {
+  'bt601-limited': [1.164, 16, 1.596, 0.392, 0.813, 2.017],
+  'bt709-limited': [1.164, 16, 1.793, 0.213, 0.533, 2.112],
+  'bt601-full': [1, 0, 1.402, 0.344136, 0.714136, 1.772],
+  'bt709-full': [1, 0, 1.5748, 0.187324, 0.468124, 1.8556],
+};
+
 function rgbAt(frame: Frame, x: number, y: number): [number, number, number] {
   if (x < 0 || y < 0 || x >= frame.width || y >= frame.height) return [0, 0, 0];
   const d = frame.data as Uint8Array;
@@ -27,11 +39,12 @@ function rgbAt(frame: Frame, x: number, y: number): [number, number, number] {
       return [d[o], d[o], d[o]];
     case 'nv12': {
       const uv = frame.height * stride + (y >> 1) * stride + (x & ~1);
-      const Y = 1.164 * (d[y * stride + x] - 16);
+      const [yScale, yOffset, rv, gu, gv, bu] = YUV_TO_RGB[`${frame.colorMatrix ?? 'bt601'}-${frame.colorRange ?? 'limited'}`];
+      const Y = yScale * (d[y * stride + x] - yOffset);
       const U = d[uv] - 128;
       const V = d[uv + 1] - 128;
       const clamp = (v: number) => Math.min(255, Math.max(0, v));
-      return [clamp(Y + 1.596 * V), clamp(Y - 0.392 * U - 0.813 * V), clamp(Y + 2.017 * U)];
+      return [clamp(Y + rv * V), clamp(Y - gu * U - gv * V), clamp(Y + bu * U)];
     }
   }
 }

@@ -47,6 +47,7 @@ using std::min;
 
 namespace emulated {
 using ctedge::FrameView;
+using ctedge::YuvToRgb;
 #include "../../native/cuda/preprocess_kernels.cuh"
 }  // namespace emulated
 
@@ -72,6 +73,7 @@ void emulate(const FrameView& f, const CropWindow& w, int out, const Normalizati
   emulated::Params p;
   p.data = f.data, p.width = f.width, p.height = f.height, p.stride = f.stride;
   p.x0 = w.x0, p.y0 = w.y0, p.side = w.side, p.out_size = out;
+  p.yuv = yuv_to_rgb(f.matrix, f.range);
   const bool rgb = norm.order == ChannelOrder::RGB;
   p.rgb_of[0] = rgb ? 0 : 2, p.rgb_of[1] = 1, p.rgb_of[2] = rgb ? 2 : 0;
   for (int c = 0; c < 3; ++c) {
@@ -101,12 +103,17 @@ int main() {
   size_t staged_bytes = 0, frame_bytes = 0;
   double worst32 = 0;
   int worst16 = 0;
+  // NV12 in every colour matrix and range; the other formats have none.
+  const struct { ColorMatrix matrix; ColorRange range; } colours[] = {
+      {ColorMatrix::BT601, ColorRange::Limited}, {ColorMatrix::BT709, ColorRange::Limited}, {ColorMatrix::BT601, ColorRange::Full}, {ColorMatrix::BT709, ColorRange::Full}};
   for (const auto& sz : sizes)
-    for (PixelFormat fmt : formats) {
+    for (PixelFormat fmt : formats)
+    for (const auto& colour : colours) {
+      if (fmt != PixelFormat::NV12 && (colour.matrix != ColorMatrix::BT601 || colour.range != ColorRange::Limited)) continue;
       const int stride = sz.w * bytes_per_pixel(fmt) + 6;
       std::vector<uint8_t> px(static_cast<size_t>(stride) * sz.h * 3 / 2 + stride);
       for (auto& b : px) b = static_cast<uint8_t>(rnd());
-      const FrameView f{px.data(), sz.w, sz.h, stride, fmt};
+      const FrameView f{px.data(), sz.w, sz.h, stride, fmt, colour.matrix, colour.range};
       for (size_t k = 0; k < sizeof(windows) / sizeof(windows[0]); ++k)
         for (int order = 0; order < 2; ++order) {
           Normalization norm;

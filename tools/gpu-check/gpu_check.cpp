@@ -1,5 +1,5 @@
 // The GPU check: every CUDA crop kernel (native/cuda/preprocess.cu: RGB, BGR, RGBA, BGRA, GRAY and
-// NV12, float32 and float16 outputs, both channel orders) against the CPU crop of the core
+// NV12 read as BT.601 and BT.709, limited and full range; float32 and float16 outputs, both channel orders) against the CPU crop of the core
 // (native/core/crop.cpp) on real frames of the shared sequences, through both ways the addon feeds
 // the kernel: crop_to_host (the whole frame, as exports.cuda.cropToTensor) and FrameStager::stage
 // (only the rows the crop reads, as the TensorRT tracker). Windows: each sequence's ground-truth
@@ -136,7 +136,19 @@ int run(const std::string& dir, int per_sequence) {
   std::printf("GPU %s (sm %d.%d, %s), CUDA runtime %d, driver %d\n", dev.name.c_str(), dev.major, dev.minor,
               dev.integrated ? "integrated" : "discrete", dev.runtime_version, dev.driver_version);
   const PixelFormat formats[] = {PixelFormat::RGB, PixelFormat::BGR, PixelFormat::RGBA, PixelFormat::BGRA, PixelFormat::GRAY, PixelFormat::NV12};
-  std::map<PixelFormat, Stats> stats;
+  // NV12 once per colour matrix and range the kernel decodes (the same bytes read four ways).
+  struct Variant {
+    std::string label;
+    PixelFormat format;
+    ColorMatrix matrix;
+    ColorRange range;
+  };
+  std::vector<Variant> variants;
+  for (PixelFormat format : formats) variants.push_back({pixel_format_name(format), format, ColorMatrix::BT601, ColorRange::Limited});
+  variants.push_back({"nv12 bt709", PixelFormat::NV12, ColorMatrix::BT709, ColorRange::Limited});
+  variants.push_back({"nv12 bt601 full", PixelFormat::NV12, ColorMatrix::BT601, ColorRange::Full});
+  variants.push_back({"nv12 bt709 full", PixelFormat::NV12, ColorMatrix::BT709, ColorRange::Full});
+  std::map<std::string, Stats> stats;
   cuda::FrameStager stager;
   cuda::Stream stream;
   cuda::DeviceBuffer out;
@@ -157,9 +169,10 @@ int run(const std::string& dir, int per_sequence) {
           {{-img.width / 3, -img.height / 4, img.width}, 256},           // off the top-left corner
           {{img.width - 20, img.height - 30, 90}, 64},                    // mostly off the bottom-right
       };
-      for (PixelFormat format : formats) {
-        const Frame f = convert(img, format);
-        Stats& s = stats[format];
+      for (const Variant& variant : variants) {
+        Frame f = convert(img, variant.format);
+        f.view.matrix = variant.matrix, f.view.range = variant.range;
+        Stats& s = stats[variant.label];
         for (const auto& [w, size] : windows)
           for (int order = 0; order < 2; ++order) {
             Normalization norm;
@@ -188,10 +201,10 @@ int run(const std::string& dir, int per_sequence) {
   }
   long beyond = 0;
   std::printf("%d frames; GPU crop vs CPU crop, max |difference|:\n", frames);
-  std::printf("  %-5s %14s %14s %10s %12s\n", "format", "float32", "float32 staged", "float16", "beyond tol.");
-  for (PixelFormat format : formats) {
-    const Stats& s = stats[format];
-    std::printf("  %-5s %14.3g %14.3g %7d ulp %6ld of %ld\n", pixel_format_name(format), s.f32, s.staged, s.f16, s.beyond, s.values);
+  std::printf("  %-15s %14s %14s %10s %12s\n", "format", "float32", "float32 staged", "float16", "beyond tol.");
+  for (const Variant& variant : variants) {
+    const Stats& s = stats[variant.label];
+    std::printf("  %-15s %14.3g %14.3g %7d ulp %6ld of %ld\n", variant.label.c_str(), s.f32, s.staged, s.f16, s.beyond, s.values);
     beyond += s.beyond;
   }
   std::printf("%s\n", beyond == 0 ? "gpu-check: ok" : "gpu-check: FAILED (values beyond 1e-5 float32 / 1 ulp float16)");

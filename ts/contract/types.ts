@@ -12,6 +12,13 @@ export interface Frame {
   format: PixelFormat;
   /** Bytes per row; default width * bytes per pixel. */
   stride?: number;
+  /**
+   * NV12 only: the colour matrix of its YUV values. Default 'bt601' (camera pipelines such as
+   * nvarguscamerasrc and V4L2); HD video and hardware decoders are usually 'bt709'.
+   */
+  colorMatrix?: 'bt601' | 'bt709';
+  /** NV12 only: 'limited' (Y 16-235, UV 16-240; the default) or 'full' (0-255). */
+  colorRange?: 'limited' | 'full';
 }
 
 /** Pixels, top-left corner and size. */

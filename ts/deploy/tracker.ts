@@ -202,16 +202,18 @@ export class Tracker {
   private searchCrop(core: NativeTracker, frame: Frame): { frame: Frame; window: CropWindow } {
     const placed = native(() => core.placeSearch(frame));
     const { x0, y0, side, region } = placed;
+    // The frame goes to the inference thread as a message: its fields copied, NV12's colour included.
+    const colour = { ...(frame.colorMatrix !== undefined && { colorMatrix: frame.colorMatrix }), ...(frame.colorRange !== undefined && { colorRange: frame.colorRange }) };
     if (inSharedMemory(frame)) {
       const { data, width, height, format, stride } = frame;
-      return { frame: { data, width, height, format, ...(stride === undefined ? {} : { stride }) }, window: { x0, y0, side } };
+      return { frame: { data, width, height, format, ...(stride === undefined ? {} : { stride }), ...colour }, window: { x0, y0, side } };
     }
     const nv12 = frame.format === 'nv12';
     const rows = Math.max(region.height, nv12 ? 2 : 1);
     const bytes = Math.max(region.width, nv12 ? 2 : 1) * BYTES_PER_PIXEL[frame.format] * (nv12 ? rows + rows / 2 : rows);
     if (!this.staging || this.staging.length < bytes) this.staging = new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)));
     const staged = native(() => loadNative().copyRegion(frame, region, this.staging!));
-    return { frame: { data: this.staging, ...staged, format: frame.format }, window: { x0: x0 - region.x, y0: y0 - region.y, side } };
+    return { frame: { data: this.staging, ...staged, format: frame.format, ...colour }, window: { x0: x0 - region.x, y0: y0 - region.y, side } };
   }
 
   /** The next frame's result from either native tracker's answer. */

@@ -8,8 +8,19 @@ export function bytesOf(frame: Frame): Uint8Array {
 }
 
 /**
+ * NV12 to RGB for drawing (Y scale, Y offset, V->R, U->G, V->G, U->B), per colour matrix and range;
+ * the crop's own exact constants are native/core/frame.cpp yuv_to_rgb.
+ */
+const NV12_TO_RGB = {
+  'bt601-limited': [1.164, 16, 1.596, 0.392, 0.813, 2.017],
+  'bt709-limited': [1.164, 16, 1.793, 0.213, 0.533, 2.112],
+  'bt601-full': [1, 0, 1.402, 0.344, 0.714, 1.772],
+  'bt709-full': [1, 0, 1.575, 0.187, 0.468, 1.856],
+} as const;
+
+/**
  * The frame as tight RGB: the frame itself when it already is, else a converted copy. NV12 is read
- * as BT.601 limited range, which is what ffmpeg writes and Jetson cameras deliver.
+ * in its colorMatrix and colorRange (default BT.601 limited, what Jetson cameras deliver).
  */
 export function toRgb(frame: Frame): Frame {
   const { width, height, format } = frame;
@@ -20,6 +31,7 @@ export function toRgb(frame: Frame): Frame {
   const src = bytesOf(frame);
   const dst = new Uint8Array(width * height * 3);
   const clamp = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+  const [ys, yo, rv, gu, gv, bu] = NV12_TO_RGB[`${frame.colorMatrix ?? 'bt601'}-${frame.colorRange ?? 'limited'}`] ?? NV12_TO_RGB['bt601-limited'];
   for (let y = 0; y < height; y++) {
     const row = y * stride;
     const chroma = height * stride + (y >> 1) * stride;
@@ -27,12 +39,12 @@ export function toRgb(frame: Frame): Frame {
       const d = (y * width + x) * 3;
       if (format === 'nv12') {
         const c = chroma + (x & ~1);
-        const l = 1.164 * (src[row + x] - 16);
+        const l = ys * (src[row + x] - yo);
         const u = src[c] - 128;
         const v = src[c + 1] - 128;
-        dst[d] = clamp(l + 1.596 * v);
-        dst[d + 1] = clamp(l - 0.392 * u - 0.813 * v);
-        dst[d + 2] = clamp(l + 2.017 * u);
+        dst[d] = clamp(l + rv * v);
+        dst[d + 1] = clamp(l - gu * u - gv * v);
+        dst[d + 2] = clamp(l + bu * u);
       } else if (format === 'gray') {
         dst[d] = dst[d + 1] = dst[d + 2] = src[row + x];
       } else {

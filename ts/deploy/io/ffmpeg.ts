@@ -8,7 +8,7 @@ import { access, readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { delimiter, join, resolve } from 'node:path';
 import { CtEdgeError } from '../../contract/errors.js';
-import type { PixelFormat } from '../../contract/types.js';
+import type { Frame, PixelFormat } from '../../contract/types.js';
 import { ManagedChild, runToCompletion } from './child.js';
 import { checkPixelFormat, packedLayout, ProcessSource, type FrameSource, type FrameTimes, type SourceInfo, type SourceOptions } from './source.js';
 
@@ -105,6 +105,21 @@ export interface VideoProbe {
   height: number;
   fps: number | undefined;
   frameCount: number | undefined;
+  /** The colour of the NV12 frames ffmpeg makes from the stream (nv12Colour). */
+  nv12Colour?: Pick<Frame, 'colorMatrix' | 'colorRange'>;
+}
+
+/**
+ * The colour matrix and range of the NV12 frames ffmpeg outputs for a stream of this pixel format
+ * and colour tags. From YUV ffmpeg repacks the planes, so they keep the stream's matrix (BT.709
+ * where the stream says so, as HD video and hardware encoders do; else BT.601) and range; the JPEG
+ * formats (yuvj*) and RGB or grey sources go through swscale, which writes BT.601 limited range.
+ */
+export function nv12Colour(stream: { pix_fmt?: string; color_space?: string; color_range?: string }): Pick<Frame, 'colorMatrix' | 'colorRange'> {
+  const pixFmt = stream.pix_fmt ?? '';
+  const repacked = /^(yuv|nv)/.test(pixFmt) && !pixFmt.startsWith('yuvj');
+  if (!repacked) return { colorMatrix: 'bt601', colorRange: 'limited' };
+  return { colorMatrix: stream.color_space === 'bt709' ? 'bt709' : 'bt601', colorRange: stream.color_range === 'pc' ? 'full' : 'limited' };
 }
 
 function parseRate(text: string | undefined): number | undefined {
@@ -115,10 +130,10 @@ function parseRate(text: string | undefined): number | undefined {
 
 /** Size, rate and frame count of the first video stream, as ffmpeg will decode it (rotation applied). */
 export async function probeVideo(input: string, inputArgs: readonly string[] = [], options: FfmpegOptions = {}): Promise<VideoProbe> {
-  const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames:stream_side_data=rotation:format=duration', '-of', 'json', input];
+  const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,nb_frames,pix_fmt,color_space,color_range:stream_side_data=rotation:format=duration', '-of', 'json', input];
   const out = await runToCompletion(ffprobePath(options), args, `cannot read video ${input}`, 'ffprobe');
   const json = JSON.parse(out) as {
-    streams?: { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; side_data_list?: { rotation?: number }[] }[];
+    streams?: { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string; nb_frames?: string; pix_fmt?: string; color_space?: string; color_range?: string; side_data_list?: { rotation?: number }[] }[];
     format?: { duration?: string };
   };
   const s = json.streams?.[0];
@@ -130,7 +145,7 @@ export async function probeVideo(input: string, inputArgs: readonly string[] = [
   const counted = Number(s.nb_frames);
   const duration = Number(json.format?.duration);
   const frameCount = counted > 0 ? counted : fps && duration > 0 ? Math.round(duration * fps) : undefined;
-  return { width: quarter ? s.height : s.width, height: quarter ? s.width : s.height, fps, frameCount };
+  return { width: quarter ? s.height : s.width, height: quarter ? s.width : s.height, fps, frameCount, nv12Colour: nv12Colour(s) };
 }
 
 const passthroughFlags = new Map<string, Promise<string[]>>();
@@ -310,7 +325,17 @@ export async function openVideo(path: string, options: VideoOptions = {}): Promi
   // RTSP over TCP: no lost packets on a busy network (ffmpeg's default is UDP).
   const inputArgs = /^rtsps?:/i.test(path) ? ['-rtsp_transport', 'tcp'] : [];
   const probe = url ? await probeStream(full, inputArgs, options) : await probeVideo(full, inputArgs, options);
-  const info = { kind: 'video' as const, uri: full, width: probe.width, height: probe.height, format, fps: probe.fps, frameCount: url ? undefined : probe.frameCount, live: url };
+  const info = {
+    kind: 'video' as const,
+    uri: full,
+    width: probe.width,
+    height: probe.height,
+    format,
+    fps: probe.fps,
+    frameCount: url ? undefined : probe.frameCount,
+    live: url,
+    ...(format === 'nv12' && { colour: probe.nv12Colour ?? nv12Colour({}) }),
+  };
   return rawFrameSource(info, [...(options.paced && !url ? ['-re'] : []), ...inputArgs, '-i', full], options, `${url ? 'reading' : 'decoding'} ${full}`);
 }
 
@@ -346,7 +371,17 @@ export async function openCamera(device: string, options: CameraOptions = {}): P
   if (options.fps) inputArgs.push('-framerate', String(options.fps));
   if (options.width && options.height) inputArgs.push('-video_size', `${options.width}x${options.height}`);
   const probe = await probeVideo(device, inputArgs, options);
-  const info = { kind: 'camera' as const, uri: device, width: probe.width, height: probe.height, format, fps: options.fps ?? probe.fps, frameCount: undefined, live: true };
+  const info = {
+    kind: 'camera' as const,
+    uri: device,
+    width: probe.width,
+    height: probe.height,
+    format,
+    fps: options.fps ?? probe.fps,
+    frameCount: undefined,
+    live: true,
+    ...(format === 'nv12' && { colour: probe.nv12Colour ?? nv12Colour({}) }),
+  };
   // The driver's timestamps (when each frame was captured), each frame once.
   return rawFrameSource(info, [...inputArgs, '-i', device], options, `reading camera ${device}`);
 }

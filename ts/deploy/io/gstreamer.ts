@@ -8,7 +8,7 @@
  */
 import type { Readable } from 'node:stream';
 import { CtEdgeError } from '../../contract/errors.js';
-import type { PixelFormat } from '../../contract/types.js';
+import type { Frame, PixelFormat } from '../../contract/types.js';
 import { ManagedChild } from './child.js';
 import { ProcessSource, type FrameLayout, type FrameSource } from './source.js';
 
@@ -26,6 +26,25 @@ export interface PipelineCaps {
   /** The GStreamer name of the format, e.g. NV12. */
   gstFormat: string;
   fps: number | undefined;
+  /** NV12: the caps' colorimetry as the crop reads it (BT.601 limited when the caps set none). */
+  colour: Pick<Frame, 'colorMatrix' | 'colorRange'>;
+}
+
+/**
+ * GStreamer's colorimetry (a name, or RANGE:MATRIX:TRANSFER:PRIMARIES with range 1 full, 2 limited
+ * and matrix 3 BT.709, 4 BT.601) as NV12 colour; undefined for what the crop cannot decode.
+ */
+function colourOf(colorimetry: string | undefined): Pick<Frame, 'colorMatrix' | 'colorRange'> | undefined {
+  if (colorimetry === undefined) return { colorMatrix: 'bt601', colorRange: 'limited' };
+  const named: Record<string, Pick<Frame, 'colorMatrix' | 'colorRange'>> = {
+    bt601: { colorMatrix: 'bt601', colorRange: 'limited' },
+    bt709: { colorMatrix: 'bt709', colorRange: 'limited' },
+  };
+  if (named[colorimetry]) return named[colorimetry];
+  const [range, matrix] = colorimetry.split(':');
+  const colorMatrix = matrix === '3' ? 'bt709' : matrix === '4' ? 'bt601' : undefined;
+  const colorRange = range === '1' ? 'full' : range === '2' ? 'limited' : undefined;
+  return colorMatrix && colorRange ? { colorMatrix, colorRange } : undefined;
 }
 
 const roundUp4 = (n: number) => (n + 3) & ~3;
@@ -65,7 +84,11 @@ export function parsePipelineCaps(pipeline: string): PipelineCaps {
   const [num, den] = (fields.framerate ?? '').split('/').map(Number);
   const fps = num > 0 ? num / (den || 1) : undefined;
   const stride = { rgb: roundUp4(width * 3), bgr: roundUp4(width * 3), gray: roundUp4(width), nv12: roundUp4(width), rgba: width * 4, bgra: width * 4 }[pixel];
-  return { layout: { width, height, format: pixel, stride }, gstFormat: format, fps };
+  const colour = colourOf(fields.colorimetry) ?? (pixel === 'nv12' ? undefined : {});
+  if (!colour) {
+    throw new CtEdgeError('ERR_FRAME_FORMAT', `colorimetry=${fields.colorimetry} in the pipeline's caps: NV12 is read as bt601 or bt709, limited or full range; set colorimetry=bt601 or bt709 there`);
+  }
+  return { layout: { width, height, format: pixel, stride }, gstFormat: format, fps, colour };
 }
 
 export interface CameraPipelineOptions {
@@ -82,7 +105,7 @@ export function csiCameraPipeline(options: CameraPipelineOptions & { sensorId?: 
   const { width = 1280, height = 720, fps = 30, sensorId = 0, flipMethod = 0 } = options;
   return (
     `nvarguscamerasrc sensor-id=${sensorId} ! video/x-raw(memory:NVMM),width=${width},height=${height},framerate=${fps}/1,format=NV12 ` +
-    `! nvvidconv flip-method=${flipMethod} ! video/x-raw,format=NV12,width=${width},height=${height}`
+    `! nvvidconv flip-method=${flipMethod} ! video/x-raw,format=NV12,width=${width},height=${height},colorimetry=bt601`
   );
 }
 
@@ -91,7 +114,7 @@ export function usbCameraPipeline(options: CameraPipelineOptions & { device?: st
   const { width = 640, height = 480, fps = 30, device = '/dev/video0', mjpeg = false } = options;
   const mode = `width=${width},height=${height},framerate=${fps}/1`;
   const input = mjpeg ? `image/jpeg,${mode} ! jpegdec` : `video/x-raw,${mode}`;
-  return `v4l2src device=${device} ! ${input} ! videoconvert ! video/x-raw,format=NV12,width=${width},height=${height}`;
+  return `v4l2src device=${device} ! ${input} ! videoconvert ! video/x-raw,format=NV12,width=${width},height=${height},colorimetry=bt601`;
 }
 
 /** A GStreamer pipeline (without its sink) as a live frame source. */
@@ -99,12 +122,12 @@ export async function openGStreamer(pipeline: string, options: GStreamerOptions 
   if (/\b(fdsink|appsink|filesink|autovideosink)\b/.test(pipeline)) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the pipeline without a sink: ct-edge appends `! fdsink fd=3` to read the frames');
   }
-  const { layout, fps } = parsePipelineCaps(pipeline);
+  const { layout, fps, colour } = parsePipelineCaps(pipeline);
   const command = options.gstLaunchPath ?? 'gst-launch-1.0';
   // -e: on SIGINT send end-of-stream, so Argus releases the sensor cleanly (a SIGKILL can leave it busy until nvargus-daemon restarts).
   const args = ['-q', '-e', `${pipeline} ! fdsink fd=3 sync=false`];
   return new ProcessSource({
-    info: { kind: 'gstreamer', uri: pipeline, width: layout.width, height: layout.height, format: layout.format, fps, frameCount: undefined, live: true },
+    info: { kind: 'gstreamer', uri: pipeline, width: layout.width, height: layout.height, format: layout.format, fps, frameCount: undefined, live: true, ...(layout.format === 'nv12' && { colour }) },
     layout,
     signal: options.signal,
     start: () => new ManagedChild(command, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'], tool: 'gst-launch-1.0', stopSignal: 'SIGINT', killAfterMs: 3000 }),

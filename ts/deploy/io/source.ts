@@ -25,6 +25,8 @@ export interface SourceInfo {
   frameCount: number | undefined;
   /** Cameras and pipelines: frames come at their own pace and are timestamped on arrival. */
   live: boolean;
+  /** NV12 sources: the colour matrix and range every frame carries (Frame.colorMatrix, colorRange). */
+  colour?: Pick<Frame, 'colorMatrix' | 'colorRange'>;
 }
 
 export interface FrameSource extends AsyncIterable<SourceFrame> {
@@ -176,7 +178,7 @@ export class ProcessSource implements FrameSource {
         const pts = await times?.at(index);
         if (pts !== undefined) pts0 ??= pts;
         const timestampMs = pts !== undefined ? (pts - pts0!) * 1000 : live ? now - t0 : index * msPerFrame;
-        const frame: Frame = { data: step.value, width, height, format, ...(stride !== tightStride ? { stride } : {}) };
+        const frame: Frame = { data: step.value, width, height, format, ...(stride !== tightStride ? { stride } : {}), ...(format === 'nv12' ? this.info.colour : {}) };
         yield { frame, timestampMs, index };
         index += 1;
         step = await frames.next();
