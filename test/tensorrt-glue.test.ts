@@ -78,6 +78,9 @@ interface Fake {
   failTrack?: Error;
   failInit?: Error;
   update: TrtTrackUpdate;
+  /** What the native tracker reports it worked around (takeWarnings), and whether a CUDA graph replays. */
+  warnings: string[];
+  graphActive: boolean;
   /** Builds trackers for loaded engines; default: answers `update`. */
   makeTracker?: (config: TrtTrackerConfig) => { init(frame: object, box: object): void; track(frame: object): Promise<TrtTrackUpdate> };
 }
@@ -98,6 +101,8 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
       timings: { stageMs: 0.25, preprocessMs: 0.5, inferMs: 2, postprocessMs: 0.125 },
     },
     binding: undefined as unknown as TensorRtBinding,
+    warnings: [],
+    graphActive: false,
   };
   class FakeTrtTracker {
     private readonly impl;
@@ -113,6 +118,12 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
     async track(frame: object): Promise<TrtTrackUpdate> {
       if (fake.failTrack) throw fake.failTrack;
       return this.impl ? this.impl.track(frame) : fake.update;
+    }
+    takeWarnings(): string[] {
+      return fake.warnings.splice(0);
+    }
+    cudaGraphActive(): boolean {
+      return fake.graphActive;
     }
     dispose(): void {
       fake.disposed.trackers += 1;
@@ -325,6 +336,41 @@ test.serial('Tracker delegates to the native TrtTracker and maps its results, ti
   await t.throwsAsync(tracker.track(frame), coded('ERR_DISPOSED'));
   t.throws(() => tracker.init(frame, box), coded('ERR_DISPOSED'));
   await engine.dispose();
+});
+
+test.serial("a CUDA graph the native tracker gave up becomes a CT_EDGE_CUDA_GRAPH process warning, at creation or after a frame, and cudaGraphActive says so", async (t) => {
+  const fake = fakeTensorRt();
+  const engine = await Engine.load(await engineFile('g.engine', metadata(ostrackTensors, 'fp16')));
+  const seen: Error[] = [];
+  const onWarning = (w: Error) => seen.push(w);
+  process.on('warning', onWarning);
+  try {
+    fake.warnings.push('CUDA graph failed (cudaStreamBeginCapture: operation not permitted); this tracker runs without a CUDA graph from now on');
+    const tracker = new Tracker(engine, { cudaGraph: true });
+    t.false(tracker.cudaGraphActive);
+    fake.graphActive = true;
+    t.true(tracker.cudaGraphActive);
+    tracker.init(squareFrame(320, 240, 140, 100, 40), { x: 140, y: 100, width: 40, height: 40 });
+    await tracker.track(squareFrame(320, 240, 140, 100, 40));
+    fake.graphActive = false;
+    fake.warnings.push('CUDA graph failed (cudaGraphLaunch: unspecified launch failure); this tracker runs without a CUDA graph from now on');
+    fake.failTrack = nativeError('ERR_CUDA', 'the frame failed too');
+    await t.throwsAsync(tracker.track(squareFrame(320, 240, 140, 100, 40)), coded('ERR_CUDA'));
+    fake.failTrack = undefined;
+    await new Promise((resolve) => setImmediate(resolve));
+    const ours = seen.filter((w) => (w as { code?: string }).code === 'CT_EDGE_CUDA_GRAPH').map((w) => w.message);
+    t.is(ours.length, 2, 'one warning per reported failure, even on a frame that failed');
+    t.regex(ours[0], /cudaStreamBeginCapture/);
+    t.regex(ours[1], /cudaGraphLaunch: unspecified launch failure/);
+    t.false(tracker.cudaGraphActive);
+    tracker.dispose();
+    const plain = new Tracker(engine);
+    t.false(plain.cudaGraphActive, 'no graph asked for: inactive');
+    plain.dispose();
+  } finally {
+    process.off('warning', onWarning);
+    await engine.dispose();
+  }
 });
 
 const real = hasSharedData ? test.serial : test.skip;

@@ -239,6 +239,8 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
   static Napi::Function Define(Napi::Env env, EnvClasses* classes) {
     return DefineClass(env, "TrtTracker",
                        {InstanceMethod<&TrtTrackerWrap::Init>("init"), InstanceMethod<&TrtTrackerWrap::Track>("track"),
+                        InstanceMethod<&TrtTrackerWrap::TakeWarnings>("takeWarnings"),
+                        InstanceMethod<&TrtTrackerWrap::CudaGraphActive>("cudaGraphActive"),
                         InstanceMethod<&TrtTrackerWrap::Dispose>("dispose")},
                        classes);
   }
@@ -279,6 +281,21 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
 
   Napi::Value Init(const Napi::CallbackInfo& info) { return init_tracker(info, tracker_, busy_); }
   Napi::Value Track(const Napi::CallbackInfo& info) { return queue_frame<TrackWorker>(this, info, tracker_, busy_); }
+
+  // takeWarnings() -> string[]: what the tracker worked around since the last call (Tracker raises
+  // each as a process warning). Empty while a track() runs or after dispose().
+  Napi::Value TakeWarnings(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::vector<std::string> taken = tracker_ && !busy_ ? tracker_->take_warnings() : std::vector<std::string>();
+    Napi::Array out = Napi::Array::New(env, taken.size());
+    for (size_t i = 0; i < taken.size(); ++i) out.Set(static_cast<uint32_t>(i), taken[i]);
+    return out;
+  }
+
+  // cudaGraphActive() -> boolean: whether frames replay a captured CUDA graph.
+  Napi::Value CudaGraphActive(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), tracker_ && !busy_ && tracker_->cuda_graph_active());
+  }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     tracker_.reset();  // a running worker holds its own reference and finishes safely

@@ -3,6 +3,7 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <deque>
 #include <cstdio>
@@ -27,6 +28,15 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 void cuda_check(cudaError_t e, const char* what) { cuda::check(static_cast<int>(e), what); }
+
+// Whether TensorRT's messages say a GPU allocation failed (deserialising needs the engine's weights
+// and activations on the device): then the engine is fine and the machine is short of memory.
+bool out_of_memory(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  for (const char* sign : {"out of memory", "outofmemory", "could not be allocated", "failed to allocate", "cudaerrormemoryallocation"})
+    if (text.find(sign) != std::string::npos) return true;
+  return false;
+}
 
 std::string shape_text(const std::vector<long long>& shape) {
   std::string s = "[";
@@ -61,6 +71,9 @@ std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
     e->impl_->runtime->setDLACore(dla_core);
   }
   e->impl_->engine.reset(e->impl_->runtime->deserializeCudaEngine(blob.data(), blob.size()));
+  if (!e->impl_->engine && out_of_memory(capture.errors()))
+    throw CoreError("ERR_CUDA", "out of GPU memory while loading " + path + " (TensorRT " + library_version() + ": " + capture.errors() +
+                                    "); free GPU memory (other engines, other processes) and load it again");
   if (!e->impl_->engine)
     throw CoreError("ERR_ENGINE_MISMATCH",
                     "TensorRT " + library_version() + " could not deserialise " + path + " (" + capture.errors() +
@@ -94,6 +107,7 @@ struct TrackerImpl {
   std::vector<float> out_float[3];        // float copies when the engine outputs float16
   cudaGraphExec_t graph = nullptr;
   bool warmed_up = false;
+  std::vector<std::string> warnings;  // taken by the binding, raised as process warnings in JS
 
   TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : engine(std::move(e)), options(o), stream(o.blocking_sync), state(o.core) {}
   ~TrackerImpl() {
@@ -206,7 +220,7 @@ struct TrackerImpl {
     stream.synchronize();
     warmed_up = true;
     if (options.cuda_graph && capture_graph()) {
-      cuda_check(cudaGraphLaunch(graph, static_cast<cudaStream_t>(s)), "cudaGraphLaunch");  // its first launch uploads the graph
+      if (!launch_graph()) enqueue_network();  // its first launch uploads the graph
       stream.synchronize();
     }
   }
@@ -218,12 +232,22 @@ struct TrackerImpl {
       cuda::copy_to_host_async(host_out[k].get(), outputs[k].device.get(), outputs[k].count * data_type_size(outputs[k].type), stream.get());
   }
 
-  // Stops using graphs for this tracker, after clearing the (non-sticky) error a failed capture
-  // leaves behind, as trtexec does.
+  // Stops using graphs for this tracker, after clearing the (non-sticky) error a failed capture or
+  // launch leaves behind, as trtexec does; the reason becomes a process warning (CT_EDGE_CUDA_GRAPH).
   void give_up_graph(const std::string& why) {
     cudaGetLastError();
     options.cuda_graph = false;
-    std::fprintf(stderr, "[ct-edge tensorrt warning] CUDA graph capture failed (%s); running without a CUDA graph\n", why.c_str());
+    if (graph) cudaGraphExecDestroy(graph);
+    graph = nullptr;
+    warnings.push_back("CUDA graph failed (" + why + "); this tracker runs without a CUDA graph from now on");
+  }
+
+  // Replays the graph; a launch that fails gives graphs up (false: the caller enqueues instead).
+  bool launch_graph() {
+    const cudaError_t e = cudaGraphLaunch(graph, static_cast<cudaStream_t>(stream.get()));
+    if (e == cudaSuccess) return true;
+    give_up_graph(std::string("cudaGraphLaunch: ") + cudaGetErrorString(e));
+    return false;
   }
 
   // Captures enqueue_network() into `graph`; false (graphs off) when any step fails. Whatever the
@@ -269,11 +293,7 @@ struct TrackerImpl {
       warmed_up = true;
       return;
     }
-    if (!graph && !capture_graph()) {
-      enqueue_network();
-      return;
-    }
-    cuda_check(cudaGraphLaunch(graph, static_cast<cudaStream_t>(stream.get())), "cudaGraphLaunch");
+    if ((!graph && !capture_graph()) || !launch_graph()) enqueue_network();
   }
 
  private:
@@ -290,6 +310,12 @@ GpuTracker::~GpuTracker() = default;
 bool GpuTracker::initialized() const { return impl_->state.started(); }
 
 bool GpuTracker::cuda_graph_active() const { return impl_->graph != nullptr; }
+
+std::vector<std::string> GpuTracker::take_warnings() {
+  std::vector<std::string> out;
+  out.swap(impl_->warnings);
+  return out;
+}
 
 void GpuTracker::init(const FrameView& host_frame, const Box& box) {
   TrackerImpl& t = *impl_;

@@ -69,6 +69,9 @@ class GpuTracker {
   TrackResult track(const FrameView& host_frame, GpuTimings* timings = nullptr);
   bool initialized() const;
   bool cuda_graph_active() const;  // a graph was captured and is replayed
+  // What went wrong and was worked around since the last call (a CUDA graph given up); the binding
+  // raises each as a process warning. Not while a track() runs.
+  std::vector<std::string> take_warnings();
 
  private:
   std::unique_ptr<TrackerImpl> impl_;

@@ -154,6 +154,10 @@ export interface TrtTracker {
   /** Synchronous: crops the template on the device. */
   init(frame: object, box: object): void;
   track(frame: object): Promise<TrtTrackUpdate>;
+  /** What the tracker worked around since the last call (a CUDA graph given up); Tracker raises each as a process warning. */
+  takeWarnings(): string[];
+  /** Whether frames replay a captured CUDA graph. */
+  cudaGraphActive(): boolean;
   dispose(): void;
 }
 

@@ -105,6 +105,7 @@ export class Tracker {
     };
     if (engine.backend !== 'onnxruntime-cpu') {
       this.gpu = engine.createTrtTracker({ ...loop, names: { ...c.inputs, ...c.outputs }, cudaGraph: options.cudaGraph ?? false, blockingSync: options.blockingSync ?? false });
+      this.raiseGpuWarnings(this.gpu); // a graph capture that failed at creation
       return;
     }
     // Shared with the engine's inference thread, which reads them (and crops into search) in place.
@@ -228,6 +229,19 @@ export class Tracker {
     };
   }
 
+  /**
+   * TensorRT only: whether frames replay a captured CUDA graph (`cudaGraph: true` and the capture
+   * worked; a failed capture or launch turns it off, with a CT_EDGE_CUDA_GRAPH warning).
+   */
+  get cudaGraphActive(): boolean {
+    return this.gpu?.cudaGraphActive() ?? false;
+  }
+
+  /** What the GPU tracker worked around (a CUDA graph given up), as process warnings. */
+  private raiseGpuWarnings(gpu: TrtTracker): void {
+    for (const message of gpu.takeWarnings()) process.emitWarning(message, { code: 'CT_EDGE_CUDA_GRAPH' });
+  }
+
   private async trackOnGpu(gpu: TrtTracker, frame: Frame): Promise<TrackResult> {
     const t0 = performance.now();
     let r: TrtTrackUpdate;
@@ -235,6 +249,8 @@ export class Tracker {
       r = await gpu.track(frame);
     } catch (error) {
       fromNative(error);
+    } finally {
+      this.raiseGpuWarnings(gpu);
     }
     const totalMs = performance.now() - t0;
     // Staging the frame into pinned/device memory counts as pre-processing; inferMs includes the
