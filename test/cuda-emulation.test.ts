@@ -42,6 +42,14 @@ maybe('CUDA crop kernels, emulated on the host, equal the CPU crop', (t) => {
     t.regex(out, / 0 of \d+ outputs beyond tolerance/);
     t.regex(out, /half_to_float round trip: 0 of/);
     t.regex(out, /staging only the rows a crop reads: 0 of [1-9]\d* crops differ/);
+    // The TensorRT tracker's host copies per frame: only the rows the crop reads, no whole frame.
+    const copies = [...out.matchAll(/bytes copied per frame, (\w+) (\d+)x(\d+): before (\d+) \(whole frame (\d+) \+ rows (\d+)\), now (\d+)/g)];
+    t.is(copies.length, 4);
+    for (const [, , w, h, before, whole, rows, now] of copies) {
+      t.is(Number(now), Number(rows));
+      t.is(Number(before), Number(whole) + Number(rows));
+      t.true(Number(now) < Number(whole) * 0.6, `${w}x${h}: ${now} of ${whole} bytes`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -266,23 +266,16 @@ class PromiseWorker : public Napi::AsyncWorker {
 };
 
 // A PromiseWorker for one frame on one tracker object: the tracker is busy (see live_tracker) from
-// here until the promise settles, and the tracker object and the frame's pixels stay alive until
-// then. `busy` is the tracker object's flag; the reference held here keeps it valid. The pixels
-// the worker reads are those queue_frame() held (see hold_pixels): never memory the caller can
-// free or detach while the work runs.
+// here until the promise settles, and the tracker object stays alive until then. `busy` is the
+// tracker object's flag; the reference held here keeps it valid. The work never reads the caller's
+// frame: what it needs was copied before it was queued (the TensorRT tracker's prepare()).
 class TrackerFrameWorker : public PromiseWorker {
  public:
-  TrackerFrameWorker(const Napi::Object& owner, bool* busy, const Napi::Object& frame, const char* fallback_code)
+  TrackerFrameWorker(const Napi::Object& owner, bool* busy, const char* fallback_code)
       : PromiseWorker(owner.Env(), fallback_code), busy_(busy) {
     owner_ref_ = Napi::Persistent(owner);
-    frame_ref_ = Napi::Persistent(frame);
-    // frame.data itself: replacing frame.data while the work runs must not free what it reads.
-    const Napi::Value data = frame.Get("data");
-    if (data.IsObject()) data_ref_ = Napi::Persistent(data.As<Napi::Object>());
     *busy_ = true;
   }
-  // Keeps a copy of the pixels (see hold_pixels) until the worker is done.
-  void Keep(std::shared_ptr<std::vector<uint8_t>> pixels) { pixels_ = std::move(pixels); }
 
  protected:
   // What the promise resolves to, on the main thread once the work succeeded.
@@ -298,21 +291,8 @@ class TrackerFrameWorker : public PromiseWorker {
 
  private:
   bool* busy_;
-  Napi::ObjectReference owner_ref_, frame_ref_, data_ref_;
-  std::shared_ptr<std::vector<uint8_t>> pixels_;
+  Napi::ObjectReference owner_ref_;
 };
-
-// Pixels that work on the libuv pool may read while the caller's code runs on. Shared memory
-// (a SharedArrayBuffer's) is read in place: it cannot be detached, and the reference to frame.data
-// keeps it alive. An ordinary ArrayBuffer's memory is copied here, on the calling thread: its owner
-// may transfer it (postMessage, structuredClone with transfer) while the work runs, which detaches
-// it and lets the garbage collector free the memory, and N-API offers no way to keep it alive.
-inline std::shared_ptr<std::vector<uint8_t>> hold_pixels(FrameView* frame, bool shared) {
-  if (shared) return nullptr;
-  auto copy = std::make_shared<std::vector<uint8_t>>(frame->data, frame->data + frame_required_bytes(*frame));
-  frame->data = copy->data();
-  return copy;
-}
 
 // init(frame, box) of a tracker object (TrackerCore or the TensorRT GpuTracker): synchronous.
 template <typename T>
@@ -322,22 +302,6 @@ Napi::Value init_tracker(const Napi::CallbackInfo& info, const std::shared_ptr<T
   const Box box = box_value(info[1]);
   call_core(info.Env(), [&] { t.init(frame, box); });
   return info.Env().Undefined();
-}
-
-// The per-frame call of a tracker object: runs Worker(owner, frame object, frame view), a
-// TrackerFrameWorker, on the libuv pool and returns its promise. The view points at pixels that
-// stay valid until the worker is done (hold_pixels).
-template <typename Worker, typename Owner, typename T>
-Napi::Value queue_frame(Owner* owner, const Napi::CallbackInfo& info, const std::shared_ptr<T>& tracker, bool busy) {
-  auto& t = live_tracker(info.Env(), tracker, busy);
-  bool shared = false;
-  FrameView frame = frame_view(info[0], &shared);
-  if (!t.initialized()) throw_coded(info.Env(), "ERR_NOT_INITIALIZED", "call init(frame, box) before track(frame)");
-  auto pixels = call_core(info.Env(), [&] { return hold_pixels(&frame, shared); });
-  auto* worker = new Worker(owner, info[0].As<Napi::Object>(), frame);
-  worker->Keep(std::move(pixels));
-  worker->Queue();
-  return worker->Promise();
 }
 
 }  // namespace napi_helpers

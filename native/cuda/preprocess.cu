@@ -183,19 +183,27 @@ void FrameStager::reserve(size_t bytes) {
   capacity_ = bytes;
 }
 
-FrameView FrameStager::stage(const FrameView& host_frame, const CropWindow& window, void* stream) {
-  const size_t bytes = frame_required_bytes(host_frame);
-  reserve(bytes);
-  FrameView v = host_frame;
+void FrameStager::copy_rows(const FrameView& host_frame, const CropWindow& window) {
+  reserve(frame_required_bytes(host_frame));
+  staged_ranges(host_frame, window, ranges_);  // empty when every tap is outside the frame (all padding)
+  for (const ByteRange& r : ranges_)
+    if (r.length > 0) std::memcpy(host_ + r.offset, host_frame.data + r.offset, r.length);
+  copied_ = host_frame;
+  copied_.data = host_;
+}
+
+FrameView FrameStager::upload(void* stream) {
+  if (!integrated_)
+    for (const ByteRange& r : ranges_)
+      if (r.length > 0) copy_to_device_async(device_ + r.offset, host_ + r.offset, r.length, stream);
+  FrameView v = copied_;
   v.data = integrated_ ? mapped_ : device_;
-  ByteRange ranges[2];
-  staged_ranges(host_frame, window, ranges);  // empty when every tap is outside the frame (all padding)
-  for (const ByteRange& r : ranges) {
-    if (r.length == 0) continue;
-    std::memcpy(host_ + r.offset, host_frame.data + r.offset, r.length);
-    if (!integrated_) copy_to_device_async(device_ + r.offset, host_ + r.offset, r.length, stream);
-  }
   return v;
+}
+
+FrameView FrameStager::stage(const FrameView& host_frame, const CropWindow& window, void* stream) {
+  copy_rows(host_frame, window);
+  return upload(stream);
 }
 
 void crop_to_host(const FrameView& host_frame, const CropWindow& window, int out_size, const Normalization& norm,

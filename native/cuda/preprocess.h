@@ -92,6 +92,13 @@ class FrameStager {
 
   FrameView stage(const FrameView& host_frame, const CropWindow& window, void* stream);
 
+  // stage() in two halves, for a tracker that must not hold the caller's frame past the call:
+  // copy_rows() copies the rows into pinned memory (on the calling thread, the frame still valid)
+  // and remembers them; upload() queues their host->device copy (discrete GPUs) and returns the
+  // view the kernel reads. stage() is copy_rows() then upload().
+  void copy_rows(const FrameView& host_frame, const CropWindow& window);
+  FrameView upload(void* stream);
+
  private:
   void reserve(size_t bytes);
   uint8_t* host_ = nullptr;    // pinned, mapped
@@ -99,6 +106,8 @@ class FrameStager {
   uint8_t* device_ = nullptr;  // discrete GPUs
   size_t capacity_ = 0;
   bool integrated_ = false;
+  FrameView copied_;       // the frame copy_rows() copied (its data: the pinned buffer)
+  ByteRange ranges_[2];    // and the bytes it copied
 };
 
 // Small RAII helpers so that non-CUDA translation units can hold device memory and streams.

@@ -263,24 +263,37 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
  private:
   class TrackWorker : public TrackerFrameWorker {
    public:
-    TrackWorker(TrtTrackerWrap* owner, const Napi::Object& frame, FrameView view)
-        : TrackerFrameWorker(owner->Value(), &owner->busy_, frame, "ERR_TENSORRT"), tracker_(owner->tracker_), view_(view) {}
+    TrackWorker(TrtTrackerWrap* owner, double stage_ms)
+        : TrackerFrameWorker(owner->Value(), &owner->busy_, "ERR_TENSORRT"), tracker_(owner->tracker_) {
+      timings_.stage_ms = stage_ms;
+    }
 
    protected:
     void Execute() override {
-      Guard([&] { result_ = tracker_->track(view_, &timings_); });
+      Guard([&] { result_ = tracker_->track_prepared(&timings_); });
     }
     Napi::Value Result() override { return track_result_object(Env(), result_, timings_); }
 
    private:
     std::shared_ptr<trt::GpuTracker> tracker_;
-    FrameView view_;
     TrackResult result_;
     trt::GpuTimings timings_;
   };
 
   Napi::Value Init(const Napi::CallbackInfo& info) { return init_tracker(info, tracker_, busy_); }
-  Napi::Value Track(const Napi::CallbackInfo& info) { return queue_frame<TrackWorker>(this, info, tracker_, busy_); }
+  // track(frame): the rows the search crop reads go into pinned memory here, on the calling thread
+  // (the caller's frame is never read after this returns, so no copy of the whole frame is kept);
+  // the upload, crop, inference and decode run on the libuv pool.
+  Napi::Value Track(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& t = live_tracker(env, tracker_, busy_);
+    const FrameView frame = frame_view(info[0]);
+    if (!t.initialized()) throw_coded(env, "ERR_NOT_INITIALIZED", "call init(frame, box) before track(frame)");
+    const double stage_ms = call_core(env, [&] { return t.prepare(frame); });
+    auto* worker = new TrackWorker(this, stage_ms);
+    worker->Queue();
+    return worker->Promise();
+  }
 
   // takeWarnings() -> string[]: what the tracker worked around since the last call (Tracker raises
   // each as a process warning). Empty while a track() runs or after dispose().

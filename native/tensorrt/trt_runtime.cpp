@@ -108,6 +108,8 @@ struct TrackerImpl {
   cudaGraphExec_t graph = nullptr;
   bool warmed_up = false;
   std::vector<std::string> warnings;  // taken by the binding, raised as process warnings in JS
+  CropWindow prepared;                // the search window prepare() staged rows for
+  bool has_prepared = false;
 
   TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : engine(std::move(e)), options(o), stream(o.blocking_sync), state(o.core) {}
   ~TrackerImpl() {
@@ -326,13 +328,25 @@ void GpuTracker::init(const FrameView& host_frame, const Box& box) {
   t.stream.synchronize();  // the template tensor stays bound at the same address for the whole track
 }
 
-TrackResult GpuTracker::track(const FrameView& host_frame, GpuTimings* timings) {
+double GpuTracker::prepare(const FrameView& host_frame) {
   TrackerImpl& t = *impl_;
+  const auto t0 = Clock::now();
+  t.prepared = t.state.search_window(host_frame.width, host_frame.height);
+  t.stager.copy_rows(host_frame, t.prepared);
+  t.has_prepared = true;
+  return ms_since(t0);
+}
+
+TrackResult GpuTracker::track_prepared(GpuTimings* timings) {
+  TrackerImpl& t = *impl_;
+  if (!t.has_prepared) throw CoreError("ERR_NOT_INITIALIZED", "track_prepared() needs prepare(frame) first");
+  t.has_prepared = false;
+  const CropWindow w = t.prepared;
   GpuTimings local;
+  if (timings) local.stage_ms = timings->stage_ms;
   auto t0 = Clock::now();
-  const CropWindow w = t.state.search_window(host_frame.width, host_frame.height);
-  const FrameView dev = t.stager.stage(host_frame, w, t.stream.get());
-  local.stage_ms = ms_since(t0);
+  const FrameView dev = t.stager.upload(t.stream.get());
+  local.stage_ms += ms_since(t0);
   t0 = Clock::now();
   cuda::crop_normalize_async(dev, w, t.options.core.search_size, t.options.core.norm, t.search.device.get(),
                              t.search.type == DataType::kHALF, t.stream.get());

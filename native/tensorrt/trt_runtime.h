@@ -66,7 +66,12 @@ class GpuTracker {
   GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options);
   ~GpuTracker();
   void init(const FrameView& host_frame, const Box& box);
-  TrackResult track(const FrameView& host_frame, GpuTimings* timings = nullptr);
+  // A frame in two halves. prepare() places the search window and copies the rows its crop reads
+  // into pinned memory, on the calling thread (the frame is not read afterwards); it returns the
+  // milliseconds it took. track_prepared() uploads them, crops, runs the network and decodes
+  // (the libuv pool); its timings.stage_ms is left as it is.
+  double prepare(const FrameView& host_frame);
+  TrackResult track_prepared(GpuTimings* timings = nullptr);
   bool initialized() const;
   bool cuda_graph_active() const;  // a graph was captured and is replayed
   // What went wrong and was worked around since the last call (a CUDA graph given up); the binding
