@@ -13,7 +13,7 @@ import { CtEdgeError, native } from '../contract/errors.js';
 import { fileKindOf, wrongKindHint } from '../contract/file-kind.js';
 import { optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
 import type { Frame } from '../contract/types.js';
-import { InferenceThread, type LoadedModel, type RunTimes } from './inference-thread.js';
+import { InferenceThread, InlineInference, type InferenceRunner, type LoadedModel, type RunTimes } from './inference-thread.js';
 import type { CropWindow, TrtEngine, TrtTracker, TrtTrackerConfig } from './native.js';
 import { loadTensorRtEngine, tensorRtBinding, type TensorRtBackend } from './tensorrt.js';
 
@@ -23,6 +23,13 @@ export interface EngineOptions extends ModelOptions {
    * onnxruntime's choice, one per core); TensorRT ignores it. Anything else is ERR_THREADS.
    */
   threads?: number;
+  /**
+   * onnxruntime: run the network on the engine's own worker thread (default true), so that track()
+   * never blocks the event loop for an inference. false runs it on the calling thread: it saves
+   * the hand-over (about 0.3 ms a frame on our 2-core machine; docs/BENCHMARKS.md) and blocks the
+   * event loop for each inference, which suits a process that only tracks (the CLI's loops).
+   */
+  inferenceThread?: boolean;
 }
 
 export interface HeadOutputs {
@@ -177,13 +184,13 @@ function checkTemplatePart(path: string, templatePath: string, config: ModelConf
 export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
 
 export class Engine {
-  private thread: InferenceThread | undefined;
+  private thread: InferenceRunner | undefined;
   private trt: TrtEngine | undefined;
 
   private constructor(
     readonly path: string,
     readonly config: ModelConfig,
-    runtime: { thread: InferenceThread } | { trt: TrtEngine },
+    runtime: { thread: InferenceRunner } | { trt: TrtEngine },
     /** Which backend runs the network. */
     readonly backend: EngineBackend,
   ) {
@@ -198,6 +205,9 @@ export class Engine {
     }
     const threads = checkThreads(options.threads);
     checkModelOptionTypes(options);
+    if (options.inferenceThread !== undefined && typeof options.inferenceThread !== 'boolean') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Engine.load option inferenceThread must be true or false, got ${typeof options.inferenceThread === 'string' ? `'${options.inferenceThread}'` : typeof options.inferenceThread}`);
+    }
     const fullPath = resolve(path);
     const info = await stat(fullPath).catch(() => undefined);
     if (info?.isDirectory()) {
@@ -226,8 +236,10 @@ export class Engine {
     }
     const templatePartPath = twoPartTemplatePath(fullPath, raw);
     const templatePart = templatePartPath === undefined ? undefined : await readFile(templatePartPath);
-    // The session lives on a thread of its own, so that inference never blocks the event loop.
-    const { thread, model } = await InferenceThread.start(bytes, threads, fullPath, templatePart).catch((error: unknown) => {
+    // The session lives on a thread of its own, so that inference never blocks the event loop (or,
+    // asked for, on this one).
+    const runner = options.inferenceThread === false ? InlineInference : InferenceThread;
+    const { thread, model } = await runner.start(bytes, threads, fullPath, templatePart).catch((error: unknown) => {
       if (error instanceof CtEdgeError && error.code === 'ERR_MODEL_INVALID') {
         throw new CtEdgeError('ERR_MODEL_INVALID', `${fullPath}: ${error.message}`, { cause: error });
       }
@@ -245,12 +257,12 @@ export class Engine {
     }
   }
 
-  private live(): InferenceThread {
+  private live(): InferenceRunner {
     if (!this.thread?.alive) throw new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
     return this.thread;
   }
 
-  private onnxOnly(what: string): InferenceThread {
+  private onnxOnly(what: string): InferenceRunner {
     if (this.trt) {
       throw new CtEdgeError('ERR_BACKEND_UNAVAILABLE', `${this.path} runs on TensorRT, whose inputs stay on the GPU; ${what} is for onnxruntime. Use a Tracker.`);
     }
