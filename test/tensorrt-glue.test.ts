@@ -24,7 +24,7 @@ import {
   type TrtTrackerConfig,
   type TrtTrackUpdate,
 } from '../ts/deploy/native.js';
-import { ENGINE_METADATA_FORMAT, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
+import { ENGINE_METADATA_FORMAT, keptLayerPrecision, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { randomSamples, sequenceSamples, type VerifySample } from '../ts/deploy/eval/compare-engines.js';
 import { squareFrame } from './helpers/frames.js';
@@ -78,6 +78,8 @@ interface Fake {
   failTrack?: Error;
   failInit?: Error;
   update: TrtTrackUpdate;
+  /** The layers a build kept in FP32 and the inspector's JSON of the built engine (what the addon reports). */
+  kept: { layers: string[]; information: string };
   /** What the native tracker reports it worked around (takeWarnings), and whether a CUDA graph replays. */
   warnings: string[];
   graphActive: boolean;
@@ -103,6 +105,7 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
     binding: undefined as unknown as TensorRtBinding,
     warnings: [],
     graphActive: false,
+    kept: { layers: [], information: '' },
   };
   class FakeTrtTracker {
     private readonly impl;
@@ -144,7 +147,7 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
       return {
         enginePath: options.output, tensorrtVersion: version, gpu: { name: device.name, computeCapability: device.computeCapability },
         precision: fp16 ? 'fp16' : 'fp32', tf32: options.tf32 ?? false, dlaCore: options.dlaCore ?? -1, optLevel: options.optLevel ?? -1,
-        fp32Layers: fp16 ? 24 : 0, tensors: vitTensors, fastFp16: true, timingCacheLoaded: false, timingCacheSaved: false, warnings: [], seconds: 1.5,
+        fp32Layers: fp16 ? 24 : 0, keptLayers: fp16 ? fake.kept.layers : [], layerInformation: fp16 ? fake.kept.information : '', tensors: vitTensors, fastFp16: true, timingCacheLoaded: false, timingCacheSaved: false, warnings: [], seconds: 1.5,
       };
     },
     TrtTracker: FakeTrtTracker,
@@ -436,7 +439,7 @@ real(`build-engine records the model's conventions, and --verify compares the en
 test.serial('on TensorRT 8.5 build-engine spells LayerNormalization out and keeps those layers in FP32 by name; on 10.3 it does not', async (t) => {
   const old = fakeTensorRt('8.5.2');
   const enginePath = join(dir, 'student-85.engine');
-  const { stdout } = await runCommand([studentPath, '-o', enginePath]);
+  const { stdout } = await runCommand([studentPath, '-o', enginePath, '--no-verify']);
   const [sent] = old.built;
   t.truthy(sent.onnxData, 'the rewritten model goes to the addon in memory');
   const rewritten = parseOnnxModel(sent.onnxData!);
@@ -453,6 +456,56 @@ test.serial('on TensorRT 8.5 build-engine spells LayerNormalization out and keep
   await runCommand([studentPath, '-o', join(dir, 'student-103.engine')]);
   t.is(current.built[0].onnxData, undefined);
   t.deepEqual(current.built[0].keepFp32, ['layernorm', 'softmax']);
+});
+
+/** The tensors of models/student-2.onnx as an engine has them (64/128 px crops, 8x8 maps). */
+const studentTensors: TrtTensorInfo[] = [
+  { name: 'template', io: 'input', dtype: 'float32', shape: [1, 3, 64, 64] },
+  { name: 'search', io: 'input', dtype: 'float32', shape: [1, 3, 128, 128] },
+  { name: 'score_map', io: 'output', dtype: 'float32', shape: [1, 1, 8, 8] },
+  { name: 'size_map', io: 'output', dtype: 'float32', shape: [1, 2, 8, 8] },
+  { name: 'offset_map', io: 'output', dtype: 'float32', shape: [1, 2, 8, 8] },
+];
+
+test.serial("build-engine reports what the kept layers run in after the build, and on TensorRT 8.5 (JetPack 5.1) verifies unless --no-verify", async (t) => {
+  const old = fakeTensorRt('8.5.2', orin, studentTensors);
+  // The inspector's JSON: one kept layer in FP32, one fused into an FP16 kernel, one inside a Myelin region.
+  old.kept = {
+    layers: ['blocks.0.norm1', 'blocks.0.attn.softmax', 'blocks.1.norm2'],
+    information: JSON.stringify({
+      Layers: [
+        { Name: 'blocks.0.norm1', LayerType: 'Normalization', Outputs: [{ Name: 'a', 'Format/Datatype': 'Row major linear FP32' }] },
+        { Name: 'blocks.0.attn.scores + blocks.0.attn.softmax', LayerType: 'Fused', Outputs: [{ Name: 'b', 'Format/Datatype': 'Row major linear FP16 format' }] },
+        { Name: '{ForeignNode[blocks.1.norm1...blocks.1.mlp.fc2]}', LayerType: 'Myelin', Outputs: [{ Name: 'c', 'Format/Datatype': 'Row major linear FP16 format' }] },
+      ],
+      Bindings: ['template', 'search'],
+    }),
+  };
+  const verified = await runCommand([studentPath, '-o', join(dir, 'student-85v.engine')]);
+  t.is(verified.code, 0);
+  t.regex(verified.stdout, /kept in FP32, as built: 1 of 3 layers in FP32, 1 in FP16, 1 inside fused regions/);
+  t.regex(verified.stdout, /warning: fused into FP16 despite --keep-fp32: blocks\.0\.attn\.softmax; check the engine with --verify/);
+  t.regex(verified.stdout, /verify runs by default on TensorRT 8\.5\.2 .*--no-verify skips it/);
+  t.regex(verified.stdout, /random frames/);
+  const skipped = await runCommand([studentPath, '-o', join(dir, 'student-85n.engine'), '--no-verify']);
+  t.notRegex(skipped.stdout, /verify runs|random frames/);
+  fakeTensorRt('10.3.0', orin, studentTensors);
+  const current = await runCommand([studentPath, '-o', join(dir, 'student-103v.engine')]);
+  t.notRegex(current.stdout, /verify runs|random frames|kept in FP32, as built/, 'TensorRT 10 parses LayerNormalization: no comparison unless asked; no layers reported kept');
+  await t.throwsAsync(buildEngineCommand.run([studentPath, '--verify', '--no-verify']), { ...coded('ERR_INVALID_ARGUMENT'), message: /--verify or --no-verify, not both/ });
+});
+
+test('keptLayerPrecision reads the inspector: fused names, half and single formats, and anything unreadable as unseen', (t) => {
+  const info = JSON.stringify({
+    Layers: [
+      { Name: 'x + ln', Outputs: [{ 'Format/Datatype': 'Channel major FP16 format where channel % 8 == 0' }] },
+      { Name: 'sm', Outputs: [{ 'Format/Datatype': 'Row major linear Float' }] },
+      { Name: 'nofmt' },
+      'a name only',
+    ],
+  });
+  t.deepEqual(keptLayerPrecision(info, ['ln', 'sm', 'nofmt', 'gone']), { fp32: ['sm'], fp16: ['ln'], unseen: ['nofmt', 'gone'] });
+  t.deepEqual(keptLayerPrecision('not json', ['ln']), { fp32: [], fp16: [], unseen: ['ln'] });
 });
 
 test.serial('build-engine passes --tf32, --obey-precision, --dla and --opt-level and records them; bad values are refused first', async (t) => {

@@ -178,11 +178,15 @@ BuildReport build_engine(const BuildOptions& opt) {
         if (layer->getOutput(o)->getType() == DataType::kFLOAT || layer->getOutput(o)->getType() == DataType::kHALF)
           layer->setOutputType(o, DataType::kFLOAT);
       ++report.fp32_layers;
+      report.kept_layers.push_back(safe_string(layer->getName()));
     }
     // PREFER by default: OBEY can keep TensorRT from fusing attention (Softmax between two MatMuls)
     // and fails the build when a kept layer has no FP32 kernel; --obey-precision asks for it.
-    if (report.fp32_layers > 0)
+    if (report.fp32_layers > 0) {
       config->setFlag(opt.obey_precision ? BuilderFlag::kOBEY_PRECISION_CONSTRAINTS : BuilderFlag::kPREFER_PRECISION_CONSTRAINTS);
+      // Layer names and formats in the plan, for the inspector below (and for trtexec --dumpLayerInfo).
+      config->setProfilingVerbosity(ProfilingVerbosity::kDETAILED);
+    }
   }
   CT_EDGE_TRT_DEPRECATED_END
 #endif
@@ -212,6 +216,17 @@ BuildReport build_engine(const BuildOptions& opt) {
   Ptr<IHostMemory> plan(builder->buildSerializedNetwork(*network, *config));
   if (!plan || plan->size() == 0) fail("TensorRT could not build the engine: " + capture.errors());
   write_binary(opt.engine_path, plan->data(), plan->size());
+
+  // What the kept layers really run in: the inspector's view of the built engine (deserialised here,
+  // once; a failure only costs the report its layer information, never the build).
+  if (!report.kept_layers.empty()) {
+    Ptr<IRuntime> runtime(createInferRuntime(log));
+    Ptr<ICudaEngine> engine(runtime ? runtime->deserializeCudaEngine(plan->data(), plan->size()) : nullptr);
+    Ptr<IEngineInspector> inspector(engine ? engine->createEngineInspector() : nullptr);
+    const char* info = inspector ? inspector->getEngineInformation(LayerInformationFormat::kJSON) : nullptr;
+    if (info) report.layer_information = info;
+    else report.warnings.push_back("could not read the built engine's layer information: the precision of the layers kept in FP32 is unchecked");
+  }
 
   if (cache) {
     const ITimingCache* used = config->getTimingCache();

@@ -38,6 +38,11 @@ struct BuildReport {
   int dla_core = -1;
   int opt_level = -1;
   int fp32_layers = 0;                 // layers that matched keep_fp32
+  std::vector<std::string> kept_layers;  // their names in the network
+  // With kept layers: IEngineInspector's per-layer information of the built engine (JSON, detailed
+  // verbosity), in which each engine layer's output format says the precision it really runs in
+  // (PREFER lets fusion ignore a kept layer's FP32). Empty when there is none.
+  std::string layer_information;
   std::vector<TensorInfo> tensors;
   bool fast_fp16 = false;
   bool timing_cache_loaded = false;

@@ -103,6 +103,10 @@ class BuildWorker : public PromiseWorker {
     r.Set("dlaCore", m.dla_core);
     r.Set("optLevel", m.opt_level);
     r.Set("fp32Layers", m.fp32_layers);
+    Napi::Array kept = Napi::Array::New(env, m.kept_layers.size());
+    for (size_t i = 0; i < m.kept_layers.size(); ++i) kept.Set(static_cast<uint32_t>(i), m.kept_layers[i]);
+    r.Set("keptLayers", kept);
+    r.Set("layerInformation", m.layer_information);
     r.Set("tensors", tensors_array(env, m.tensors));
     r.Set("fastFp16", m.fast_fp16);
     r.Set("timingCacheLoaded", m.timing_cache_loaded);

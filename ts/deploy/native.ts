@@ -197,6 +197,10 @@ export interface TrtBuildReport {
   dlaCore: number;
   optLevel: number;
   fp32Layers: number;
+  /** The names of the layers kept in FP32 (asked for: PREFER lets fusion ignore it). */
+  keptLayers: string[];
+  /** IEngineInspector's JSON of the built engine (detailed), when layers were kept; '' otherwise. */
+  layerInformation: string;
   tensors: TrtTensorInfo[];
   fastFp16: boolean;
   timingCacheLoaded: boolean;

@@ -298,6 +298,8 @@ export interface BuiltEngine extends TrtBuildReport {
   metadata: TrtEngineMetadata;
   /** The model's conventions, as recorded in the metadata file. */
   config: ModelConfig;
+  /** Where layers were kept in FP32: what the engine really runs them in (keptLayerPrecision). */
+  keptPrecision?: KeptLayerPrecision;
 }
 
 /** `model.onnx` -> `model.engine`. */
@@ -375,7 +377,50 @@ export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEng
   };
   const metadataPath = metadataPathFor(report.enginePath);
   await writeTextAtomic(metadataPath, `${JSON.stringify(metadata, null, 2)}\n`);
-  return { ...report, metadataPath, metadata, config };
+  const keptPrecision = report.keptLayers.length > 0 ? keptLayerPrecision(report.layerInformation, report.keptLayers) : undefined;
+  return { ...report, metadataPath, metadata, config, ...(keptPrecision && { keptPrecision }) };
+}
+
+// ---- what the kept layers run in -------------------------------------------------------------------
+
+/** The layers asked to stay FP32, by what the built engine says they run in. */
+export interface KeptLayerPrecision {
+  fp32: string[];
+  /** Fused into a half-precision kernel after all (PREFER allows it): check the engine with --verify. */
+  fp16: string[];
+  /** Inside a region the inspector does not break down (a Myelin ForeignNode), or not named at all. */
+  unseen: string[];
+}
+
+/**
+ * Reads IEngineInspector's JSON (LayerInformationFormat::kJSON, detailed verbosity: `Layers`, each
+ * with `Name` and `Outputs[].Format/Datatype` such as "Row major linear FP32") and sorts the kept
+ * layers by the output precision of the engine layer that holds them (fused layers' names join the
+ * network layers' with " + "). A layer named in no engine layer, or in one without formats, is unseen.
+ */
+export function keptLayerPrecision(layerInformation: string, kept: readonly string[]): KeptLayerPrecision {
+  const out: KeptLayerPrecision = { fp32: [], fp16: [], unseen: [] };
+  let layers: unknown[] = [];
+  try {
+    const info = JSON.parse(layerInformation) as { Layers?: unknown };
+    if (Array.isArray(info.Layers)) layers = info.Layers;
+  } catch {
+    // not the inspector's JSON: every kept layer is unseen
+  }
+  const engineLayers = layers
+    .filter((l): l is { Name: string; Outputs?: unknown } => typeof l === 'object' && l !== null && typeof (l as { Name?: unknown }).Name === 'string')
+    .map((l) => {
+      const formats = (Array.isArray(l.Outputs) ? l.Outputs : []).map((o) => String((o as Record<string, unknown>)['Format/Datatype'] ?? ''));
+      const half = formats.some((f) => /\b(FP16|Half)\b/i.test(f));
+      const single = formats.some((f) => /\b(FP32|Float)\b/i.test(f));
+      const precision: 'fp16' | 'fp32' | undefined = half ? 'fp16' : single ? 'fp32' : undefined;
+      return { parts: l.Name.split(' + ').map((p) => p.trim()), precision };
+    });
+  for (const name of kept) {
+    const holder = engineLayers.find((l) => l.parts.includes(name));
+    (holder?.precision ? out[holder.precision] : out.unseen).push(name);
+  }
+  return out;
 }
 
 // ---- the equivalent trtexec command ---------------------------------------------------------------

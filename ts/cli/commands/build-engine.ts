@@ -8,7 +8,7 @@ import { compareEngines, randomSamples, sequenceSamples, type Agreement } from '
 import { Engine } from '../../deploy/engine.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { loadNative } from '../../deploy/native.js';
-import { buildEngine, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
+import { buildEngine, parsesLayerNorm, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
@@ -44,7 +44,7 @@ Options:
   --verbose              TensorRT's informational messages
   --dry-run              build nothing: print the equivalent trtexec command (for the TensorRT
                          version of this addon, else TensorRT 10) and what it cannot express
-  --verify               then run the engine and the ONNX model on onnxruntime (CPU) on the same
+  --verify, --no-verify  then run the engine and the ONNX model on onnxruntime (CPU) on the same
                          crops and report how far apart they are
   --sequence DIR         real frames for --verify too, an OTB sequence folder (frames in img/,
                          groundtruth_rect.txt)
@@ -83,8 +83,19 @@ function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
     `  outputs:   ${tensors('output')}`,
     `  metadata:  ${r.metadataPath}`,
     ...(r.timingCacheSaved ? [`  timing cache: ${r.timingCacheLoaded ? 'loaded and ' : ''}saved`] : []),
+    ...keptLines(r),
     ...r.warnings.map((w) => `  warning: ${w}`),
   ].join('\n');
+}
+
+/** What the layers kept in FP32 really run in, after the build (TensorRT may fuse them into FP16). */
+function keptLines(r: BuiltEngine): string[] {
+  const k = r.keptPrecision;
+  if (!k) return [];
+  const total = k.fp32.length + k.fp16.length + k.unseen.length;
+  const lines = [`  kept in FP32, as built: ${k.fp32.length} of ${total} layers in FP32, ${k.fp16.length} in FP16, ${k.unseen.length} inside fused regions`];
+  if (k.fp16.length > 0) lines.push(`  warning: fused into FP16 despite --keep-fp32: ${k.fp16.join(', ')}; check the engine with --verify, or rebuild with --obey-precision`);
+  return lines;
 }
 
 /** --dla and --opt-level: whole numbers in range. */
@@ -129,6 +140,7 @@ export const command: CliCommand = {
         'timing-cache': { type: 'string' },
         verbose: { type: 'boolean' },
         verify: { type: 'boolean' },
+        'no-verify': { type: 'boolean' },
         sequence: { type: 'string' },
         samples: { type: 'string' },
         ...MODEL_OPTION_FLAGS,
@@ -138,6 +150,7 @@ export const command: CliCommand = {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `build-engine takes one ONNX model, got ${positionals.length ? positionals.join(' ') : 'none'}\n\n${usage}`);
     }
     if (values.fp16 && values.fp32) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --fp16 or --fp32, not both');
+    if (values.verify && values['no-verify']) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give --verify or --no-verify, not both');
     if (!values.verify && (values.sequence || values.samples)) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--sequence and --samples go with --verify');
     }
@@ -180,7 +193,11 @@ export const command: CliCommand = {
     }
     const built = await buildEngine(options);
     console.log(describeBuild(built, !values.fp32));
-    if (!values.verify) return 0;
+    // On TensorRT before 8.6 (JetPack 5.1) LayerNorm is spelled out and kept in FP32 only by PREFER,
+    // which fusion may ignore: there the comparison runs unless --no-verify.
+    const verifyByDefault = !parsesLayerNorm(built.tensorrtVersion) && !values['no-verify'];
+    if (!values.verify && !verifyByDefault) return 0;
+    if (!values.verify) console.log(`\nverify runs by default on TensorRT ${built.tensorrtVersion} (LayerNorm kept in FP32 only by preference; --no-verify skips it)`);
 
     const sequence = values.sequence;
     await using engine = await Engine.load(built.enginePath);
