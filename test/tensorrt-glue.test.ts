@@ -546,6 +546,11 @@ test.serial('--dry-run prints the equivalent trtexec command for the TensorRT in
   t.is(precisions.length, (nodes.LayerNormalization ?? 0) + (nodes.Softmax ?? 0), 'one entry per LayerNormalization and Softmax node');
   t.true(precisions.every((p) => p.endsWith(':fp32')) && precisions.includes('blocks.0.norm1:fp32'));
   t.regex(ten.stdout, /TensorRT 10\.3\.0/);
+  t.false(line.includes('--inputIOFormats'), 'DLA builds keep FP32 inputs');
+  const gpuOnly = (await runCommand([studentPath, '-o', 's.engine', '--dry-run'])).stdout.split('\n').find((l) => l.startsWith('trtexec '))!;
+  t.true(gpuOnly.split(' ').includes('--inputIOFormats=fp16:chw,fp16:chw'), `FP16 inputs, which the crop kernel writes: ${gpuOnly}`);
+  const fp32 = (await runCommand([studentPath, '-o', 's.engine', '--dry-run', '--fp32'])).stdout.split('\n').find((l) => l.startsWith('trtexec '))!;
+  t.false(fp32.includes('--inputIOFormats'));
 
   fakeTensorRt('8.5.2');
   const old = await runCommand([studentPath, '--dry-run', '--tf32']);

@@ -168,6 +168,14 @@ BuildReport build_engine(const BuildOptions& opt) {
   CT_EDGE_TRT_DEPRECATED_BEGIN
   if (fp16) {
     config->setFlag(BuilderFlag::kFP16);
+    // The crop kernel writes half precision straight into FP16 inputs in linear NCHW: no reformat
+    // layer in front of the network. (DLA wants its own input formats: those builds keep FP32 inputs.)
+    if (opt.dla_core < 0)
+      for (int32_t i = 0; i < network->getNbInputs(); ++i) {
+        ITensor* in = network->getInput(i);
+        in->setType(DataType::kHALF);
+        in->setAllowedFormats(1U << static_cast<uint32_t>(TensorFormat::kLINEAR));
+      }
     for (int32_t i = 0; i < network->getNbLayers(); ++i) {
       ILayer* layer = network->getLayer(i);
       const bool keep = std::any_of(opt.keep_fp32.begin(), opt.keep_fp32.end(),

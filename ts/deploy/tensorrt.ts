@@ -452,16 +452,19 @@ export function trtexecCommand(options: BuildEngineOptions, bytes: Uint8Array, t
   }
   const args = [`--onnx=${options.onnx}`, `--saveEngine=${options.output ?? defaultEnginePath(options.onnx)}`];
   const fp16 = options.fp16 ?? true;
+  const dla = options.dlaCore !== undefined && options.dlaCore >= 0;
   if (major >= 11) {
     notes.push(`TensorRT ${tensorRtVersion} builds strongly typed engines: the precision is the ONNX model's, --fp16 and the FP32 layers do not apply`);
   } else if (fp16) {
     args.push('--fp16');
+    // FP16 inputs in linear NCHW, which the crop kernel writes directly (not with DLA).
+    if (!dla) args.push(`--inputIOFormats=${parseOnnxModel(bytes).inputs.map(() => 'fp16:chw').join(',')}`);
   }
   if (!options.tf32) args.push('--noTF32');
   args.push(`--memPoolSize=workspace:${options.workspaceMiB ?? 1024}`);
   if (options.timingCache) args.push(`--timingCacheFile=${options.timingCache}`);
   if (options.optLevel !== undefined && options.optLevel >= 0) args.push(`--builderOptimizationLevel=${options.optLevel}`);
-  if (options.dlaCore !== undefined && options.dlaCore >= 0) args.push(`--useDLACore=${options.dlaCore}`, '--allowGPUFallback');
+  if (dla) args.push(`--useDLACore=${options.dlaCore}`, '--allowGPUFallback');
   if (major < 11 && fp16) {
     const kinds = keepKinds(options.keepFp32 ?? ['layernorm', 'softmax'], (rewrite?.replaced ?? 0) > 0);
     const matches = (node: { name: string; opType: string }) =>
