@@ -47,7 +47,7 @@ test.serial('several --box: every output carries each target by id, each tracked
   const { exitCode, stdout } = await track([footage, '--model', model, '--threads', '1', ...boxFlags, '--frames', String(FRAMES), '--jsonl', jsonl, '--csv', csv, '-o', out]);
   t.is(exitCode, 0);
   t.regex(stdout, new RegExp(`tracked ${FRAMES} frames`));
-  t.regex(stdout, new RegExp(`targets reported lost: 1 in \\d+, 2 in \\d+, 3 in \\d+ of ${FRAMES - 1} frames`));
+  t.regex(stdout, new RegExp(`targets reported lost: 1 in \\d+, 2 in \\d+, 3 in \\d+ \\(of ${FRAMES - 1} frames\\)`));
 
   const records = await readJsonl(jsonl);
   t.is(records.length, FRAMES * BOXES.length);
@@ -92,10 +92,10 @@ test.serial('several --box: every output carries each target by id, each tracked
   t.notDeepEqual(TARGET_COLORS[0], TARGET_COLORS[1]);
 });
 
-test.serial('several --box with --publish is refused before anything is opened, naming the way out', async (t) => {
-  const err = await t.throwsAsync(track([footage, '--model', model, '--box', BOXES[0], '--box', BOXES[1], '--publish', 'mqtt://127.0.0.1:1/x']), { instanceOf: CtEdgeError });
+test.serial('bad --box and --group without targets are refused before anything is opened, naming the way out', async (t) => {
+  const err = await t.throwsAsync(track([footage, '--model', model, '--group']), { instanceOf: CtEdgeError });
   t.is(err?.code, 'ERR_INVALID_ARGUMENT');
-  t.regex(err!.message, /--publish follows one target .*give one --box, or track the 2 targets without --publish/);
+  t.regex(err!.message, /--group without --publish needs its targets: give --box x,y,w,h once per target/);
   const bad = await t.throwsAsync(track([footage, '--model', model, '--box', BOXES[0], '--box', '1,2,3']), { instanceOf: CtEdgeError });
   t.regex(bad!.message, /--box must be x,y,w,h in pixels with w,h > 0, got '1,2,3'/);
 });

@@ -123,7 +123,9 @@ test('a malformed command is a typed error, never a command', (t) => {
   t.deepEqual(parse('{"command":"init","box":{"x":1,"y":2,"width":3,"height":4},"request":"r1"}'), { request: 'r1', command: { command: 'init', box: { x: 1, y: 2, width: 3, height: 4 } } });
   t.is(codeOf('{"command":"stop"}'), 'stop');
   t.is(codeOf('{"command":"reset","target":0}'), 'reset');
-  for (const bad of ['', 'init', '[1,2]', 'null', '{"command":"jump"}', '{}', '{"command":"stop","target":3}', `{"command":"stop","pad":"${'x'.repeat(5000)}"}`]) {
+  // A target id passes to the stream, which knows its targets (a lone tracker's refuses all but 0).
+  t.deepEqual(parse('{"command":"stop","target":3}'), { request: undefined, command: { command: 'stop', target: 3 } });
+  for (const bad of ['', 'init', '[1,2]', 'null', '{"command":"jump"}', '{}', '{"command":"stop","target":-1}', '{"command":"stop","target":"3"}', '{"command":"stop","target":1.5}', `{"command":"stop","pad":"${'x'.repeat(5000)}"}`]) {
     t.is(codeOf(bad), 'ERR_COMMAND', bad.slice(0, 40));
   }
   for (const bad of ['{"command":"init"}', '{"command":"init","box":[1,2,3]}', '{"command":"init","box":[1,2,0,4]}', '{"command":"init","box":[1,"2",3,4]}', '{"command":"init","box":[1e999,2,3,4]}']) {
@@ -410,4 +412,36 @@ brokerTest(`TLS: the broker's certificate checked against the CA given, and a cl
   t.true(withCert.connected);
   await withCert.close();
   await t.throwsAsync(MqttLink.open({ url: strictUrl, model: 'm', caFile: certs.ca, connectTimeoutMs: 5000 }), errorOf('ERR_MQTT_TLS', /--mqtt-cert/));
+});
+
+brokerTest(`a ct-edge track group publishes every target by id and takes commands by target: init adds one, stop removes it${suffix}`, async (t) => {
+  const broker = await withBroker(t);
+  const url = `mqtt://127.0.0.1:${broker.port}`;
+  const sub = await Subscriber.connect(url, 'ops/cam3/#');
+  t.teardown(() => sub.close());
+  const cli = startCli(['track', longVideo, '--model', student, '--threads', '1', '--realtime', '--publish', `${url}/ops`, '--device-id', 'cam3', '--box', squareBox, '--box', '60,60,30,30']);
+  t.teardown(() => void cli.child.kill('SIGKILL'));
+  const send = (body: unknown) => sub.client.publishAsync('ops/cam3/control', JSON.stringify(body), { qos: 1 });
+  const reply = (request: string) => sub.waitFor('reply', (m) => m.request === request, `the reply to ${request}`);
+  await sub.waitFor('track', (m) => m.target === 2 && m.score !== 1, 'target 2 tracked');
+  t.like(sub.on('track').find((m) => m.target === 1 && m.score === 1), { x: 20, y: 30, w: 24, h: 24, state: 'tracking' }, 'target 1 starts at its --box');
+
+  await send({ command: 'init', box: [100, 40, 30, 30], request: 'add' });
+  const added = await reply('add');
+  t.like(added, { ok: true, command: 'init', target: 3 });
+  t.like(await sub.waitFor('track', (m) => m.target === 3 && m.frame === added.frame, 'the new target on its init frame'), { x: 100, y: 40, w: 30, h: 30, score: 1 });
+
+  await send({ command: 'stop', target: 1, request: 'drop' });
+  const dropped = await reply('drop');
+  t.like(dropped, { ok: true, command: 'stop', target: 1 });
+  await send({ command: 'reset', target: 7, request: 'nobody' });
+  t.like(await reply('nobody'), { ok: false, target: 7, error: { code: 'ERR_TARGET_UNKNOWN' } });
+  const later = await sub.waitFor('track', (m) => (m.frame as number) > (dropped.frame as number) + 2 && m.target === 3, 'tracking after the stop');
+  const framesAfter = sub.on('track').filter((m) => (m.frame as number) > (dropped.frame as number) && (m.frame as number) <= (later.frame as number));
+  t.true(framesAfter.length > 0 && framesAfter.every((m) => m.target === 2 || m.target === 3), 'target 1 is gone after its stop');
+
+  cli.child.kill('SIGINT');
+  const r = await cli.done;
+  t.is(r.code, 130, r.stderr);
+  t.regex(r.stdout, /targets reported lost: 1 in \d+, 2 in \d+, 3 in \d+/);
 });

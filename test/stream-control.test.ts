@@ -112,3 +112,11 @@ test('boxes the real tracker refuses (outside the frame, a search window too lar
   t.deepEqual(results.map((r) => r.state).slice(2), ['tracking', 'tracking', 'tracking']);
   for (const r of results.slice(3)) t.true(Math.abs(r.box.x - 20) < 8 && Math.abs(r.box.y - 30) < 8, `still on the square: ${JSON.stringify(r.box)}`);
 });
+
+test('a lone tracker\'s stream refuses a command for a target other than 0, and applies target 0', async (t) => {
+  const tracker = recordingTracker();
+  const { states, outcomes } = await run(tracker, { 1: [{ command: 'init', box: boxB, target: 2 }], 2: [{ command: 'init', box: boxB, target: 0 }] }, 4, boxA);
+  t.deepEqual(outcomes, ['init:ERR_COMMAND', 'init:frame 2']);
+  t.deepEqual(states, ['init', 'tracking', 'init', 'tracking']);
+  t.deepEqual(tracker.inits, [boxA, boxB]);
+});

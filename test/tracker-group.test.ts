@@ -10,7 +10,7 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CtEdgeError, Engine, Tracker, TrackerGroup, openSource, type Box, type Frame } from '../ts/index.js';
+import { CtEdgeError, Engine, Tracker, TrackerGroup, openSource, type Box, type Frame, type StreamCommand } from '../ts/index.js';
 import { toRgb } from '../ts/deploy/io/convert.js';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
@@ -275,5 +275,50 @@ test('bad input is a typed error, and the other targets keep tracking', async (t
   group.dispose();
   t.is(await rejects(group.track(fs[2])), 'ERR_DISPOSED');
   t.is(code(() => group.add(fs[0], a)), 'ERR_DISPOSED');
+  await engine.dispose();
+});
+
+test('a group stream takes commands by target: init adds (its id in the outcome) or re-inits, stop removes, reset restarts; unknown targets are refused', async (t) => {
+  const fs = await frames;
+  const engine = await Engine.load(model('student-2.onnx'), { threads: 1 });
+  const [a, b, c] = boxes(fs[0], 3);
+  const script: Record<number, StreamCommand[]> = {
+    1: [{ command: 'init', box: a }, { command: 'init', box: b }],
+    3: [{ command: 'init', box: c, target: 1 }, { command: 'stop', target: 9 }],
+    5: [{ command: 'stop', target: 2 }, { command: 'reset', target: 1 }],
+    7: [{ command: 'stop' }],
+    8: [{ command: 'reset' }],
+  };
+  const outcomes: string[] = [];
+  const pending: StreamCommand[] = [];
+  const control = {
+    nextCommand: () => pending.shift(),
+    commandDone: (cmd: StreamCommand, outcome: { frame: number; target?: number } | { error: CtEdgeError }) =>
+      void outcomes.push(`${cmd.command}${cmd.target === undefined ? '' : ` ${cmd.target}`}: ${'error' in outcome ? outcome.error.code : `frame ${outcome.frame}${outcome.target === undefined ? '' : `, target ${outcome.target}`}`}`),
+  };
+  async function* source() {
+    for (let i = 0; i < 10; i++) {
+      pending.push(...(script[i] ?? []));
+      yield fs[i];
+    }
+  }
+  const group = new TrackerGroup(engine);
+  const seen: string[] = [];
+  for await (const r of group.stream(source(), { control })) {
+    seen.push(r.targets.map((x) => `${x.id}${x.score === 1 ? '*' : ''}`).join(',') || '-');
+  }
+  t.deepEqual(outcomes, [
+    'init: frame 1, target 1',
+    'init: frame 1, target 2',
+    'init 1: frame 3, target 1',
+    'stop 9: ERR_TARGET_UNKNOWN',
+    'stop 2: frame 5',
+    'reset 1: frame 5, target 1',
+    'stop: frame 7',
+    'reset: ERR_NOT_INITIALIZED',
+  ]);
+  // '*': (re)initialised on that frame (its init box, not tracked); '-': no targets.
+  t.deepEqual(seen, ['-', '1*,2*', '1,2', '1*,2', '1,2', '1*', '1', '-', '-', '-']);
+  group.dispose();
   await engine.dispose();
 });

@@ -150,18 +150,20 @@ export function parseCommand(payload: Buffer): ParsedCommand {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) return { error: new CtEdgeError('ERR_COMMAND', `not a JSON object: ${usage}`) };
   const c = body as Record<string, unknown>;
   const request = (typeof c.request === 'string' && c.request.length <= 128) || (typeof c.request === 'number' && Number.isFinite(c.request)) ? (c.request as string | number) : undefined;
-  if (c.target !== undefined && c.target !== 0) {
-    return { request, error: new CtEdgeError('ERR_COMMAND', `unknown target ${JSON.stringify(c.target)}: this device tracks one target, 0 (or leave "target" out)`) };
+  // Which target (a group's id): checked against the targets where the command is applied.
+  if (c.target !== undefined && !(typeof c.target === 'number' && Number.isInteger(c.target) && c.target >= 0)) {
+    return { request, error: new CtEdgeError('ERR_COMMAND', `"target" must be a target id (a whole number), got ${JSON.stringify(c.target)}`) };
   }
+  const target = c.target === undefined ? {} : { target: c.target as number };
   switch (c.command) {
     case 'init': {
       const box = parseBox(c.box);
       if (!box) return { request, error: new CtEdgeError('ERR_BOX_INVALID', `init needs "box": [x,y,w,h] (or {x,y,width,height}) in pixels, finite, with w,h > 0; got ${JSON.stringify(c.box) ?? 'none'}`) };
-      return { request, command: { command: 'init', box } };
+      return { request, command: { command: 'init', box, ...target } };
     }
     case 'stop':
     case 'reset':
-      return { request, command: { command: c.command } };
+      return { request, command: { command: c.command, ...target } };
     default:
       return { request, error: new CtEdgeError('ERR_COMMAND', `unknown command ${JSON.stringify(c.command) ?? '(none)'}: ${usage}`) };
   }
@@ -351,8 +353,25 @@ export class MqttLink implements StreamControl {
     this.setState(result.state);
     if (result.state === 'idle') return;
     this.meter.tick(performance.now());
-    const { index, timestampMs, box, score, state } = result;
-    this.outbox.push({ index, timestampMs, box: { ...box }, score, state });
+    this.enqueue(result);
+  }
+
+  /**
+   * Publishes a TrackerGroup's frame: one message per target (each with its `target` id), the
+   * status `tracking` while any target is, `lost` when all are, `idle` with none. Never waits.
+   */
+  publishTargets(results: readonly BoxRecord[]): void {
+    if (this.closed) throw new CtEdgeError('ERR_DISPOSED', 'this MqttLink was closed; open a new one');
+    this.setState(results.length === 0 ? 'idle' : results.some((r) => r.state === 'tracking') ? 'tracking' : 'lost');
+    if (results.length === 0) return;
+    this.meter.tick(performance.now());
+    for (const r of results) this.enqueue(r);
+  }
+
+  /** Queues one message, dropping the oldest when the outbox is full, and schedules the pump. */
+  private enqueue(result: BoxRecord): void {
+    const { index, timestampMs, box, score, state, target } = result;
+    this.outbox.push({ index, timestampMs, box: { ...box }, score, state, ...(target !== undefined && { target }) });
     if (this.outbox.length > this.options.queueLimit) {
       this.outbox.shift();
       this.counts.dropped += 1;
@@ -367,6 +386,7 @@ export class MqttLink implements StreamControl {
       });
     }
   }
+
 
   /** Sends waiting messages while connected, at most MAX_IN_FLIGHT at once. */
   private pump(): void {
@@ -455,10 +475,12 @@ export class MqttLink implements StreamControl {
     this.commands.push(parsed);
   }
 
-  private reply(request: string | number | undefined, command: StreamCommand | undefined, outcome: { frame: number } | { error: CtEdgeError }): void {
+  private reply(request: string | number | undefined, command: StreamCommand | undefined, outcome: { frame: number; target?: number } | { error: CtEdgeError }): void {
+    const target = 'target' in outcome && outcome.target !== undefined ? outcome.target : command?.target;
     const body = {
       ...(request !== undefined ? { request } : {}),
       ...(command ? { command: command.command } : {}),
+      ...(target !== undefined ? { target } : {}),
       device: this.deviceId,
       ...('error' in outcome ? { ok: false, error: { code: outcome.error.code, message: outcome.error.message } } : { ok: true, frame: outcome.frame }),
     };
@@ -471,7 +493,7 @@ export class MqttLink implements StreamControl {
   }
 
   /** StreamControl: answers the command on the reply topic. */
-  commandDone(command: StreamCommand, outcome: { frame: number } | { error: CtEdgeError }): void {
+  commandDone(command: StreamCommand, outcome: { frame: number; target?: number } | { error: CtEdgeError }): void {
     this.reply(this.requests.get(command), command, outcome);
   }
 

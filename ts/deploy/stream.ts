@@ -69,24 +69,29 @@ function sourceIterator(source: FrameStreamSource): AsyncIterator<SourceFrame> {
   };
 }
 
-/** A command a stream applies between two frames (remote control, e.g. MqttLink's control topic). */
+/**
+ * A command a stream applies between two frames (remote control, e.g. MqttLink's control topic).
+ * `target`: a TrackerGroup's target id (see TrackerGroup.stream); a lone tracker's stream takes
+ * none (or 0).
+ */
 export type StreamCommand =
   /** Start tracking `box` on the next frame, or re-initialise there. */
-  | { command: 'init'; box: Box }
+  | { command: 'init'; box: Box; target?: number }
   /** Stop tracking: the stream goes on reading frames and yields them as `idle` until the next init. */
-  | { command: 'stop' }
+  | { command: 'stop'; target?: number }
   /** Re-initialise on the next frame at the box of the last init (initBox, init's or a command's). */
-  | { command: 'reset' };
+  | { command: 'reset'; target?: number };
 
 /** Where a stream takes commands from, and where it says how each ended. */
 export interface StreamControl {
   /** The next waiting command, applied before the coming frame; undefined when none waits. */
   nextCommand(): StreamCommand | undefined;
   /**
-   * Called once per command: applied on frame `frame`, or refused with a typed error (a box
-   * outside the frame, a reset before any init); a refused command leaves the track as it was.
+   * Called once per command: applied on frame `frame` (a group's init: to target `target`), or
+   * refused with a typed error (a box outside the frame, a reset before any init, an unknown
+   * target); a refused command leaves the track as it was.
    */
-  commandDone(command: StreamCommand, outcome: { frame: number } | { error: CtEdgeError }): void;
+  commandDone(command: StreamCommand, outcome: { frame: number; target?: number } | { error: CtEdgeError }): void;
 }
 
 export interface StreamOptions {
@@ -149,6 +154,9 @@ class Stepper {
     const control = this.options.control;
     for (let c = control?.nextCommand(); c; c = control?.nextCommand()) {
       try {
+        if (c.target !== undefined && c.target !== 0) {
+          throw new CtEdgeError('ERR_COMMAND', `unknown target ${c.target}: this stream tracks one target, 0 (or leave "target" out)`);
+        }
         if (c.command === 'stop') {
           this.target = false;
           initialised = false; // an init and a stop on one frame: the frame is idle

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { CtEdgeError } from '../contract/errors.js';
 import type { Box, Frame, StageTimings, TrackState } from '../contract/types.js';
 import type { Engine } from './engine.js';
-import { streamSteps, type FrameStreamSource, type SourceFrame } from './stream.js';
+import { streamSteps, type FrameStreamSource, type SourceFrame, type StreamCommand, type StreamControl } from './stream.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
 
 export interface TrackerGroupOptions extends Omit<TrackerOptions, 'inlinePreprocessing'> {
@@ -56,6 +56,13 @@ export interface GroupStreamOptions {
   /** Track the newest frame, dropping those that came while the group was busy (default false). */
   realtime?: boolean;
   signal?: AbortSignal;
+  /**
+   * Commands between frames (MqttLink's control topic): `init` without a target adds one (its id
+   * in the outcome), with a target re-initialises it; `stop` removes the target (without one: every
+   * target); `reset` re-initialises the target at its last init box (without one: every target).
+   * With a control, initBoxes may be left out: the group starts with no targets.
+   */
+  control?: StreamControl;
 }
 
 export interface GroupStreamResult {
@@ -63,9 +70,9 @@ export interface GroupStreamResult {
   index: number;
   timestampMs: number;
   frame: Frame;
-  /** On the init frame, the init boxes (score 1). */
+  /** Targets (re)initialised on this frame report their init box with score 1; none while the group is empty. */
   targets: TargetResult[];
-  /** True for the frame the targets were added on. */
+  /** True for a frame targets were added on (the first, or one an init command applied to). */
   initial: boolean;
   /** Stage timings of the group's track() call; undefined on the init frame. */
   timings: StageTimings | undefined;
@@ -83,6 +90,8 @@ export class TrackerGroup {
   /** Whether one inference takes several targets (else target by target). */
   readonly batched: boolean;
   private readonly targets = new Map<number, Tracker>();
+  /** Each target's last init box (a stream's reset command starts it there again). */
+  private readonly initBoxes = new Map<number, Box>();
   private nextId = 1;
   /** The frame size the targets were added on: every frame must have it. */
   private frameSize: { width: number; height: number } | undefined;
@@ -158,6 +167,7 @@ export class TrackerGroup {
     }
     const id = this.nextId++;
     this.targets.set(id, tracker);
+    this.initBoxes.set(id, { ...box });
     this.frameSize ??= { width: frame.width, height: frame.height };
     if (!this.batched && this.targets.size === 2 && !this.warned) {
       this.warned = true;
@@ -173,6 +183,7 @@ export class TrackerGroup {
     const tracker = this.target(id);
     this.checkFrameSize(frame);
     tracker.init(frame, box);
+    this.initBoxes.set(id, { ...box });
   }
 
   /** Drops target `id`; a track() already called still reports it. */
@@ -180,22 +191,28 @@ export class TrackerGroup {
     this.live();
     const tracker = this.target(id);
     this.targets.delete(id);
+    this.initBoxes.delete(id);
     if (this.targets.size === 0) this.frameSize = undefined;
     void this.queue.then(() => tracker.dispose());
   }
 
   /** Finds every target in the next frame. Calls are served in order, one at a time. */
   track(frame: Frame): Promise<GroupTrackResult> {
-    const result = this.queue.then(() => this.trackNow(frame));
+    return this.trackOnly(frame, undefined);
+  }
+
+  /** track() of the targets not in `skip` (a stream's targets just initialised on this frame). */
+  private trackOnly(frame: Frame, skip: ReadonlySet<number> | undefined): Promise<GroupTrackResult> {
+    const result = this.queue.then(() => this.trackNow(frame, skip));
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  private async trackNow(frame: Frame): Promise<GroupTrackResult> {
+  private async trackNow(frame: Frame, skip: ReadonlySet<number> | undefined): Promise<GroupTrackResult> {
     this.live();
     if (this.targets.size === 0) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'this tracker group has no targets: add(frame, box) one before track(frame)');
     this.checkFrameSize(frame);
-    const targets = [...this.targets];
+    const targets = [...this.targets].filter(([id]) => !skip?.has(id));
     const t0 = performance.now();
     if (!this.batched) {
       const results: TargetResult[] = [];
@@ -252,21 +269,62 @@ export class TrackerGroup {
       dropped: 0,
       step: async (s: SourceFrame): Promise<GroupStreamResult> => {
         const base = { index: s.index, timestampMs: s.timestampMs, frame: s.frame, dropped: stepper.dropped };
+        /** Targets (re)initialised on this frame: reported at their init box, not tracked. */
+        const fresh = new Set<number>();
         if (!started) {
           started = true;
           const boxes = options.initBoxes ?? (await options.init?.(s));
-          if (!Array.isArray(boxes) || boxes.length === 0) {
-            if (this.size === 0) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give initBoxes or an init callback: where the targets are in the first frame');
-          } else {
-            const targets = boxes.map((box) => ({ id: this.add(s.frame, box), box: { ...box }, score: 1, state: 'tracking' as const }));
-            return { ...base, targets, initial: true, timings: undefined };
+          if (Array.isArray(boxes) && boxes.length > 0) for (const box of boxes) fresh.add(this.add(s.frame, box));
+          else if (this.size === 0 && !options.control) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give initBoxes or an init callback: where the targets are in the first frame');
+        }
+        const control = options.control;
+        for (let c = control?.nextCommand(); c; c = control?.nextCommand()) {
+          try {
+            control!.commandDone(c, { frame: s.index, ...this.apply(c, s.frame, fresh) });
+          } catch (error) {
+            if (!(error instanceof CtEdgeError)) throw error;
+            control!.commandDone(c, { error });
           }
         }
-        const r = await this.track(s.frame);
-        return { ...base, targets: r.targets, initial: false, timings: r.timings };
+        const initial = [...fresh].filter((id) => this.targets.has(id));
+        const inits = initial.map((id) => ({ id, box: { ...this.initBoxes.get(id)! }, score: 1, state: 'tracking' as const }));
+        if (this.size === initial.length) return { ...base, targets: inits, initial: initial.length > 0, timings: undefined };
+        const r = await this.trackOnly(s.frame, fresh);
+        const targets = [...r.targets, ...inits].sort((a, b) => a.id - b.id);
+        return { ...base, targets, initial: initial.length > 0, timings: r.timings };
       },
     };
     return streamSteps(source, options, stepper);
+  }
+
+  /** A stream command on `frame`; returns the target an init added. A refused command changes nothing. */
+  private apply(c: StreamCommand, frame: Frame, fresh: Set<number>): { target?: number } {
+    const ids = c.target === undefined ? this.ids : [c.target];
+    if (c.target !== undefined) this.target(c.target); // ERR_TARGET_UNKNOWN before anything changes
+    switch (c.command) {
+      case 'init':
+        if (c.target === undefined) {
+          const id = this.add(frame, c.box);
+          fresh.add(id);
+          return { target: id };
+        }
+        this.reinit(c.target, frame, c.box);
+        fresh.add(c.target);
+        return { target: c.target };
+      case 'stop':
+        for (const id of ids) {
+          this.remove(id);
+          fresh.delete(id);
+        }
+        return {};
+      case 'reset':
+        if (ids.length === 0) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'reset re-initialises targets at their last init boxes, and the group has none: send init with a box');
+        for (const id of ids) {
+          this.reinit(id, frame, this.initBoxes.get(id)!);
+          fresh.add(id);
+        }
+        return c.target === undefined ? {} : { target: c.target };
+    }
   }
 
   /** Drops every target and frees the group's inputs on the engine's thread. */

@@ -40,6 +40,8 @@ Options:
                          \`ct-edge frame VIDEO --at N -o frame.png\` writes that frame with a pixel grid.
                          Repeat it for several targets (ids 1, 2, ... in order): every output then
                          carries each target's id, and the video draws each in its own colour
+  --group                several targets even with one --box or none (with --publish, init
+                         commands add targets; several --box imply it)
   --from N               start at frame N (0 = the first; frames before it are decoded and skipped)
   -o, --out PATH         annotated video (box, score, lost state): .mp4, .m4v, .mov, .mkv (H.264)
                          or .avi (MPEG-4 Part 2)
@@ -60,7 +62,10 @@ Publishing (MQTT; docs/FLEET.md):
                          status on PREFIX/DEVICE/status, and commands taken on PREFIX/DEVICE/control
                          (init with a box, stop, reset), answered on PREFIX/DEVICE/reply. Without
                          --box the tracker waits for an init command. A slow or absent broker never
-                         stalls tracking: up to ${DEFAULT_QUEUE_LIMIT} messages wait, the oldest dropped first
+                         stalls tracking: up to ${DEFAULT_QUEUE_LIMIT} messages wait, the oldest dropped first.
+                         With several targets (--group), one message per target and frame, each
+                         with its "target" id; init without a "target" adds one, with one re-inits
+                         it; stop and reset take a "target" (without: every target)
   --qos 0|1              delivery of results (default 0; status and replies use 1)
   --device-id ID         this device in topics and messages (default: the host name)
   --mqtt-ca FILE         the CA that signed the broker's certificate (mqtts)
@@ -164,10 +169,11 @@ async function* trackerOutcomes(results: AsyncGenerator<StreamResult>, link: Mqt
   }
 }
 
-/** A group's stream as frame outcomes: one record per target, with its id. */
-async function* groupOutcomes(results: AsyncGenerator<GroupStreamResult>): AsyncGenerator<FrameOutcome> {
+/** A group's stream as frame outcomes: one record per target, with its id; each frame published first. */
+async function* groupOutcomes(results: AsyncGenerator<GroupStreamResult>, link: MqttLink | undefined): AsyncGenerator<FrameOutcome> {
   for await (const r of results) {
     const records = r.targets.map((t) => ({ index: r.index, timestampMs: r.timestampMs, box: t.box, score: t.score, state: t.state, target: t.id }));
+    link?.publishTargets(records);
     const lost = r.targets.filter((t) => t.state === 'lost').length;
     yield { ...r, records, draw: (frame) => drawTargets(frame, r.index, r.targets), status: `${r.targets.length} targets, ${lost} lost` };
   }
@@ -204,6 +210,7 @@ export const command: CliCommand = {
       options: {
         model: { type: 'string' },
         box: { type: 'string', multiple: true },
+        group: { type: 'boolean', default: false },
         out: { type: 'string', short: 'o' },
         from: { type: 'string' },
         jsonl: { type: 'string' },
@@ -240,16 +247,15 @@ export const command: CliCommand = {
     if (from > 0 && values.realtime) throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--from skips frames of a file; --realtime follows a live source from now: use one of them');
     const groundTruth = await otbGroundTruth(input);
     const boxes = (values.box ?? []).map(parseBoxFlag);
-    const initBox = boxes.length === 1 ? boxes[0] : boxes.length === 0 ? (groundTruth?.[from] ?? undefined) : undefined;
-    if (boxes.length > 1 && values.publish !== undefined) {
-      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--publish follows one target (its control topic steers that one); give one --box, or track the ${boxes.length} targets without --publish`);
-    }
+    const grouped = values.group || boxes.length > 1;
+    const initBox = grouped ? undefined : boxes.length === 1 ? boxes[0] : (groundTruth?.[from] ?? undefined);
     const mqttOnly = ['qos', 'device-id', 'mqtt-ca', 'mqtt-cert', 'mqtt-key'].find((flag) => values[flag as keyof typeof values] !== undefined);
     if (mqttOnly && values.publish === undefined) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--${mqttOnly} is an option of --publish mqtt://HOST/PREFIX: give --publish too`);
     const qos = values.qos === undefined ? 0 : parseIntFlag(values.qos, 'qos', 0, 0);
     if (qos !== 0 && qos !== 1) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--qos must be 0 or 1, got ${values.qos}`);
     // Publishing takes commands: without a box, the tracker waits for an init command.
     if (!initBox && boxes.length === 0 && values.publish === undefined) {
+      if (grouped) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--group without --publish needs its targets: give --box x,y,w,h once per target`);
       const where = from > 0 ? `frame ${from}` : 'the first frame';
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `give --box x,y,w,h: where the target is in ${where} (\`ct-edge frame ${input} --at ${from} -o frame.png\` shows it with a pixel grid)`);
     }
@@ -275,7 +281,7 @@ export const command: CliCommand = {
       closers.push(() => source.close());
       const [{ engine }] = await loadModels([values.model], values, threads);
       closers.push(() => engine.dispose());
-      const group = boxes.length > 1 ? new TrackerGroup(engine) : undefined;
+      const group = grouped ? new TrackerGroup(engine) : undefined;
       const tracker = group ? undefined : new Tracker(engine);
       closers.push(async () => (group ?? tracker)!.dispose());
       const link = values.publish === undefined ? undefined : await openLink(values.publish, values.model, engine.backend, qos, values);
@@ -294,7 +300,7 @@ export const command: CliCommand = {
           `${engine.backend}, ${values.realtime ? 'real-time (newest frame)' : 'every frame'}` +
           (group ? `, ${boxes.length} targets in ${group.batched ? 'one inference per frame' : 'one inference each (the model has batch 1 baked in)'}` : ''),
       );
-      if (link && !initBox) console.error(`ct-edge track: waiting for an init command on ${link.topics.control}`);
+      if (link && !initBox && boxes.length === 0) console.error(`ct-edge track: waiting for an init command on ${link.topics.control}`);
       const progress = new Progress(source, frameLimit);
       let frames = 0;
       let idle = 0;
@@ -311,7 +317,7 @@ export const command: CliCommand = {
       try {
         const frameSource = from > 0 ? framesFrom(source, from, input) : source;
         const outcomes = group
-          ? groupOutcomes(group.stream(frameSource, { initBoxes: boxes, realtime: values.realtime, signal: stop.signal }))
+          ? groupOutcomes(group.stream(frameSource, { initBoxes: boxes, realtime: values.realtime, signal: stop.signal, control: link }), link)
           : trackerOutcomes(trackStream(tracker!, frameSource, { initBox, realtime: values.realtime, signal: stop.signal, control: link }), link);
         for await (const r of outcomes) {
           progress.update(r.index, r.dropped, r.status);
@@ -329,7 +335,7 @@ export const command: CliCommand = {
           } else {
             frames += 1;
             if (r.initial) inits += 1;
-            for (const record of r.records) if (record.state === 'lost') lostIn.set(record.target ?? 0, (lostIn.get(record.target ?? 0) ?? 0) + 1);
+            for (const record of r.records) lostIn.set(record.target ?? 0, (lostIn.get(record.target ?? 0) ?? 0) + (record.state === 'lost' ? 1 : 0));
             if (r.timings) trackMs += r.timings.totalMs;
             const gt = group ? undefined : groundTruth?.[r.index];
             if (gt && !r.initial) {
@@ -350,7 +356,7 @@ export const command: CliCommand = {
       const seconds = (performance.now() - started) / 1000;
       const tracked = frames - inits; // an init frame is not tracked
       const lostLine = group
-        ? `targets reported lost: ${group.ids.map((id) => `${id} in ${lostIn.get(id) ?? 0}`).join(', ')} of ${tracked} frames`
+        ? `targets reported lost: ${[...lostIn.keys()].sort((a, b) => a - b).map((id) => `${id} in ${lostIn.get(id)}`).join(', ') || 'none tracked'} (of ${tracked} frames)`
         : `target reported lost in ${lostIn.get(0) ?? 0} of ${tracked} frames`;
       const lines = [
         `${interrupted ? `stopped by ${stoppedBy === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} after` : 'tracked'} ${frames} frames in ${seconds.toFixed(1)} s (${((frames + idle) / seconds).toFixed(1)} fps overall; ` +
