@@ -13,6 +13,7 @@ import { TARGET_COLORS } from '../ts/deploy/io/draw.js';
 import { toRgb } from '../ts/deploy/io/convert.js';
 import { CtEdgeError, openSource } from '../ts/index.js';
 import { repoRoot } from './helpers/data.js';
+import { runCommand } from './helpers/cli.js';
 
 const footage = join(repoRoot, 'models', 'tree.avi');
 const model = join(repoRoot, 'models', 'student-2.onnx');
@@ -25,26 +26,14 @@ test.before(async () => {
 });
 test.after.always(async () => rm(dir, { recursive: true, force: true }));
 
-async function track(args: string[]): Promise<{ exitCode: number; stdout: string }> {
-  const log = console.log;
-  const stderr = console.error;
-  let stdout = '';
-  console.log = (...v: unknown[]) => void (stdout += `${v.join(' ')}\n`);
-  console.error = () => undefined;
-  try {
-    return { exitCode: await command.run(args), stdout };
-  } finally {
-    console.log = log;
-    console.error = stderr;
-  }
-}
+const track = (args: string[]) => runCommand(command, args);
 
 const readJsonl = async (path: string) => (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
 
 test.serial('several --box: every output carries each target by id, each tracked as it would be alone', async (t) => {
   const [jsonl, csv, out] = ['group.jsonl', 'group.csv', 'group.mp4'].map((f) => join(dir, f));
   const boxFlags = BOXES.flatMap((b) => ['--box', b]);
-  const { exitCode, stdout } = await track([footage, '--model', model, '--threads', '1', ...boxFlags, '--frames', String(FRAMES), '--jsonl', jsonl, '--csv', csv, '-o', out]);
+  const { code: exitCode, stdout } = await track([footage, '--model', model, '--threads', '1', ...boxFlags, '--frames', String(FRAMES), '--jsonl', jsonl, '--csv', csv, '-o', out]);
   t.is(exitCode, 0);
   t.regex(stdout, new RegExp(`tracked ${FRAMES} frames`));
   t.regex(stdout, new RegExp(`targets reported lost: 1 in \\d+, 2 in \\d+, 3 in \\d+ \\(of ${FRAMES - 1} frames\\)`));
