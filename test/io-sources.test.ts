@@ -222,4 +222,10 @@ test("nv12 frames from ffmpeg carry the stream's colour: BT.709 where the stream
   t.deepEqual(nv12Colour({ pix_fmt: 'yuvj422p', color_space: 'bt709', color_range: 'pc' }), { colorMatrix: 'bt601', colorRange: 'limited' });
   t.deepEqual(nv12Colour({ pix_fmt: 'rgb24' }), { colorMatrix: 'bt601', colorRange: 'limited' });
   t.deepEqual(nv12Colour({ pix_fmt: 'yuv420p', color_space: 'smpte170m' }), { colorMatrix: 'bt601', colorRange: 'limited' });
+  t.is(nv12Colour({ pix_fmt: 'yuv420p10le', color_space: 'bt2020nc' }), undefined, 'BT.2020: not decodable from NV12');
+  // A BT.2020 file is refused as NV12 (naming --pixel-format rgb) and read as RGB.
+  const hdr = join(dir, 'bt2020.mkv');
+  execFileSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=64x48:r=10:d=0.2', '-pix_fmt', 'yuv420p', '-colorspace', 'bt2020nc', '-c:v', 'ffv1', hdr]);
+  await t.throwsAsync(openVideo(hdr, { pixelFormat: 'nv12' }), code('ERR_FRAME_FORMAT', /bt2020nc colour matrix.*pixelFormat 'rgb'/));
+  t.true((await collect(await openVideo(hdr))).length > 0);
 });

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <system_error>
 #include <memory>
 #include <string>
 #include <thread>
@@ -194,10 +195,25 @@ Napi::Value CropBatch(const Napi::CallbackInfo& info) {
         failures[first] = std::current_exception();
       }
     };
-    std::vector<std::thread> helpers;
-    for (size_t w = 1; w < workers; ++w) helpers.emplace_back(crop_share, w);
-    crop_share(0);
-    for (auto& t : helpers) t.join();
+    // Threads the system refuses (a pids limit, say) leave their shares to the calling thread; the
+    // ones started are always joined, whatever throws.
+    struct Joiner {
+      std::vector<std::thread> threads;
+      ~Joiner() {
+        for (auto& t : threads)
+          if (t.joinable()) t.join();
+      }
+    } helpers;
+    std::vector<size_t> mine{0};
+    for (size_t w = 1; w < workers; ++w) {
+      try {
+        helpers.threads.emplace_back(crop_share, w);
+      } catch (const std::system_error&) {
+        mine.push_back(w);
+      }
+    }
+    for (size_t w : mine) crop_share(w);
+    for (auto& t : helpers.threads) t.join();
     for (const auto& f : failures)
       if (f) std::rethrow_exception(f);
     return env.Undefined();

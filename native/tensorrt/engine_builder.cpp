@@ -230,7 +230,20 @@ BuildReport build_engine(const BuildOptions& opt) {
   if (!report.kept_layers.empty()) {
     Ptr<IRuntime> runtime(createInferRuntime(log));
     Ptr<ICudaEngine> engine(runtime ? runtime->deserializeCudaEngine(plan->data(), plan->size()) : nullptr);
+    // Without an execution context whose input shapes are all set, the inspector leaves formats out
+    // for an engine with dynamic shapes (a symbolic batch, pinned to 1 by the profile above).
+    Ptr<IExecutionContext> context(engine ? engine->createExecutionContext() : nullptr);
+    bool shaped = context != nullptr;
+    for (int32_t i = 0; shaped && i < engine->getNbIOTensors(); ++i) {
+      const char* name = engine->getIOTensorName(i);
+      if (engine->getTensorIOMode(name) != TensorIOMode::kINPUT) continue;
+      Dims d = engine->getTensorShape(name);
+      for (int k = 0; k < d.nbDims; ++k)
+        if (d.d[k] < 0) d.d[k] = 1;
+      shaped = context->setInputShape(name, d);
+    }
     Ptr<IEngineInspector> inspector(engine ? engine->createEngineInspector() : nullptr);
+    if (inspector && shaped) inspector->setExecutionContext(context.get());
     const char* info = inspector ? inspector->getEngineInformation(LayerInformationFormat::kJSON) : nullptr;
     if (info) report.layer_information = info;
     else report.warnings.push_back("could not read the built engine's layer information: the precision of the layers kept in FP32 is unchecked");

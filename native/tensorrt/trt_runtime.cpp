@@ -181,6 +181,11 @@ struct TrackerImpl {
     ICudaEngine& eng = *engine->impl().engine;
     context.reset(eng.createExecutionContext());
     if (!context) fail("createExecutionContext failed (out of GPU memory?): " + scope.capture.errors());
+#if NV_TENSORRT_MAJOR >= 10
+    // Engines built with layers kept in FP32 carry detailed layer information (for the build's
+    // precision check); detailed NVTX markers would cost every enqueue.
+    context->setNvtxVerbosity(ProfilingVerbosity::kLAYER_NAMES_ONLY);
+#endif
     const TrackerConfig& c = options.core;
     const long long t = c.template_size, s = c.search_size, f = c.feature_size;
     const TensorNames& n = options.names;

@@ -15,7 +15,7 @@ import { CtEdgeError } from '../contract/errors.js';
 import type { Box, Frame, StageTimings, TrackState } from '../contract/types.js';
 import type { Engine } from './engine.js';
 import { streamSteps, type FrameStreamSource, type SourceFrame, type StreamCommand, type StreamControl } from './stream.js';
-import { Tracker, type TrackerOptions } from './tracker.js';
+import { checkTrackerOptions, Tracker, type TrackerOptions } from './tracker.js';
 
 export interface TrackerGroupOptions extends Omit<TrackerOptions, 'inlinePreprocessing'> {
   /**
@@ -88,7 +88,7 @@ export class TrackerGroup {
   /** Most targets per inference. */
   readonly maxBatch: number;
   /** Whether one inference takes several targets (else target by target). */
-  readonly batched: boolean;
+  private batchedNow: boolean;
   private readonly targets = new Map<number, Tracker>();
   /** Each target's last init box (a stream's reset command starts it there again). */
   private readonly initBoxes = new Map<number, Box>();
@@ -102,22 +102,35 @@ export class TrackerGroup {
   private warned = false;
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
+  /** track() calls queued or running: a re-init meanwhile replaces the target's tracker instead of changing it. */
+  private inFlight = 0;
 
   constructor(engine: Engine, options: TrackerGroupOptions = {}) {
     if (options === null || typeof options !== 'object') {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `TrackerGroup options must be an object (TrackerGroupOptions) or left out, got ${options === null ? 'null' : typeof options}`);
     }
     const { maxBatch, ...trackerOptions } = options;
-    // A throwaway tracker checks the engine and the options as new Tracker() does.
-    new Tracker(engine, trackerOptions).dispose();
+    checkTrackerOptions(engine, trackerOptions, 'new TrackerGroup(engine, options?)');
     if (maxBatch !== undefined && !(typeof maxBatch === 'number' && Number.isInteger(maxBatch) && maxBatch >= 1)) {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `maxBatch must be a whole number from 1 up, got ${typeof maxBatch === 'number' ? maxBatch : typeof maxBatch}`);
     }
     this.engine = engine;
     this.options = trackerOptions;
     this.maxBatch = Math.min(maxBatch ?? engine.maxBatch, engine.maxBatch);
-    this.batched = engine.maxBatch > 1 && this.maxBatch > 1;
-    if (this.batched) this.groupName = engine.newGroupName();
+    this.batchedNow = engine.maxBatch > 1 && this.maxBatch > 1;
+    if (this.batchedNow) this.groupName = engine.newGroupName();
+  }
+
+  /** Whether one inference takes several targets (else target by target). */
+  get batched(): boolean {
+    return this.batchedNow;
+  }
+
+  /** Says once that the group runs target by target, and why. */
+  private warnUnbatched(why: string): void {
+    if (this.warned) return;
+    this.warned = true;
+    process.emitWarning(`this tracker group runs its targets one inference each: ${why}`, { code: 'CT_EDGE_GROUP_UNBATCHED' });
   }
 
   /** The ids of the targets in the group, in the order they were added. */
@@ -134,13 +147,13 @@ export class TrackerGroup {
   }
 
   /** A frame of the group's size (the first target's frame sets it). */
-  private checkFrameSize(frame: Frame): void {
+  private checkFrameSize(frame: Frame, size = this.frameSize): void {
     const { width, height } = (frame ?? {}) as Partial<Frame>;
-    if (!this.frameSize || !isFrameSize(width, height)) return; // the native checks name what is wrong
-    if (width !== this.frameSize.width || height !== this.frameSize.height) {
+    if (!size || !isFrameSize(width, height)) return; // the native checks name what is wrong
+    if (width !== size.width || height !== size.height) {
       throw new CtEdgeError(
         'ERR_FRAME_SIZE',
-        `this frame is ${width}x${height}, but the group's targets were added on ${this.frameSize.width}x${this.frameSize.height} frames; ` +
+        `this frame is ${width}x${height}, but the group's targets were added on ${size.width}x${size.height} frames; ` +
           'a group tracks one stream: give it frames of one size, or remove every target first',
       );
     }
@@ -169,20 +182,38 @@ export class TrackerGroup {
     this.targets.set(id, tracker);
     this.initBoxes.set(id, { ...box });
     this.frameSize ??= { width: frame.width, height: frame.height };
-    if (!this.batched && this.targets.size === 2 && !this.warned) {
-      this.warned = true;
-      const why = this.engine.backend === 'onnxruntime-cpu' ? `${this.engine.path} has batch 1 baked in (ct-edge export writes models that take a batch; a foreign ONNX such as VitTrack's: ct-edge import it, then export)` : `${this.engine.backend} runs one target per enqueue`;
-      process.emitWarning(`this tracker group runs its targets one inference each: ${why}`, { code: 'CT_EDGE_GROUP_UNBATCHED' });
+    if (!this.batchedNow && this.targets.size === 2) {
+      this.warnUnbatched(
+        this.engine.backend === 'onnxruntime-cpu'
+          ? `${this.engine.path} has batch 1 baked in (ct-edge export writes models that take a batch; a foreign ONNX such as VitTrack's: ct-edge import it, then export)`
+          : `${this.engine.backend} runs one target per enqueue`,
+      );
     }
     return id;
   }
 
-  /** Re-initialises target `id` at `box` in `frame` (after a loss, say); a refused box leaves it as it was. */
+  /**
+   * Re-initialises target `id` at `box` in `frame` (after a loss, say); a refused box leaves it as
+   * it was. A track() already called reports the target as it was before.
+   */
   reinit(id: number, frame: Frame, box: Box): void {
     this.live();
     const tracker = this.target(id);
     this.checkFrameSize(frame);
-    tracker.init(frame, box);
+    if (this.inFlight === 0) {
+      tracker.init(frame, box);
+    } else {
+      // A frame in flight still reads this target's tracker: the new track gets a tracker of its own.
+      const fresh = new Tracker(this.engine, this.options);
+      try {
+        fresh.init(frame, box);
+      } catch (error) {
+        fresh.dispose();
+        throw error;
+      }
+      this.targets.set(id, fresh);
+      void this.queue.then(() => tracker.dispose());
+    }
     this.initBoxes.set(id, { ...box });
   }
 
@@ -201,20 +232,25 @@ export class TrackerGroup {
     return this.trackOnly(frame, undefined);
   }
 
-  /** track() of the targets not in `skip` (a stream's targets just initialised on this frame). */
+  /**
+   * track() of the targets not in `skip` (a stream's targets just initialised on this frame). The
+   * targets are those of the group now, when the call is made, even if it waits for another.
+   */
   private trackOnly(frame: Frame, skip: ReadonlySet<number> | undefined): Promise<GroupTrackResult> {
-    const result = this.queue.then(() => this.trackNow(frame, skip));
+    const targets = [...this.targets].filter(([id]) => !skip?.has(id));
+    const size = this.frameSize;
+    this.inFlight += 1;
+    const result = this.queue.then(() => this.trackNow(frame, targets, size)).finally(() => (this.inFlight -= 1));
     this.queue = result.catch(() => undefined);
     return result;
   }
 
-  private async trackNow(frame: Frame, skip: ReadonlySet<number> | undefined): Promise<GroupTrackResult> {
+  private async trackNow(frame: Frame, targets: [number, Tracker][], size: { width: number; height: number } | undefined): Promise<GroupTrackResult> {
     this.live();
-    if (this.targets.size === 0) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'this tracker group has no targets: add(frame, box) one before track(frame)');
-    this.checkFrameSize(frame);
-    const targets = [...this.targets].filter(([id]) => !skip?.has(id));
+    if (targets.length === 0) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'this tracker group has no targets: add(frame, box) one before track(frame)');
+    this.checkFrameSize(frame, size);
     const t0 = performance.now();
-    if (!this.batched) {
+    if (!this.batchedNow) {
       const results: TargetResult[] = [];
       const sum: StageTimings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, totalMs: 0 };
       for (const [id, tracker] of targets) {
@@ -235,7 +271,17 @@ export class TrackerGroup {
       runs.push(this.engine.runGroup(`${this.groupName}:${batch}`, members.slice(start, start + this.maxBatch)));
     }
     this.batchesUsed = Math.max(this.batchesUsed, runs.length);
-    const times = await Promise.all(runs);
+    let times: { preprocessMs: number; inferenceMs: number }[];
+    try {
+      times = await Promise.all(runs);
+    } catch (error) {
+      // A model whose inputs declare a batch but whose graph fixes it at 1 fails here: from now on
+      // the group runs target by target (this frame included), and says why once.
+      if (!(error instanceof CtEdgeError) || error.code === 'ERR_DISPOSED' || members.length < 2) throw error;
+      this.batchedNow = false;
+      this.warnUnbatched(`${this.engine.path} declares a batch, but a batch of ${members.length} failed (${error.message.split('\n')[0]})`);
+      return this.trackNow(frame, targets, size);
+    }
     const t2 = performance.now();
     const timings = {
       preprocessMs: t1 - t0 + times.reduce((a, t) => a + t.preprocessMs, 0),

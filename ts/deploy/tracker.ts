@@ -46,6 +46,31 @@ function describeValue(v: unknown): string {
   return typeof v === 'string' ? `'${v}'` : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : v === null ? 'null' : typeof v;
 }
 
+/**
+ * @internal Checks a tracker's engine and options (Tracker's and TrackerGroup's constructors) and
+ * resolves the lost threshold and box mapping against the model's; typed errors for anything else.
+ */
+export function checkTrackerOptions(engine: Engine, options: TrackerOptions, call: string): { lostThreshold: number; boxMapping: BoxMapping } {
+  if (!(engine instanceof Object) || typeof (engine as Partial<Engine>).config !== 'object' || !('disposed' in engine)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${call} needs an Engine from Engine.load(), got ${engine === null ? 'null' : typeof engine}`);
+  }
+  if (options === null || typeof options !== 'object') {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Tracker options must be an object (TrackerOptions) or left out, got ${options === null ? 'null' : typeof options}`);
+  }
+  if (engine.disposed) throw new CtEdgeError('ERR_DISPOSED', 'cannot create a Tracker on a disposed Engine');
+  const c = engine.config;
+  const lostThreshold = options.lostThreshold ?? c.lostThreshold;
+  if (typeof lostThreshold !== 'number' || !Number.isFinite(lostThreshold)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${describeValue(lostThreshold)}`);
+  }
+  const boxMapping = options.boxMapping ?? c.boxMapping;
+  if (boxMapping !== 'ostrack' && boxMapping !== 'opencv') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `boxMapping must be 'ostrack' or 'opencv', got ${describeValue(boxMapping)}`);
+  for (const flag of ['inlinePreprocessing', 'cudaGraph', 'blockingSync'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${flag} must be true or false, got ${describeValue(options[flag])}`);
+  }
+  return { lostThreshold, boxMapping };
+}
+
 /** Whether the frame's pixels are in shared memory, which the inference thread reads in place. */
 function inSharedMemory(frame: Frame): boolean {
   const data = frame.data as unknown;
@@ -71,23 +96,8 @@ export class Tracker {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(engine: Engine, options: TrackerOptions = {}) {
-    if (!(engine instanceof Object) || typeof (engine as Partial<Engine>).config !== 'object' || !('disposed' in engine)) {
-      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `new Tracker(engine, options?) needs an Engine from Engine.load(), got ${engine === null ? 'null' : typeof engine}`);
-    }
-    if (options === null || typeof options !== 'object') {
-      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `Tracker options must be an object (TrackerOptions) or left out, got ${options === null ? 'null' : typeof options}`);
-    }
-    if (engine.disposed) throw new CtEdgeError('ERR_DISPOSED', 'cannot create a Tracker on a disposed Engine');
+    const { lostThreshold, boxMapping } = checkTrackerOptions(engine, options, 'new Tracker(engine, options?)');
     const c = engine.config;
-    const lostThreshold = options.lostThreshold ?? c.lostThreshold;
-    if (typeof lostThreshold !== 'number' || !Number.isFinite(lostThreshold)) {
-      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `lostThreshold must be a number, got ${describeValue(lostThreshold)}`);
-    }
-    const boxMapping = options.boxMapping ?? c.boxMapping;
-    if (boxMapping !== 'ostrack' && boxMapping !== 'opencv') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `boxMapping must be 'ostrack' or 'opencv', got ${describeValue(boxMapping)}`);
-    for (const flag of ['inlinePreprocessing', 'cudaGraph', 'blockingSync'] as const) {
-      if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${flag} must be true or false, got ${describeValue(options[flag])}`);
-    }
     this.engine = engine;
     this.inlinePreprocessing = options.inlinePreprocessing ?? false;
     // What the native loop needs on either backend (native/core/model_contract.h, parsed by native/addon/tracker_config.cpp).

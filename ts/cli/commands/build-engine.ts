@@ -95,6 +95,7 @@ function keptLines(r: BuiltEngine): string[] {
   const total = k.fp32.length + k.fp16.length + k.unseen.length;
   const lines = [`  kept in FP32, as built: ${k.fp32.length} of ${total} layers in FP32, ${k.fp16.length} in FP16, ${k.unseen.length} inside fused regions`];
   if (k.fp16.length > 0) lines.push(`  warning: fused into FP16 despite --keep-fp32: ${k.fp16.join(', ')}; check the engine with --verify, or rebuild with --obey-precision`);
+  else if (k.unseen.length === total) lines.push('  warning: the built engine shows none of them (all fused, or no layer information): check the engine with --verify');
   return lines;
 }
 

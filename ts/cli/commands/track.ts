@@ -298,7 +298,9 @@ export const command: CliCommand = {
       console.error(
         `ct-edge track: ${source.info.kind} ${source.info.width}x${source.info.height}${source.info.fps ? ` at ${source.info.fps.toFixed(2)} fps` : ''}, ` +
           `${engine.backend}, ${values.realtime ? 'real-time (newest frame)' : 'every frame'}` +
-          (group ? `, ${boxes.length} targets in ${group.batched ? 'one inference per frame' : 'one inference each (the model has batch 1 baked in)'}` : ''),
+          (group
+            ? `, ${boxes.length > 0 ? `${boxes.length} targets` : 'targets from init commands'} in ${group.batched ? 'one inference per frame' : `one inference each (${engine.backend === 'onnxruntime-cpu' ? 'the model has batch 1 baked in' : 'one target per TensorRT enqueue'})`}`
+            : ''),
       );
       if (link && !initBox && boxes.length === 0) console.error(`ct-edge track: waiting for an init command on ${link.topics.control}`);
       const progress = new Progress(source, frameLimit);

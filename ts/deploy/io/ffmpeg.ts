@@ -105,8 +105,10 @@ export interface VideoProbe {
   height: number;
   fps: number | undefined;
   frameCount: number | undefined;
-  /** The colour of the NV12 frames ffmpeg makes from the stream (nv12Colour). */
+  /** The colour of the NV12 frames ffmpeg makes from the stream (nv12Colour); undefined: one the crop cannot decode. */
   nv12Colour?: Pick<Frame, 'colorMatrix' | 'colorRange'>;
+  /** The stream's colour matrix as ffprobe names it, for messages. */
+  colorSpace?: string;
 }
 
 /**
@@ -114,12 +116,26 @@ export interface VideoProbe {
  * and colour tags. From YUV ffmpeg repacks the planes, so they keep the stream's matrix (BT.709
  * where the stream says so, as HD video and hardware encoders do; else BT.601) and range; the JPEG
  * formats (yuvj*) and RGB or grey sources go through swscale, which writes BT.601 limited range.
+ * Other matrices (BT.2020, SMPTE 240M, YCgCo) give undefined: the crop cannot decode them.
  */
-export function nv12Colour(stream: { pix_fmt?: string; color_space?: string; color_range?: string }): Pick<Frame, 'colorMatrix' | 'colorRange'> {
+export function nv12Colour(stream: { pix_fmt?: string; color_space?: string; color_range?: string }): Pick<Frame, 'colorMatrix' | 'colorRange'> | undefined {
   const pixFmt = stream.pix_fmt ?? '';
   const repacked = /^(yuv|nv)/.test(pixFmt) && !pixFmt.startsWith('yuvj');
   if (!repacked) return { colorMatrix: 'bt601', colorRange: 'limited' };
-  return { colorMatrix: stream.color_space === 'bt709' ? 'bt709' : 'bt601', colorRange: stream.color_range === 'pc' ? 'full' : 'limited' };
+  const space = stream.color_space ?? 'unknown';
+  const colorMatrix = space === 'bt709' ? 'bt709' : ['smpte170m', 'bt470bg', 'unknown', ''].includes(space) ? 'bt601' : undefined;
+  return colorMatrix && { colorMatrix, colorRange: stream.color_range === 'pc' ? 'full' : 'limited' };
+}
+
+/** The colour NV12 frames of this probe carry; a matrix the crop cannot decode is ERR_FRAME_FORMAT, naming the way out. */
+function nv12ColourOf(probe: VideoProbe, input: string): Pick<Frame, 'colorMatrix' | 'colorRange'> {
+  if (probe.nv12Colour) return probe.nv12Colour;
+  // Network streams are probed from ffmpeg's own banner, which names no colour: BT.601 limited.
+  if (probe.colorSpace === undefined) return { colorMatrix: 'bt601', colorRange: 'limited' };
+  throw new CtEdgeError(
+    'ERR_FRAME_FORMAT',
+    `${input} is in the ${probe.colorSpace} colour matrix, which NV12 frames cannot carry to the tracker (it reads bt601 and bt709): use pixelFormat 'rgb' (--pixel-format rgb), and ffmpeg converts the colours`,
+  );
 }
 
 function parseRate(text: string | undefined): number | undefined {
@@ -145,7 +161,7 @@ export async function probeVideo(input: string, inputArgs: readonly string[] = [
   const counted = Number(s.nb_frames);
   const duration = Number(json.format?.duration);
   const frameCount = counted > 0 ? counted : fps && duration > 0 ? Math.round(duration * fps) : undefined;
-  return { width: quarter ? s.height : s.width, height: quarter ? s.width : s.height, fps, frameCount, nv12Colour: nv12Colour(s) };
+  return { width: quarter ? s.height : s.width, height: quarter ? s.width : s.height, fps, frameCount, nv12Colour: nv12Colour(s), colorSpace: s.color_space };
 }
 
 const passthroughFlags = new Map<string, Promise<string[]>>();
@@ -334,7 +350,7 @@ export async function openVideo(path: string, options: VideoOptions = {}): Promi
     fps: probe.fps,
     frameCount: url ? undefined : probe.frameCount,
     live: url,
-    ...(format === 'nv12' && { colour: probe.nv12Colour ?? nv12Colour({}) }),
+    ...(format === 'nv12' && { colour: nv12ColourOf(probe, full) }),
   };
   return rawFrameSource(info, [...(options.paced && !url ? ['-re'] : []), ...inputArgs, '-i', full], options, `${url ? 'reading' : 'decoding'} ${full}`);
 }
@@ -380,7 +396,7 @@ export async function openCamera(device: string, options: CameraOptions = {}): P
     fps: options.fps ?? probe.fps,
     frameCount: undefined,
     live: true,
-    ...(format === 'nv12' && { colour: probe.nv12Colour ?? nv12Colour({}) }),
+    ...(format === 'nv12' && { colour: nv12ColourOf(probe, device) }),
   };
   // The driver's timestamps (when each frame was captured), each frame once.
   return rawFrameSource(info, [...inputArgs, '-i', device], options, `reading camera ${device}`);
