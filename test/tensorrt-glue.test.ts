@@ -376,6 +376,19 @@ test.serial("a CUDA graph the native tracker gave up becomes a CT_EDGE_CUDA_GRAP
   }
 });
 
+test.serial('frameSize reserves the staging memory when a TensorRT tracker is made (its bytes passed to the native tracker); bad sizes are typed errors', async (t) => {
+  const fake = fakeTensorRt();
+  const engine = await Engine.load(await engineFile('r.engine', metadata(ostrackTensors, 'fp16')));
+  new Tracker(engine, { frameSize: { width: 1920, height: 1080, format: 'nv12' } }).dispose();
+  new Tracker(engine, { frameSize: { width: 1280, height: 720, format: 'rgb' } }).dispose();
+  new Tracker(engine).dispose();
+  t.deepEqual(fake.configs.map((c) => c.reserveBytes), [1920 * 1080 * 1.5, 1280 * 720 * 3, undefined]);
+  for (const frameSize of [{ width: 0, height: 10, format: 'rgb' }, { width: 10, height: 10, format: 'yuv' }, { width: 10.5, height: 10, format: 'rgb' }, 'hd']) {
+    t.throws(() => new Tracker(engine, { frameSize: frameSize as never }), { ...coded('ERR_INVALID_ARGUMENT'), message: /frameSize must be \{ width, height, format \}/ });
+  }
+  await engine.dispose();
+});
+
 const real = hasSharedData ? test.serial : test.skip;
 const skipNote = hasSharedData ? '' : ` (${sharedDataSkipReason})`;
 

@@ -99,8 +99,11 @@ class FrameStager {
   void copy_rows(const FrameView& host_frame, const CropWindow& window);
   FrameView upload(void* stream);
 
- private:
+  // Pinned (and, on discrete GPUs, device) memory for frames of `bytes`; grows, never shrinks.
+  // Done ahead by a tracker that knows its frame size, so that no init() pays for the allocation.
   void reserve(size_t bytes);
+
+ private:
   uint8_t* host_ = nullptr;    // pinned, mapped
   uint8_t* mapped_ = nullptr;  // device alias of host_ (integrated GPUs)
   uint8_t* device_ = nullptr;  // discrete GPUs

@@ -260,6 +260,13 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
     options.names = tensor_names(info[1].As<Napi::Object>());
     options.cuda_graph = info[1].As<Napi::Object>().Get("cudaGraph").ToBoolean().Value();
     options.blocking_sync = info[1].As<Napi::Object>().Get("blockingSync").ToBoolean().Value();
+    const Napi::Value reserve = info[1].As<Napi::Object>().Get("reserveBytes");
+    if (!reserve.IsUndefined()) {
+      const double bytes = reserve.IsNumber() ? reserve.As<Napi::Number>().DoubleValue() : -1;
+      if (!(bytes >= 0 && bytes <= 1e12 && bytes == static_cast<double>(static_cast<int64_t>(bytes))))
+        throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker: reserveBytes must be a whole number of bytes");
+      options.reserve_bytes = static_cast<size_t>(bytes);
+    }
     auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
     tracker_ = call_core(env, [&] { return std::make_shared<trt::GpuTracker>(engine, options); });
   }

@@ -212,6 +212,7 @@ struct TrackerImpl {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
       out_float[k].resize(outputs[k].count);
     }
+    if (options.reserve_bytes > 0) stager.reserve(options.reserve_bytes);
     warm_up();
   }
 

@@ -53,6 +53,9 @@ struct GpuTrackerOptions {
   // Wait for each frame's GPU work on a cudaEventBlockingSync event (the host thread sleeps) instead
   // of cudaStreamSynchronize's spin (cuda::Stream).
   bool blocking_sync = false;
+  // Bytes of the frames to come (0: unknown): the staging memory is reserved when the tracker is
+  // made, not by the first init() on the JS thread.
+  size_t reserve_bytes = 0;
 };
 
 struct GpuTimings {

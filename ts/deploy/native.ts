@@ -143,6 +143,8 @@ export interface TrtTrackerConfig extends NativeTrackerConfig {
   cudaGraph?: boolean;
   /** Wait on a cudaEventBlockingSync event instead of spinning in cudaStreamSynchronize. */
   blockingSync?: boolean;
+  /** Bytes of the frames to come: staging memory reserved at creation (TrackerOptions.frameSize). */
+  reserveBytes?: number;
 }
 
 export interface TrtTrackUpdate extends NativeUpdate {

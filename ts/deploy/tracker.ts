@@ -13,7 +13,7 @@ import type { BoxMapping } from '../contract/model-config.js';
 import { loadNative, type CropWindow, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
 import { trackStream, type FrameStreamSource, type StreamOptions, type StreamResult } from './stream.js';
 import { BYTES_PER_PIXEL } from './io/source.js';
-import type { Box, Frame, StageTimings, TrackResult } from '../contract/types.js';
+import type { Box, Frame, PixelFormat, StageTimings, TrackResult } from '../contract/types.js';
 
 export interface TrackerOptions {
   /** Windowed peak score below which the target is reported lost (default: the model's, 0.2). */
@@ -39,6 +39,12 @@ export interface TrackerOptions {
    * running other work notices. Default false.
    */
   blockingSync?: boolean;
+  /**
+   * TensorRT only: the frames to come (tight rows), so that the pinned staging memory is reserved
+   * when the tracker is made; otherwise the first init() allocates it on the calling thread. Frames
+   * of another size still work (larger ones grow the memory once).
+   */
+  frameSize?: { width: number; height: number; format: PixelFormat };
 }
 
 /** A value for an error message, whatever it is (symbols and bigints included). */
@@ -67,6 +73,11 @@ export function checkTrackerOptions(engine: Engine, options: TrackerOptions, cal
   if (boxMapping !== 'ostrack' && boxMapping !== 'opencv') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `boxMapping must be 'ostrack' or 'opencv', got ${describeValue(boxMapping)}`);
   for (const flag of ['inlinePreprocessing', 'cudaGraph', 'blockingSync'] as const) {
     if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `${flag} must be true or false, got ${describeValue(options[flag])}`);
+  }
+  const size = options.frameSize as Partial<NonNullable<TrackerOptions['frameSize']>> | undefined;
+  const side = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= 65536;
+  if (size !== undefined && !(size !== null && typeof size === 'object' && side(size.width) && side(size.height) && typeof size.format === 'string' && size.format in BYTES_PER_PIXEL)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `frameSize must be { width, height, format } (whole pixels up to 65536, a pixel format of rgb, bgr, rgba, bgra, gray or nv12), got ${describeValue(size)}`);
   }
   return { lostThreshold, boxMapping };
 }
@@ -114,7 +125,15 @@ export class Tracker {
       lostThreshold,
     };
     if (engine.backend !== 'onnxruntime-cpu') {
-      this.gpu = engine.createTrtTracker({ ...loop, names: { ...c.inputs, ...c.outputs }, cudaGraph: options.cudaGraph ?? false, blockingSync: options.blockingSync ?? false });
+      const size = options.frameSize;
+      const reserveBytes = size && size.width * size.height * BYTES_PER_PIXEL[size.format] * (size.format === 'nv12' ? 1.5 : 1);
+      this.gpu = engine.createTrtTracker({
+        ...loop,
+        names: { ...c.inputs, ...c.outputs },
+        cudaGraph: options.cudaGraph ?? false,
+        blockingSync: options.blockingSync ?? false,
+        ...(reserveBytes ? { reserveBytes } : {}),
+      });
       this.raiseGpuWarnings(this.gpu); // a graph capture that failed at creation
       return;
     }
