@@ -85,8 +85,10 @@ process.on('SIGINT', () => (stop.signal.aborted ? process.exit(130) : stop.abort
 
 // Engine.load picks TensorRT for .engine files (and onnxruntime for .onnx, to try this without a GPU).
 const engine = await Engine.load(values.engine);
-const tracker = new Tracker(engine);
+// The pipeline starts when the stream reads it; its caps give the frame size, so the tracker is made
+// first, with its staging memory reserved for those frames (TensorRT; ignored on onnxruntime).
 const camera = await openGStreamer(pipeline, { signal: stop.signal });
+const tracker = new Tracker(engine, { frameSize: { width: camera.info.width, height: camera.info.height, format: camera.info.format } });
 const { width, height } = camera.info;
 const fps = camera.info.fps ?? 30;
 const sinks: { write(frame: Frame): Promise<void>; close(): Promise<void> }[] = [];
