@@ -15,7 +15,7 @@ import { CtEdgeError } from '../contract/errors.js';
 import type { Box, Frame, StageTimings, TrackState } from '../contract/types.js';
 import type { Engine } from './engine.js';
 import { streamSteps, type FrameStreamSource, type SourceFrame, type StreamCommand, type StreamControl } from './stream.js';
-import { checkTrackerOptions, Tracker, type TrackerOptions } from './tracker.js';
+import { checkTrackerOptions, shareFrame, Tracker, type TrackerOptions } from './tracker.js';
 
 export interface TrackerGroupOptions extends Omit<TrackerOptions, 'inlinePreprocessing'> {
   /**
@@ -99,6 +99,8 @@ export class TrackerGroup {
   private readonly groupName: string | undefined;
   /** Batches run so far at most in one frame (each keeps its resident inputs on the inference thread). */
   private batchesUsed = 0;
+  /** Shared memory an ordinary-memory frame's searched part is copied into, once for all targets. */
+  private readonly staging: { bytes?: Uint8Array } = {};
   private warned = false;
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -263,8 +265,14 @@ export class TrackerGroup {
       this.frameIndex += 1;
       return { targets: results, frameIndex: this.frameIndex, inferences: targets.length, timings: { ...sum, totalMs: performance.now() - t0 } };
     }
-    // Every read of the caller's frame happens before the first await, as in Tracker.track().
-    const members = targets.map(([, tracker]) => tracker.groupMember(frame));
+    // Every read of the caller's frame happens before the first await, as in Tracker.track(): a
+    // frame in ordinary memory is copied once, the part all the search crops read.
+    const placed = targets.map(([, tracker]) => tracker.groupPlace(frame));
+    const shared = shareFrame(frame, placed.map((p) => p.region), this.staging);
+    const members = targets.map(([, tracker], i) => {
+      const { x0, y0, side } = placed[i].window;
+      return tracker.groupMember({ frame: shared.frame, window: { x0: x0 - shared.origin.x, y0: y0 - shared.origin.y, side } });
+    });
     const t1 = performance.now();
     const runs: Promise<{ preprocessMs: number; inferenceMs: number }>[] = [];
     for (let start = 0, batch = 0; start < members.length; start += this.maxBatch, batch++) {

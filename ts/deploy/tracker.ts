@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { sharedFloats, type Engine, type SharedBinding } from './engine.js';
 import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import type { BoxMapping } from '../contract/model-config.js';
-import { loadNative, type CropWindow, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
+import { loadNative, type CropWindow, type FrameRegion, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
 import { trackStream, type FrameStreamSource, type StreamOptions, type StreamResult } from './stream.js';
 import { BYTES_PER_PIXEL } from './io/source.js';
 import type { Box, Frame, PixelFormat, StageTimings, TrackResult } from '../contract/types.js';
@@ -88,6 +88,30 @@ function inSharedMemory(frame: Frame): boolean {
   return ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer;
 }
 
+/**
+ * @internal The frame as the inference thread reads it (a message: its fields copied, NV12's colour
+ * included): the frame itself when its pixels are in shared memory, else the part of it that
+ * `regions` cover (their bounding box: the parts search crops read) copied into `staging`, a
+ * SharedArrayBuffer it grows as needed. `origin` is where that part sits in the frame.
+ */
+export function shareFrame(frame: Frame, regions: readonly FrameRegion[], staging: { bytes?: Uint8Array }): { frame: Frame; origin: { x: number; y: number } } {
+  const colour = { ...(frame.colorMatrix !== undefined && { colorMatrix: frame.colorMatrix }), ...(frame.colorRange !== undefined && { colorRange: frame.colorRange }) };
+  if (inSharedMemory(frame)) {
+    const { data, width, height, format, stride } = frame;
+    return { frame: { data, width, height, format, ...(stride === undefined ? {} : { stride }), ...colour }, origin: { x: 0, y: 0 } };
+  }
+  const seen = regions.filter((r) => r.width > 0 && r.height > 0);
+  const x = Math.min(...seen.map((r) => r.x));
+  const y = Math.min(...seen.map((r) => r.y));
+  const union = seen.length === 0 ? { x: 0, y: 0, width: 0, height: 0 } : { x, y, width: Math.max(...seen.map((r) => r.x + r.width)) - x, height: Math.max(...seen.map((r) => r.y + r.height)) - y };
+  const nv12 = frame.format === 'nv12';
+  const rows = Math.max(union.height, nv12 ? 2 : 1);
+  const bytes = Math.max(union.width, nv12 ? 2 : 1) * BYTES_PER_PIXEL[frame.format] * (nv12 ? rows + rows / 2 : rows);
+  if (!staging.bytes || staging.bytes.length < bytes) staging.bytes = new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)));
+  const staged = native(() => loadNative().copyRegion(frame, union, staging.bytes!));
+  return { frame: { data: staging.bytes, ...staged, format: frame.format, ...colour }, origin: { x: union.x, y: union.y } };
+}
+
 export class Tracker {
   readonly engine: Engine;
   /** onnxruntime: the native core (state, template crop, decode) around the engine's binding. */
@@ -95,7 +119,7 @@ export class Tracker {
   private readonly binding: SharedBinding | undefined;
   private readonly tensors: { template: Float32Array; search: Float32Array } | undefined;
   /** Shared memory the part of an ordinary-memory frame the crop reads is copied into. */
-  private staging: Uint8Array | undefined;
+  private readonly staging: { bytes?: Uint8Array } = {};
   /** TensorRT: the native GPU tracker, which does the whole step. */
   private gpu: TrtTracker | undefined;
   private readonly inlinePreprocessing: boolean;
@@ -211,11 +235,16 @@ export class Tracker {
   }
 
   /**
-   * @internal TrackerGroup's half of track() before the network: places this frame's search
-   * window and stages the part of the frame it reads. onnxruntime only; calls must not overlap.
+   * @internal TrackerGroup's first half of track(): places this frame's search window, and says
+   * which part of the frame its crop reads. onnxruntime only; calls must not overlap.
    */
-  groupMember(frame: Frame): { binding: SharedBinding; templateVersion: number; crop: { frame: Frame; window: CropWindow } } {
-    const crop = this.searchCrop(this.live(), frame);
+  groupPlace(frame: Frame): { window: CropWindow; region: FrameRegion } {
+    const { x0, y0, side, region } = native(() => this.live().placeSearch(frame));
+    return { window: { x0, y0, side }, region };
+  }
+
+  /** @internal TrackerGroup: this tracker's part of the group's run, its crop read from `crop.frame`. */
+  groupMember(crop: { frame: Frame; window: CropWindow }): { binding: SharedBinding; templateVersion: number; crop: { frame: Frame; window: CropWindow } } {
     return { binding: this.binding!, templateVersion: this.templateVersion, crop };
   }
 
@@ -230,20 +259,9 @@ export class Tracker {
    * memory, else the part of it the crop reads, copied into the tracker's shared staging memory.
    */
   private searchCrop(core: NativeTracker, frame: Frame): { frame: Frame; window: CropWindow } {
-    const placed = native(() => core.placeSearch(frame));
-    const { x0, y0, side, region } = placed;
-    // The frame goes to the inference thread as a message: its fields copied, NV12's colour included.
-    const colour = { ...(frame.colorMatrix !== undefined && { colorMatrix: frame.colorMatrix }), ...(frame.colorRange !== undefined && { colorRange: frame.colorRange }) };
-    if (inSharedMemory(frame)) {
-      const { data, width, height, format, stride } = frame;
-      return { frame: { data, width, height, format, ...(stride === undefined ? {} : { stride }), ...colour }, window: { x0, y0, side } };
-    }
-    const nv12 = frame.format === 'nv12';
-    const rows = Math.max(region.height, nv12 ? 2 : 1);
-    const bytes = Math.max(region.width, nv12 ? 2 : 1) * BYTES_PER_PIXEL[frame.format] * (nv12 ? rows + rows / 2 : rows);
-    if (!this.staging || this.staging.length < bytes) this.staging = new Uint8Array(new SharedArrayBuffer(Math.ceil(bytes * 1.25)));
-    const staged = native(() => loadNative().copyRegion(frame, region, this.staging!));
-    return { frame: { data: this.staging, ...staged, format: frame.format, ...colour }, window: { x0: x0 - region.x, y0: y0 - region.y, side } };
+    const { x0, y0, side, region } = native(() => core.placeSearch(frame));
+    const shared = shareFrame(frame, [region], this.staging);
+    return { frame: shared.frame, window: { x0: x0 - shared.origin.x, y0: y0 - shared.origin.y, side } };
   }
 
   /** The next frame's result from either native tracker's answer. */
