@@ -26,7 +26,7 @@ export interface EngineOptions extends ModelOptions {
   /**
    * onnxruntime: run the network on the engine's own worker thread (default true), so that track()
    * never blocks the event loop for an inference. false runs it on the calling thread: it saves
-   * the hand-over (about 0.3 ms a frame on our 2-core machine; docs/BENCHMARKS.md) and blocks the
+   * the hand-over (0.1-0.4 ms a frame on our 2-core machine; docs/BENCHMARKS.md) and blocks the
    * event loop for each inference, which suits a process that only tracks (the CLI's loops).
    */
   inferenceThread?: boolean;

@@ -198,7 +198,7 @@ export class InferenceThread implements InferenceRunner {
 /**
  * An Engine's network on the calling thread (EngineOptions.inferenceThread: false): the same core
  * as the inference thread's, called directly, one request at a time, in order. It saves the
- * hand-over to another thread (two messages and their wake-ups, about 0.3 ms a frame on our 2-core
+ * hand-over to another thread (two messages and their wake-ups, 0.1-0.4 ms a frame on our 2-core
  * machine) and blocks the event loop for each inference.
  */
 export class InlineInference implements InferenceRunner {
