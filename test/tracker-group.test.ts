@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CtEdgeError, Engine, Tracker, TrackerGroup, openSource, type Box, type Frame, type StreamCommand } from '../ts/index.js';
 import { toRgb } from '../ts/deploy/io/convert.js';
+import { shareFrame } from '../ts/deploy/tracker.js';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
 import { repoRoot, vitTrackOptions } from './helpers/data.js';
@@ -378,4 +379,22 @@ test.serial('a model that declares a batch but fixes it at 1 inside: the first b
   t.regex(warnings[0], /declares a batch, but a batch of 2 failed/);
   group.dispose();
   await engine.dispose();
+});
+
+test("shareFrame: an ordinary-memory frame's searched part is copied once (the regions' bounding box), none of it when every window misses; shared memory is read in place", async (t) => {
+  const f = (await frames)[0];
+  const staging: { bytes?: Uint8Array } = {};
+  const { frame, origin } = shareFrame(f, [{ x: 10, y: 20, width: 30, height: 10 }, { width: 0, height: 0, x: 0, y: 0 }, { x: 50, y: 5, width: 20, height: 40 }], staging);
+  t.deepEqual(origin, { x: 10, y: 5 });
+  t.like(frame, { width: 60, height: 40, format: 'rgb' });
+  t.true((frame.data as Uint8Array).buffer instanceof SharedArrayBuffer);
+  const src = f.data as Uint8Array;
+  const at = (x: number, y: number) => Array.from(src.subarray((y * f.width + x) * 3, (y * f.width + x) * 3 + 3));
+  const staged = (x: number, y: number) => Array.from((frame.data as Uint8Array).subarray((y * (frame.stride ?? 60 * 3)) + x * 3, (y * (frame.stride ?? 60 * 3)) + x * 3 + 3));
+  t.deepEqual(staged(0, 15), at(10, 20), 'the first region');
+  t.deepEqual(staged(59, 39), at(69, 44), 'the last region');
+  const missed = shareFrame(f, [{ x: 0, y: 0, width: 0, height: 0 }], staging);
+  t.like(missed, { frame: { width: 1, height: 1 }, origin: { x: 0, y: 0 } });
+  const inShared = { ...f, data: new Uint8Array(new SharedArrayBuffer(src.length)) };
+  t.is(shareFrame(inShared, [{ x: 10, y: 20, width: 30, height: 10 }], staging).frame.data, inShared.data);
 });

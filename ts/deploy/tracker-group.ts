@@ -87,8 +87,8 @@ export class TrackerGroup {
   private readonly options: TrackerOptions;
   /** Most targets per inference. */
   readonly maxBatch: number;
-  /** Whether one inference takes several targets (else target by target). */
-  private batchedNow: boolean;
+  /** Targets per inference on the engine's thread; 1 after a batched run failed (a false batch). */
+  private chunk: number;
   private readonly targets = new Map<number, Tracker>();
   /** Each target's last init box (a stream's reset command starts it there again). */
   private readonly initBoxes = new Map<number, Box>();
@@ -119,13 +119,14 @@ export class TrackerGroup {
     this.engine = engine;
     this.options = trackerOptions;
     this.maxBatch = Math.min(maxBatch ?? engine.maxBatch, engine.maxBatch);
-    this.batchedNow = engine.maxBatch > 1 && this.maxBatch > 1;
-    if (this.batchedNow) this.groupName = engine.newGroupName();
+    this.chunk = this.maxBatch;
+    // Groups whose model takes a batch run on the engine's thread (runGroup); others tracker by tracker.
+    if (engine.maxBatch > 1 && this.maxBatch > 1) this.groupName = engine.newGroupName();
   }
 
   /** Whether one inference takes several targets (else target by target). */
   get batched(): boolean {
-    return this.batchedNow;
+    return this.groupName !== undefined && this.chunk > 1;
   }
 
   /** Says once that the group runs target by target, and why. */
@@ -173,18 +174,12 @@ export class TrackerGroup {
   add(frame: Frame, box: Box): number {
     this.live();
     this.checkFrameSize(frame);
-    const tracker = new Tracker(this.engine, this.options);
-    try {
-      tracker.init(frame, box);
-    } catch (error) {
-      tracker.dispose();
-      throw error;
-    }
+    const tracker = this.startedTracker(frame, box);
     const id = this.nextId++;
     this.targets.set(id, tracker);
     this.initBoxes.set(id, { ...box });
     this.frameSize ??= { width: frame.width, height: frame.height };
-    if (!this.batchedNow && this.targets.size === 2) {
+    if (!this.batched && this.targets.size === 2) {
       this.warnUnbatched(
         this.engine.backend === 'onnxruntime-cpu'
           ? `${this.engine.path} has batch 1 baked in (ct-edge export writes models that take a batch; a foreign ONNX such as VitTrack's: ct-edge import it, then export)`
@@ -206,17 +201,22 @@ export class TrackerGroup {
       tracker.init(frame, box);
     } else {
       // A frame in flight still reads this target's tracker: the new track gets a tracker of its own.
-      const fresh = new Tracker(this.engine, this.options);
-      try {
-        fresh.init(frame, box);
-      } catch (error) {
-        fresh.dispose();
-        throw error;
-      }
-      this.targets.set(id, fresh);
+      this.targets.set(id, this.startedTracker(frame, box));
       void this.queue.then(() => tracker.dispose());
     }
     this.initBoxes.set(id, { ...box });
+  }
+
+  /** A new tracker initialised at `box`; nothing is left behind when the box is refused. */
+  private startedTracker(frame: Frame, box: Box): Tracker {
+    const tracker = new Tracker(this.engine, this.options);
+    try {
+      tracker.init(frame, box);
+    } catch (error) {
+      tracker.dispose();
+      throw error;
+    }
+    return tracker;
   }
 
   /** Drops target `id`; a track() already called still reports it. */
@@ -252,7 +252,7 @@ export class TrackerGroup {
     if (targets.length === 0) throw new CtEdgeError('ERR_NOT_INITIALIZED', 'this tracker group has no targets: add(frame, box) one before track(frame)');
     this.checkFrameSize(frame, size);
     const t0 = performance.now();
-    if (!this.batchedNow) {
+    if (this.groupName === undefined) {
       const results: TargetResult[] = [];
       const sum: StageTimings = { preprocessMs: 0, inferenceMs: 0, postprocessMs: 0, totalMs: 0 };
       for (const [id, tracker] of targets) {
@@ -274,22 +274,26 @@ export class TrackerGroup {
       return tracker.groupMember({ frame: shared.frame, window: { x0: x0 - shared.origin.x, y0: y0 - shared.origin.y, side } });
     });
     const t1 = performance.now();
-    const runs: Promise<{ preprocessMs: number; inferenceMs: number }>[] = [];
-    for (let start = 0, batch = 0; start < members.length; start += this.maxBatch, batch++) {
-      runs.push(this.engine.runGroup(`${this.groupName}:${batch}`, members.slice(start, start + this.maxBatch)));
-    }
-    this.batchesUsed = Math.max(this.batchesUsed, runs.length);
+    const run = () => {
+      const runs: Promise<{ preprocessMs: number; inferenceMs: number }>[] = [];
+      for (let start = 0, batch = 0; start < members.length; start += this.chunk, batch++) {
+        runs.push(this.engine.runGroup(`${this.groupName}:${batch}`, members.slice(start, start + this.chunk)));
+      }
+      this.batchesUsed = Math.max(this.batchesUsed, runs.length);
+      return Promise.all(runs);
+    };
     let times: { preprocessMs: number; inferenceMs: number }[];
     try {
-      times = await Promise.all(runs);
+      times = await run();
     } catch (error) {
       // A model whose inputs declare a batch but whose graph fixes it at 1 fails here: from now on
-      // the group runs target by target (this frame included), and says why once.
-      if (!(error instanceof CtEdgeError) || error.code === 'ERR_DISPOSED' || members.length < 2) throw error;
-      this.batchedNow = false;
-      this.warnUnbatched(`${this.engine.path} declares a batch, but a batch of ${members.length} failed (${error.message.split('\n')[0]})`);
-      return this.trackNow(frame, targets, size);
+      // (this frame included, on the crops already staged) one target per inference, said once.
+      if (!(error instanceof CtEdgeError) || error.code === 'ERR_DISPOSED' || this.chunk === 1 || members.length < 2) throw error;
+      this.chunk = 1;
+      this.warnUnbatched(`${this.engine.path} declares a batch, but a batch of ${Math.min(members.length, this.maxBatch)} failed (${error.message.split('\n')[0]})`);
+      times = await run();
     }
+    const inferences = times.length;
     const t2 = performance.now();
     const timings = {
       preprocessMs: t1 - t0 + times.reduce((a, t) => a + t.preprocessMs, 0),
@@ -303,7 +307,7 @@ export class TrackerGroup {
     });
     const t3 = performance.now();
     this.frameIndex += 1;
-    return { targets: results, frameIndex: this.frameIndex, inferences: runs.length, timings: { ...timings, postprocessMs: t3 - t2, totalMs: t3 - t0 } };
+    return { targets: results, frameIndex: this.frameIndex, inferences, timings: { ...timings, postprocessMs: t3 - t2, totalMs: t3 - t0 } };
   }
 
   /**
