@@ -5,6 +5,7 @@
  * channel orders, float32 and float16 (the CPU crop is float32 only: its output rounded to float16).
  * The GPU itself is covered by cuda-preprocess.test.ts. The same program checks that staging only
  * the rows a crop reads (the GPU tracker's FrameStager) gives the same crops as the whole frame.
+ * And a group's crops in one launch (crop_normalize_batch_async) equal each window's crop alone.
  */
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
@@ -42,6 +43,8 @@ maybe('CUDA crop kernels, emulated on the host, equal the CPU crop', (t) => {
     t.regex(out, / 0 of \d+ outputs beyond tolerance/);
     t.regex(out, /half_to_float round trip: 0 of/);
     t.regex(out, /staging only the rows a crop reads: 0 of [1-9]\d* crops differ/);
+    // A group's search crops in one launch, from the merged rows of all its windows.
+    t.regex(out, /batched crops \(one launch per frame\): 0 of [1-9]\d* differ/);
     // The TensorRT tracker's host copies per frame: only the rows the crop reads, no whole frame.
     const copies = [...out.matchAll(/bytes copied per frame, (\w+) (\d+)x(\d+): before (\d+) \(whole frame (\d+) \+ rows (\d+)\), now (\d+)/g)];
     t.is(copies.length, 4);

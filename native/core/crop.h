@@ -39,6 +39,9 @@ FrameView copy_region(const FrameView& frame, const FrameRegion& region, uint8_t
 // float16 bits to float. Not for the CPU path, which is float32 end to end: the TensorRT tracker
 // reads the output maps of engines built with FP16 outputs through it (tensorrt/trt_runtime.cpp).
 float half_to_float(uint16_t value);
+// float to float16 bits, rounded to nearest even as CUDA's __float2half_rn: a group's templates, cropped
+// on the host, go into FP16 engine inputs through it; the reference of the kernels' float16 outputs.
+uint16_t float_to_half(float value);
 
 // Holds the per-column and per-row sampling tables so that cropping a frame allocates nothing once
 // the sampler has seen its largest output size.

@@ -61,7 +61,7 @@ namespace {
 template <typename T>
 void launch(PixelFormat format, const Params& p, T* dst, cudaStream_t stream) {
   const dim3 block(32, 8);
-  const dim3 grid((p.out_size + block.x - 1) / block.x, (p.out_size + block.y - 1) / block.y);
+  const dim3 grid((p.out_size + block.x - 1) / block.x, (p.out_size + block.y - 1) / block.y, p.count);
   switch (format) {
     case PixelFormat::RGB: crop_packed<3, 0, 1, 2><<<grid, block, 0, stream>>>(p, dst); break;
     case PixelFormat::BGR: crop_packed<3, 2, 1, 0><<<grid, block, 0, stream>>>(p, dst); break;
@@ -76,16 +76,28 @@ void launch(PixelFormat format, const Params& p, T* dst, cudaStream_t stream) {
 
 void crop_normalize_async(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
                           void* dst, bool half, void* stream) {
-  if (out_size <= 0 || window.side <= 0) throw CoreError("ERR_INVALID_ARGUMENT", "crop side and output size must be positive");
+  crop_normalize_batch_async(frame, &window, 1, out_size, norm, dst, half, stream);
+}
+
+void crop_normalize_batch_async(const FrameView& frame, const CropWindow* windows, int count, int out_size, const Normalization& norm,
+                                void* dst, bool half, void* stream) {
+  if (count < 1 || count > kMaxBatchCrops)
+    throw CoreError("ERR_INVALID_ARGUMENT", "one crop launch makes 1 to " + std::to_string(kMaxBatchCrops) + " crops, not " + std::to_string(count));
+  if (out_size <= 0) throw CoreError("ERR_INVALID_ARGUMENT", "crop side and output size must be positive");
+  static_assert(kMaxCrops == kMaxBatchCrops, "preprocess.h and the kernels agree on the batch limit");
   Params p;
   p.data = frame.data;
   p.width = frame.width;
   p.height = frame.height;
   p.stride = frame.stride;
-  p.x0 = window.x0;
-  p.y0 = window.y0;
-  p.side = window.side;
   p.out_size = out_size;
+  p.count = count;
+  for (int z = 0; z < count; ++z) {
+    if (windows[z].side <= 0) throw CoreError("ERR_INVALID_ARGUMENT", "crop side and output size must be positive");
+    p.x0[z] = windows[z].x0;
+    p.y0[z] = windows[z].y0;
+    p.side[z] = windows[z].side;
+  }
   p.yuv = yuv_to_rgb(frame.matrix, frame.range);
   // Exactly CropSampler::run's constants (computed on the host with the same expressions).
   const bool rgb = norm.order == ChannelOrder::RGB;
@@ -183,9 +195,9 @@ void FrameStager::reserve(size_t bytes) {
   capacity_ = bytes;
 }
 
-void FrameStager::copy_rows(const FrameView& host_frame, const CropWindow& window) {
+void FrameStager::copy_rows(const FrameView& host_frame, const CropWindow* windows, int count) {
   reserve(frame_required_bytes(host_frame));
-  staged_ranges(host_frame, window, ranges_);  // empty when every tap is outside the frame (all padding)
+  ranges_ = staged_ranges(host_frame, windows, count);  // empty when every tap is outside the frame (all padding)
   for (const ByteRange& r : ranges_)
     if (r.length > 0) std::memcpy(host_ + r.offset, host_frame.data + r.offset, r.length);
   copied_ = host_frame;

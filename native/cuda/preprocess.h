@@ -7,8 +7,10 @@
 // ctedge::CoreError with code "ERR_CUDA".
 #pragma once
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "../core/crop.h"
 #include "../core/errors.h"
@@ -41,6 +43,15 @@ void check(int err, const char* what);
 void crop_normalize_async(const FrameView& frame, const CropWindow& window, int out_size, const Normalization& norm,
                           void* dst, bool half, void* stream);
 
+// The most crops crop_normalize_batch_async makes in one launch.
+constexpr int kMaxBatchCrops = 64;
+
+// `count` crops of one frame in one launch (a group's targets, one search window each): crop z is
+// written as the z-th 3*out_size*out_size tensor of dst, value for value what crop_normalize_async
+// writes for windows[z]. count is 1 to kMaxBatchCrops.
+void crop_normalize_batch_async(const FrameView& frame, const CropWindow* windows, int count, int out_size, const Normalization& norm,
+                                void* dst, bool half, void* stream);
+
 // The rows of a frame that the crop of `window` reads: [first, last] of the luma (or only) plane,
 // empty (first > last) when the window misses the frame. Taps outside the frame read row 0 (or
 // column 0) with weight 0, so rows outside the span never change the result, whatever they hold;
@@ -57,22 +68,43 @@ inline RowSpan crop_rows(const FrameView& frame, const CropWindow& window) {
   return r;
 }
 
-// The byte ranges of the frame buffer those rows occupy: the luma (or only) plane's, then NV12's
-// chroma rows; a range of length 0 is unused. What FrameStager::stage copies (and
-// test/native/cuda_emulation_check.cpp checks is enough).
+// The byte ranges of the frame buffer the rows of the crops of `windows` occupy: the luma (or only)
+// plane's rows, then NV12's chroma rows, sorted, overlapping or touching ranges merged (a group's
+// targets near one another share rows). Empty when every window misses the frame. What
+// FrameStager copies (and test/native/cuda_emulation_check.cpp checks is enough).
 struct ByteRange {
   size_t offset = 0, length = 0;
 };
-inline void staged_ranges(const FrameView& frame, const CropWindow& window, ByteRange out[2]) {
-  out[0] = out[1] = ByteRange{};
-  const RowSpan rows = crop_rows(frame, window);
-  if (rows.empty()) return;
+inline std::vector<ByteRange> staged_ranges(const FrameView& frame, const CropWindow* windows, int count) {
+  std::vector<RowSpan> luma;
+  for (int i = 0; i < count; ++i) {
+    const RowSpan rows = crop_rows(frame, windows[i]);
+    if (!rows.empty()) luma.push_back(rows);
+  }
+  std::sort(luma.begin(), luma.end(), [](const RowSpan& a, const RowSpan& b) { return a.first < b.first; });
+  std::vector<RowSpan> merged;
+  for (const RowSpan& r : luma) {
+    if (!merged.empty() && r.first <= merged.back().last + 1)
+      merged.back().last = std::max(merged.back().last, r.last);
+    else
+      merged.push_back(r);
+  }
   const size_t stride = static_cast<size_t>(frame.stride);
-  out[0] = {static_cast<size_t>(rows.first) * stride, static_cast<size_t>(rows.last - rows.first + 1) * stride};
-  if (frame.format == PixelFormat::NV12)
-    out[1] = {stride * static_cast<size_t>(frame.height) + static_cast<size_t>(rows.first / 2) * stride,
-              static_cast<size_t>(rows.last / 2 - rows.first / 2 + 1) * stride};
+  std::vector<ByteRange> out;
+  for (const RowSpan& r : merged) out.push_back({static_cast<size_t>(r.first) * stride, static_cast<size_t>(r.last - r.first + 1) * stride});
+  if (frame.format == PixelFormat::NV12) {
+    const size_t chroma = stride * static_cast<size_t>(frame.height);
+    for (const RowSpan& r : merged) {
+      const size_t first = static_cast<size_t>(r.first / 2), last = static_cast<size_t>(r.last / 2);
+      if (out.back().offset >= chroma && first * stride + chroma <= out.back().offset + out.back().length)
+        out.back().length = (last + 1) * stride + chroma - out.back().offset;  // halved spans can touch
+      else
+        out.push_back({chroma + first * stride, (last - first + 1) * stride});
+    }
+  }
+  return out;
 }
+inline std::vector<ByteRange> staged_ranges(const FrameView& frame, const CropWindow& window) { return staged_ranges(frame, &window, 1); }
 
 // Owns the memory a tracker needs to feed frames to the kernel without allocating per frame:
 // a pinned (page-locked, mapped) host staging buffer and, on discrete GPUs, a device copy.
@@ -96,7 +128,9 @@ class FrameStager {
   // copy_rows() copies the rows into pinned memory (on the calling thread, the frame still valid)
   // and remembers them; upload() queues their host->device copy (discrete GPUs) and returns the
   // view the kernel reads. stage() is copy_rows() then upload().
-  void copy_rows(const FrameView& host_frame, const CropWindow& window);
+  void copy_rows(const FrameView& host_frame, const CropWindow& window) { copy_rows(host_frame, &window, 1); }
+  // The rows the crops of every window read (a group's targets, one search window each).
+  void copy_rows(const FrameView& host_frame, const CropWindow* windows, int count);
   FrameView upload(void* stream);
 
   // Pinned (and, on discrete GPUs, device) memory for frames of `bytes`; grows, never shrinks.
@@ -109,8 +143,8 @@ class FrameStager {
   uint8_t* device_ = nullptr;  // discrete GPUs
   size_t capacity_ = 0;
   bool integrated_ = false;
-  FrameView copied_;       // the frame copy_rows() copied (its data: the pinned buffer)
-  ByteRange ranges_[2];    // and the bytes it copied
+  FrameView copied_;                // the frame copy_rows() copied (its data: the pinned buffer)
+  std::vector<ByteRange> ranges_;  // and the bytes it copied
 };
 
 // Small RAII helpers so that non-CUDA translation units can hold device memory and streams.

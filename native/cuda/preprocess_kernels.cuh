@@ -29,10 +29,17 @@ __device__ __forceinline__ float lerp2(float w0, float a, float w1, float b) {
 
 __device__ __forceinline__ float clamp255(float v) { return v < 0.f ? 0.f : (v > 255.f ? 255.f : v); }
 
+// The most crops one launch makes (a TensorRT engine's largest batch; build-engine --max-batch).
+constexpr int kMaxCrops = 64;
+
 struct Params {
   const uint8_t* data;
   int width, height, stride;
-  int x0, y0, side, out_size;
+  int out_size;
+  // Crop z (blockIdx.z) reads window z of the frame and writes the z-th 3 x out_size x out_size
+  // tensor of dst: one launch for every target of a group.
+  int count;
+  int x0[kMaxCrops], y0[kMaxCrops], side[kMaxCrops];
   float scale[3], bias[3];  // per model channel
   int rgb_of[3];            // model channel c holds RGB channel rgb_of[c]
   YuvToRgb yuv;             // NV12's colour matrix and range (core/frame.h)
@@ -56,15 +63,15 @@ __device__ __forceinline__ void store(__half* dst, size_t i, float v) { dst[i] =
 // as CropSampler's packed_row does.
 template <int BPP, int R, int G, int B, typename T>
 __global__ void crop_packed(Params p, T* dst) {
-  const int ox = blockIdx.x * blockDim.x + threadIdx.x, oy = blockIdx.y * blockDim.y + threadIdx.y;
-  if (ox >= p.out_size || oy >= p.out_size) return;
-  const Taps tx = tap(ox, p.x0, p.side, p.out_size, p.width);
-  const Taps ty = tap(oy, p.y0, p.side, p.out_size, p.height);
+  const int ox = blockIdx.x * blockDim.x + threadIdx.x, oy = blockIdx.y * blockDim.y + threadIdx.y, z = blockIdx.z;
+  if (ox >= p.out_size || oy >= p.out_size || z >= p.count) return;
+  const Taps tx = tap(ox, p.x0[z], p.side[z], p.out_size, p.width);
+  const Taps ty = tap(oy, p.y0[z], p.side[z], p.out_size, p.height);
   const uint8_t* r0 = p.data + static_cast<size_t>(p.stride) * ty.i0;
   const uint8_t* r1 = p.data + static_cast<size_t>(p.stride) * ty.i1;
   const int offset[3] = {R, G, B};
   const size_t plane = static_cast<size_t>(p.out_size) * p.out_size;
-  const size_t at = static_cast<size_t>(oy) * p.out_size + ox;
+  const size_t at = 3 * plane * z + static_cast<size_t>(oy) * p.out_size + ox;
 #pragma unroll
   for (int c = 0; c < 3; ++c) {
     const int s = offset[p.rgb_of[c]];
@@ -78,17 +85,17 @@ __global__ void crop_packed(Params p, T* dst) {
 // NV12: convert the four taps to RGB first, then blend horizontally, then vertically (as the CPU).
 template <typename T>
 __global__ void crop_nv12(Params p, T* dst) {
-  const int ox = blockIdx.x * blockDim.x + threadIdx.x, oy = blockIdx.y * blockDim.y + threadIdx.y;
-  if (ox >= p.out_size || oy >= p.out_size) return;
-  const Taps tx = tap(ox, p.x0, p.side, p.out_size, p.width);
-  const Taps ty = tap(oy, p.y0, p.side, p.out_size, p.height);
+  const int ox = blockIdx.x * blockDim.x + threadIdx.x, oy = blockIdx.y * blockDim.y + threadIdx.y, z = blockIdx.z;
+  if (ox >= p.out_size || oy >= p.out_size || z >= p.count) return;
+  const Taps tx = tap(ox, p.x0[z], p.side[z], p.out_size, p.width);
+  const Taps ty = tap(oy, p.y0[z], p.side[z], p.out_size, p.height);
   float a[3], b[3], c[3], d[3];
   nv12_rgb(p, tx.i0, ty.i0, a);
   nv12_rgb(p, tx.i1, ty.i0, b);
   nv12_rgb(p, tx.i0, ty.i1, c);
   nv12_rgb(p, tx.i1, ty.i1, d);
   const size_t plane = static_cast<size_t>(p.out_size) * p.out_size;
-  const size_t at = static_cast<size_t>(oy) * p.out_size + ox;
+  const size_t at = 3 * plane * z + static_cast<size_t>(oy) * p.out_size + ox;
 #pragma unroll
   for (int ch = 0; ch < 3; ++ch) {
     const int k = p.rgb_of[ch];

@@ -10,7 +10,8 @@
 // of the addon.
 // It also checks the staging of the GPU tracker (FrameStager::stage copies only the rows a crop
 // reads, native/cuda/preprocess.h staged_ranges): the kernels run on a buffer that holds other bytes
-// everywhere else give bit-identical outputs.
+// everywhere else give bit-identical outputs. And the batched launch (a group's crops, blockIdx.z per
+// crop) gives each crop exactly as its window alone does, also from the merged rows of all windows.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -22,7 +23,6 @@
 #include "../../native/core/crop.h"
 #include "../../native/core/frame.h"
 #include "../../native/cuda/preprocess.h"
-#include "float16.h"
 
 // ---- stand-ins for the CUDA built-ins the kernels use ---------------------------------------------
 #define __global__
@@ -33,7 +33,7 @@ struct Dim3 {
 };
 static Dim3 blockIdx, threadIdx, blockDim;
 using __half = uint16_t;
-static inline __half __float2half_rn(float v) { return float_to_half(v); }
+static inline __half __float2half_rn(float v) { return ctedge::float_to_half(v); }
 static inline float __fmul_rn(float a, float b) { return a * b; }
 static inline float __fadd_rn(float a, float b) { return a + b; }
 static inline double __dmul_rn(double a, double b) { return a * b; }
@@ -56,23 +56,25 @@ namespace {
 using namespace ctedge;
 
 template <typename K>
-void run_grid(int out_size, K kernel) {  // block 32x8 as in preprocess.cu's launch()
+void run_grid(int out_size, int count, K kernel) {  // block 32x8, one grid layer per crop, as in preprocess.cu's launch()
   blockDim.x = 32, blockDim.y = 8;
-  for (int by = 0; by < (out_size + 7) / 8; ++by)
-    for (int bx = 0; bx < (out_size + 31) / 32; ++bx)
-      for (int ty = 0; ty < 8; ++ty)
-        for (int tx = 0; tx < 32; ++tx) {
-          blockIdx.x = bx, blockIdx.y = by, threadIdx.x = tx, threadIdx.y = ty;
-          kernel();
-        }
+  for (int bz = 0; bz < count; ++bz)
+    for (int by = 0; by < (out_size + 7) / 8; ++by)
+      for (int bx = 0; bx < (out_size + 31) / 32; ++bx)
+        for (int ty = 0; ty < 8; ++ty)
+          for (int tx = 0; tx < 32; ++tx) {
+            blockIdx.x = bx, blockIdx.y = by, blockIdx.z = bz, threadIdx.x = tx, threadIdx.y = ty;
+            kernel();
+          }
 }
 
-// preprocess.cu's crop_normalize_async, with the launch replaced by run_grid.
+// preprocess.cu's crop_normalize_batch_async, with the launch replaced by run_grid.
 template <typename T>
-void emulate(const FrameView& f, const CropWindow& w, int out, const Normalization& norm, T* dst) {
+void emulate(const FrameView& f, const CropWindow* w, int count, int out, const Normalization& norm, T* dst) {
   emulated::Params p;
   p.data = f.data, p.width = f.width, p.height = f.height, p.stride = f.stride;
-  p.x0 = w.x0, p.y0 = w.y0, p.side = w.side, p.out_size = out;
+  p.out_size = out, p.count = count;
+  for (int z = 0; z < count; ++z) p.x0[z] = w[z].x0, p.y0[z] = w[z].y0, p.side[z] = w[z].side;
   p.yuv = yuv_to_rgb(f.matrix, f.range);
   const bool rgb = norm.order == ChannelOrder::RGB;
   p.rgb_of[0] = rgb ? 0 : 2, p.rgb_of[1] = 1, p.rgb_of[2] = rgb ? 2 : 0;
@@ -81,13 +83,17 @@ void emulate(const FrameView& f, const CropWindow& w, int out, const Normalizati
     p.bias[c] = -norm.mean[p.rgb_of[c]] / norm.std[p.rgb_of[c]];
   }
   switch (f.format) {
-    case PixelFormat::RGB: run_grid(out, [&] { emulated::crop_packed<3, 0, 1, 2>(p, dst); }); break;
-    case PixelFormat::BGR: run_grid(out, [&] { emulated::crop_packed<3, 2, 1, 0>(p, dst); }); break;
-    case PixelFormat::RGBA: run_grid(out, [&] { emulated::crop_packed<4, 0, 1, 2>(p, dst); }); break;
-    case PixelFormat::BGRA: run_grid(out, [&] { emulated::crop_packed<4, 2, 1, 0>(p, dst); }); break;
-    case PixelFormat::GRAY: run_grid(out, [&] { emulated::crop_packed<1, 0, 0, 0>(p, dst); }); break;
-    case PixelFormat::NV12: run_grid(out, [&] { emulated::crop_nv12(p, dst); }); break;
+    case PixelFormat::RGB: run_grid(out, count, [&] { emulated::crop_packed<3, 0, 1, 2>(p, dst); }); break;
+    case PixelFormat::BGR: run_grid(out, count, [&] { emulated::crop_packed<3, 2, 1, 0>(p, dst); }); break;
+    case PixelFormat::RGBA: run_grid(out, count, [&] { emulated::crop_packed<4, 0, 1, 2>(p, dst); }); break;
+    case PixelFormat::BGRA: run_grid(out, count, [&] { emulated::crop_packed<4, 2, 1, 0>(p, dst); }); break;
+    case PixelFormat::GRAY: run_grid(out, count, [&] { emulated::crop_packed<1, 0, 0, 0>(p, dst); }); break;
+    case PixelFormat::NV12: run_grid(out, count, [&] { emulated::crop_nv12(p, dst); }); break;
   }
+}
+template <typename T>
+void emulate(const FrameView& f, const CropWindow& w, int out, const Normalization& norm, T* dst) {
+  emulate(f, &w, 1, out, norm, dst);
 }
 
 }  // namespace
@@ -142,9 +148,7 @@ int main() {
           // into a buffer holding stale bytes (here: their complement) everywhere else.
           std::vector<uint8_t> staged(px.size());
           for (size_t i = 0; i < px.size(); ++i) staged[i] = static_cast<uint8_t>(~px[i]);
-          cuda::ByteRange ranges[2];
-          cuda::staged_ranges(f, windows[k], ranges);
-          for (const cuda::ByteRange& r : ranges) {
+          for (const cuda::ByteRange& r : cuda::staged_ranges(f, windows[k])) {
             std::memcpy(staged.data() + r.offset, px.data() + r.offset, r.length);
             staged_bytes += r.length;
           }
@@ -165,6 +169,37 @@ int main() {
           mismatches += bad, values += static_cast<long>(n);
         }
     }
+  // A group's crops in one launch (crop_normalize_batch_async): every window above at once over one
+  // frame, each crop bit-identical to the crop of its window alone, also from a frame staged with
+  // the merged rows of all the windows (FrameStager::copy_rows for a group).
+  long batch_wrong = 0, batch_crops = 0;
+  for (PixelFormat fmt : formats) {
+    const int w = 320, h = 240, stride = w * bytes_per_pixel(fmt) + 6, out = 48;
+    std::vector<uint8_t> px(static_cast<size_t>(stride) * h * 3 / 2 + stride);
+    for (auto& b : px) b = static_cast<uint8_t>(rnd());
+    const FrameView f{px.data(), w, h, stride, fmt};
+    const int count = sizeof(windows) / sizeof(windows[0]);
+    const size_t n = 3ull * out * out;
+    Normalization norm;
+    std::vector<float> batch(n * count, -999.f), staged_batch(n * count, -999.f), alone(n);
+    emulate(f, windows, count, out, norm, batch.data());
+    std::vector<uint8_t> staged(px.size());
+    for (size_t i = 0; i < px.size(); ++i) staged[i] = static_cast<uint8_t>(~px[i]);
+    for (const cuda::ByteRange& r : cuda::staged_ranges(f, windows, count)) std::memcpy(staged.data() + r.offset, px.data() + r.offset, r.length);
+    FrameView sf = f;
+    sf.data = staged.data();
+    emulate(sf, windows, count, out, norm, staged_batch.data());
+    for (int z = 0; z < count; ++z) {
+      emulate(f, windows[z], out, norm, alone.data());
+      const bool same = std::memcmp(alone.data(), &batch[n * z], n * sizeof(float)) == 0 &&
+                        std::memcmp(alone.data(), &staged_batch[n * z], n * sizeof(float)) == 0;
+      if (!same)
+        std::printf("BATCH %s crop %d of %d window (%d,%d,%d): not the crop of its window alone\n", pixel_format_name(fmt), z, count,
+                    windows[z].x0, windows[z].y0, windows[z].side);
+      batch_wrong += !same, ++batch_crops;
+    }
+  }
+  std::printf("batched crops (one launch per frame): %ld of %ld differ from the crop of their window alone\n", batch_wrong, batch_crops);
   std::printf("emulated CUDA kernels vs CPU crop: %ld of %ld outputs beyond tolerance (1e-5 float32, 1 ulp float16); "
               "%ld bit-identical in both; max float32 diff %.3g, max float16 diff %d ulp\n",
               mismatches, values, exact, worst32, worst16);
@@ -185,11 +220,11 @@ int main() {
   for (const PixelFormat fmt : {PixelFormat::RGB, PixelFormat::NV12})
     for (const auto& hd : {std::pair{1280, 720}, std::pair{1920, 1080}}) {
       const FrameView f{nullptr, hd.first, hd.second, hd.first * bytes_per_pixel(fmt), fmt};
-      cuda::ByteRange ranges[2];
-      cuda::staged_ranges(f, CropWindow{hd.first / 2 - 200, hd.second / 2 - 200, 400}, ranges);
-      const size_t rows = ranges[0].length + ranges[1].length, whole = frame_required_bytes(f);
+      size_t rows = 0;
+      for (const cuda::ByteRange& r : cuda::staged_ranges(f, CropWindow{hd.first / 2 - 200, hd.second / 2 - 200, 400})) rows += r.length;
+      const size_t whole = frame_required_bytes(f);
       std::printf("bytes copied per frame, %s %dx%d: before %zu (whole frame %zu + rows %zu), now %zu (%.0f%%)\n", pixel_format_name(fmt), hd.first,
                   hd.second, whole + rows, whole, rows, rows, 100.0 * static_cast<double>(rows) / static_cast<double>(whole + rows));
     }
-  return mismatches == 0 && wrong == 0 && staged_wrong == 0 ? 0 : 1;
+  return mismatches == 0 && wrong == 0 && staged_wrong == 0 && batch_wrong == 0 ? 0 : 1;
 }

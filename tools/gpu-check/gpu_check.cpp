@@ -4,8 +4,11 @@
 // the kernel: crop_to_host (the whole frame, as exports.cuda.cropToTensor) and FrameStager::stage
 // (only the rows the crop reads, as the TensorRT tracker). Windows: each sequence's ground-truth
 // boxes with the template (x2) and search (x4) factors, plus windows hanging off the frame.
-// Prints the largest differences per format and exits non-zero beyond 1e-5 (float32) or 1 ulp
-// (float16): the tolerance of the host emulation (test/native/cuda_emulation_check.cpp).
+// A group's search crops in one launch (crop_normalize_batch_async, 8 windows over one staged frame)
+// are compared the same way. Prints the largest differences per format and exits non-zero beyond
+// 1e-5 (float32) or 1 ulp (float16): the tolerance of the host emulation
+// (test/native/cuda_emulation_check.cpp). Then it times every kernel on the GPU (CUDA events, the
+// frame already on the device): template and search crops, float32 and float16, and the batch of 8.
 // Built and run by tools/gpu-check.sh on any machine with an NVIDIA GPU and the CUDA toolkit:
 // no Node, no TensorRT. Not part of the addon.
 //
@@ -24,8 +27,8 @@
 
 #include "../../native/core/crop.h"
 #include "../../native/cuda/preprocess.h"
-#include "../../test/native/float16.h"
 #include "jpeg.h"
+#include "kernel_timer.h"
 
 using namespace ctedge;
 
@@ -112,7 +115,7 @@ CropWindow window_for(const Box& b, double factor) {
 }
 
 struct Stats {
-  double f32 = 0, staged = 0;  // max |GPU - CPU|, whole frame and staged rows
+  double f32 = 0, staged = 0, batch = 0;  // max |GPU - CPU|: whole frame, staged rows, a group's batched crops
   int f16 = 0;                 // max float16 ulp
   long values = 0, beyond = 0;
 };
@@ -125,6 +128,37 @@ void staged_crop(cuda::FrameStager& stager, cuda::Stream& stream, cuda::DeviceBu
   cuda::crop_normalize_async(dev, w, size, norm, out.get(), false, stream.get());
   cuda::copy_to_host_async(host, out.get(), 3ull * size * size * sizeof(float), stream.get());
   stream.synchronize();
+}
+
+// GPU time of every kernel variant on one real frame already on the device (as on a Jetson, where
+// the kernel reads the frame in place): the template crop (128), the search crop (256) in float32
+// and float16, and a group's 8 search crops in one launch. Microseconds, mean of 200 launches.
+template <typename Variant>
+void print_kernel_times(const RgbImage& img, const std::vector<Variant>& variants) {
+  constexpr int kRepeats = 200;
+  std::printf("kernel times on the GPU, %dx%d frame on the device (us, mean of %d):\n", img.width, img.height, kRepeats);
+  std::printf("  %-15s %14s %14s %14s %16s\n", "format", "template 128", "search 256", "search fp16", "8 searches fp16");
+  cuda::DeviceBuffer frame, out(8ull * 3 * 256 * 256 * sizeof(float));
+  for (const Variant& variant : variants) {
+    Frame f = convert(img, variant.format);
+    f.view.matrix = variant.matrix, f.view.range = variant.range;
+    frame.resize(f.data.size());
+    cuda::Stream upload;  // done before the timed stream starts (non-blocking streams do not wait on each other)
+    cuda::copy_to_device_async(frame.get(), f.data.data(), f.data.size(), upload.get());
+    upload.synchronize();
+    FrameView dev = f.view;
+    dev.data = static_cast<const uint8_t*>(frame.get());
+    const Box b{img.width * 0.4, img.height * 0.4, img.width * 0.1, img.height * 0.1};
+    const CropWindow t = window_for(b, 2.0), w = window_for(b, 4.0);
+    std::vector<CropWindow> group(8, w);
+    for (int g = 0; g < 8; ++g) group[g].x0 += g * 8;
+    const Normalization norm;
+    const auto time = [&](const CropWindow* ws, int count, int size, bool half) {
+      return 1000.0 * time_on_stream_ms([&](void* s) { cuda::crop_normalize_batch_async(dev, ws, count, size, norm, out.get(), half, s); }, kRepeats);
+    };
+    std::printf("  %-15s %14.1f %14.1f %14.1f %16.1f\n", variant.label.c_str(), time(&t, 1, 128, false), time(&w, 1, 256, false),
+                time(&w, 1, 256, true), time(group.data(), 8, 256, true));
+  }
 }
 
 int run(const std::string& dir, int per_sequence) {
@@ -154,6 +188,7 @@ int run(const std::string& dir, int per_sequence) {
   cuda::DeviceBuffer out;
   CropSampler cpu;
   int frames = 0;
+  RgbImage first_frame;
   for (const std::string& seq : list_dir(dir)) {
     const std::string img_dir = dir + "/" + seq + "/img";
     const std::vector<std::string> images = list_dir(img_dir);
@@ -162,7 +197,7 @@ int run(const std::string& dir, int per_sequence) {
     for (int k = 0; k < per_sequence; ++k) {
       const size_t i = std::min(images.size(), boxes.size()) * k / per_sequence;
       const RgbImage img = read_jpeg(img_dir + "/" + images[i]);
-      ++frames;
+      if (frames++ == 0) first_frame = img;
       const Box b = boxes[i];
       const std::vector<std::pair<CropWindow, int>> windows = {
           {window_for(b, 2.0), 128}, {window_for(b, 4.0), 256}, {window_for(b, 4.0), 288},
@@ -192,6 +227,32 @@ int run(const std::string& dir, int per_sequence) {
             }
             s.values += static_cast<long>(n);
           }
+        // A group of 8 targets: search windows around the box, shifted and scaled, one off the
+        // frame, cropped in one launch from one staging of their merged rows (TrtGroup's path).
+        std::vector<CropWindow> group;
+        for (int g = 0; g < 8; ++g) {
+          const Box moved{b.x + (g % 3 - 1) * b.w * 0.6 * g, b.y + (g % 2 ? 1 : -1) * b.h * 0.4 * g, b.w * (1 + 0.1 * g), b.h};
+          group.push_back(g == 7 ? CropWindow{-img.width / 2, img.height - 10, img.width} : window_for(moved, 4.0));
+        }
+        const int size = 256, count = static_cast<int>(group.size());
+        const size_t n = 3ull * size * size;
+        std::vector<float> batch(n * count), ref(n);
+        out.resize(batch.size() * sizeof(float));
+        stager.copy_rows(f.view, group.data(), count);
+        const FrameView dev = stager.upload(stream.get());
+        const Normalization norm;
+        cuda::crop_normalize_batch_async(dev, group.data(), count, size, norm, out.get(), false, stream.get());
+        cuda::copy_to_host_async(batch.data(), out.get(), batch.size() * sizeof(float), stream.get());
+        stream.synchronize();
+        for (int g = 0; g < count; ++g) {
+          cpu.crop(f.view, group[g], size, norm, ref.data());
+          for (size_t j = 0; j < n; ++j) {
+            const double d = std::fabs(static_cast<double>(batch[n * g + j]) - ref[j]);
+            s.batch = std::max(s.batch, d);
+            s.beyond += !(d <= 1e-5);
+          }
+          s.values += static_cast<long>(n);
+        }
       }
     }
   }
@@ -201,12 +262,13 @@ int run(const std::string& dir, int per_sequence) {
   }
   long beyond = 0;
   std::printf("%d frames; GPU crop vs CPU crop, max |difference|:\n", frames);
-  std::printf("  %-15s %14s %14s %10s %12s\n", "format", "float32", "float32 staged", "float16", "beyond tol.");
+  std::printf("  %-15s %14s %14s %14s %10s %12s\n", "format", "float32", "float32 staged", "batch of 8", "float16", "beyond tol.");
   for (const Variant& variant : variants) {
     const Stats& s = stats[variant.label];
-    std::printf("  %-15s %14.3g %14.3g %7d ulp %6ld of %ld\n", variant.label.c_str(), s.f32, s.staged, s.f16, s.beyond, s.values);
+    std::printf("  %-15s %14.3g %14.3g %14.3g %7d ulp %6ld of %ld\n", variant.label.c_str(), s.f32, s.staged, s.batch, s.f16, s.beyond, s.values);
     beyond += s.beyond;
   }
+  print_kernel_times(first_frame, variants);
   std::printf("%s\n", beyond == 0 ? "gpu-check: ok" : "gpu-check: FAILED (values beyond 1e-5 float32 / 1 ulp float16)");
   return beyond == 0 ? 0 : 1;
 }
