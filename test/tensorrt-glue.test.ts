@@ -53,6 +53,7 @@ function metadata(tensors: TrtTensorInfo[], precision: TrtEngineMetadata['precis
     obeyPrecision: false,
     dlaCore: -1,
     optLevel: -1,
+    maxBatch: 1,
     layerNormDecomposed: false,
     onnx: { path: 'student.onnx', sha256: '' },
     builtAt: '2026-11-25T00:00:00Z',
@@ -138,7 +139,7 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
     async loadEngine(path, options) {
       if (fake.failLoad) throw fake.failLoad;
       fake.loaded.push({ path, ...options });
-      return { path, tensors, dispose: () => void (fake.disposed.engines += 1) };
+      return { path, tensors, maxBatch: 1, dispose: () => void (fake.disposed.engines += 1) };
     },
     async buildEngine(options) {
       fake.built.push(options);
@@ -146,11 +147,16 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
       const fp16 = options.fp16 !== false;
       return {
         enginePath: options.output, tensorrtVersion: version, gpu: { name: device.name, computeCapability: device.computeCapability },
-        precision: fp16 ? 'fp16' : 'fp32', tf32: options.tf32 ?? false, dlaCore: options.dlaCore ?? -1, optLevel: options.optLevel ?? -1,
+        precision: fp16 ? 'fp16' : 'fp32', tf32: options.tf32 ?? false, dlaCore: options.dlaCore ?? -1, optLevel: options.optLevel ?? -1, maxBatch: 1,
         fp32Layers: fp16 ? 24 : 0, keptLayers: fp16 ? fake.kept.layers : [], layerInformation: fp16 ? fake.kept.information : '', tensors: vitTensors, fastFp16: true, timingCacheLoaded: false, timingCacheSaved: false, warnings: [], seconds: 1.5,
       };
     },
     TrtTracker: FakeTrtTracker,
+    TrtGroup: class {
+      constructor() {
+        throw new Error('these engines have no batch: no TrtGroup (test/tensorrt-group.test.ts has one)');
+      }
+    } as unknown as TensorRtBinding['TrtGroup'],
   };
   const real = loadNative();
   overrideNative({ ...real, features: { cuda: true, tensorrt: true }, tensorrt: fake.binding, cuda: { probe: () => device, cropToTensor: () => undefined } });

@@ -23,6 +23,7 @@ const valid: TrtEngineMetadata = {
   obeyPrecision: false,
   dlaCore: 0,
   optLevel: -1,
+  maxBatch: 1,
   layerNormDecomposed: true,
   onnx: { path: '/models/student.onnx', sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad' },
   builtAt: '2026-01-01T00:00:00Z',
@@ -98,6 +99,8 @@ test('hostile files are refused, and none pollutes Object.prototype', (t) => {
     ['a compute capability that is no number', withField({ gpu: { name: 'x', computeCapability: 'eight' } }), /computeCapability/],
     ['an unknown precision', withField({ precision: 'int4' }), /precision/],
     ['a fractional DLA core', withField({ dlaCore: 1.5 }), /dlaCore/],
+    ['a batch of 0', withField({ maxBatch: 0 }), /maxBatch 0, not a batch from 1 to 64/],
+    ['a batch beyond the crop kernel', withField({ maxBatch: 65 }), /maxBatch 65/],
     ['an infinite layer count', text.replace('"fp32Layers": 13', '"fp32Layers": 1e309'), /fp32Layers/],
     ['tf32 as a string', withField({ tf32: 'false' }), /tf32/],
     ['keepFp32 with a number', withField({ keepFp32: ['layernorm', 7] }), /keepFp32/],
@@ -128,7 +131,7 @@ test('files written by the C++ writer of earlier versions (format 1) still read,
     formatVersion: 1, tensorrtVersion: '10.3.0', gpu: { name: 'Orin (nvgpu)', computeCapability: '8.7' }, precision: 'fp32', keepFp32: [], fp32Layers: 0,
     onnx: { path: 'student.onnx', sha256: valid.onnx.sha256 }, builtAt: '2026-01-01T00:00:00Z', tensors: valid.tensors,
   };
-  t.like(parseEngineMetadata(JSON.stringify(v1), 'v1.json'), { formatVersion: 1, precision: 'fp32', tf32: true, dlaCore: -1, layerNormDecomposed: false });
+  t.like(parseEngineMetadata(JSON.stringify(v1), 'v1.json'), { formatVersion: 1, precision: 'fp32', tf32: true, dlaCore: -1, maxBatch: 1, layerNormDecomposed: false });
 });
 
 test('readEngineMetadata: none is null; a directory or an oversized file is ERR_ENGINE_METADATA', async (t) => {

@@ -10,11 +10,11 @@ import test from 'ava';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CtEdgeError, Engine, Tracker, TrackerGroup, openSource, type Box, type Frame, type StreamCommand } from '../ts/index.js';
-import { toRgb } from '../ts/deploy/io/convert.js';
+import { CtEdgeError, Engine, Tracker, TrackerGroup, type Box, type Frame, type StreamCommand } from '../ts/index.js';
 import { shareFrame } from '../ts/deploy/tracker.js';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
+import { shippedVideoFrames } from './helpers/frames.js';
 import { repoRoot, vitTrackOptions } from './helpers/data.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { ModelProto } from '../ts/contract/onnx-schema.js';
@@ -22,21 +22,7 @@ import { ModelProto } from '../ts/contract/onnx-schema.js';
 const model = (name: string) => join(repoRoot, 'models', name);
 const FRAMES = 12;
 
-/** The first frames of the shipped video (real footage), as RGB in ordinary memory. */
-const frames = (async () => {
-  const source = await openSource(model('tree.avi'));
-  const out: Frame[] = [];
-  try {
-    for await (const { frame } of source) {
-      const rgb = toRgb(frame);
-      out.push({ ...rgb, data: Uint8Array.from(rgb.data as Uint8Array) });
-      if (out.length === FRAMES) break;
-    }
-  } finally {
-    await source.close();
-  }
-  return out;
-})();
+const frames = shippedVideoFrames(FRAMES);
 
 /** `n` targets spread over the frame: one near the centre, the rest shifted copies across it. */
 function boxes(frame: Frame, n: number): Box[] {

@@ -9,36 +9,20 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { Engine, Tracker, openSource, CtEdgeError } from '../ts/index.js';
-import type { Frame } from '../ts/contract/types.js';
-import { toRgb } from '../ts/deploy/io/convert.js';
+import { Engine, Tracker, CtEdgeError } from '../ts/index.js';
 import { netConfig } from '../ts/train/model/config.js';
 import { TrackerNet } from '../ts/train/model/network.js';
 import { initBackend } from '../ts/train/model/backend.js';
 import { buildTrackerOnnx, templateCacheTensors, templatePartPath, writeTrackerOnnx } from '../ts/train/export-onnx.js';
 import { buildEngine } from '../ts/deploy/tensorrt.js';
-import { repoRoot } from './helpers/data.js';
+import { shippedVideoFrames } from './helpers/frames.js';
 import { runCommand } from './helpers/cli.js';
 import { command as exportCommand } from '../ts/cli/commands/export.js';
 
 const config = netConfig('tiny', { depth: 2, attention: 'asymmetric' });
 const dir = mkdtemp(join(tmpdir(), 'ct-two-part-'));
 
-/** The first frames of the shipped video (real footage), as RGB. */
-const frames = (async () => {
-  const source = await openSource(join(repoRoot, 'models', 'tree.avi'));
-  const out: Frame[] = [];
-  try {
-    for await (const { frame } of source) {
-      const rgb = toRgb(frame);
-      out.push({ ...rgb, data: Uint8Array.from(rgb.data as Uint8Array) });
-      if (out.length === 12) break;
-    }
-  } finally {
-    await source.close();
-  }
-  return out;
-})();
+const frames = shippedVideoFrames(12);
 
 const models = (async () => {
   await initBackend(['wasm', 'cpu']);

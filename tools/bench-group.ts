@@ -9,7 +9,10 @@
  * ground-truth box of the first frame, plus copies shifted across the frame. Models: the
  * recommended student (two parts, template computed once) and VitTrack made batchable by import +
  * export (its weights in ct-edge's graph), unless --model names others. A TensorRT engine runs too,
- * unchanged, and the table says how many inferences a frame took (today one per target there).
+ * unchanged (on a Jetson: `--model student.engine`, built with `build-engine --max-batch 16`): the
+ * table's targets per second against the number of targets is the GPU's batching curve, and its
+ * inferences per frame say how many enqueues a frame took (one per --max-batch targets; one per
+ * target for an engine built without it).
  *
  *   npx tsx tools/bench-group.ts [--targets 1,2,4,8,16] [--threads 1,2] [--frames 30] [--model PATH ...]
  *

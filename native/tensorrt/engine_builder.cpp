@@ -135,7 +135,8 @@ BuildReport build_engine(const BuildOptions& opt) {
 #endif
   report.opt_level = opt.opt_level;
 
-  // Static shapes are expected (the model contract); a dynamic batch is pinned to 1 by a profile.
+  // Static shapes are expected (the model contract), but for a symbolic batch, which one profile
+  // spans from 1 to max_batch (1: pinned), timed at max_batch (kOPT): a group at its largest.
   IOptimizationProfile* profile = nullptr;
   for (int32_t i = 0; i < network->getNbInputs(); ++i) {
     ITensor* in = network->getInput(i);
@@ -148,13 +149,19 @@ BuildReport build_engine(const BuildOptions& opt) {
                                                    " other than the batch; export the ONNX model with static input sizes");
         d.d[k] = 1, dynamic = true;
       }
+    if (!dynamic && opt.max_batch > 1)
+      throw CoreError("ERR_INVALID_ARGUMENT", "--max-batch " + std::to_string(opt.max_batch) + ": the model's input '" + safe_string(in->getName()) +
+                                                  "' has the fixed shape " + dims_string(d) +
+                                                  "; export it with a symbolic batch (ct-edge export; VitTrack: ct-edge import, then export) or leave --max-batch out");
     if (dynamic) {
       if (!profile) profile = builder->createOptimizationProfile();
       profile->setDimensions(in->getName(), OptProfileSelector::kMIN, d);
+      d.d[0] = opt.max_batch;
       profile->setDimensions(in->getName(), OptProfileSelector::kOPT, d);
       profile->setDimensions(in->getName(), OptProfileSelector::kMAX, d);
     }
   }
+  report.max_batch = profile ? opt.max_batch : 1;
   if (profile) config->addOptimizationProfile(profile);
 
 #if NV_TENSORRT_MAJOR >= 11

@@ -26,6 +26,7 @@ struct BuildOptions {
   bool obey_precision = false;         // kOBEY_PRECISION_CONSTRAINTS, else kPREFER_PRECISION_CONSTRAINTS
   int dla_core = -1;                   // >= 0: default device DLA core N, with GPU fallback
   int opt_level = -1;                  // builder optimisation level 0..5 (TensorRT >= 8.6); -1: TensorRT's default
+  int max_batch = 1;                   // a symbolic batch's profile: 1..max_batch (a TrackerGroup's targets per enqueue)
   bool verbose = false;
 };
 
@@ -37,6 +38,7 @@ struct BuildReport {
   bool tf32 = false;
   int dla_core = -1;
   int opt_level = -1;
+  int max_batch = 1;                   // the profile's largest batch (1: fixed or pinned)
   int fp32_layers = 0;                 // layers that matched keep_fp32
   std::vector<std::string> kept_layers;  // their names in the network
   // With kept layers: IEngineInspector's per-layer information of the built engine (JSON, detailed

@@ -3,28 +3,31 @@
 // out: the metadata file beside an engine is read and written by ts/deploy/tensorrt.ts.
 //
 //   buildEngine({ onnx, output, onnxData?, fp16?, tf32?, workspaceMiB?, timingCache?, keepFp32?,
-//                 obeyPrecision?, dlaCore?, optLevel?, verbose? })
+//                 obeyPrecision?, dlaCore?, optLevel?, maxBatch?, verbose? })
 //       -> Promise<{ enginePath, tensorrtVersion, gpu: { name, computeCapability }, precision, tf32,
-//                    dlaCore, optLevel, fp32Layers, tensors, fastFp16, timingCacheLoaded,
+//                    dlaCore, optLevel, maxBatch, fp32Layers, tensors, fastFp16, timingCacheLoaded,
 //                    timingCacheSaved, warnings, seconds }>
-//   loadEngine(path, { dlaCore? }) -> Promise<TrtEngine>   TrtEngine: { tensors, path, dispose() }
+//   loadEngine(path, { dlaCore? }) -> Promise<TrtEngine>   TrtEngine: { tensors, path, maxBatch, dispose() }
 //   new TrtTracker(engine, config)   config: the NativeTrackerConfig fields plus
 //       names?: { template, search, score, size, offset }, cudaGraph?: boolean, blockingSync?: boolean
 //     .init(frame, box)  (synchronous: one crop on the device)
 //     .track(frame) -> Promise<{ x, y, width, height, score, rawScore, peakX, peakY, lost, timings }>
 //     .dispose()
+//   new TrtGroup(engine, config): a TrackerGroup's batched network (see TrtGroupWrap below)
 //
 // The TrtEngine class is kept per Node environment (the main thread and each worker thread that
 // loads the addon get their own), reached through the functions' data, never through a static.
 #include "tensorrt_binding.h"
 
 #include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "../addon/napi_helpers.h"
 #include "../addon/tracker_config.h"
+#include "../cuda/preprocess.h"
 #include "engine_builder.h"
 #include "trt_common.h"
 #include "trt_runtime.h"
@@ -102,6 +105,7 @@ class BuildWorker : public PromiseWorker {
     r.Set("tf32", m.tf32);
     r.Set("dlaCore", m.dla_core);
     r.Set("optLevel", m.opt_level);
+    r.Set("maxBatch", m.max_batch);
     r.Set("fp32Layers", m.fp32_layers);
     Napi::Array kept = Napi::Array::New(env, m.kept_layers.size());
     for (size_t i = 0; i < m.kept_layers.size(); ++i) kept.Set(static_cast<uint32_t>(i), m.kept_layers[i]);
@@ -148,6 +152,7 @@ Napi::Value BuildEngine(const Napi::CallbackInfo& info) {
   b.workspace_mib = static_cast<size_t>(int_option(o, "workspaceMiB", 1024, 1, 1 << 20));
   b.dla_core = int_option(o, "dlaCore", -1, -1, 15);
   b.opt_level = int_option(o, "optLevel", -1, -1, 5);
+  b.max_batch = int_option(o, "maxBatch", 1, 1, cuda::kMaxBatchCrops);
   b.timing_cache_path = string_option(o, "timingCache", false);
   const Napi::Value keep = o.Get("keepFp32");
   if (!keep.IsUndefined()) {
@@ -175,6 +180,7 @@ class TrtEngineWrap : public Napi::ObjectWrap<TrtEngineWrap> {
     Napi::Object self = Value();
     self.Set("path", engine_->path());
     self.Set("tensors", tensors_array(Env(), engine_->tensors()));
+    self.Set("maxBatch", engine_->max_batch());
   }
   std::shared_ptr<trt::Engine> engine(Napi::Env env) const {
     if (!engine_) throw_coded(env, "ERR_DISPOSED", "this TensorRT engine was disposed");
@@ -226,16 +232,41 @@ Napi::Value LoadEngine(const Napi::CallbackInfo& info, EnvClasses* classes) {
   return w->Promise();
 }
 
-// The shared result object plus the GPU tracker's stage timings.
-Napi::Object track_result_object(Napi::Env env, const TrackResult& r, const trt::GpuTimings& t) {
-  Napi::Object out = result_object(env, r);
+// The GPU loop's stage timings: { stageMs, preprocessMs, inferMs, postprocessMs }.
+Napi::Object timings_object(Napi::Env env, const trt::GpuTimings& t) {
   Napi::Object timings = Napi::Object::New(env);
   timings.Set("stageMs", t.stage_ms);
   timings.Set("preprocessMs", t.preprocess_ms);
   timings.Set("inferMs", t.infer_ms);
   timings.Set("postprocessMs", t.postprocess_ms);
-  out.Set("timings", timings);
+  return timings;
+}
+
+// The shared result object plus the GPU tracker's stage timings.
+Napi::Object track_result_object(Napi::Env env, const TrackResult& r, const trt::GpuTimings& t) {
+  Napi::Object out = result_object(env, r);
+  out.Set("timings", timings_object(env, t));
   return out;
+}
+
+// The options of a TrtTracker or TrtGroup: the NativeTrackerConfig fields, tensor names, cudaGraph,
+// blockingSync, reserveBytes.
+trt::GpuTrackerOptions gpu_tracker_options(const Napi::Value& config, const char* what) {
+  Napi::Env env = config.Env();
+  trt::GpuTrackerOptions options;
+  options.core = tracker_config(config, what);
+  const Napi::Object o = config.As<Napi::Object>();
+  options.names = tensor_names(o);
+  options.cuda_graph = o.Get("cudaGraph").ToBoolean().Value();
+  options.blocking_sync = o.Get("blockingSync").ToBoolean().Value();
+  const Napi::Value reserve = o.Get("reserveBytes");
+  if (!reserve.IsUndefined()) {
+    const double bytes = reserve.IsNumber() ? reserve.As<Napi::Number>().DoubleValue() : -1;
+    if (!(bytes >= 0 && bytes <= 1e12 && bytes == static_cast<double>(static_cast<int64_t>(bytes))))
+      throw_coded(env, "ERR_INVALID_ARGUMENT", std::string(what) + ": reserveBytes must be a whole number of bytes");
+    options.reserve_bytes = static_cast<size_t>(bytes);
+  }
+  return options;
 }
 
 class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
@@ -255,18 +286,7 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
     if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(classes->engine.Value()))
       throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs an engine from tensorrt.loadEngine()");
     if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs a tracker configuration object");
-    trt::GpuTrackerOptions options;
-    options.core = tracker_config(info[1], "TrtTracker");
-    options.names = tensor_names(info[1].As<Napi::Object>());
-    options.cuda_graph = info[1].As<Napi::Object>().Get("cudaGraph").ToBoolean().Value();
-    options.blocking_sync = info[1].As<Napi::Object>().Get("blockingSync").ToBoolean().Value();
-    const Napi::Value reserve = info[1].As<Napi::Object>().Get("reserveBytes");
-    if (!reserve.IsUndefined()) {
-      const double bytes = reserve.IsNumber() ? reserve.As<Napi::Number>().DoubleValue() : -1;
-      if (!(bytes >= 0 && bytes <= 1e12 && bytes == static_cast<double>(static_cast<int64_t>(bytes))))
-        throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker: reserveBytes must be a whole number of bytes");
-      options.reserve_bytes = static_cast<size_t>(bytes);
-    }
+    const trt::GpuTrackerOptions options = gpu_tracker_options(info[1], "TrtTracker");
     auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
     tracker_ = call_core(env, [&] { return std::make_shared<trt::GpuTracker>(engine, options); });
   }
@@ -330,6 +350,100 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
   bool busy_ = false;
 };
 
+// A TrackerGroup's batched network on the GPU (trt::GpuGroup). The targets' states live in their
+// own host trackers (ts/deploy/tracker.ts); per frame the group hands over each target's search
+// window and template crop:
+//   new TrtGroup(engine, config)        config: as TrtTracker's (cudaGraph ignored: no graphs here)
+//     .maxBatch
+//     .run(frame, [{ window: { x0, y0, side }, template: Float32Array, templateId }])
+//       -> Promise<{ score, size, offset: Float32Array (every target's maps, target after target), timings }>
+//     .dispose()
+class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env, EnvClasses* classes) {
+    return DefineClass(env, "TrtGroup", {InstanceMethod<&TrtGroupWrap::Run>("run"), InstanceMethod<&TrtGroupWrap::Dispose>("dispose")}, classes);
+  }
+
+  TrtGroupWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrtGroupWrap>(info) {
+    Napi::Env env = info.Env();
+    auto* classes = static_cast<EnvClasses*>(info.Data());
+    if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(classes->engine.Value()))
+      throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup needs an engine from tensorrt.loadEngine()");
+    if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup needs a tracker configuration object");
+    const trt::GpuTrackerOptions options = gpu_tracker_options(info[1], "TrtGroup");
+    template_values_ = 3ull * options.core.template_size * options.core.template_size;
+    auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
+    group_ = call_core(env, [&] { return std::make_shared<trt::GpuGroup>(engine, options); });
+    Value().Set("maxBatch", group_->max_batch());
+  }
+
+ private:
+  class RunWorker : public TrackerFrameWorker {
+   public:
+    RunWorker(TrtGroupWrap* owner, double stage_ms) : TrackerFrameWorker(owner->Value(), &owner->busy_, "ERR_TENSORRT"), group_(owner->group_) {
+      timings_.stage_ms = stage_ms;
+    }
+
+   protected:
+    void Execute() override {
+      Guard([&] { group_->run_prepared(&timings_); });
+    }
+    Napi::Value Result() override {
+      Napi::Env env = Env();
+      Napi::Object out = Napi::Object::New(env);
+      const char* names[3] = {"score", "size", "offset"};
+      for (int k = 0; k < 3; ++k) {
+        const std::vector<float>& m = group_->maps(k);
+        Napi::Float32Array a = Napi::Float32Array::New(env, m.size());
+        std::memcpy(a.Data(), m.data(), m.size() * sizeof(float));
+        out.Set(names[k], a);
+      }
+      out.Set("timings", timings_object(env, timings_));
+      return out;
+    }
+
+   private:
+    std::shared_ptr<trt::GpuGroup> group_;
+    trt::GpuTimings timings_;
+  };
+
+  // run(frame, members): the rows every search crop reads and the changed templates go into pinned
+  // memory here, on the calling thread; the rest runs on the libuv pool.
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto& g = live_tracker(env, group_, busy_);
+    const FrameView frame = frame_view(info[0]);
+    if (!info[1].IsArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run needs an array of targets");
+    const Napi::Array list = info[1].As<Napi::Array>();
+    std::vector<trt::GpuGroup::Member> members;
+    for (uint32_t i = 0; i < list.Length(); ++i) {
+      if (!list.Get(i).IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: each target is { window, template, templateId }");
+      const Napi::Object m = list.Get(i).As<Napi::Object>();
+      if (!m.Get("window").IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a target's window must be { x0, y0, side }");
+      const Napi::Object w = m.Get("window").As<Napi::Object>();
+      const Napi::Value t = m.Get("template");
+      if (!t.IsTypedArray() || t.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || t.As<Napi::Float32Array>().ElementLength() != template_values_)
+        throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a target's template must be a Float32Array of " + std::to_string(template_values_) + " values");
+      members.push_back({CropWindow{int_field(w, "x0", "window.x0"), int_field(w, "y0", "window.y0"), int_field(w, "side", "window.side")},
+                         t.As<Napi::Float32Array>().Data(), static_cast<uint64_t>(number_field(m, "templateId", "templateId"))});
+      if (members.back().window.side < 1) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a window's side must be positive");
+    }
+    const double stage_ms = call_core(env, [&] { return g.prepare(frame, members); });
+    auto* worker = new RunWorker(this, stage_ms);
+    worker->Queue();
+    return worker->Promise();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    group_.reset();  // a running worker holds its own reference and finishes safely
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<trt::GpuGroup> group_;
+  size_t template_values_ = 0;
+  bool busy_ = false;
+};
+
 }  // namespace
 
 void register_tensorrt(Napi::Env env, Napi::Object exports) {
@@ -345,6 +459,7 @@ void register_tensorrt(Napi::Env env, Napi::Object exports) {
   t.Set("loadEngine", Napi::Function::New(env, [classes](const Napi::CallbackInfo& info) { return LoadEngine(info, classes); }, "loadEngine"));
   t.Set("TrtEngine", engine_class);
   t.Set("TrtTracker", TrtTrackerWrap::Define(env, classes));
+  t.Set("TrtGroup", TrtGroupWrap::Define(env, classes));
   exports.Set("tensorrt", t);
   set_feature(env, exports, "tensorrt", true);
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <deque>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
 #include "../cuda/preprocess.h"
@@ -80,45 +81,45 @@ std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
                         "). An engine only loads on the TensorRT version and GPU it was built with; rebuild it here: "
                         "npx ct-edge build-engine <model.onnx> -o " + path);
   ICudaEngine& eng = *e->impl_->engine;
+  int max_batch = 0;  // 0: no symbolic batch
   for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
     const char* name = eng.getIOTensorName(i);
-    e->tensors_.push_back({safe_string(name), eng.getTensorIOMode(name) == TensorIOMode::kINPUT, data_type_name(eng.getTensorDataType(name)),
-                           dims_vector(eng.getTensorShape(name))});
+    const bool input = eng.getTensorIOMode(name) == TensorIOMode::kINPUT;
+    const Dims shape = eng.getTensorShape(name);
+    e->tensors_.push_back({safe_string(name), input, data_type_name(eng.getTensorDataType(name)), dims_vector(shape)});
+    // A symbolic batch: the first profile's largest (build-engine --max-batch), the least over inputs.
+    if (input && shape.nbDims > 0 && shape.d[0] < 0) {
+      const int most = static_cast<int>(eng.getProfileShape(name, 0, OptProfileSelector::kMAX).d[0]);
+      max_batch = max_batch == 0 ? most : std::min(max_batch, most);
+    }
   }
+  e->max_batch_ = std::max(1, max_batch);
   return e;
 }
 
-struct TrackerImpl {
+// What a tracker and a group share: an execution context on the engine, one CUDA stream, and the
+// device buffers bound to the network's inputs and outputs, `capacity` items each.
+struct ContextBase {
   std::shared_ptr<Engine> engine;
-  GpuTrackerOptions options;
   Ptr<IExecutionContext> context;
   cuda::Stream stream;
-  cuda::FrameStager stager;
-  TrackState state;  // the CPU tracker's windows, map-back and lost rule
   struct Binding {
     std::string name;
     DataType type = DataType::kFLOAT;
-    size_t count = 0;
+    size_t count = 0;  // values of all `capacity` items
     cuda::DeviceBuffer device;
   };
   Binding tmpl, search, outputs[3];       // outputs: score, size, offset
   std::deque<Binding> extra_outputs;      // outputs the tracker does not read still need an address
-  cuda::PinnedBuffer host_out[3];
-  std::vector<float> out_float[3];        // float copies when the engine outputs float16
-  cudaGraphExec_t graph = nullptr;
-  bool warmed_up = false;
-  std::vector<std::string> warnings;  // taken by the binding, raised as process warnings in JS
-  CropWindow prepared;                // the search window prepare() staged rows for
-  bool has_prepared = false;
+  int capacity = 1;                       // items the buffers hold (a group's largest batch)
+  int batch = 0;                          // the inputs' current batch (set_batch)
 
-  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : engine(std::move(e)), options(o), stream(o.blocking_sync), state(o.core) {}
-  ~TrackerImpl() {
-    if (graph) cudaGraphExecDestroy(graph);
-  }
+  ContextBase(std::shared_ptr<Engine> e, bool blocking_sync) : engine(std::move(e)), stream(blocking_sync) {}
 
   // Checks what the tracker can feed or read: the tensor's direction, its layout (linear only: an
   // engine built with e.g. trtexec --inputIOFormats=fp16:hwc8 expects vectorised channels), a
-  // static shape, and with want_shape given, that shape exactly.
+  // static shape, and with want_shape given, that shape exactly. A symbolic batch is set to
+  // `capacity` here (the profile allows 1 to the engine's max_batch()).
   Dims checked_shape(const std::string& name, bool want_input, const std::vector<long long>* want_shape, const char* role) {
     ICudaEngine& eng = *engine->impl().engine;
     if ((eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT) != want_input)
@@ -129,8 +130,8 @@ struct TrackerImpl {
                                                "\"; ct-edge reads and writes linear NCHW tensors. Rebuild the engine with ct-edge build-engine, "
                                                "or with trtexec without --inputIOFormats/--outputIOFormats other than fp32:chw or fp16:chw");
     Dims d = eng.getTensorShape(name.c_str());
-    if (want_input && d.nbDims > 0 && d.d[0] < 0) {  // dynamic batch: pin it to 1
-      d.d[0] = 1;
+    if (want_input && d.nbDims > 0 && d.d[0] < 0) {  // dynamic batch
+      d.d[0] = capacity;
       if (!context->setInputShape(name.c_str(), d)) fail("cannot set the shape of '" + name + "' to " + dims_string(d) + ": " + logger_errors());
     }
     if (!want_input) d = context->getTensorShape(name.c_str());
@@ -170,30 +171,29 @@ struct TrackerImpl {
 
   // Points capture_ at this call's capture for as long as the call runs (also when it throws).
   struct CaptureScope {
-    TrackerImpl* t;
+    ContextBase* t;
     Logger::Capture capture;
-    explicit CaptureScope(TrackerImpl* owner) : t(owner) { t->capture_ = &capture; }
+    explicit CaptureScope(ContextBase* owner) : t(owner) { t->capture_ = &capture; }
     ~CaptureScope() { t->capture_ = nullptr; }
   };
 
-  void setup() {
-    CaptureScope scope(this);
+  // The execution context and every binding, for `capacity` items of the configured sizes.
+  void create_context(const TrackerConfig& c, const TensorNames& n, Logger::Capture& capture) {
     ICudaEngine& eng = *engine->impl().engine;
     context.reset(eng.createExecutionContext());
-    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + scope.capture.errors());
+    if (!context) fail("createExecutionContext failed (out of GPU memory?): " + capture.errors());
 #if NV_TENSORRT_MAJOR >= 10
     // Engines built with layers kept in FP32 carry detailed layer information (for the build's
     // precision check); detailed NVTX markers would cost every enqueue.
     context->setNvtxVerbosity(ProfilingVerbosity::kLAYER_NAMES_ONLY);
 #endif
-    const TrackerConfig& c = options.core;
-    const long long t = c.template_size, s = c.search_size, f = c.feature_size;
-    const TensorNames& n = options.names;
-    bind(tmpl, n.template_input, true, {1, 3, t, t}, "template");
-    bind(search, n.search_input, true, {1, 3, s, s}, "search");
-    bind(outputs[0], n.score, false, {1, 1, f, f}, "score map");
-    bind(outputs[1], n.size, false, {1, 2, f, f}, "size map");
-    bind(outputs[2], n.offset, false, {1, 2, f, f}, "offset map");
+    const long long b = capacity, t = c.template_size, s = c.search_size, f = c.feature_size;
+    bind(tmpl, n.template_input, true, {b, 3, t, t}, "template");
+    bind(search, n.search_input, true, {b, 3, s, s}, "search");
+    bind(outputs[0], n.score, false, {b, 1, f, f}, "score map");
+    bind(outputs[1], n.size, false, {b, 2, f, f}, "size map");
+    bind(outputs[2], n.offset, false, {b, 2, f, f}, "offset map");
+    batch = capacity;
     for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
       const std::string name = safe_string(eng.getIOTensorName(i));
       if (name == tmpl.name || name == search.name || name == outputs[0].name || name == outputs[1].name || name == outputs[2].name) continue;
@@ -201,13 +201,51 @@ struct TrackerImpl {
         throw CoreError("ERR_MODEL_INVALID", "the engine has an input '" + name + "' the tracker does not feed");
       const Dims d = checked_shape(name, false, nullptr, "extra output");
       extra_outputs.emplace_back();
-      Binding& b = extra_outputs.back();
-      b.name = name;
-      b.type = eng.getTensorDataType(name.c_str());
-      b.count = static_cast<size_t>(volume(d));
-      b.device.resize(std::max<size_t>(1, b.count * data_type_size(b.type)));
-      set_address(name, b.device.get());
+      Binding& x = extra_outputs.back();
+      x.name = name;
+      x.type = eng.getTensorDataType(name.c_str());
+      x.count = static_cast<size_t>(volume(d));
+      x.device.resize(std::max<size_t>(1, x.count * data_type_size(x.type)));
+      set_address(name, x.device.get());
     }
+  }
+
+  // Runs the next enqueues on the first n items (n <= capacity); outputs of a smaller batch fill
+  // the front of their buffers.
+  void set_batch(int n) {
+    if (n == batch) return;
+    for (Binding* b : {&tmpl, &search}) {
+      Dims d = context->getTensorShape(b->name.c_str());
+      d.d[0] = n;
+      if (!context->setInputShape(b->name.c_str(), d)) fail("cannot run a batch of " + std::to_string(n) + " on '" + b->name + "': " + logger_errors());
+    }
+    batch = n;
+  }
+
+ protected:
+  Logger::Capture* capture_ = nullptr;  // this call's TensorRT messages (set while a call runs)
+};
+
+struct TrackerImpl : ContextBase {
+  GpuTrackerOptions options;
+  cuda::FrameStager stager;
+  TrackState state;  // the CPU tracker's windows, map-back and lost rule
+  cuda::PinnedBuffer host_out[3];
+  std::vector<float> out_float[3];        // float copies when the engine outputs float16
+  cudaGraphExec_t graph = nullptr;
+  bool warmed_up = false;
+  std::vector<std::string> warnings;  // taken by the binding, raised as process warnings in JS
+  CropWindow prepared;                // the search window prepare() staged rows for
+  bool has_prepared = false;
+
+  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : ContextBase(std::move(e), o.blocking_sync), options(o), state(o.core) {}
+  ~TrackerImpl() {
+    if (graph) cudaGraphExecDestroy(graph);
+  }
+
+  void setup() {
+    CaptureScope scope(this);
+    create_context(options.core, options.names, scope.capture);
     for (int k = 0; k < 3; ++k) {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
       out_float[k].resize(outputs[k].count);
@@ -303,9 +341,6 @@ struct TrackerImpl {
     }
     if ((!graph && !capture_graph()) || !launch_graph()) enqueue_network();
   }
-
- private:
-  Logger::Capture* capture_ = nullptr;  // this call's TensorRT messages (set while setup/run_network run)
 };
 
 GpuTracker::GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options)
@@ -376,6 +411,122 @@ TrackResult GpuTracker::track_prepared(GpuTimings* timings) {
   local.postprocess_ms = ms_since(t0);
   if (timings) *timings = local;
   return r;
+}
+
+// ---- a group's batched network ----------------------------------------------------------------
+
+struct GroupImpl : ContextBase {
+  GpuTrackerOptions options;
+  cuda::FrameStager stager;
+  cuda::PinnedBuffer host_out[3];
+  std::vector<float> maps[3];             // the last run's outputs, float32, `batch` items
+  cuda::PinnedBuffer host_templates;      // templates prepare() staged, in the input's type, by item
+  std::vector<uint64_t> item_template;    // which template each item of the template input holds (0: none)
+  std::vector<std::pair<int, uint64_t>> uploads;  // items prepare() staged a template for
+  std::vector<CropWindow> windows;        // this frame's search windows, by item
+  bool has_prepared = false;
+
+  GroupImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : ContextBase(std::move(e), o.blocking_sync), options(o) {}
+
+  size_t template_values() const { return 3ull * options.core.template_size * options.core.template_size; }
+
+  void setup() {
+    CaptureScope scope(this);
+    capacity = engine->max_batch();
+    create_context(options.core, options.names, scope.capture);
+    for (int k = 0; k < 3; ++k) host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
+    host_templates.resize(tmpl.count * data_type_size(tmpl.type));
+    item_template.assign(capacity, 0);
+    if (options.reserve_bytes > 0) stager.reserve(options.reserve_bytes);
+    // The first enqueue's lazy initialisation (see TrackerImpl::warm_up), at the largest batch.
+    const auto s = static_cast<cudaStream_t>(stream.get());
+    for (Binding* b : {&tmpl, &search}) cuda_check(cudaMemsetAsync(b->device.get(), 0, b->count * data_type_size(b->type), s), "cudaMemsetAsync");
+    if (!context->enqueueV3(s)) fail("enqueueV3 failed: " + scope.capture.errors());
+    stream.synchronize();
+  }
+};
+
+GpuGroup::GpuGroup(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options) : impl_(new GroupImpl(std::move(engine), options)) {
+  impl_->setup();
+}
+
+GpuGroup::~GpuGroup() = default;
+
+int GpuGroup::max_batch() const { return impl_->capacity; }
+
+const std::vector<float>& GpuGroup::maps(int k) const { return impl_->maps[k]; }
+
+double GpuGroup::prepare(const FrameView& host_frame, const std::vector<Member>& members) {
+  GroupImpl& g = *impl_;
+  const auto t0 = Clock::now();
+  const int n = static_cast<int>(members.size());
+  if (n < 1 || n > g.capacity)
+    throw CoreError("ERR_INVALID_ARGUMENT", "a batch of " + std::to_string(n) + " targets; this engine takes 1 to " + std::to_string(g.capacity) +
+                                                " per enqueue (build-engine --max-batch)");
+  g.windows.clear();
+  g.uploads.clear();
+  const size_t per = g.template_values();
+  const bool half = g.tmpl.type == DataType::kHALF;
+  for (int i = 0; i < n; ++i) {
+    g.windows.push_back(members[i].window);
+    if (g.item_template[i] == members[i].template_id) continue;
+    if (half) {
+      auto* dst = static_cast<uint16_t*>(g.host_templates.get()) + per * i;
+      for (size_t j = 0; j < per; ++j) dst[j] = float_to_half(members[i].tmpl[j]);
+    } else {
+      std::memcpy(static_cast<float*>(g.host_templates.get()) + per * i, members[i].tmpl, per * sizeof(float));
+    }
+    g.uploads.emplace_back(i, members[i].template_id);
+  }
+  g.stager.copy_rows(host_frame, g.windows.data(), n);
+  g.has_prepared = true;
+  return ms_since(t0);
+}
+
+void GpuGroup::run_prepared(GpuTimings* timings) {
+  GroupImpl& g = *impl_;
+  if (!g.has_prepared) throw CoreError("ERR_NOT_INITIALIZED", "run_prepared() needs prepare(frame, members) first");
+  g.has_prepared = false;
+  GroupImpl::CaptureScope scope(&g);
+  const int n = static_cast<int>(g.windows.size());
+  const size_t element = data_type_size(g.tmpl.type), per = g.template_values();
+  GpuTimings local;
+  if (timings) local.stage_ms = timings->stage_ms;
+  auto t0 = Clock::now();
+  const FrameView dev = g.stager.upload(g.stream.get());
+  for (const auto& [item, id] : g.uploads) {
+    g.item_template[item] = 0;  // until the run that uploads it succeeds
+    cuda::copy_to_device_async(static_cast<uint8_t*>(g.tmpl.device.get()) + per * element * item,
+                               static_cast<const uint8_t*>(g.host_templates.get()) + per * element * item, per * element, g.stream.get());
+  }
+  local.stage_ms += ms_since(t0);
+  t0 = Clock::now();
+  cuda::crop_normalize_batch_async(dev, g.windows.data(), n, g.options.core.search_size, g.options.core.norm, g.search.device.get(),
+                                   g.search.type == DataType::kHALF, g.stream.get());
+  local.preprocess_ms = ms_since(t0);
+  t0 = Clock::now();
+  g.set_batch(n);
+  if (!g.context->enqueueV3(static_cast<cudaStream_t>(g.stream.get()))) fail("enqueueV3 failed: " + scope.capture.errors());
+  size_t values[3];
+  for (int k = 0; k < 3; ++k) {
+    values[k] = g.outputs[k].count / g.capacity * n;  // the first n items
+    cuda::copy_to_host_async(g.host_out[k].get(), g.outputs[k].device.get(), values[k] * data_type_size(g.outputs[k].type), g.stream.get());
+  }
+  g.stream.synchronize();
+  local.infer_ms = ms_since(t0);
+  t0 = Clock::now();
+  for (const auto& [item, id] : g.uploads) g.item_template[item] = id;
+  for (int k = 0; k < 3; ++k) {
+    g.maps[k].resize(values[k]);
+    if (g.outputs[k].type == DataType::kHALF) {
+      const auto* h = static_cast<const uint16_t*>(g.host_out[k].get());
+      for (size_t i = 0; i < values[k]; ++i) g.maps[k][i] = half_to_float(h[i]);
+    } else {
+      std::memcpy(g.maps[k].data(), g.host_out[k].get(), values[k] * sizeof(float));
+    }
+  }
+  local.postprocess_ms = ms_since(t0);
+  if (timings) *timings = local;
 }
 
 }  // namespace trt

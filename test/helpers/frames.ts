@@ -1,5 +1,8 @@
-/** Synthetic frames for unit tests. */
-import type { Frame, PixelFormat } from '../../ts/index.js';
+/** Frames for unit tests: synthetic ones, and the shipped video's first frames. */
+import { join } from 'node:path';
+import { openSource, type Frame, type PixelFormat } from '../../ts/index.js';
+import { toRgb } from '../../ts/deploy/io/convert.js';
+import { repoRoot } from './data.js';
 
 /** An RGB frame with a smooth gradient background and a bright square at (x, y). */
 export function squareFrame(width: number, height: number, x: number, y: number, size: number): Frame {
@@ -44,4 +47,20 @@ export function convertFrame(rgb: Frame, format: PixelFormat, padding = 0): Fram
     }
   }
   return { data, width, height, format, stride };
+}
+
+/** The first `count` frames of the shipped video (models/tree.avi, real footage), RGB in ordinary memory. */
+export async function shippedVideoFrames(count: number): Promise<Frame[]> {
+  const source = await openSource(join(repoRoot, 'models', 'tree.avi'));
+  const out: Frame[] = [];
+  try {
+    for await (const { frame } of source) {
+      const rgb = toRgb(frame);
+      out.push({ ...rgb, data: Uint8Array.from(rgb.data as Uint8Array) });
+      if (out.length === count) break;
+    }
+  } finally {
+    await source.close();
+  }
+  return out;
 }

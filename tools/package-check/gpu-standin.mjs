@@ -54,5 +54,6 @@ await new Promise((done, fail) => {
   w.on('exit', done);
 });
 assert.throws(() => new addon.tensorrt.TrtTracker({}, {}), { code: 'ERR_INVALID_ARGUMENT', message: /TrtTracker needs an engine/ }, 'main thread after the worker exited');
-console.log('TrtTracker argument check after a worker loaded the addon and exited: ERR_INVALID_ARGUMENT');
+assert.throws(() => new addon.tensorrt.TrtGroup({}, {}), { code: 'ERR_INVALID_ARGUMENT', message: /TrtGroup needs an engine/ }, 'a group too');
+console.log('TrtTracker and TrtGroup argument checks after a worker loaded the addon and exited: ERR_INVALID_ARGUMENT');
 console.log('gpu-standin: ok');

@@ -9,12 +9,12 @@ import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { readOnnxMetadata } from '../contract/onnx-reader.js';
-import { CtEdgeError, native } from '../contract/errors.js';
+import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import { fileKindOf, wrongKindHint } from '../contract/file-kind.js';
 import { optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
 import type { Frame } from '../contract/types.js';
 import { InferenceThread, InlineInference, type InferenceRunner, type LoadedModel, type RunTimes } from './inference-thread.js';
-import type { CropWindow, TrtEngine, TrtTracker, TrtTrackerConfig } from './native.js';
+import type { CropWindow, TrtEngine, TrtGroup, TrtTracker, TrtTrackerConfig } from './native.js';
 import { loadTensorRtEngine, tensorRtBinding, type TensorRtBackend } from './tensorrt.js';
 
 export interface EngineOptions extends ModelOptions {
@@ -186,6 +186,9 @@ export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
 export class Engine {
   private thread: InferenceRunner | undefined;
   private trt: TrtEngine | undefined;
+  /** TensorRT groups' batched networks, by group name (runGpuGroup). */
+  private readonly gpuGroups = new Map<string, TrtGroup>();
+  private groupsMade = 0;
 
   private constructor(
     readonly path: string,
@@ -312,10 +315,12 @@ export class Engine {
 
   /**
    * The most targets one inference takes: unbounded (Infinity) for a model with a symbolic batch on
-   * onnxruntime, else 1 (a model with batch 1 baked in; TensorRT's tracker runs one target per
-   * enqueue). A TrackerGroup batches its targets up to this and runs the rest in further batches.
+   * onnxruntime; on TensorRT the engine's profile (`build-engine --max-batch N`); else 1 (a model
+   * with batch 1 baked in). A TrackerGroup batches its targets up to this and runs the rest in
+   * further batches.
    */
   get maxBatch(): number {
+    if (this.trt) return this.config.batch === 'dynamic' ? this.trt.maxBatch : 1;
     return this.thread && this.config.batch === 'dynamic' ? Number.POSITIVE_INFINITY : 1;
   }
 
@@ -335,14 +340,40 @@ export class Engine {
     });
   }
 
-  /** @internal Frees a group's resident batched inputs (runGroup). */
+  /**
+   * @internal TrackerGroup's way in on TensorRT: one crop launch and one enqueue for up to maxBatch
+   * targets of `frame` (read before this returns). `group` names the TrtGroup kept between runs
+   * (its batched inputs, execution context and staging; releaseGroup() frees them).
+   */
+  runGpuGroup(
+    group: string,
+    config: TrtTrackerConfig,
+    frame: Frame,
+    members: { window: CropWindow; template: Float32Array; templateId: number }[],
+  ): ReturnType<TrtGroup['run']> {
+    const handle = this.trt;
+    if (!handle) throw new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
+    let runner = this.gpuGroups.get(group);
+    if (!runner) {
+      const { TrtGroup } = tensorRtBinding(`${this.path} is a TensorRT engine`);
+      runner = native(() => new TrtGroup(handle, config));
+      this.gpuGroups.set(group, runner);
+    }
+    const gpu = runner;
+    return native(() => gpu.run(frame, members)).catch((error: unknown) => fromNative(error));
+  }
+
+  /** @internal Frees a group's resident batched inputs (runGroup, runGpuGroup). */
   releaseGroup(group: string): void {
     this.thread?.post({ op: 'ungroup', group });
+    this.gpuGroups.get(group)?.dispose();
+    this.gpuGroups.delete(group);
   }
 
   /** @internal A name for a group's batched inputs, unique on this engine. */
   newGroupName(): string {
-    return `group-${this.live().newBindingId()}`;
+    if (this.disposed) throw new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
+    return `group-${++this.groupsMade}`;
   }
 
   /**
@@ -390,6 +421,8 @@ export class Engine {
     const { thread, trt } = this;
     this.thread = undefined;
     this.trt = undefined;
+    for (const group of this.gpuGroups.values()) group.dispose();
+    this.gpuGroups.clear();
     trt?.dispose();
     await thread?.close();
   }

@@ -133,6 +133,8 @@ export interface TrtTensorInfo {
 export interface TrtEngine {
   readonly path: string;
   readonly tensors: TrtTensorInfo[];
+  /** The most targets one enqueue takes: the profile's largest batch (build-engine --max-batch), else 1. */
+  readonly maxBatch: number;
   dispose(): void;
 }
 
@@ -145,6 +147,21 @@ export interface TrtTrackerConfig extends NativeTrackerConfig {
   blockingSync?: boolean;
   /** Bytes of the frames to come: staging memory reserved at creation (TrackerOptions.frameSize). */
   reserveBytes?: number;
+}
+
+/**
+ * A TrackerGroup's batched network on the GPU: every target's search crop in one kernel launch, one
+ * enqueue. The targets' states stay in their host trackers, which hand over their search window and
+ * template crop (uploaded when templateId changes).
+ */
+export interface TrtGroup {
+  readonly maxBatch: number;
+  /** Every target's maps, target after target (score F*F, size and offset 2*F*F each). */
+  run(
+    frame: object,
+    targets: { window: CropWindow; template: Float32Array; templateId: number }[],
+  ): Promise<{ score: Float32Array; size: Float32Array; offset: Float32Array; timings: TrtTrackUpdate['timings'] }>;
+  dispose(): void;
 }
 
 export interface TrtTrackUpdate extends NativeUpdate {
@@ -185,6 +202,8 @@ export interface TrtBuildOptions {
   dlaCore?: number;
   /** Builder optimisation level 0..5 (TensorRT >= 8.6); default -1, TensorRT's own. */
   optLevel?: number;
+  /** A symbolic batch's profile spans 1..maxBatch, timed at maxBatch; default 1. At most 64. */
+  maxBatch?: number;
   verbose?: boolean;
 }
 
@@ -198,6 +217,8 @@ export interface TrtBuildReport {
   tf32: boolean;
   dlaCore: number;
   optLevel: number;
+  /** The profile's largest batch (1: a fixed batch, or one pinned to 1). */
+  maxBatch: number;
   fp32Layers: number;
   /** The names of the layers kept in FP32 (asked for: PREFER lets fusion ignore it). */
   keptLayers: string[];
@@ -221,6 +242,7 @@ export interface TensorRtBinding {
   /** Deserialises an engine; `dlaCore` for one built for a DLA core. Fails with ERR_ENGINE_MISMATCH when TensorRT cannot. */
   loadEngine(path: string, options?: { dlaCore?: number }): Promise<TrtEngine>;
   TrtTracker: new (engine: TrtEngine, config: TrtTrackerConfig) => TrtTracker;
+  TrtGroup: new (engine: TrtEngine, config: TrtTrackerConfig) => TrtGroup;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

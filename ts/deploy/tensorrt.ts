@@ -66,7 +66,7 @@ export function parsesLayerNorm(tensorRtVersion: string): boolean {
  * version, GPU, precision, TF32 choice, layers kept in FP32, DLA core, optimisation level and
  * tensors), how, and the model's conventions.
  */
-export interface TrtEngineMetadata extends Pick<TrtBuildReport, 'tensorrtVersion' | 'gpu' | 'precision' | 'tf32' | 'fp32Layers' | 'dlaCore' | 'optLevel' | 'tensors'> {
+export interface TrtEngineMetadata extends Pick<TrtBuildReport, 'tensorrtVersion' | 'gpu' | 'precision' | 'tf32' | 'fp32Layers' | 'dlaCore' | 'optLevel' | 'maxBatch' | 'tensors'> {
   /** 2 since the file is written by TypeScript (1: older ct-edge, still read). */
   formatVersion: number;
   /** The kinds asked for (the user's, before any rewrite of "layernorm" into layer names). */
@@ -81,6 +81,8 @@ export interface TrtEngineMetadata extends Pick<TrtBuildReport, 'tensorrtVersion
 }
 
 export const ENGINE_METADATA_FORMAT = 2;
+/** build-engine --max-batch's limit: the targets one crop launch takes (native/cuda/preprocess.h kMaxBatchCrops). */
+export const MAX_ENGINE_BATCH = 64;
 /** A metadata file is a few kB; anything this large is not one. */
 const METADATA_MAX_BYTES = 1 << 20;
 
@@ -154,6 +156,7 @@ export function parseEngineMetadata(text: string, path: string): TrtEngineMetada
     obeyPrecision: optional(json, 'obeyPrecision', bool, formatVersion < 2, 'true or false'),
     dlaCore: optional(json, 'dlaCore', int(-1, 15), -1, 'a DLA core from -1 to 15'),
     optLevel: optional(json, 'optLevel', int(-1, 5), -1, 'an optimisation level from -1 to 5'),
+    maxBatch: optional(json, 'maxBatch', int(1, MAX_ENGINE_BATCH), 1, `a batch from 1 to ${MAX_ENGINE_BATCH}`),
     layerNormDecomposed: optional(json, 'layerNormDecomposed', bool, false, 'true or false'),
     onnx: {
       path: optional(onnx, 'path', (v): v is string => typeof v === 'string', '', 'a path'),
@@ -317,6 +320,23 @@ function keepKinds(kinds: string[], decomposed: boolean): string[] {
   return kinds.flatMap((k) => (/^(layernorm|normalization)$/i.test(k) ? [`name:${LAYERNORM_DECOMPOSED_MARKER}`] : [k]));
 }
 
+/**
+ * --max-batch before the (minutes-long) build: a whole number from 1 to MAX_ENGINE_BATCH, and above 1
+ * only for a model whose inputs take a batch.
+ */
+function checkMaxBatch(maxBatch: number | undefined, batch: ModelConfig['batch'], onnx: string): void {
+  if (maxBatch === undefined) return;
+  if (!(Number.isInteger(maxBatch) && maxBatch >= 1 && maxBatch <= MAX_ENGINE_BATCH)) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--max-batch must be a whole number from 1 to ${MAX_ENGINE_BATCH} (targets per enqueue), got ${maxBatch}`);
+  }
+  if (maxBatch > 1 && batch !== 'dynamic') {
+    throw new CtEdgeError(
+      'ERR_INVALID_ARGUMENT',
+      `--max-batch ${maxBatch}: ${onnx} has batch 1 baked into its inputs; export the model with ct-edge export (a foreign ONNX such as VitTrack's: ct-edge import it, then export) or leave --max-batch out`,
+    );
+  }
+}
+
 /** The bytes of an ONNX model; ERR_MODEL_NOT_FOUND when there is no such file. */
 export async function readOnnxBytes(path: string): Promise<Uint8Array> {
   return readFile(path).catch((error: NodeJS.ErrnoException) => {
@@ -342,6 +362,7 @@ export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEng
   const trt = tensorRtBinding(`cannot build a TensorRT engine from ${options.onnx}`);
   const { modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
   const config = resolveModelConfig(model, optionsFromMetadata(model.metadata), modelOptions ?? {});
+  checkMaxBatch(rest.maxBatch, config.batch, options.onnx);
   const rewrite = decompose === true || (decompose === 'auto' && !parsesLayerNorm(trt.version)) ? decomposeLayerNorm(bytes) : undefined;
   const decomposed = (rewrite?.replaced ?? 0) > 0;
   const output = rest.output ?? defaultEnginePath(options.onnx);
@@ -369,6 +390,7 @@ export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEng
     obeyPrecision: options.obeyPrecision ?? false,
     dlaCore: report.dlaCore,
     optLevel: report.optLevel,
+    maxBatch: report.maxBatch,
     layerNormDecomposed: decomposed,
     onnx: { path: options.onnx, sha256: createHash('sha256').update(bytes).digest('hex') },
     builtAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
@@ -465,6 +487,13 @@ export function trtexecCommand(options: BuildEngineOptions, bytes: Uint8Array, t
   if (options.timingCache) args.push(`--timingCacheFile=${options.timingCache}`);
   if (options.optLevel !== undefined && options.optLevel >= 0) args.push(`--builderOptimizationLevel=${options.optLevel}`);
   if (dla) args.push(`--useDLACore=${options.dlaCore}`, '--allowGPUFallback');
+  if ((options.maxBatch ?? 1) > 1) {
+    // The profile build-engine makes: 1 to maxBatch, timed at maxBatch.
+    const inputs = parseOnnxModel(bytes).inputs;
+    checkMaxBatch(options.maxBatch, inputs.every((t) => typeof t.shape[0] === 'string') ? 'dynamic' : 'fixed', options.onnx);
+    const shapes = (batch: number) => inputs.map((t) => `${t.name}:${[batch, ...t.shape.slice(1)].join('x')}`).join(',');
+    args.push(`--minShapes=${shapes(1)}`, `--optShapes=${shapes(options.maxBatch!)}`, `--maxShapes=${shapes(options.maxBatch!)}`);
+  }
   if (major < 11 && fp16) {
     const kinds = keepKinds(options.keepFp32 ?? ['layernorm', 'softmax'], (rewrite?.replaced ?? 0) > 0);
     const matches = (node: { name: string; opType: string }) =>

@@ -7,8 +7,11 @@
  * `ct-edge import` + `export`), one frame is one inference for every target. The search crops go
  * into one batched input on the engine's inference thread, and the templates (or a two-part model's
  * cached template tensors) stay resident there as batched inputs, rebuilt only when a target joins,
- * leaves or re-inits. A model with batch 1 baked in (VitTrack's own ONNX, TensorRT engines today)
- * runs target by target, and the group says so once, as a warning (CT_EDGE_GROUP_UNBATCHED).
+ * leaves or re-inits. On TensorRT, with an engine built with `--max-batch N`, the GPU crops every
+ * target's search window in one kernel launch and runs one enqueue for up to N targets; the targets'
+ * states and template crops stay on the host (uploaded when a target joins or re-inits). A model
+ * with batch 1 baked in (VitTrack's own ONNX, engines built without --max-batch) runs target by
+ * target, and the group says so once, as a warning (CT_EDGE_GROUP_UNBATCHED).
  */
 import { performance } from 'node:perf_hooks';
 import { CtEdgeError } from '../contract/errors.js';
@@ -97,6 +100,8 @@ export class TrackerGroup {
   private frameSize: { width: number; height: number } | undefined;
   private frameIndex = -1;
   private readonly groupName: string | undefined;
+  /** A batched group on TensorRT: its targets keep their state on the host, the GPU crops and infers. */
+  private readonly onGpu: boolean;
   /** Batches run so far at most in one frame (each keeps its resident inputs on the inference thread). */
   private batchesUsed = 0;
   /** Shared memory an ordinary-memory frame's searched part is copied into, once for all targets. */
@@ -120,8 +125,10 @@ export class TrackerGroup {
     this.options = trackerOptions;
     this.maxBatch = Math.min(maxBatch ?? engine.maxBatch, engine.maxBatch);
     this.chunk = this.maxBatch;
-    // Groups whose model takes a batch run on the engine's thread (runGroup); others tracker by tracker.
+    // Groups whose model takes a batch run on the engine's thread (runGroup) or the GPU
+    // (runGpuGroup); others tracker by tracker.
     if (engine.maxBatch > 1 && this.maxBatch > 1) this.groupName = engine.newGroupName();
+    this.onGpu = this.groupName !== undefined && engine.backend !== 'onnxruntime-cpu';
   }
 
   /** Whether one inference takes several targets (else target by target). */
@@ -183,7 +190,7 @@ export class TrackerGroup {
       this.warnUnbatched(
         this.engine.backend === 'onnxruntime-cpu'
           ? `${this.engine.path} has batch 1 baked in (ct-edge export writes models that take a batch; a foreign ONNX such as VitTrack's: ct-edge import it, then export)`
-          : `${this.engine.backend} runs one target per enqueue`,
+          : `${this.engine.path} takes batch 1 (build it with ct-edge build-engine --max-batch N from a model that takes a batch)`,
       );
     }
     return id;
@@ -209,7 +216,7 @@ export class TrackerGroup {
 
   /** A new tracker initialised at `box`; nothing is left behind when the box is refused. */
   private startedTracker(frame: Frame, box: Box): Tracker {
-    const tracker = new Tracker(this.engine, this.options);
+    const tracker = new Tracker(this.engine, this.options, this.onGpu);
     try {
       tracker.init(frame, box);
     } catch (error) {
@@ -265,6 +272,7 @@ export class TrackerGroup {
       this.frameIndex += 1;
       return { targets: results, frameIndex: this.frameIndex, inferences: targets.length, timings: { ...sum, totalMs: performance.now() - t0 } };
     }
+    if (this.onGpu) return this.trackOnGpu(frame, targets, t0);
     // Every read of the caller's frame happens before the first await, as in Tracker.track(): a
     // frame in ordinary memory is copied once, the part all the search crops read.
     const placed = targets.map(([, tracker]) => tracker.groupPlace(frame));
@@ -308,6 +316,42 @@ export class TrackerGroup {
     const t3 = performance.now();
     this.frameIndex += 1;
     return { targets: results, frameIndex: this.frameIndex, inferences, timings: { ...timings, postprocessMs: t3 - t2, totalMs: t3 - t0 } };
+  }
+
+  /**
+   * A batched group's frame on TensorRT: each target places its search window on the host; the
+   * GPU crops them all in one launch and runs one enqueue per batch of at most maxBatch (each
+   * TrtGroup reads the frame before its run() returns, so before the first await); each target
+   * decodes its part of the maps.
+   */
+  private async trackOnGpu(frame: Frame, targets: [number, Tracker][], t0: number): Promise<GroupTrackResult> {
+    const members = targets.map(([, tracker]) => tracker.gpuGroupMember(tracker.groupPlace(frame).window));
+    const config = targets[0][1].gpuGroupConfig;
+    const t1 = performance.now(); // the runs' own stageMs counts their copies on this thread
+    const runs = [];
+    for (let start = 0, batch = 0; start < members.length; start += this.chunk, batch++) {
+      runs.push(this.engine.runGpuGroup(`${this.groupName}:${batch}`, config, frame, members.slice(start, start + this.chunk)));
+    }
+    this.batchesUsed = Math.max(this.batchesUsed, runs.length);
+    const outputs = await Promise.all(runs);
+    const t2 = performance.now();
+    const timings = {
+      preprocessMs: t1 - t0 + outputs.reduce((a, o) => a + o.timings.stageMs + o.timings.preprocessMs, 0),
+      inferenceMs: outputs.reduce((a, o) => a + o.timings.inferMs, 0),
+      postprocessMs: 0,
+      totalMs: 0,
+    };
+    const cells = this.engine.config.featureSize ** 2;
+    const results = targets.map(([id, tracker], i) => {
+      const o = outputs[Math.floor(i / this.chunk)];
+      const j = i % this.chunk;
+      const maps = { score: o.score.subarray(j * cells, (j + 1) * cells), size: o.size.subarray(2 * j * cells, 2 * (j + 1) * cells), offset: o.offset.subarray(2 * j * cells, 2 * (j + 1) * cells) };
+      const r = tracker.groupResult(timings, maps);
+      return { id, box: r.box, score: r.score, state: r.state };
+    });
+    const t3 = performance.now();
+    this.frameIndex += 1;
+    return { targets: results, frameIndex: this.frameIndex, inferences: outputs.length, timings: { ...timings, postprocessMs: t3 - t2, totalMs: t3 - t0 } };
   }
 
   /**

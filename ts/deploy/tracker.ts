@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { sharedFloats, type Engine, type SharedBinding } from './engine.js';
 import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import type { BoxMapping } from '../contract/model-config.js';
-import { loadNative, type CropWindow, type FrameRegion, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackUpdate } from './native.js';
+import { loadNative, type CropWindow, type FrameRegion, type NativeTracker, type NativeTrackerConfig, type NativeUpdate, type TrtTracker, type TrtTrackerConfig, type TrtTrackUpdate } from './native.js';
 import { trackStream, type FrameStreamSource, type StreamOptions, type StreamResult } from './stream.js';
 import { BYTES_PER_PIXEL } from './io/source.js';
 import type { Box, Frame, PixelFormat, StageTimings, TrackResult } from '../contract/types.js';
@@ -112,6 +112,9 @@ export function shareFrame(frame: Frame, regions: readonly FrameRegion[], stagin
   return { frame: { data: staging.bytes, ...staged, format: frame.format, ...colour }, origin: { x: union.x, y: union.y } };
 }
 
+/** Template ids of TensorRT group members: unique in the process, so a batch item never mistakes one target's template for another's. */
+let nextTemplateId = 1;
+
 export class Tracker {
   readonly engine: Engine;
   /** onnxruntime: the native core (state, template crop, decode) around the engine's binding. */
@@ -126,11 +129,23 @@ export class Tracker {
   private frameIndex = -1;
   /** Counts init() calls: the inference thread copies the template when it changed. */
   private templateVersion = 0;
+  /**
+   * A TensorRT group's target: its template crop, made on the host by the native core (the group's
+   * TrtGroup uploads it into the batched input), with an id that changes on every init().
+   */
+  private readonly hostTemplate: Float32Array | undefined;
+  private templateId = 0;
+  /** TensorRT: the native tracker's configuration (a group makes its TrtGroup with it too). */
+  private readonly gpuConfig: TrtTrackerConfig | undefined;
   /** Set once `inputs` was read: the thread then copies its search crops back into the shared tensor. */
   private mirrorSearch = false;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(engine: Engine, options: TrackerOptions = {}) {
+  /**
+   * `gpuGroupMember` (@internal, TrackerGroup on a batched TensorRT engine): the target's state and
+   * template crop stay on the host, in the native core, and the group runs the network.
+   */
+  constructor(engine: Engine, options: TrackerOptions = {}, gpuGroupMember = false) {
     const { lostThreshold, boxMapping } = checkTrackerOptions(engine, options, 'new Tracker(engine, options?)');
     const c = engine.config;
     this.engine = engine;
@@ -151,13 +166,22 @@ export class Tracker {
     if (engine.backend !== 'onnxruntime-cpu') {
       const size = options.frameSize;
       const reserveBytes = size && size.width * size.height * BYTES_PER_PIXEL[size.format] * (size.format === 'nv12' ? 1.5 : 1);
-      this.gpu = engine.createTrtTracker({
+      this.gpuConfig = {
         ...loop,
         names: { ...c.inputs, ...c.outputs },
         cudaGraph: options.cudaGraph ?? false,
         blockingSync: options.blockingSync ?? false,
         ...(reserveBytes ? { reserveBytes } : {}),
-      });
+      };
+    }
+    if (gpuGroupMember) {
+      this.hostTemplate = new Float32Array(3 * c.templateSize * c.templateSize);
+      // The core's search tensor stays unused: the group crops every search window on the GPU.
+      this.core = native(() => new (loadNative().NativeTracker)(loop, this.hostTemplate!, new Float32Array(3 * c.searchSize * c.searchSize)));
+      return;
+    }
+    if (this.gpuConfig) {
+      this.gpu = engine.createTrtTracker(this.gpuConfig);
       this.raiseGpuWarnings(this.gpu); // a graph capture that failed at creation
       return;
     }
@@ -199,6 +223,7 @@ export class Tracker {
       const core = this.live();
       native(() => core.init(frame, box));
       this.templateVersion += 1;
+      this.templateId = nextTemplateId++;
     }
     this.frameIndex = -1;
   }
@@ -248,9 +273,22 @@ export class Tracker {
     return { binding: this.binding!, templateVersion: this.templateVersion, crop };
   }
 
-  /** @internal TrackerGroup's half of track() after the group's run: decodes this tracker's maps. */
-  groupResult(timings: StageTimings): TrackResult {
-    const { score, size, offset } = this.binding!.maps;
+  /** @internal TrackerGroup on TensorRT: this target's part of the group's TrtGroup run. */
+  gpuGroupMember(window: CropWindow): { window: CropWindow; template: Float32Array; templateId: number } {
+    return { window, template: this.hostTemplate!, templateId: this.templateId };
+  }
+
+  /** @internal The configuration a TensorRT group's TrtGroup is made with. */
+  get gpuGroupConfig(): TrtTrackerConfig {
+    return this.gpuConfig!;
+  }
+
+  /**
+   * @internal TrackerGroup's half of track() after the group's run: decodes this tracker's maps
+   * (on onnxruntime its binding's; on TensorRT its part of the TrtGroup's).
+   */
+  groupResult(timings: StageTimings, maps = this.binding!.maps): TrackResult {
+    const { score, size, offset } = maps;
     return this.result(native(() => this.live().update(score, size, offset)), timings);
   }
 

@@ -8,7 +8,7 @@ import { compareEngines, randomSamples, sequenceSamples, type Agreement } from '
 import { Engine } from '../../deploy/engine.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { loadNative } from '../../deploy/native.js';
-import { buildEngine, parsesLayerNorm, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
+import { buildEngine, MAX_ENGINE_BATCH, parsesLayerNorm, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
@@ -36,6 +36,9 @@ Options:
                          which leaves TensorRT free to fuse attention)
   --dla N                run on DLA core N, layers DLA cannot run fall back to the GPU (Jetson AGX
                          Xavier, Xavier NX, AGX Orin, Orin NX; needs FP16)
+  --max-batch N          up to N targets per enqueue (a TrackerGroup, track --box repeated): the
+                         engine's batch spans 1 to N, its kernels timed at N (default 1; at most 64;
+                         a model from ct-edge export, which takes a batch)
   --opt-level N          builder optimisation level 0-5 (TensorRT 8.6 or newer; default 3): lower
                          builds faster, higher searches longer for faster kernels
   --workspace MiB        builder memory pool limit (default 1024)
@@ -79,6 +82,7 @@ function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
     `built ${r.enginePath} in ${r.seconds.toFixed(1)} s with TensorRT ${m.tensorrtVersion} for ${m.gpu.name} (compute capability ${m.gpu.computeCapability})`,
     `  precision: ${precision}; TF32 ${m.tf32 ? 'on' : 'off'}${m.dlaCore >= 0 ? `; DLA core ${m.dlaCore} with GPU fallback` : ''}${m.optLevel >= 0 ? `; optimisation level ${m.optLevel}` : ''}`,
     ...(m.layerNormDecomposed ? ['  LayerNormalization spelled out in primitive ops (this TensorRT cannot parse it)'] : []),
+    ...(m.maxBatch > 1 ? [`  batch:     1 to ${m.maxBatch} targets per enqueue (a TrackerGroup's), kernels timed at ${m.maxBatch}`] : []),
     `  inputs:    ${tensors('input')}`,
     `  outputs:   ${tensors('output')}`,
     `  metadata:  ${r.metadataPath}`,
@@ -136,6 +140,7 @@ export const command: CliCommand = {
         'obey-precision': { type: 'boolean' },
         dla: { type: 'string' },
         'opt-level': { type: 'string' },
+        'max-batch': { type: 'string' },
         'dry-run': { type: 'boolean' },
         workspace: { type: 'string' },
         'timing-cache': { type: 'string' },
@@ -169,6 +174,7 @@ export const command: CliCommand = {
     const samples = parseIntFlag(values.samples, 'samples', 50);
     const dlaCore = rangeFlag(values.dla, 'dla', 0, 15);
     const optLevel = rangeFlag(values['opt-level'], 'opt-level', 0, 5);
+    const maxBatch = rangeFlag(values['max-batch'], 'max-batch', 1, MAX_ENGINE_BATCH);
     const options: BuildEngineOptions = {
       onnx,
       ...(values.output ? { output: values.output } : {}),
@@ -180,6 +186,7 @@ export const command: CliCommand = {
       ...(values['obey-precision'] ? { obeyPrecision: true } : {}),
       ...(dlaCore !== undefined ? { dlaCore } : {}),
       ...(optLevel !== undefined ? { optLevel } : {}),
+      ...(maxBatch !== undefined ? { maxBatch } : {}),
       ...(values.verbose ? { verbose: true } : {}),
       modelOptions,
     };

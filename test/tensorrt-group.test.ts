@@ -1,0 +1,282 @@
+/**
+ * TrackerGroup on TensorRT, the TypeScript side, against a fake `exports.tensorrt` whose TrtGroup is
+ * onnxruntime on the same model: an engine built with --max-batch (profile 1..N) batches a group's
+ * targets, N per enqueue; each target's search window, template crop and template id reach the
+ * native group as it expects (ids change only when a template does), each target decodes its own
+ * part of the maps, and so tracks exactly as a lone onnxruntime Tracker does. An engine without a
+ * batch runs target by target with the warning. build-engine --max-batch: the profile asked of the
+ * addon, the metadata, the trtexec command, and the typed refusals before any build. No GPU here:
+ * the native group itself (native/tensorrt/trt_runtime.cpp GpuGroup) is compile-checked, and its
+ * batched crop kernel is checked by cuda-emulation.test.ts and tools/gpu-check.sh.
+ */
+import test from 'ava';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { command as buildEngineCommand } from '../ts/cli/commands/build-engine.js';
+import { CtEdgeError, Engine, Tracker, TrackerGroup, type Box, type Frame } from '../ts/index.js';
+import { loadNative, overrideNative, type CropWindow, type TensorRtBinding, type TrtBuildOptions, type TrtGroup, type TrtTensorInfo, type TrtTrackerConfig } from '../ts/deploy/native.js';
+import { ENGINE_METADATA_FORMAT, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
+import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
+import { shippedVideoFrames } from './helpers/frames.js';
+import { repoRoot } from './helpers/data.js';
+
+const studentPath = join(repoRoot, 'models', 'student-2.onnx');
+const vitTrackPath = join(repoRoot, 'models', 'vittrack.onnx');
+const FRAMES = 10;
+
+/** The engine's tensors as TensorRT reports them for the student: the batch dimension -1 when it is symbolic. */
+async function engineTensors(batched: boolean): Promise<TrtTensorInfo[]> {
+  const model = parseOnnxModel(await readFile(studentPath));
+  const tensor = (io: 'input' | 'output') => (t: { name: string; shape: (number | string)[] }) => ({
+    name: t.name,
+    io,
+    dtype: 'float32',
+    shape: t.shape.map((d, i) => (typeof d === 'number' ? d : i === 0 && batched ? -1 : 1)),
+  });
+  return [...model.inputs.map(tensor('input')), ...model.outputs.map(tensor('output'))];
+}
+
+interface GroupRun {
+  batch: number;
+  templateIds: number[];
+}
+
+/**
+ * A stand-in TensorRT whose TrtGroup runs the student on onnxruntime: it crops each search window
+ * on the CPU while run() is called (the native group copies the frame's rows before returning),
+ * then infers target by target with the template it was handed.
+ */
+function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) {
+  const runs: GroupRun[] = [];
+  const groups: { config: TrtTrackerConfig; disposed: boolean }[] = [];
+  const built: TrtBuildOptions[] = [];
+  const trackers: TrtTrackerConfig[] = [];
+  const addon = loadNative();
+  const c = onnx.config;
+  const cells = c.featureSize * c.featureSize;
+  class FakeTrtGroup implements TrtGroup {
+    readonly maxBatch = maxBatch;
+    private readonly items: { template: Float32Array; search: Float32Array; run: () => Promise<{ score: Float32Array; size: Float32Array; offset: Float32Array }> }[] = [];
+    private readonly record: { config: TrtTrackerConfig; disposed: boolean };
+    constructor(_engine: unknown, config: TrtTrackerConfig) {
+      this.record = { config, disposed: false };
+      groups.push(this.record);
+    }
+    run(frame: object, targets: { window: CropWindow; template: Float32Array; templateId: number }[]) {
+      if (targets.length < 1 || targets.length > maxBatch) throw Object.assign(new Error(`a batch of ${targets.length}`), { code: 'ERR_INVALID_ARGUMENT' });
+      runs.push({ batch: targets.length, templateIds: targets.map((t) => t.templateId) });
+      targets.forEach((t, i) => {
+        if (!this.items[i]) {
+          const template = new Float32Array(t.template.length);
+          const search = new Float32Array(3 * c.searchSize * c.searchSize);
+          this.items[i] = { template, search, run: onnx.bind(template, search).run };
+        }
+        this.items[i].template.set(t.template);
+        addon.cropToTensor(frame, t.window, c.searchSize, this.items[i].search, { mean: c.mean, std: c.std, channelOrder: c.channelOrder });
+      });
+      return (async () => {
+        const score = new Float32Array(targets.length * cells);
+        const size = new Float32Array(targets.length * 2 * cells);
+        const offset = new Float32Array(targets.length * 2 * cells);
+        for (let i = 0; i < targets.length; i++) {
+          const maps = await this.items[i].run();
+          score.set(maps.score, i * cells);
+          size.set(maps.size, 2 * i * cells);
+          offset.set(maps.offset, 2 * i * cells);
+        }
+        return { score, size, offset, timings: { stageMs: 0.1, preprocessMs: 0.01, inferMs: 1, postprocessMs: 0.01 } };
+      })();
+    }
+    dispose(): void {
+      this.record.disposed = true;
+    }
+  }
+  const binding: TensorRtBinding = {
+    version: '10.3.0',
+    compiledVersion: '10.3.0',
+    loadEngine: async (path) => ({ path, tensors, maxBatch, dispose: () => undefined }),
+    async buildEngine(options) {
+      built.push(options);
+      await writeFile(options.output, 'engine');
+      return {
+        enginePath: options.output, tensorrtVersion: '10.3.0', gpu: { name: 'Orin (nvgpu)', computeCapability: '8.7' }, precision: 'fp16', tf32: false,
+        dlaCore: -1, optLevel: -1, maxBatch: options.maxBatch ?? 1, fp32Layers: 0, keptLayers: [], layerInformation: '', tensors, fastFp16: true,
+        timingCacheLoaded: false, timingCacheSaved: false, warnings: [], seconds: 1,
+      };
+    },
+    // A lone target's tracker (groups on engines without a batch): the student on onnxruntime.
+    TrtTracker: class {
+      private readonly inner: Tracker;
+      constructor(_engine: unknown, config: TrtTrackerConfig) {
+        this.inner = new Tracker(onnx, { lostThreshold: config.lostThreshold, boxMapping: config.boxMapping });
+        trackers.push(config);
+      }
+      init(frame: object, box: object) {
+        this.inner.init(frame as Frame, box as Box);
+      }
+      async track(frame: object) {
+        const r = await this.inner.track(frame as Frame);
+        return { ...r.box, score: r.score, rawScore: r.score, peakX: 0, peakY: 0, lost: r.state === 'lost', timings: { stageMs: 0, preprocessMs: 0, inferMs: 1, postprocessMs: 0 } };
+      }
+      takeWarnings = () => [];
+      cudaGraphActive = () => false;
+      dispose = () => this.inner.dispose();
+    },
+    TrtGroup: FakeTrtGroup,
+  };
+  overrideNative({
+    ...addon,
+    features: { cuda: true, tensorrt: true },
+    tensorrt: binding,
+    cuda: { probe: () => ({ available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060 }), cropToTensor: () => undefined },
+  });
+  return { runs, groups, built, trackers };
+}
+
+let dir = '';
+test.before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ct-edge-trt-group-'));
+});
+test.afterEach.always(() => overrideNative(undefined));
+test.after.always(() => rm(dir, { recursive: true, force: true }));
+
+/** An engine file with the metadata build-engine writes for the student. */
+async function engineFile(name: string, tensors: TrtTensorInfo[], maxBatch: number): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, 'engine');
+  const meta: TrtEngineMetadata = {
+    formatVersion: ENGINE_METADATA_FORMAT, tensorrtVersion: '10.3.0', gpu: { name: 'Orin (nvgpu)', computeCapability: '8.7' }, precision: 'fp16', tf32: false,
+    keepFp32: [], fp32Layers: 0, obeyPrecision: false, dlaCore: -1, optLevel: -1, maxBatch, layerNormDecomposed: false,
+    onnx: { path: studentPath, sha256: '' }, builtAt: '2026-12-08T00:00:00Z', tensors,
+    modelMetadata: Object.fromEntries(Object.entries(parseOnnxModel(await readFile(studentPath)).metadata).filter(([k]) => k.startsWith('ct_edge.'))),
+  };
+  await writeFile(`${path}.json`, JSON.stringify(meta));
+  return path;
+}
+
+const frames = shippedVideoFrames(FRAMES);
+
+function boxes(frame: Frame, n: number): Box[] {
+  const side = Math.round(Math.min(frame.width, frame.height) / 5);
+  return Array.from({ length: n }, (_, i) => ({
+    x: Math.round(((i % 3) + 0.5) * (frame.width / 3) - side / 2),
+    y: Math.round((Math.floor(i / 3) + 0.5) * (frame.height / Math.ceil(n / 3)) - side / 2),
+    width: side,
+    height: Math.round(side * (0.8 + 0.1 * (i % 3))),
+  }));
+}
+
+test.serial('a group on an engine built with --max-batch: one enqueue per maxBatch targets, every target as a lone Tracker, templates re-sent only when they change', async (t) => {
+  const onnx = await Engine.load(studentPath, { threads: 1 });
+  t.teardown(() => onnx.dispose());
+  const fake = fakeTensorRt(onnx, 4, await engineTensors(true));
+  const engine = await Engine.load(await engineFile('batched.engine', await engineTensors(true), 4));
+  t.teardown(() => engine.dispose());
+  t.is(engine.maxBatch, 4, 'the profile of --max-batch 4');
+  const video = await frames;
+  const starts = boxes(video[0], 6);
+  const group = new TrackerGroup(engine);
+  t.true(group.batched);
+  const ids = starts.map((b) => group.add(video[0], b));
+  const alone = starts.map((b) => {
+    const tracker = new Tracker(onnx);
+    tracker.init(video[0], b);
+    return tracker;
+  });
+  let worst = 0;
+  for (let f = 1; f < video.length; f++) {
+    if (f === 5) {
+      // At frame 5 target 2 re-initialises and target 6 leaves.
+      const box = { x: 40, y: 30, width: 50, height: 60 };
+      group.reinit(ids[1], video[f - 1], box);
+      alone[1].init(video[f - 1], box);
+      group.remove(ids[5]);
+      alone.pop()!.dispose();
+    }
+    const r = await group.track(video[f]);
+    t.is(r.inferences, 2, '6 targets: batches of 4 and 2; from frame 5, 5 targets: 4 and 1');
+    t.deepEqual(r.targets.map((x) => x.id), ids.slice(0, alone.length));
+    for (let i = 0; i < alone.length; i++) {
+      const lone = await alone[i].track(video[f]);
+      const got = r.targets[i];
+      t.is(got.state, lone.state);
+      for (const k of ['x', 'y', 'width', 'height'] as const) worst = Math.max(worst, Math.abs(got.box[k] - lone.box[k]));
+      worst = Math.max(worst, Math.abs(got.score - lone.score));
+    }
+  }
+  t.true(worst <= 1e-4, `largest difference from lone trackers ${worst}`);
+  // What reached the native group: batches of 4 then the rest; each target's template id stays put
+  // from frame to frame (uploaded once) and changes when it re-initialises.
+  t.deepEqual(fake.runs.slice(0, 2).map((r) => r.batch), [4, 2]);
+  t.deepEqual(fake.runs.slice(-2).map((r) => r.batch), [4, 1]);
+  const first = [...fake.runs[0].templateIds, ...fake.runs[1].templateIds];
+  t.is(new Set(first).size, 6, 'one template id per target');
+  t.deepEqual([...fake.runs[2].templateIds, ...fake.runs[3].templateIds], first, 'no new template between frames');
+  const last = [...fake.runs.at(-2)!.templateIds, ...fake.runs.at(-1)!.templateIds];
+  t.deepEqual(last.filter((id, i) => id !== first[i]), [last[1]], 'only the re-initialised target has a new template');
+  t.is(fake.groups.length, 2, 'one native group per batch slot, kept between frames');
+  t.like(fake.groups[0].config, { templateSize: onnx.config.templateSize, searchSize: onnx.config.searchSize, featureSize: onnx.config.featureSize });
+  group.dispose();
+  t.true(fake.groups.every((g) => g.disposed), 'dispose() frees the native groups');
+  for (const tracker of alone) tracker.dispose();
+});
+
+test.serial('an engine without --max-batch runs a group target by target, with the warning that names the fix', async (t) => {
+  const onnx = await Engine.load(studentPath, { threads: 1 });
+  t.teardown(() => onnx.dispose());
+  const tensors = await engineTensors(false);
+  const fake = fakeTensorRt(onnx, 1, tensors);
+  const engine = await Engine.load(await engineFile('single.engine', tensors, 1));
+  t.teardown(() => engine.dispose());
+  t.is(engine.maxBatch, 1);
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const group = new TrackerGroup(engine);
+  t.false(group.batched);
+  const video = await frames;
+  for (const b of boxes(video[0], 3)) group.add(video[0], b);
+  const r = await group.track(video[1]);
+  t.is(r.inferences, 3);
+  t.is(fake.trackers.length, 3, 'a native tracker per target');
+  t.is(fake.runs.length, 0, 'no native group');
+  await new Promise((done) => setImmediate(done)); // warnings are emitted on the next tick
+  const unbatched = warnings.filter((w) => (w as { code?: string }).code === 'CT_EDGE_GROUP_UNBATCHED');
+  t.is(unbatched.length, 1);
+  t.regex(unbatched[0].message, /takes batch 1 \(build it with ct-edge build-engine --max-batch N/);
+  group.dispose();
+});
+
+test.serial('build-engine --max-batch: the profile asked of TensorRT, recorded beside the engine, in the trtexec command; refused before any build where it cannot be', async (t) => {
+  const onnx = await Engine.load(studentPath, { threads: 1 });
+  t.teardown(() => onnx.dispose());
+  const fake = fakeTensorRt(onnx, 8, await engineTensors(true));
+  const out: string[] = [];
+  const { log } = console;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  try {
+    const enginePath = join(dir, 'b8.engine');
+    t.is(await buildEngineCommand.run([studentPath, '-o', enginePath, '--max-batch', '8']), 0);
+    t.is(fake.built[0].maxBatch, 8);
+    t.regex(out.join('\n'), /batch: +1 to 8 targets per enqueue/);
+    const recorded = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata;
+    t.is(recorded.maxBatch, 8);
+    out.length = 0;
+    t.is(await buildEngineCommand.run([studentPath, '--max-batch', '8', '--dry-run']), 0);
+    const inputs = parseOnnxModel(await readFile(studentPath)).inputs;
+    const shapes = (b: number) => inputs.map((i) => `${i.name}:${[b, ...i.shape.slice(1)].join('x')}`).join(',');
+    t.true(out.join('\n').includes(`--minShapes=${shapes(1)} --optShapes=${shapes(8)} --maxShapes=${shapes(8)}`), out.join('\n'));
+  } finally {
+    console.log = log;
+  }
+  const refused = async (args: string[], message: RegExp) => {
+    await t.throwsAsync(buildEngineCommand.run(args), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message });
+  };
+  await refused([vitTrackPath, '--max-batch', '4', '-o', join(dir, 'v.engine')], /batch 1 baked into its inputs; export the model with ct-edge export .*ct-edge import/);
+  await refused([vitTrackPath, '--max-batch', '4', '--dry-run'], /batch 1 baked into its inputs/);
+  await refused([studentPath, '--max-batch', '0', '-o', join(dir, 'z.engine')], /--max-batch/);
+  await refused([studentPath, '--max-batch', '65', '-o', join(dir, 'z.engine')], /--max-batch/);
+  t.is(fake.built.length, 1, 'no build started for a refused --max-batch');
+});
