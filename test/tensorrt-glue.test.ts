@@ -28,6 +28,7 @@ import { ENGINE_METADATA_FORMAT, keptLayerPrecision, type TrtEngineMetadata } fr
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { randomSamples, sequenceSamples, type VerifySample } from '../ts/deploy/eval/compare-engines.js';
 import { squareFrame } from './helpers/frames.js';
+import { runCommand as runCliCommand } from './helpers/cli.js';
 import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 const coded = (code: string) => ({ instanceOf: CtEdgeError, code: code as ErrorCode });
@@ -166,18 +167,7 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
 const vitTensors: TrtTensorInfo[] = ostrackTensors.map((t, i) => (i < 2 ? t : { ...t, name: `output${i - 1}` }));
 const studentPath = join(repoRoot, 'models', 'student-2.onnx');
 
-/** Runs `ct-edge build-engine ARGS` in this process, with what it prints. */
-async function runCommand(args: string[]): Promise<{ code: number; stdout: string }> {
-  const out: string[] = [];
-  const { log } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  try {
-    const code = await buildEngineCommand.run(args);
-    return { code, stdout: out.join('\n') };
-  } finally {
-    console.log = log;
-  }
-}
+const runCommand = (args: string[]) => runCliCommand(buildEngineCommand, args);
 
 let dir = '';
 test.before(async () => {

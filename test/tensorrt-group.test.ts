@@ -20,6 +20,7 @@ import { ENGINE_METADATA_FORMAT, type TrtEngineMetadata } from '../ts/deploy/ten
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { shippedVideoFrames } from './helpers/frames.js';
 import { repoRoot } from './helpers/data.js';
+import { runCommand } from './helpers/cli.js';
 
 const studentPath = join(repoRoot, 'models', 'student-2.onnx');
 const vitTrackPath = join(repoRoot, 'models', 'vittrack.onnx');
@@ -49,7 +50,9 @@ interface GroupRun {
  */
 function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) {
   const runs: GroupRun[] = [];
-  const groups: { config: TrtTrackerConfig; disposed: boolean }[] = [];
+  const groups: { config: TrtTrackerConfig & { maxBatch: number }; disposed: boolean }[] = [];
+  /** Native groups (by creation order) whose next run fails on the GPU, after its frame was read. */
+  const failing = new Set<number>();
   const built: TrtBuildOptions[] = [];
   const trackers: TrtTrackerConfig[] = [];
   const addon = loadNative();
@@ -58,10 +61,11 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) 
   class FakeTrtGroup implements TrtGroup {
     readonly maxBatch = maxBatch;
     private readonly items: { template: Float32Array; search: Float32Array; run: () => Promise<{ score: Float32Array; size: Float32Array; offset: Float32Array }> }[] = [];
-    private readonly record: { config: TrtTrackerConfig; disposed: boolean };
-    constructor(_engine: unknown, config: TrtTrackerConfig) {
+    private readonly record: { config: TrtTrackerConfig & { maxBatch: number }; disposed: boolean };
+    private readonly index: number;
+    constructor(_engine: unknown, config: TrtTrackerConfig & { maxBatch: number }) {
       this.record = { config, disposed: false };
-      groups.push(this.record);
+      this.index = groups.push(this.record) - 1;
     }
     run(frame: object, targets: { window: CropWindow; template: Float32Array; templateId: number }[]) {
       if (targets.length < 1 || targets.length > maxBatch) throw Object.assign(new Error(`a batch of ${targets.length}`), { code: 'ERR_INVALID_ARGUMENT' });
@@ -75,7 +79,9 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) 
         this.items[i].template.set(t.template);
         addon.cropToTensor(frame, t.window, c.searchSize, this.items[i].search, { mean: c.mean, std: c.std, channelOrder: c.channelOrder });
       });
+      const fails = failing.delete(this.index);
       return (async () => {
+        if (fails) throw Object.assign(new Error('enqueueV3 failed: an illegal memory access'), { code: 'ERR_TENSORRT' });
         const score = new Float32Array(targets.length * cells);
         const size = new Float32Array(targets.length * 2 * cells);
         const offset = new Float32Array(targets.length * 2 * cells);
@@ -131,7 +137,7 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) 
     tensorrt: binding,
     cuda: { probe: () => ({ available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060 }), cropToTensor: () => undefined },
   });
-  return { runs, groups, built, trackers };
+  return { runs, groups, built, trackers, failing };
 }
 
 let dir = '';
@@ -216,7 +222,11 @@ test.serial('a group on an engine built with --max-batch: one enqueue per maxBat
   const last = [...fake.runs.at(-2)!.templateIds, ...fake.runs.at(-1)!.templateIds];
   t.deepEqual(last.filter((id, i) => id !== first[i]), [last[1]], 'only the re-initialised target has a new template');
   t.is(fake.groups.length, 2, 'one native group per batch slot, kept between frames');
-  t.like(fake.groups[0].config, { templateSize: onnx.config.templateSize, searchSize: onnx.config.searchSize, featureSize: onnx.config.featureSize });
+  t.like(fake.groups[0].config, { templateSize: onnx.config.templateSize, searchSize: onnx.config.searchSize, featureSize: onnx.config.featureSize, maxBatch: 4 });
+  // A batch that fails on the GPU fails the frame, typed, after every batch settled; the next frame tracks.
+  fake.failing.add(1);
+  await t.throwsAsync(group.track(video[1]), { instanceOf: CtEdgeError, code: 'ERR_TENSORRT', message: /illegal memory access/ });
+  t.is((await group.track(video[2])).targets.length, alone.length);
   group.dispose();
   t.true(fake.groups.every((g) => g.disposed), 'dispose() frees the native groups');
   for (const tracker of alone) tracker.dispose();
@@ -253,30 +263,24 @@ test.serial('build-engine --max-batch: the profile asked of TensorRT, recorded b
   const onnx = await Engine.load(studentPath, { threads: 1 });
   t.teardown(() => onnx.dispose());
   const fake = fakeTensorRt(onnx, 8, await engineTensors(true));
-  const out: string[] = [];
-  const { log } = console;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  try {
-    const enginePath = join(dir, 'b8.engine');
-    t.is(await buildEngineCommand.run([studentPath, '-o', enginePath, '--max-batch', '8']), 0);
-    t.is(fake.built[0].maxBatch, 8);
-    t.regex(out.join('\n'), /batch: +1 to 8 targets per enqueue/);
-    const recorded = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata;
-    t.is(recorded.maxBatch, 8);
-    out.length = 0;
-    t.is(await buildEngineCommand.run([studentPath, '--max-batch', '8', '--dry-run']), 0);
-    const inputs = parseOnnxModel(await readFile(studentPath)).inputs;
-    const shapes = (b: number) => inputs.map((i) => `${i.name}:${[b, ...i.shape.slice(1)].join('x')}`).join(',');
-    t.true(out.join('\n').includes(`--minShapes=${shapes(1)} --optShapes=${shapes(8)} --maxShapes=${shapes(8)}`), out.join('\n'));
-  } finally {
-    console.log = log;
-  }
+  const enginePath = join(dir, 'b8.engine');
+  const build = await runCommand(buildEngineCommand, [studentPath, '-o', enginePath, '--max-batch', '8']);
+  t.is(build.code, 0);
+  t.is(fake.built[0].maxBatch, 8);
+  t.regex(build.stdout, /batch: +1 to 8 targets per enqueue/);
+  const recorded = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata;
+  t.is(recorded.maxBatch, 8);
+  const dry = await runCommand(buildEngineCommand, [studentPath, '--max-batch', '8', '--dry-run']);
+  const inputs = parseOnnxModel(await readFile(studentPath)).inputs;
+  const shapes = (b: number) => inputs.map((i) => `${i.name}:${[b, ...i.shape.slice(1)].join('x')}`).join(',');
+  t.true(dry.stdout.includes(`--minShapes=${shapes(1)} --optShapes=${shapes(8)} --maxShapes=${shapes(8)}`), dry.stdout);
   const refused = async (args: string[], message: RegExp) => {
     await t.throwsAsync(buildEngineCommand.run(args), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message });
   };
   await refused([vitTrackPath, '--max-batch', '4', '-o', join(dir, 'v.engine')], /batch 1 baked into its inputs; export the model with ct-edge export .*ct-edge import/);
   await refused([vitTrackPath, '--max-batch', '4', '--dry-run'], /batch 1 baked into its inputs/);
   await refused([studentPath, '--max-batch', '0', '-o', join(dir, 'z.engine')], /--max-batch/);
+  await refused([studentPath, '--max-batch', '4', '--dla', '0', '-o', join(dir, 'z.engine')], /--max-batch 4 with --dla: DLA runs fixed shapes only/);
   await refused([studentPath, '--max-batch', '65', '-o', join(dir, 'z.engine')], /--max-batch/);
   t.is(fake.built.length, 1, 'no build started for a refused --max-batch');
 });

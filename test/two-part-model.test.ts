@@ -116,8 +116,11 @@ test('a broken pair is a typed error at load that names both files', async (t) =
   await t.throwsAsync(Engine.load(escaping), { instanceOf: CtEdgeError, code: 'ERR_MODEL_INVALID', message: /not a file name beside it/ });
   // a joint network has no parts
   t.throws(() => buildTrackerOnnx(netConfig('tiny', { depth: 1 }), shallowWeights, 'template'), { instanceOf: CtEdgeError, message: /only a network with asymmetric attention/ });
-  // TensorRT builds the one-graph export; a part is refused before any GPU work
-  await t.throwsAsync(buildEngine({ onnx: split }), { instanceOf: CtEdgeError, message: /two-part model.*ct-edge export --single-graph/ });
+  // TensorRT builds both parts from the per-frame part: the template part alone, or a batch of
+  // them, is refused before any GPU work
+  await t.throwsAsync(buildEngine({ onnx: template }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /template part of a two-part model; build its per-frame part/ });
+  await t.throwsAsync(buildEngine({ onnx: split, maxBatch: 4 }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /two-part model.*ct-edge export --single-graph/ });
+  await t.throwsAsync(buildEngine({ onnx: alone }), { instanceOf: CtEdgeError, code: 'ERR_MODEL_NOT_FOUND', message: /template part .* is missing/ });
 });
 
 test('ct-edge export writes both parts of an asymmetric student, or one graph with --single-graph', async (t) => {

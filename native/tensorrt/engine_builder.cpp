@@ -135,8 +135,10 @@ BuildReport build_engine(const BuildOptions& opt) {
 #endif
   report.opt_level = opt.opt_level;
 
-  // Static shapes are expected (the model contract), but for a symbolic batch, which one profile
-  // spans from 1 to max_batch (1: pinned), timed at max_batch (kOPT): a group at its largest.
+  // Static shapes are expected (the model contract), but for a symbolic batch: with max_batch 1
+  // it is pinned to 1 in the network itself (a static engine: every execution context can run it,
+  // also on TensorRT < 8.6, which gives a dynamic engine's profile to one context only); above 1,
+  // one profile spans 1 to max_batch, timed at max_batch (kOPT): a group at its largest.
   IOptimizationProfile* profile = nullptr;
   for (int32_t i = 0; i < network->getNbInputs(); ++i) {
     ITensor* in = network->getInput(i);
@@ -153,7 +155,9 @@ BuildReport build_engine(const BuildOptions& opt) {
       throw CoreError("ERR_INVALID_ARGUMENT", "--max-batch " + std::to_string(opt.max_batch) + ": the model's input '" + safe_string(in->getName()) +
                                                   "' has the fixed shape " + dims_string(d) +
                                                   "; export it with a symbolic batch (ct-edge export; VitTrack: ct-edge import, then export) or leave --max-batch out");
-    if (dynamic) {
+    if (dynamic && opt.max_batch == 1) {
+      in->setDimensions(d);
+    } else if (dynamic) {
       if (!profile) profile = builder->createOptimizationProfile();
       profile->setDimensions(in->getName(), OptProfileSelector::kMIN, d);
       d.d[0] = opt.max_batch;
@@ -182,6 +186,13 @@ BuildReport build_engine(const BuildOptions& opt) {
         ITensor* in = network->getInput(i);
         in->setType(DataType::kHALF);
         in->setAllowedFormats(1U << static_cast<uint32_t>(TensorFormat::kLINEAR));
+      }
+    // A template part's outputs are the per-frame engine's inputs, half as well (built the same way).
+    if (opt.template_part && opt.dla_core < 0)
+      for (int32_t i = 0; i < network->getNbOutputs(); ++i) {
+        ITensor* out = network->getOutput(i);
+        out->setType(DataType::kHALF);
+        out->setAllowedFormats(1U << static_cast<uint32_t>(TensorFormat::kLINEAR));
       }
     for (int32_t i = 0; i < network->getNbLayers(); ++i) {
       ILayer* layer = network->getLayer(i);

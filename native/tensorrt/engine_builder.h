@@ -27,6 +27,7 @@ struct BuildOptions {
   int dla_core = -1;                   // >= 0: default device DLA core N, with GPU fallback
   int opt_level = -1;                  // builder optimisation level 0..5 (TensorRT >= 8.6); -1: TensorRT's default
   int max_batch = 1;                   // a symbolic batch's profile: 1..max_batch (a TrackerGroup's targets per enqueue)
+  bool template_part = false;          // a two-part model's template part: FP16 outputs where the inputs are FP16
   bool verbose = false;
 };
 

@@ -3,12 +3,12 @@
 // out: the metadata file beside an engine is read and written by ts/deploy/tensorrt.ts.
 //
 //   buildEngine({ onnx, output, onnxData?, fp16?, tf32?, workspaceMiB?, timingCache?, keepFp32?,
-//                 obeyPrecision?, dlaCore?, optLevel?, maxBatch?, verbose? })
+//                 obeyPrecision?, dlaCore?, optLevel?, maxBatch?, templatePart?, verbose? })
 //       -> Promise<{ enginePath, tensorrtVersion, gpu: { name, computeCapability }, precision, tf32,
 //                    dlaCore, optLevel, maxBatch, fp32Layers, tensors, fastFp16, timingCacheLoaded,
 //                    timingCacheSaved, warnings, seconds }>
 //   loadEngine(path, { dlaCore? }) -> Promise<TrtEngine>   TrtEngine: { tensors, path, maxBatch, dispose() }
-//   new TrtTracker(engine, config)   config: the NativeTrackerConfig fields plus
+//   new TrtTracker(engine, config, templateEngine?)   config: the NativeTrackerConfig fields plus
 //       names?: { template, search, score, size, offset }, cudaGraph?: boolean, blockingSync?: boolean
 //     .init(frame, box)  (synchronous: one crop on the device)
 //     .track(frame) -> Promise<{ x, y, width, height, score, rawScore, peakX, peakY, lost, timings }>
@@ -149,6 +149,7 @@ Napi::Value BuildEngine(const Napi::CallbackInfo& info) {
   b.tf32 = bool_option(o, "tf32", false);
   b.obey_precision = bool_option(o, "obeyPrecision", false);
   b.verbose = bool_option(o, "verbose", false);
+  b.template_part = bool_option(o, "templatePart", false);
   b.workspace_mib = static_cast<size_t>(int_option(o, "workspaceMiB", 1024, 1, 1 << 20));
   b.dla_core = int_option(o, "dlaCore", -1, -1, 15);
   b.opt_level = int_option(o, "optLevel", -1, -1, 5);
@@ -288,7 +289,13 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
     if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker needs a tracker configuration object");
     const trt::GpuTrackerOptions options = gpu_tracker_options(info[1], "TrtTracker");
     auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
-    tracker_ = call_core(env, [&] { return std::make_shared<trt::GpuTracker>(engine, options); });
+    std::shared_ptr<trt::Engine> template_engine;  // a two-part model's template part
+    if (!info[2].IsUndefined()) {
+      if (!info[2].IsObject() || !info[2].As<Napi::Object>().InstanceOf(classes->engine.Value()))
+        throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtTracker: the template engine must come from tensorrt.loadEngine()");
+      template_engine = TrtEngineWrap::Unwrap(info[2].As<Napi::Object>())->engine(env);
+    }
+    tracker_ = call_core(env, [&] { return std::make_shared<trt::GpuTracker>(engine, options, template_engine); });
   }
 
  private:
@@ -353,7 +360,8 @@ class TrtTrackerWrap : public Napi::ObjectWrap<TrtTrackerWrap> {
 // A TrackerGroup's batched network on the GPU (trt::GpuGroup). The targets' states live in their
 // own host trackers (ts/deploy/tracker.ts); per frame the group hands over each target's search
 // window and template crop:
-//   new TrtGroup(engine, config)        config: as TrtTracker's (cudaGraph ignored: no graphs here)
+//   new TrtGroup(engine, config)        config: as TrtTracker's (cudaGraph ignored: no graphs here), plus
+//                                       maxBatch (the group's largest batch, at most the engine's)
 //     .maxBatch
 //     .run(frame, [{ window: { x0, y0, side }, template: Float32Array, templateId }])
 //       -> Promise<{ score, size, offset: Float32Array (every target's maps, target after target), timings }>
@@ -371,9 +379,11 @@ class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
       throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup needs an engine from tensorrt.loadEngine()");
     if (!info[1].IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup needs a tracker configuration object");
     const trt::GpuTrackerOptions options = gpu_tracker_options(info[1], "TrtGroup");
+    const int max_batch = int_field(info[1].As<Napi::Object>(), "maxBatch", "TrtGroup config.maxBatch");
+    if (max_batch < 1) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup: maxBatch must be at least 1");
     template_values_ = 3ull * options.core.template_size * options.core.template_size;
     auto engine = TrtEngineWrap::Unwrap(info[0].As<Napi::Object>())->engine(env);
-    group_ = call_core(env, [&] { return std::make_shared<trt::GpuGroup>(engine, options); });
+    group_ = call_core(env, [&] { return std::make_shared<trt::GpuGroup>(engine, options, max_batch); });
     Value().Set("maxBatch", group_->max_batch());
   }
 
@@ -412,7 +422,6 @@ class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto& g = live_tracker(env, group_, busy_);
-    const FrameView frame = frame_view(info[0]);
     if (!info[1].IsArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run needs an array of targets");
     const Napi::Array list = info[1].As<Napi::Array>();
     std::vector<trt::GpuGroup::Member> members;
@@ -424,10 +433,15 @@ class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
       const Napi::Value t = m.Get("template");
       if (!t.IsTypedArray() || t.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array || t.As<Napi::Float32Array>().ElementLength() != template_values_)
         throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a target's template must be a Float32Array of " + std::to_string(template_values_) + " values");
+      const double id = number_field(m, "templateId", "templateId");
+      if (!(id >= 1 && id <= 9007199254740992.0 && id == std::floor(id)))  // 0 marks an empty batch item
+        throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a target's templateId must be a whole number from 1 to 2^53");
       members.push_back({CropWindow{int_field(w, "x0", "window.x0"), int_field(w, "y0", "window.y0"), int_field(w, "side", "window.side")},
-                         t.As<Napi::Float32Array>().Data(), static_cast<uint64_t>(number_field(m, "templateId", "templateId"))});
+                         t.As<Napi::Float32Array>().Data(), static_cast<uint64_t>(id)});
       if (members.back().window.side < 1) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a window's side must be positive");
     }
+    // The frame last: reading the targets runs JS (getters) that must not find its memory already taken.
+    const FrameView frame = frame_view(info[0]);
     const double stage_ms = call_core(env, [&] { return g.prepare(frame, members); });
     auto* worker = new RunWorker(this, stage_ms);
     worker->Queue();

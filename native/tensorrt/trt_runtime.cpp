@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -91,9 +92,11 @@ std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
     if (input && shape.nbDims > 0 && shape.d[0] < 0) {
       const int most = static_cast<int>(eng.getProfileShape(name, 0, OptProfileSelector::kMAX).d[0]);
       max_batch = max_batch == 0 ? most : std::min(max_batch, most);
+      e->min_batch_ = std::max(e->min_batch_, static_cast<int>(eng.getProfileShape(name, 0, OptProfileSelector::kMIN).d[0]));
     }
   }
-  e->max_batch_ = std::max(1, max_batch);
+  // At most what one crop launch makes (an engine from trtexec may allow more).
+  e->max_batch_ = std::clamp(max_batch, 1, cuda::kMaxBatchCrops);
   return e;
 }
 
@@ -106,7 +109,8 @@ struct ContextBase {
   struct Binding {
     std::string name;
     DataType type = DataType::kFLOAT;
-    size_t count = 0;  // values of all `capacity` items
+    std::vector<long long> shape;  // of all `capacity` items
+    size_t count = 0;              // values of all `capacity` items
     cuda::DeviceBuffer device;
   };
   Binding tmpl, search, outputs[3];       // outputs: score, size, offset
@@ -164,6 +168,7 @@ struct ContextBase {
     b.type = eng.getTensorDataType(name.c_str());
     if (b.type != DataType::kFLOAT && b.type != DataType::kHALF)
       throw CoreError("ERR_MODEL_INVALID", "engine tensor '" + name + "' is " + data_type_name(b.type) + "; float32 or float16 expected");
+    b.shape = dims_vector(d);
     b.count = static_cast<size_t>(volume(d));
     b.device.resize(b.count * data_type_size(b.type));
     set_address(name, b.device.get());
@@ -177,19 +182,46 @@ struct ContextBase {
     ~CaptureScope() { t->capture_ = nullptr; }
   };
 
-  // The execution context and every binding, for `capacity` items of the configured sizes.
-  void create_context(const TrackerConfig& c, const TensorNames& n, Logger::Capture& capture) {
-    ICudaEngine& eng = *engine->impl().engine;
-    context.reset(eng.createExecutionContext());
+  void new_context(Logger::Capture& capture) {
+    context.reset(engine->impl().engine->createExecutionContext());
     if (!context) fail("createExecutionContext failed (out of GPU memory?): " + capture.errors());
+    // Before TensorRT 8.6 only an engine's first context gets the profile of a dynamic batch;
+    // later ones start without one (-1) and can take it only where the version lets contexts share it.
+    if (context->getOptimizationProfile() < 0 &&
+        !context->setOptimizationProfileAsync(0, static_cast<cudaStream_t>(stream.get())))
+      throw CoreError("ERR_TENSORRT", "TensorRT " + library_version() + " gives the batch profile of " + engine->path() +
+                                          " to one tracker or group at a time (" + capture.errors() +
+                                          "); load the engine once per tracker or group (Engine.load again), or use TensorRT 8.6 or newer");
 #if NV_TENSORRT_MAJOR >= 10
     // Engines built with layers kept in FP32 carry detailed layer information (for the build's
     // precision check); detailed NVTX markers would cost every enqueue.
     context->setNvtxVerbosity(ProfilingVerbosity::kLAYER_NAMES_ONLY);
 #endif
+  }
+
+  // The execution context and every binding, for `capacity` items of the configured sizes. `fed`:
+  // a two-part model's per-frame engine, which takes the template part's outputs (bound at their
+  // addresses, same name, shape and type) instead of a template crop.
+  void create_context(const TrackerConfig& c, const TensorNames& n, Logger::Capture& capture, const std::deque<Binding>* fed = nullptr) {
+    ICudaEngine& eng = *engine->impl().engine;
+    new_context(capture);
     const long long b = capacity, t = c.template_size, s = c.search_size, f = c.feature_size;
-    bind(tmpl, n.template_input, true, {b, 3, t, t}, "template");
+    if (!fed) bind(tmpl, n.template_input, true, {b, 3, t, t}, "template");
     bind(search, n.search_input, true, {b, 3, s, s}, "search");
+    for (int32_t i = 0; fed && i < eng.getNbIOTensors(); ++i) {
+      const std::string name = safe_string(eng.getIOTensorName(i));
+      if (name == search.name || eng.getTensorIOMode(name.c_str()) != TensorIOMode::kINPUT) continue;
+      const Binding* made = nullptr;
+      for (const Binding& x : *fed) made = x.name == name ? &x : made;
+      if (!made)
+        throw CoreError("ERR_MODEL_INVALID", "the per-frame engine reads '" + name + "', which its template engine does not make; build both again from one model");
+      checked_shape(name, true, &made->shape, "cached template tensor");
+      if (eng.getTensorDataType(name.c_str()) != made->type)
+        throw CoreError("ERR_MODEL_INVALID", "the per-frame engine reads '" + name + "' as " + data_type_name(eng.getTensorDataType(name.c_str())) +
+                                                 " and its template engine makes it as " + data_type_name(made->type) +
+                                                 "; build both again with ct-edge build-engine (it builds them with matching types)");
+      set_address(name, made->device.get());
+    }
     bind(outputs[0], n.score, false, {b, 1, f, f}, "score map");
     bind(outputs[1], n.size, false, {b, 2, f, f}, "size map");
     bind(outputs[2], n.offset, false, {b, 2, f, f}, "offset map");
@@ -197,13 +229,40 @@ struct ContextBase {
     for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
       const std::string name = safe_string(eng.getIOTensorName(i));
       if (name == tmpl.name || name == search.name || name == outputs[0].name || name == outputs[1].name || name == outputs[2].name) continue;
-      if (eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT)
+      if (eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT) {
+        if (fed) continue;  // a cached template tensor, bound above
         throw CoreError("ERR_MODEL_INVALID", "the engine has an input '" + name + "' the tracker does not feed");
+      }
       const Dims d = checked_shape(name, false, nullptr, "extra output");
       extra_outputs.emplace_back();
       Binding& x = extra_outputs.back();
       x.name = name;
       x.type = eng.getTensorDataType(name.c_str());
+      x.shape = dims_vector(d);
+      x.count = static_cast<size_t>(volume(d));
+      x.device.resize(std::max<size_t>(1, x.count * data_type_size(x.type)));
+      set_address(name, x.device.get());
+    }
+  }
+
+  // A two-part model's template engine: the template crop in, every output kept in extra_outputs
+  // (the cached tensors the per-frame engine reads), one item.
+  void create_template_context(const TrackerConfig& c, const TensorNames& n, Logger::Capture& capture) {
+    ICudaEngine& eng = *engine->impl().engine;
+    new_context(capture);
+    const long long t = c.template_size;
+    bind(tmpl, n.template_input, true, {capacity, 3, t, t}, "template (of the template engine)");
+    for (int32_t i = 0; i < eng.getNbIOTensors(); ++i) {
+      const std::string name = safe_string(eng.getIOTensorName(i));
+      if (name == tmpl.name) continue;
+      if (eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT)
+        throw CoreError("ERR_MODEL_INVALID", "the template engine has an input '" + name + "' besides the template crop; build it again from the model's template part");
+      extra_outputs.emplace_back();
+      Binding& x = extra_outputs.back();
+      const Dims d = checked_shape(name, false, nullptr, "cached template tensor");
+      x.name = name;
+      x.type = eng.getTensorDataType(name.c_str());
+      x.shape = dims_vector(d);
       x.count = static_cast<size_t>(volume(d));
       x.device.resize(std::max<size_t>(1, x.count * data_type_size(x.type)));
       set_address(name, x.device.get());
@@ -214,6 +273,7 @@ struct ContextBase {
   // the front of their buffers.
   void set_batch(int n) {
     if (n == batch) return;
+    batch = -1;  // unknown until every input has the new shape
     for (Binding* b : {&tmpl, &search}) {
       Dims d = context->getTensorShape(b->name.c_str());
       d.d[0] = n;
@@ -228,6 +288,10 @@ struct ContextBase {
 
 struct TrackerImpl : ContextBase {
   GpuTrackerOptions options;
+  // A two-part model (the template computed once): its template engine, run at init() on this
+  // tracker's stream into buffers that the per-frame engine reads as inputs.
+  std::shared_ptr<Engine> template_engine;
+  std::unique_ptr<ContextBase> template_part;
   cuda::FrameStager stager;
   TrackState state;  // the CPU tracker's windows, map-back and lost rule
   cuda::PinnedBuffer host_out[3];
@@ -238,14 +302,22 @@ struct TrackerImpl : ContextBase {
   CropWindow prepared;                // the search window prepare() staged rows for
   bool has_prepared = false;
 
-  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o) : ContextBase(std::move(e), o.blocking_sync), options(o), state(o.core) {}
+  TrackerImpl(std::shared_ptr<Engine> e, const GpuTrackerOptions& o, std::shared_ptr<Engine> t)
+      : ContextBase(std::move(e), o.blocking_sync), options(o), template_engine(std::move(t)), state(o.core) {}
   ~TrackerImpl() {
     if (graph) cudaGraphExecDestroy(graph);
   }
 
   void setup() {
     CaptureScope scope(this);
-    create_context(options.core, options.names, scope.capture);
+    if (template_engine) {
+      template_part = std::make_unique<ContextBase>(template_engine, false);
+      CaptureScope template_scope(template_part.get());
+      template_part->create_template_context(options.core, options.names, template_scope.capture);
+      create_context(options.core, options.names, scope.capture, &template_part->extra_outputs);
+    } else {
+      create_context(options.core, options.names, scope.capture);
+    }
     for (int k = 0; k < 3; ++k) {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
       out_float[k].resize(outputs[k].count);
@@ -260,8 +332,9 @@ struct TrackerImpl : ContextBase {
   // for, is captured here too.
   void warm_up() {
     const auto s = stream.get();
-    for (Binding* b : {&tmpl, &search})
+    for (Binding* b : {&template_input(), &search})
       cuda_check(cudaMemsetAsync(b->device.get(), 0, b->count * data_type_size(b->type), static_cast<cudaStream_t>(s)), "cudaMemsetAsync");
+    run_template_part();
     enqueue_network();
     stream.synchronize();
     warmed_up = true;
@@ -269,6 +342,18 @@ struct TrackerImpl : ContextBase {
       if (!launch_graph()) enqueue_network();  // its first launch uploads the graph
       stream.synchronize();
     }
+  }
+
+  // Where init() crops the template: the network's input, or a two-part model's template engine's.
+  Binding& template_input() { return template_part ? template_part->tmpl : tmpl; }
+
+  // A two-part model: the template engine, on this tracker's stream, refreshing the cached tensors
+  // the per-frame engine reads (a CUDA graph of the per-frame engine reads them at fixed addresses).
+  void run_template_part() {
+    if (!template_part) return;
+    CaptureScope scope(template_part.get());
+    if (!template_part->context->enqueueV3(static_cast<cudaStream_t>(stream.get())))
+      fail("enqueueV3 of the template engine failed: " + scope.capture.errors());
   }
 
   // enqueueV3 and the three output copies: the part a CUDA graph may replay.
@@ -343,8 +428,8 @@ struct TrackerImpl : ContextBase {
   }
 };
 
-GpuTracker::GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options)
-    : impl_(new TrackerImpl(std::move(engine), options)) {
+GpuTracker::GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options, std::shared_ptr<Engine> template_engine)
+    : impl_(new TrackerImpl(std::move(engine), options, std::move(template_engine))) {
   impl_->setup();
 }
 
@@ -364,9 +449,11 @@ void GpuTracker::init(const FrameView& host_frame, const Box& box) {
   TrackerImpl& t = *impl_;
   const CropWindow w = t.state.start(host_frame, box);
   const FrameView dev = t.stager.stage(host_frame, w, t.stream.get());
-  cuda::crop_normalize_async(dev, w, t.options.core.template_size, t.options.core.norm, t.tmpl.device.get(),
-                             t.tmpl.type == DataType::kHALF, t.stream.get());
-  t.stream.synchronize();  // the template tensor stays bound at the same address for the whole track
+  TrackerImpl::Binding& input = t.template_input();
+  cuda::crop_normalize_async(dev, w, t.options.core.template_size, t.options.core.norm, input.device.get(), input.type == DataType::kHALF,
+                             t.stream.get());
+  t.run_template_part();
+  t.stream.synchronize();  // the template (or its cached tensors) stays bound at the same address for the whole track
 }
 
 double GpuTracker::prepare(const FrameView& host_frame) {
@@ -430,9 +517,12 @@ struct GroupImpl : ContextBase {
 
   size_t template_values() const { return 3ull * options.core.template_size * options.core.template_size; }
 
-  void setup() {
+  void setup(int most) {
     CaptureScope scope(this);
-    capacity = engine->max_batch();
+    if (engine->min_batch() > 1)
+      throw CoreError("ERR_MODEL_INVALID", engine->path() + "'s batch profile starts at " + std::to_string(engine->min_batch()) +
+                                               " targets; a group runs 1 and up: build it with ct-edge build-engine --max-batch N");
+    capacity = std::clamp(most, 1, engine->max_batch());  // buffers for the group's largest batch, not the engine's
     create_context(options.core, options.names, scope.capture);
     for (int k = 0; k < 3; ++k) host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
     host_templates.resize(tmpl.count * data_type_size(tmpl.type));
@@ -446,8 +536,8 @@ struct GroupImpl : ContextBase {
   }
 };
 
-GpuGroup::GpuGroup(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options) : impl_(new GroupImpl(std::move(engine), options)) {
-  impl_->setup();
+GpuGroup::GpuGroup(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options, int max_batch) : impl_(new GroupImpl(std::move(engine), options)) {
+  impl_->setup(max_batch);
 }
 
 GpuGroup::~GpuGroup() = default;
@@ -492,6 +582,15 @@ void GpuGroup::run_prepared(GpuTimings* timings) {
   const size_t element = data_type_size(g.tmpl.type), per = g.template_values();
   GpuTimings local;
   if (timings) local.stage_ms = timings->stage_ms;
+  // A failure after the first queued copy: wait for what is queued before the pinned buffers are
+  // reused by the next prepare() (errors of the wait itself are the failure's, already thrown).
+  struct DrainOnThrow {
+    cudaStream_t s;
+    int exceptions = std::uncaught_exceptions();
+    ~DrainOnThrow() {
+      if (std::uncaught_exceptions() > exceptions) cudaStreamSynchronize(s), cudaGetLastError();
+    }
+  } drain{static_cast<cudaStream_t>(g.stream.get())};
   auto t0 = Clock::now();
   const FrameView dev = g.stager.upload(g.stream.get());
   for (const auto& [item, id] : g.uploads) {

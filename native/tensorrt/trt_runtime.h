@@ -7,7 +7,9 @@
 // Decode stays on the host on purpose: for F = 16..18 the maps are 5-6.5 KB, the copy costs a few
 // microseconds, and sharing decode_peak() keeps both backends' boxes identical by construction.
 // The template is cropped on the device once at init() into the engine's `template` input, whose
-// address is bound once. Optionally the enqueue + output copies are captured into a CUDA graph.
+// address is bound once; for a two-part model (the template computed once), into the template
+// engine's input, which then runs once and leaves its outputs where the per-frame engine reads
+// them. Optionally the enqueue + output copies are captured into a CUDA graph.
 #pragma once
 #include <memory>
 #include <string>
@@ -35,8 +37,10 @@ class Engine {
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const std::string& path() const { return path_; }
   // The most targets one enqueue takes: the profile's largest batch (build-engine --max-batch), 1
-  // for an engine with a fixed batch.
+  // for an engine with a fixed batch; at most cuda::kMaxBatchCrops.
   int max_batch() const { return max_batch_; }
+  // The profile's smallest batch (1 for ct-edge's engines and fixed ones).
+  int min_batch() const { return min_batch_; }
   EngineImpl& impl() { return *impl_; }
 
  private:
@@ -45,6 +49,7 @@ class Engine {
   std::vector<TensorInfo> tensors_;
   std::string path_;
   int max_batch_ = 1;
+  int min_batch_ = 1;
 };
 
 struct GpuTrackerOptions {
@@ -70,7 +75,10 @@ struct TrackerImpl;
 
 class GpuTracker {
  public:
-  GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options);
+  // `template_engine`: a two-part model's template part (ct-edge build-engine builds it beside the
+  // per-frame engine), run once per init(); its outputs feed the per-frame engine's inputs besides
+  // `search`, which are checked against them by name, shape and type.
+  GpuTracker(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options, std::shared_ptr<Engine> template_engine = nullptr);
   ~GpuTracker();
   void init(const FrameView& host_frame, const Box& box);
   // A frame in two halves. prepare() places the search window and copies the rows its crop reads
@@ -105,7 +113,8 @@ class GpuGroup {
     const float* tmpl;        // its template crop, 3 x T x T float32 (read during prepare() only)
     uint64_t template_id;     // changes whenever that crop does (a new target, a re-init)
   };
-  GpuGroup(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options);
+  // `max_batch`: the group's largest batch (its buffers and context are sized for it), at most the engine's.
+  GpuGroup(std::shared_ptr<Engine> engine, const GpuTrackerOptions& options, int max_batch);
   ~GpuGroup();
   int max_batch() const;
   // On the calling thread: copies the rows every member's crop reads and the templates that

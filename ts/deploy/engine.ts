@@ -4,18 +4,18 @@
  * on a worker thread the engine owns (inference-thread.ts), `.engine`/`.plan` on TensorRT (addons
  * built by cmake-js with CUDA and TensorRT; see tensorrt.ts).
  */
-import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { readOnnxMetadata } from '../contract/onnx-reader.js';
 import { CtEdgeError, fromNative, native } from '../contract/errors.js';
 import { fileKindOf, wrongKindHint } from '../contract/file-kind.js';
-import { optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
+import { optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions } from '../contract/model-config.js';
 import type { Frame } from '../contract/types.js';
 import { InferenceThread, InlineInference, type InferenceRunner, type LoadedModel, type RunTimes } from './inference-thread.js';
 import type { CropWindow, TrtEngine, TrtGroup, TrtTracker, TrtTrackerConfig } from './native.js';
 import { loadTensorRtEngine, tensorRtBinding, type TensorRtBackend } from './tensorrt.js';
+import { checkTemplatePart, twoPartTemplatePath } from './two-part.js';
 
 export interface EngineOptions extends ModelOptions {
   /**
@@ -139,53 +139,14 @@ function checkDeclaredOutputs(path: string, config: ModelConfig, model: LoadedMo
   }
 }
 
-/**
- * The template part a two-part model's per-frame part names (a file beside it), checked to exist;
- * undefined for one-graph models. The template part itself is refused: load the per-frame part.
- */
-function twoPartTemplatePath(path: string, metadata: Record<string, string>): string | undefined {
-  if (metadata[TWO_PART_METADATA.part] === 'template') {
-    throw new CtEdgeError('ERR_MODEL_IO', `${path} is the template part of a two-part model; load its per-frame part (the .onnx beside it without .template), which runs this one once per init()`);
-  }
-  const name = metadata[TWO_PART_METADATA.templatePart];
-  if (name === undefined) return undefined;
-  if (name !== basename(name) || name === '' || name === '.' || name === '..') {
-    throw new CtEdgeError('ERR_MODEL_INVALID', `${path} names its template part '${name}', which is not a file name beside it; export the model again`);
-  }
-  const templatePath = join(dirname(path), name);
-  if (!existsSync(templatePath)) {
-    throw new CtEdgeError(
-      'ERR_MODEL_NOT_FOUND',
-      `${path} is the per-frame part of a two-part model, and its template part ${templatePath} is missing; keep the two files together (ct-edge export writes both)`,
-    );
-  }
-  return templatePath;
-}
-
-/** The template part must make exactly the tensors the per-frame part reads besides the search crop. */
-function checkTemplatePart(path: string, templatePath: string, config: ModelConfig, model: LoadedModel): void {
-  const part = model.templatePart!;
-  const both = `${path} and its template part ${templatePath}`;
-  const fail = (what: string): never => {
-    throw new CtEdgeError('ERR_MODEL_IO', `${both} do not fit together: ${what}; export both again from one checkpoint`);
-  };
-  if (part.inputs.length !== 1) fail(`the template part takes ${part.inputs.map((t) => t.name).join(', ')}, not one template crop`);
-  const cached = model.inputs.filter((t) => t.name !== config.inputs.search);
-  const shape = (t: TensorSignature | undefined) => (t ? `[${t.shape.join(',')}]` : 'nothing');
-  for (const t of cached) {
-    const made = part.outputs.find((o) => o.name === t.name);
-    if (shape(made) !== shape(t)) fail(`the per-frame part reads '${t.name}' ${shape(t)}, the template part makes ${shape(made)}`);
-  }
-  const unread = part.outputs.filter((o) => !cached.some((t) => t.name === o.name));
-  if (unread.length > 0) fail(`the template part makes ${unread.map((t) => `'${t.name}'`).join(', ')}, which the per-frame part does not read`);
-}
-
 /** `tensorrt-fp16`/`-fp32`: the precision recorded when the engine was built (see TensorRtBackend). */
 export type EngineBackend = 'onnxruntime-cpu' | TensorRtBackend;
 
 export class Engine {
   private thread: InferenceRunner | undefined;
   private trt: TrtEngine | undefined;
+  /** A two-part model's template engine, run by each tracker once per init. */
+  private trtTemplate: TrtEngine | undefined;
   /** TensorRT groups' batched networks, by group name (runGpuGroup). */
   private readonly gpuGroups = new Map<string, TrtGroup>();
   private groupsMade = 0;
@@ -193,12 +154,16 @@ export class Engine {
   private constructor(
     readonly path: string,
     readonly config: ModelConfig,
-    runtime: { thread: InferenceRunner } | { trt: TrtEngine },
+    runtime: { thread: InferenceRunner } | { trt: TrtEngine; trtTemplate: TrtEngine | undefined },
     /** Which backend runs the network. */
     readonly backend: EngineBackend,
   ) {
-    if ('thread' in runtime) this.thread = runtime.thread;
-    else this.trt = runtime.trt;
+    if ('thread' in runtime) {
+      this.thread = runtime.thread;
+    } else {
+      this.trt = runtime.trt;
+      this.trtTemplate = runtime.trtTemplate;
+    }
   }
 
   static async load(path: string, options: EngineOptions = {}): Promise<Engine> {
@@ -221,8 +186,8 @@ export class Engine {
     }
     const ext = extname(fullPath).toLowerCase();
     if (ext === '.engine' || ext === '.plan') {
-      const { handle, config, backend } = await loadTensorRtEngine(fullPath, options);
-      return new Engine(fullPath, config, { trt: handle }, backend);
+      const { handle, templateHandle, config, backend } = await loadTensorRtEngine(fullPath, options);
+      return new Engine(fullPath, config, { trt: handle, trtTemplate: templateHandle }, backend);
     }
     const bytes = await readFile(fullPath);
     let metadata: ModelOptions;
@@ -237,7 +202,7 @@ export class Engine {
         cause: error,
       });
     }
-    const templatePartPath = twoPartTemplatePath(fullPath, raw);
+    const templatePartPath = twoPartTemplatePath(fullPath, raw[TWO_PART_METADATA.part], raw[TWO_PART_METADATA.templatePart]);
     const templatePart = templatePartPath === undefined ? undefined : await readFile(templatePartPath);
     // The session lives on a thread of its own, so that inference never blocks the event loop (or,
     // asked for, on this one).
@@ -252,7 +217,7 @@ export class Engine {
       const inputs = model.templatePart ? [...model.inputs, ...model.templatePart.inputs] : model.inputs;
       const config = resolveModelConfig({ inputs, outputs: model.outputs }, metadata, options);
       checkDeclaredOutputs(fullPath, config, model);
-      if (model.templatePart) checkTemplatePart(fullPath, templatePartPath!, config, model);
+      if (model.templatePart) checkTemplatePart(fullPath, templatePartPath!, config.inputs.search, model.inputs, model.templatePart);
       return new Engine(fullPath, config, { thread }, 'onnxruntime-cpu');
     } catch (error) {
       await thread.close();
@@ -320,7 +285,8 @@ export class Engine {
    * further batches.
    */
   get maxBatch(): number {
-    if (this.trt) return this.config.batch === 'dynamic' ? this.trt.maxBatch : 1;
+    // A two-part model's engines run one target per enqueue (each tracker caches its own template).
+    if (this.trt) return this.config.batch === 'dynamic' && !this.trtTemplate ? this.trt.maxBatch : 1;
     return this.thread && this.config.batch === 'dynamic' ? Number.POSITIVE_INFINITY : 1;
   }
 
@@ -347,7 +313,7 @@ export class Engine {
    */
   runGpuGroup(
     group: string,
-    config: TrtTrackerConfig,
+    config: TrtTrackerConfig & { maxBatch: number },
     frame: Frame,
     members: { window: CropWindow; template: Float32Array; templateId: number }[],
   ): ReturnType<TrtGroup['run']> {
@@ -410,7 +376,8 @@ export class Engine {
         : new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
     }
     const { TrtTracker } = tensorRtBinding(`${this.path} is a TensorRT engine`);
-    return native(() => new TrtTracker(handle, config));
+    const template = this.trtTemplate;
+    return native(() => (template ? new TrtTracker(handle, config, template) : new TrtTracker(handle, config)));
   }
 
   get disposed(): boolean {
@@ -424,6 +391,8 @@ export class Engine {
     for (const group of this.gpuGroups.values()) group.dispose();
     this.gpuGroups.clear();
     trt?.dispose();
+    this.trtTemplate?.dispose();
+    this.trtTemplate = undefined;
     await thread?.close();
   }
 

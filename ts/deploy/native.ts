@@ -204,6 +204,8 @@ export interface TrtBuildOptions {
   optLevel?: number;
   /** A symbolic batch's profile spans 1..maxBatch, timed at maxBatch; default 1. At most 64. */
   maxBatch?: number;
+  /** A two-part model's template part: in an FP16 engine its outputs are FP16 too, as the per-frame engine reads them. */
+  templatePart?: boolean;
   verbose?: boolean;
 }
 
@@ -241,8 +243,10 @@ export interface TensorRtBinding {
   buildEngine(options: TrtBuildOptions): Promise<TrtBuildReport>;
   /** Deserialises an engine; `dlaCore` for one built for a DLA core. Fails with ERR_ENGINE_MISMATCH when TensorRT cannot. */
   loadEngine(path: string, options?: { dlaCore?: number }): Promise<TrtEngine>;
-  TrtTracker: new (engine: TrtEngine, config: TrtTrackerConfig) => TrtTracker;
-  TrtGroup: new (engine: TrtEngine, config: TrtTrackerConfig) => TrtGroup;
+  /** `templateEngine`: a two-part model's template part, run once per init (its outputs feed the engine's inputs besides search). */
+  TrtTracker: new (engine: TrtEngine, config: TrtTrackerConfig, templateEngine?: TrtEngine) => TrtTracker;
+  /** config.maxBatch: the group's largest batch (its buffers are sized for it), at most the engine's. */
+  TrtGroup: new (engine: TrtEngine, config: TrtTrackerConfig & { maxBatch: number }) => TrtGroup;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

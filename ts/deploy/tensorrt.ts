@@ -10,11 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile, stat, writeFile, rename, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { CtEdgeError, fromNative } from '../contract/errors.js';
-import { metadataFromConfig, optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions, type TensorSignature } from '../contract/model-config.js';
+import { metadataFromConfig, optionsFromMetadata, resolveModelConfig, TWO_PART_METADATA, type ModelConfig, type ModelOptions } from '../contract/model-config.js';
 import { decomposeLayerNorm, LAYERNORM_DECOMPOSED_MARKER, onnxNodes } from '../contract/onnx-layernorm.js';
 import { parseOnnxModel } from '../contract/onnx-reader.js';
 import { loadNative, type TensorRtBinding, type TrtBuildOptions, type TrtBuildReport, type TrtEngine } from './native.js';
+import { checkTemplatePart, twoPartTemplatePath, type PartTensor } from './two-part.js';
 
 /** `tensorrt` alone: the precision is not recorded (no metadata file, or TensorRT 11's strongly typed engines). */
 export type TensorRtBackend = 'tensorrt-fp16' | 'tensorrt-fp32' | 'tensorrt';
@@ -78,6 +80,10 @@ export interface TrtEngineMetadata extends Pick<TrtBuildReport, 'tensorrtVersion
   builtAt: string;
   /** The ONNX model's ct-edge metadata_props (channel order, crop factors, ...), which an engine cannot carry. */
   modelMetadata?: Record<string, string>;
+  /** A two-part model's per-frame engine: the file name of its template engine, beside it. */
+  templateEngine?: string;
+  /** 'template': a two-part model's template engine (load its per-frame engine instead). */
+  part?: 'template';
 }
 
 export const ENGINE_METADATA_FORMAT = 2;
@@ -143,6 +149,9 @@ export function parseEngineMetadata(text: string, path: string): TrtEngineMetada
     };
   });
   const recorded = optional(json, 'modelMetadata', isObject, undefined as unknown as Record<string, unknown>, 'an object');
+  // A file name beside the engine (no folder: twoPartTemplatePath refuses one with a typed error).
+  const templateEngine = optional(json, 'templateEngine', (v): v is string | undefined => typeof v === 'string' && v.length > 0 && v.length <= 255, undefined, 'a file name');
+  const part = optional(json, 'part', (v): v is 'template' | undefined => v === 'template', undefined, "'template'");
   if (recorded && !Object.values(recorded).every((v) => typeof v === 'string')) bad('has modelMetadata values that are not strings');
   return {
     formatVersion,
@@ -165,6 +174,8 @@ export function parseEngineMetadata(text: string, path: string): TrtEngineMetada
     builtAt: optional(json, 'builtAt', (v): v is string => typeof v === 'string', '', 'a date'),
     tensors,
     ...(recorded ? { modelMetadata: { ...(recorded as Record<string, string>) } } : {}),
+    ...(templateEngine !== undefined && { templateEngine }),
+    ...(part !== undefined && { part }),
   };
 }
 
@@ -240,6 +251,8 @@ function backendOf(metadata: TrtEngineMetadata | null): TensorRtBackend {
 
 export interface LoadedTensorRtEngine {
   handle: TrtEngine;
+  /** A two-part model's template engine (metadata `templateEngine`), loaded with it. */
+  templateHandle?: TrtEngine;
   config: ModelConfig;
   backend: TensorRtBackend;
   /** Null for engines without a metadata file (e.g. from trtexec). */
@@ -249,33 +262,46 @@ export interface LoadedTensorRtEngine {
 /**
  * Deserialises an engine (refused when its metadata says it was built for another TensorRT version
  * or GPU) and resolves its ModelConfig: `options` over the conventions recorded at build time over
- * the engine's own tensor names and shapes.
+ * the engine's own tensor names and shapes. A two-part model's per-frame engine loads its template
+ * engine too, checked to fit it by tensor name, shape and type.
  */
 export async function loadTensorRtEngine(path: string, options: ModelOptions): Promise<LoadedTensorRtEngine> {
   const trt = tensorRtBinding(`${path} is a TensorRT engine`);
   const metadata = await readEngineMetadata(path);
+  const templatePath = twoPartTemplatePath(path, metadata?.part, metadata?.templateEngine);
+  const templateMetadata = templatePath === undefined ? undefined : await readEngineMetadata(templatePath);
   const device = loadNative().cuda?.probe();
   if (metadata) {
     checkEngineCompatible(metadata, path, trt.version, device?.available ? device : undefined);
+    if (templateMetadata) checkEngineCompatible(templateMetadata, templatePath!, trt.version, device?.available ? device : undefined);
   } else {
     process.emitWarning(
       `${path} has no metadata file (${metadataPathFor(path)}, written by ct-edge build-engine): cannot check that it was built for TensorRT ${trt.version} on this GPU, and its conventions (channel order, crop factors, ...) must be given as options`,
       { code: 'CT_EDGE_ENGINE_WITHOUT_METADATA' },
     );
   }
-  let handle: TrtEngine;
+  const load = async (file: string, meta: TrtEngineMetadata | null | undefined): Promise<TrtEngine> => {
+    try {
+      return await trt.loadEngine(file, { dlaCore: meta?.dlaCore ?? -1 });
+    } catch (error) {
+      fromNative(error);
+    }
+  };
+  const handle = await load(path, metadata);
+  let templateHandle: TrtEngine | undefined;
   try {
-    handle = await trt.loadEngine(path, { dlaCore: metadata?.dlaCore ?? -1 });
-  } catch (error) {
-    fromNative(error);
-  }
-  try {
-    const signature = (io: 'input' | 'output'): TensorSignature[] =>
-      handle.tensors.filter((t) => t.io === io).map((t) => ({ name: t.name, shape: t.shape.map((d) => (d >= 0 ? d : 'dynamic')) }));
+    if (templatePath !== undefined) templateHandle = await load(templatePath, templateMetadata);
+    const tensors = (engine: TrtEngine, io: 'input' | 'output'): PartTensor[] =>
+      engine.tensors.filter((t) => t.io === io).map((t) => ({ name: t.name, shape: t.shape.map((d) => (d >= 0 ? d : 'dynamic')), dtype: t.dtype }));
+    const inputs = [...tensors(handle, 'input'), ...(templateHandle ? tensors(templateHandle, 'input') : [])];
     const recorded = metadata?.modelMetadata ? optionsFromMetadata(metadata.modelMetadata) : {};
-    const config = resolveModelConfig({ inputs: signature('input'), outputs: signature('output') }, recorded, options);
-    return { handle, config, backend: backendOf(metadata), metadata };
+    const config = resolveModelConfig({ inputs, outputs: tensors(handle, 'output') }, recorded, options);
+    if (templateHandle) {
+      checkTemplatePart(path, templatePath!, config.inputs.search, tensors(handle, 'input'), { inputs: tensors(templateHandle, 'input'), outputs: tensors(templateHandle, 'output') });
+    }
+    return { handle, ...(templateHandle && { templateHandle }), config, backend: backendOf(metadata), metadata };
   } catch (error) {
+    templateHandle?.dispose();
     handle.dispose();
     throw error;
   }
@@ -297,6 +323,8 @@ export interface BuildEngineOptions extends Omit<TrtBuildOptions, 'output' | 'on
 }
 
 export interface BuiltEngine extends TrtBuildReport {
+  /** A two-part model: its template part's engine, built first. */
+  templateEngine?: BuiltEngine;
   metadataPath: string;
   metadata: TrtEngineMetadata;
   /** The model's conventions, as recorded in the metadata file. */
@@ -324,7 +352,7 @@ function keepKinds(kinds: string[], decomposed: boolean): string[] {
  * --max-batch before the (minutes-long) build: a whole number from 1 to MAX_ENGINE_BATCH, and above 1
  * only for a model whose inputs take a batch.
  */
-function checkMaxBatch(maxBatch: number | undefined, batch: ModelConfig['batch'], onnx: string): void {
+function checkMaxBatch(maxBatch: number | undefined, batch: ModelConfig['batch'], onnx: string, dlaCore = -1): void {
   if (maxBatch === undefined) return;
   if (!(Number.isInteger(maxBatch) && maxBatch >= 1 && maxBatch <= MAX_ENGINE_BATCH)) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--max-batch must be a whole number from 1 to ${MAX_ENGINE_BATCH} (targets per enqueue), got ${maxBatch}`);
@@ -334,6 +362,9 @@ function checkMaxBatch(maxBatch: number | undefined, batch: ModelConfig['batch']
       'ERR_INVALID_ARGUMENT',
       `--max-batch ${maxBatch}: ${onnx} has batch 1 baked into its inputs; export the model with ct-edge export (a foreign ONNX such as VitTrack's: ct-edge import it, then export) or leave --max-batch out`,
     );
+  }
+  if (maxBatch > 1 && dlaCore >= 0) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--max-batch ${maxBatch} with --dla: DLA runs fixed shapes only (its layers would fall back to the GPU); build the DLA engine without --max-batch`);
   }
 }
 
@@ -345,31 +376,71 @@ export async function readOnnxBytes(path: string): Promise<Uint8Array> {
   });
 }
 
+/** `model.engine` -> `model.template.engine`: a two-part model's template engine, beside its per-frame engine. */
+export function templateEnginePath(enginePath: string): string {
+  return `${enginePath.replace(/\.(engine|plan)$/i, '')}.template.engine`;
+}
+
 /**
  * Builds a TensorRT engine for this machine's GPU from an ONNX model and writes `<engine>.json`
  * beside it. The model's tensors and options are checked before the (minutes-long) build; on
- * TensorRT older than 8.6 its LayerNormalization ops are spelled out in memory first.
+ * TensorRT older than 8.6 its LayerNormalization ops are spelled out in memory first. A two-part
+ * model's per-frame part (the template computed once) gets two engines: its template part's first
+ * (`<engine minus .engine>.template.engine`, run once per init), named in the per-frame engine's metadata.
  */
 export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEngine> {
   const bytes = await readOnnxBytes(options.onnx);
   const model = parseOnnxModel(bytes);
-  if (model.metadata[TWO_PART_METADATA.templatePart] !== undefined || model.metadata[TWO_PART_METADATA.part] !== undefined) {
+  const templateOnnx = templatePartToBuild(options, model.metadata);
+  const templateModel = templateOnnx === undefined ? undefined : { bytes: await readOnnxBytes(templateOnnx) };
+  const templateInputs = templateModel ? parseOnnxModel(templateModel.bytes).inputs : [];
+  const trt = tensorRtBinding(`cannot build a TensorRT engine from ${options.onnx}`);
+  const config = resolveModelConfig({ ...model, inputs: [...model.inputs, ...templateInputs] }, optionsFromMetadata(model.metadata), options.modelOptions ?? {});
+  checkMaxBatch(options.maxBatch, config.batch, options.onnx, options.dlaCore);
+  const output = options.output ?? defaultEnginePath(options.onnx);
+  const templateEngine =
+    templateOnnx === undefined
+      ? undefined
+      : await buildOne(trt, { ...options, onnx: templateOnnx, output: templateEnginePath(output), templatePart: true }, templateModel!.bytes, config, { part: 'template' });
+  const built = await buildOne(trt, { ...options, output }, bytes, config, templateEngine ? { templateEngine: basename(templateEngine.enginePath) } : {});
+  return { ...built, ...(templateEngine && { templateEngine }) };
+}
+
+/**
+ * The template part a build of `options.onnx` (with its ONNX `metadata`) builds first: undefined
+ * for a one-graph model. A template part given alone, or --max-batch on a two-part model, is refused.
+ */
+export function templatePartToBuild(options: Pick<BuildEngineOptions, 'onnx' | 'maxBatch'>, metadata: Record<string, string>): string | undefined {
+  if (metadata[TWO_PART_METADATA.part] === 'template') {
     throw new CtEdgeError(
       'ERR_INVALID_ARGUMENT',
-      `${options.onnx} is a part of a two-part model (template computed once), which runs on onnxruntime; for TensorRT export the same checkpoint as one graph (ct-edge export --single-graph) and build that`,
+      `${options.onnx} is the template part of a two-part model; build its per-frame part (the .onnx beside it without .template), which builds both engines`,
     );
   }
-  const trt = tensorRtBinding(`cannot build a TensorRT engine from ${options.onnx}`);
-  const { modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
-  const config = resolveModelConfig(model, optionsFromMetadata(model.metadata), modelOptions ?? {});
-  checkMaxBatch(rest.maxBatch, config.batch, options.onnx);
+  const templateOnnx = twoPartTemplatePath(options.onnx, undefined, metadata[TWO_PART_METADATA.templatePart]);
+  if (templateOnnx !== undefined && (options.maxBatch ?? 1) > 1) {
+    throw new CtEdgeError(
+      'ERR_INVALID_ARGUMENT',
+      `--max-batch ${options.maxBatch}: ${options.onnx} is a two-part model, whose engines track one target per enqueue (a group runs them target by target); leave --max-batch out, or export the checkpoint as one graph (ct-edge export --single-graph) to batch it`,
+    );
+  }
+  return templateOnnx;
+}
+
+/** One engine and its metadata file; `extra` goes into the metadata (a two-part model's links). */
+async function buildOne(
+  trt: TensorRtBinding,
+  options: BuildEngineOptions & { output: string },
+  bytes: Uint8Array,
+  config: ModelConfig,
+  extra: Pick<TrtEngineMetadata, 'templateEngine' | 'part'>,
+): Promise<BuiltEngine> {
+  const { modelOptions: _modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
   const rewrite = decompose === true || (decompose === 'auto' && !parsesLayerNorm(trt.version)) ? decomposeLayerNorm(bytes) : undefined;
   const decomposed = (rewrite?.replaced ?? 0) > 0;
-  const output = rest.output ?? defaultEnginePath(options.onnx);
   const keepFp32 = rest.keepFp32 ?? ['layernorm', 'softmax'];
   const native: TrtBuildOptions = {
     ...rest,
-    output,
     keepFp32: keepKinds(keepFp32, decomposed),
     ...(decomposed ? { onnxData: rewrite!.bytes } : {}),
   };
@@ -395,6 +466,7 @@ export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEng
     onnx: { path: options.onnx, sha256: createHash('sha256').update(bytes).digest('hex') },
     builtAt: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
     tensors: report.tensors,
+    ...extra,
     modelMetadata: metadataFromConfig(config),
   };
   const metadataPath = metadataPathFor(report.enginePath);
@@ -479,8 +551,10 @@ export function trtexecCommand(options: BuildEngineOptions, bytes: Uint8Array, t
     notes.push(`TensorRT ${tensorRtVersion} builds strongly typed engines: the precision is the ONNX model's, --fp16 and the FP32 layers do not apply`);
   } else if (fp16) {
     args.push('--fp16');
-    // FP16 inputs in linear NCHW, which the crop kernel writes directly (not with DLA).
+    // FP16 inputs in linear NCHW, which the crop kernel writes directly (not with DLA); a template
+    // part's outputs too, which the per-frame engine reads as its FP16 inputs.
     if (!dla) args.push(`--inputIOFormats=${parseOnnxModel(bytes).inputs.map(() => 'fp16:chw').join(',')}`);
+    if (!dla && options.templatePart) args.push(`--outputIOFormats=${parseOnnxModel(bytes).outputs.map(() => 'fp16:chw').join(',')}`);
   }
   if (!options.tf32) args.push('--noTF32');
   args.push(`--memPoolSize=workspace:${options.workspaceMiB ?? 1024}`);
@@ -490,7 +564,7 @@ export function trtexecCommand(options: BuildEngineOptions, bytes: Uint8Array, t
   if ((options.maxBatch ?? 1) > 1) {
     // The profile build-engine makes: 1 to maxBatch, timed at maxBatch.
     const inputs = parseOnnxModel(bytes).inputs;
-    checkMaxBatch(options.maxBatch, inputs.every((t) => typeof t.shape[0] === 'string') ? 'dynamic' : 'fixed', options.onnx);
+    checkMaxBatch(options.maxBatch, inputs.every((t) => typeof t.shape[0] === 'string') ? 'dynamic' : 'fixed', options.onnx, options.dlaCore);
     const shapes = (batch: number) => inputs.map((t) => `${t.name}:${[batch, ...t.shape.slice(1)].join('x')}`).join(',');
     args.push(`--minShapes=${shapes(1)}`, `--optShapes=${shapes(options.maxBatch!)}`, `--maxShapes=${shapes(options.maxBatch!)}`);
   }

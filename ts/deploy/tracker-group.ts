@@ -326,14 +326,25 @@ export class TrackerGroup {
    */
   private async trackOnGpu(frame: Frame, targets: [number, Tracker][], t0: number): Promise<GroupTrackResult> {
     const members = targets.map(([, tracker]) => tracker.gpuGroupMember(tracker.groupPlace(frame).window));
-    const config = targets[0][1].gpuGroupConfig;
+    const config = { ...targets[0][1].gpuGroupConfig, maxBatch: this.chunk };
     const t1 = performance.now(); // the runs' own stageMs counts their copies on this thread
-    const runs = [];
+    const runs: ReturnType<Engine['runGpuGroup']>[] = [];
+    let refused: unknown;
     for (let start = 0, batch = 0; start < members.length; start += this.chunk, batch++) {
-      runs.push(this.engine.runGpuGroup(`${this.groupName}:${batch}`, config, frame, members.slice(start, start + this.chunk)));
+      this.batchesUsed = Math.max(this.batchesUsed, batch + 1); // dispose() frees every native group made
+      try {
+        runs.push(this.engine.runGpuGroup(`${this.groupName}:${batch}`, config, frame, members.slice(start, start + this.chunk)));
+      } catch (error) {
+        refused = error;
+        break;
+      }
     }
-    this.batchesUsed = Math.max(this.batchesUsed, runs.length);
-    const outputs = await Promise.all(runs);
+    // Every batch settles before this frame ends, failed or not: the next frame finds none busy.
+    const settled = await Promise.allSettled(runs);
+    if (refused !== undefined) throw refused;
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const outputs = settled.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<Engine['runGpuGroup']>>>).value);
     const t2 = performance.now();
     const timings = {
       preprocessMs: t1 - t0 + outputs.reduce((a, o) => a + o.timings.stageMs + o.timings.preprocessMs, 0),

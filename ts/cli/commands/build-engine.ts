@@ -8,7 +8,8 @@ import { compareEngines, randomSamples, sequenceSamples, type Agreement } from '
 import { Engine } from '../../deploy/engine.js';
 import { CtEdgeError } from '../../contract/errors.js';
 import { loadNative } from '../../deploy/native.js';
-import { buildEngine, MAX_ENGINE_BATCH, parsesLayerNorm, readOnnxBytes, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
+import { buildEngine, defaultEnginePath, MAX_ENGINE_BATCH, parsesLayerNorm, readOnnxBytes, templateEnginePath, templatePartToBuild, trtexecCommand, type BuildEngineOptions, type BuiltEngine } from '../../deploy/tensorrt.js';
+import { parseOnnxModel } from '../../contract/onnx-reader.js';
 import type { CliCommand } from '../command.js';
 import { checkOutputFile } from '../outputs.js';
 import { MODEL_OPTION_FLAGS, MODEL_OPTIONS_USAGE, modelOptionsFor, modelOptionsFromFlags, parseIntFlag } from '../model-options.js';
@@ -22,7 +23,9 @@ it (TensorRT version, GPU, precision, TF32, DLA core, tensors, the ONNX file's s
 conventions). An engine runs only where it was built: build it on the target device (e.g. the Jetson
 itself), and on a Jetson in the power mode it will run in. Needs an addon built with TensorRT
 (npx ct-edge build-native; see docs/JETSON.md). On TensorRT older than 8.6 the model's
-LayerNormalization ops are spelled out in primitive ops first (that parser lacks the op).
+LayerNormalization ops are spelled out in primitive ops first (that parser lacks the op). A two-part
+model (an asymmetric student: the template computed once) gets two engines, the template part's
+beside the other as <engine minus .engine>.template.engine; keep them together.
 
 Options:
   -o, --output PATH      the engine file (default: the model's path with .engine)
@@ -68,10 +71,13 @@ function parseKeepFp32(text: string | undefined): string[] | undefined {
   return kinds;
 }
 
+function tensorList(m: BuiltEngine['metadata'], io: 'input' | 'output'): string {
+  return m.tensors.filter((t) => t.io === io).map((t) => `${t.name} ${t.dtype} [${t.shape.join(',')}]`).join(', ');
+}
+
 function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
   const m = r.metadata;
-  const tensors = (io: 'input' | 'output') =>
-    m.tensors.filter((t) => t.io === io).map((t) => `${t.name} ${t.dtype} [${t.shape.join(',')}]`).join(', ');
+  const tensors = (io: 'input' | 'output') => tensorList(m, io);
   const precision =
     m.precision === 'fp16'
       ? `fp16, ${m.fp32Layers} layer(s) kept in FP32 (${m.keepFp32.join(', ') || 'none asked'}; ${m.obeyPrecision ? 'obeyed' : 'preferred'})`
@@ -83,6 +89,7 @@ function describeBuild(r: BuiltEngine, askedFp16: boolean): string {
     `  precision: ${precision}; TF32 ${m.tf32 ? 'on' : 'off'}${m.dlaCore >= 0 ? `; DLA core ${m.dlaCore} with GPU fallback` : ''}${m.optLevel >= 0 ? `; optimisation level ${m.optLevel}` : ''}`,
     ...(m.layerNormDecomposed ? ['  LayerNormalization spelled out in primitive ops (this TensorRT cannot parse it)'] : []),
     ...(m.maxBatch > 1 ? [`  batch:     1 to ${m.maxBatch} targets per enqueue (a TrackerGroup's), kernels timed at ${m.maxBatch}`] : []),
+    ...(r.templateEngine ? [`  template:  ${r.templateEngine.enginePath} (the template part, run once per init; inputs ${tensorList(r.templateEngine.metadata, 'input')})`] : []),
     `  inputs:    ${tensors('input')}`,
     `  outputs:   ${tensors('output')}`,
     `  metadata:  ${r.metadataPath}`,
@@ -192,8 +199,14 @@ export const command: CliCommand = {
     };
     if (values['dry-run']) {
       const version = loadNative().tensorrt?.version;
-      const { command, notes } = trtexecCommand(options, await readOnnxBytes(onnx), version ?? '10.3.0');
-      console.log(`# the trtexec command that builds the same engine${version ? ` (TensorRT ${version})` : ' (this addon has no TensorRT: written for TensorRT 10)'}:`);
+      const bytes = await readOnnxBytes(onnx);
+      const templateOnnx = templatePartToBuild(options, parseOnnxModel(bytes).metadata);
+      const template =
+        templateOnnx &&
+        trtexecCommand({ ...options, onnx: templateOnnx, output: templateEnginePath(options.output ?? defaultEnginePath(onnx)), templatePart: true }, await readOnnxBytes(templateOnnx), version ?? '10.3.0');
+      const { command, notes } = trtexecCommand(options, bytes, version ?? '10.3.0');
+      console.log(`# the trtexec command${template ? 's that build the same engines' : ' that builds the same engine'}${version ? ` (TensorRT ${version})` : ' (this addon has no TensorRT: written for TensorRT 10)'}:`);
+      if (template) console.log(`# the template part (runs once per init; ct-edge names it in the per-frame engine's <engine>.json):\n${template.command}`);
       console.log(command);
       for (const note of notes) console.log(`# ${note}`);
       console.log(`# ct-edge loads an engine from trtexec (give the model's conventions as options, or build with ct-edge for <engine>.json), and trtexec --loadEngine runs one from ct-edge${dlaCore !== undefined ? ` (with --useDLACore=${dlaCore})` : ''}`);

@@ -23,7 +23,7 @@ model.onnx runs per frame, model.template.onnx once per init() (docs/MODEL_FORMA
   -o, --output PATH   where to write (default: the checkpoint's name with .onnx)
   --preset NAME       network of a checkpoint that does not record one (weights converted from
                       PyTorch): ${Object.keys(PRESETS).join(', ')}
-  --single-graph      an asymmetric student as one graph (what TensorRT builds from)
+  --single-graph      an asymmetric student as one graph (template recomputed each frame; TensorRT can batch it)
   --decompose-layernorm
                       spell LayerNormalization out in primitive ops (ReduceMean, Sub, Pow, Sqrt,
                       Div, Mul, Add), for runtimes whose parser lacks the op: TensorRT 8.5
