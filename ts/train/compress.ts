@@ -29,6 +29,7 @@ import { hashSeed, Rng } from './data/random.js';
 import { boxLosses, decodeAtPeak, denseDistillation, LOSS_WEIGHTS } from './losses.js';
 import type { LossTerms, Objective } from './loop.js';
 import { BatchTensors, groundTruthLoss, type PairBatchSource } from './objectives.js';
+import { leadingChannels, type ChannelChoice } from './narrow-start.js';
 
 export interface Stage {
   start: number;
@@ -124,6 +125,13 @@ export interface CompressOptions {
   /** A narrower student (heterogeneous compression); default the teacher's width and heads. */
   studentDim?: number;
   studentHeads?: number;
+  /**
+   * A narrower student's start: the teacher channels it keeps (teacherChannels: by the teacher's
+   * activation statistics); default the plain cut, the first channels.
+   */
+  keep?: ChannelChoice;
+  /** Recorded in the run's description: how `keep` was chosen ('stats', or the plain 'cut'). */
+  narrowStart?: 'stats' | 'cut';
   batchSize: number;
   steps: number;
   seed: number;
@@ -143,14 +151,38 @@ export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions
   return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads, ...(stem ? { stem } : {}), ...(o.attention && { attention: o.attention }) });
 }
 
-/** `w`'s leading entries along every axis, as a tensor of `shape` (no larger than w's on any axis). */
-function leadingSlice(w: WeightTensor, shape: readonly number[]): WeightTensor {
+/**
+ * A teacher tensor cut to a narrower student's shape: along every axis that shrank, the channels of
+ * `keep` (residual channels for the token width, qkv per q, k and v part; the MLP hidden units of
+ * the student block; the first channels for anything else). Width-independent tensors (the stem's
+ * early convolutions, the head's later ones) carry over whole. The kept channels are the first
+ * heads whole only when the student keeps the teacher's head width; otherwise its heads mix
+ * channels of the teacher's.
+ */
+function narrowed(name: string, w: WeightTensor, shape: readonly number[], teacher: TrackerNetConfig, keep: ChannelChoice): WeightTensor {
+  const dt = teacher.dim;
+  const hiddenT = dt * teacher.mlpRatio;
+  const block = /^blocks\.(\d+)\.mlp\./.exec(name);
+  const picks = w.shape.map((size, axis) => {
+    const want = shape[axis];
+    if (want === size) return undefined;
+    if (size === dt) return keep.residual;
+    if (size === 3 * dt && name.includes('attn.qkv.') && axis === 0) return [0, 1, 2].flatMap((p) => keep.residual.map((c) => p * dt + c));
+    if (size === hiddenT && block) return keep.hidden[Number(block[1])];
+    return Array.from({ length: want }, (_, i) => i);
+  });
+  return gather(w, picks, shape);
+}
+
+/** `w` at the indices `picks` gives along each axis (undefined: every index), as a tensor of `shape`. */
+function gather(w: WeightTensor, picks: readonly (readonly number[] | undefined)[], shape: readonly number[]): WeightTensor {
   const strides = w.shape.map((_, a) => w.shape.slice(a + 1).reduce((x, y) => x * y, 1));
   const data = new Float32Array(shape.reduce((x, y) => x * y, 1));
   for (let k = 0; k < data.length; k++) {
     let source = 0;
     for (let a = shape.length - 1, rest = k; a >= 0; a--) {
-      source += (rest % shape[a]) * strides[a];
+      const i = rest % shape[a];
+      source += (picks[a]?.[i] ?? i) * strides[a];
       rest = Math.floor(rest / shape[a]);
     }
     data[k] = w.data[source];
@@ -159,28 +191,17 @@ function leadingSlice(w: WeightTensor, shape: readonly number[]): WeightTensor {
 }
 
 /**
- * A teacher tensor cut to a narrower student's shape: the first channels along every axis that
- * shrank; qkv per q, k and v part. Width-independent tensors (the stem's early convolutions, the
- * head's later ones) carry over whole. The first channels are the first heads whole only when the
- * student keeps the teacher's head width; otherwise its heads mix channels of the teacher's.
- */
-function narrowed(name: string, w: WeightTensor, shape: readonly number[]): WeightTensor {
-  if (!name.endsWith('attn.qkv.weight') && !name.endsWith('attn.qkv.bias')) return leadingSlice(w, shape);
-  const parts = leadingSlice({ shape: [3, w.shape[0] / 3, ...w.shape.slice(1)], data: w.data }, [3, shape[0] / 3, ...shape.slice(1)]);
-  return { shape: [...shape], data: parts.data };
-}
-
-/**
  * A student initialised from the teacher: blocks from their stages, the rest copied. A narrower
- * student gets the teacher's tensors cut to its width (`narrowed`), a start the projections of
- * the objective then bridge; the channels kept are simply the first ones.
+ * student gets the teacher's tensors cut to its width (`narrowed`, the channels of `o.keep` or
+ * the first ones), a start the projections of the objective then bridge.
  */
 export function initStudent(teacher: TrackerNet, stages: readonly Stage[], o: CompressOptions): TrackerNet {
   const config = studentConfig(teacher.config, o);
   const student = TrackerNet.random(config, o.seed);
   const teacherWeights = teacher.weights();
   const weights = student.weights();
-  const fit = (name: string, w: WeightTensor): WeightTensor => (config.dim === teacher.config.dim ? w : narrowed(name, w, weights.get(name)!.shape));
+  const keep = o.keep ?? leadingChannels(config.dim, config.dim * config.mlpRatio, stages.length);
+  const fit = (name: string, w: WeightTensor): WeightTensor => (config.dim === teacher.config.dim ? w : narrowed(name, w, weights.get(name)!.shape, teacher.config, keep));
   for (const [name, w] of teacherWeights) {
     if (!name.startsWith('blocks.')) weights.set(name, fit(name, w)); // stem/patch and position embeddings, final norm, head
   }
@@ -219,14 +240,17 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
   const projections = new Map<string, tf.Variable>();
   if (narrow) {
     const [ds, dt] = [student.config.dim, teacher.config.dim];
+    const kept = o.keep?.residual ?? Array.from({ length: ds }, (_, c) => c);
+    const cut = tf.tidy(() => tf.oneHot(tf.tensor1d(kept, 'int32'), dt).toFloat()) as tf.Tensor2D; // [ds, dt]: row c picks teacher channel kept[c]
     stages.forEach((_, i) => {
       // [out, in] like every linear weight of the network. They start as the channel cut of
-      // initStudent: student channel c is teacher channel c, the teacher's others start at 0.
-      projections.set(`proj.${i}.in.weight`, tf.variable(tf.eye(dt, ds), true));
+      // initStudent: student channel c is teacher channel kept[c], the teacher's others start at 0.
+      projections.set(`proj.${i}.in.weight`, tf.variable(tf.transpose(cut), true));
       projections.set(`proj.${i}.in.bias`, tf.variable(tf.zeros([dt]), true));
-      projections.set(`proj.${i}.out.weight`, tf.variable(tf.eye(ds, dt), true));
+      projections.set(`proj.${i}.out.weight`, tf.variable(cut.clone(), true));
       projections.set(`proj.${i}.out.bias`, tf.variable(tf.zeros([ds]), true));
     });
+    cut.dispose();
   }
   const project = (x: tf.Tensor3D, i: number, side: 'in' | 'out') => {
     const [b, n, d] = x.shape;
@@ -351,6 +375,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       guidance: o.guidance,
       mimic: o.mimic,
       ...(o.distill === 'dense' && { distill: 'dense' }),
+      ...(narrow && o.narrowStart && { narrowStart: o.narrowStart }),
       ...(!groundTruth && { groundTruth: false }),
       batchSize: o.batchSize,
       seed: o.seed,

@@ -7,6 +7,7 @@
 import { CtEdgeError } from '../contract/errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
 import { compressionObjective, DEFAULT_SCHEDULE, divideStages, studentConfig, type CompressOptions, type Stage } from './compress.js';
+import { teacherChannelsOn } from './narrow-start.js';
 import { hasUnlabeledData, trainingPairs, type DataSourceSpec, type TrainingDataOptions } from './data-source.js';
 import { pseudoLabel, tracksSettings, type PseudoLabelOptions } from './data/pseudo-label.js';
 import { regionClips } from './data/regions.js';
@@ -226,8 +227,15 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   const teacher = TrackerNet.fromWeights(config, weights, o.teacher);
   // Dense distillation on unlabeled pairs: the teacher's maps are the targets, a GT term would repeat its box.
   const groundTruth = !(o.compress.distill === 'dense' && hasUnlabeledData(data));
-  const options: CompressOptions = { ...o.compress, groundTruth, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
-  const local = compressionObjective(teacher, trainingPairs(config, data), options);
+  const pairs = trainingPairs(config, data);
+  const student = studentConfig(config, o.compress);
+  // A narrower student keeps the teacher channels with the most energy on the training crops.
+  const keep =
+    student.dim < config.dim && o.compress.narrowStart === 'stats'
+      ? await teacherChannelsOn(teacher, pairs, divideStages(config.depth, o.compress.studentBlocks, o.compress.stages), o.compress.init, student.dim, student.dim * student.mlpRatio)
+      : undefined;
+  const options: CompressOptions = { ...o.compress, ...(keep && { keep }), groundTruth, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
+  const local = compressionObjective(teacher, pairs, options);
   try {
     const recipe = { kind: 'compress', teacher: { config, weights, source: o.teacher }, options } as const;
     const result = await run('compress', { ...o, data, inputs }, local, recipe, () => ({ config: local.student.config, weights: local.student.weights() }));

@@ -37,6 +37,9 @@ Options:
   --attention joint|asymmetric  asymmetric: the student's template tokens attend only to the
                           template, so its template part runs once per init (default: the teacher's)
   --dim N --heads N       a narrower student, N up to the teacher's width (projections bridge the widths during training)
+  --narrow-start stats|cut  which teacher channels a narrower student keeps: stats (default) the
+                          ones with the most energy in the teacher's activations on the first
+                          training crops; cut the first ones
 ${TRAINING_USAGE}`;
 
 /** A line every 10 s while the teacher labels footage (minutes on real video), so that the wait is never silent. */
@@ -68,6 +71,7 @@ export const command: CliCommand = {
         distill: { type: 'string', default: 'dense' },
         attention: { type: 'string' },
         heads: { type: 'string' },
+        'narrow-start': { type: 'string' },
         ...TRAINING_FLAGS,
       },
       strict: true,
@@ -76,6 +80,13 @@ export const command: CliCommand = {
     if (!values.blocks) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of student blocks with --blocks N');
     if (!['last', 'first', 'random'].includes(values.init!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--init must be last, first or random, got '${values.init}'`);
     if (values.distill !== 'dense' && values.distill !== 'boxes') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--distill must be dense or boxes, got '${values.distill}'`);
+    const narrowStart = values['narrow-start'] ?? 'stats';
+    if (narrowStart !== 'stats' && narrowStart !== 'cut') {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--narrow-start must be stats or cut, got '${narrowStart}'`);
+    }
+    if (values['narrow-start'] !== undefined && values.dim === undefined) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--narrow-start goes with --dim (a student narrower than its teacher)');
+    }
     if (values.attention !== undefined && values.attention !== 'joint' && values.attention !== 'asymmetric') {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--attention must be joint or asymmetric, got '${values.attention}'`);
     }
@@ -102,6 +113,7 @@ export const command: CliCommand = {
       attention: values.attention as 'joint' | 'asymmetric' | undefined,
       studentDim: values.dim ? parseIntFlag(values.dim, 'dim', 1) : undefined,
       studentHeads: values.heads ? parseIntFlag(values.heads, 'heads', 1) : undefined,
+      ...(values.dim !== undefined && { narrowStart: narrowStart as 'stats' | 'cut' }),
     };
     const bar = trainingProgressBar('compress');
     let result;

@@ -78,24 +78,35 @@ export class VitBlock {
     return tf.reshape(tf.transpose(attention(q, k, v), [0, 2, 1, 3]), [b, n, this.dim]) as tf.Tensor3D;
   }
 
-  /** The rest of the block once attention has mixed the tokens: projection, residual, MLP. */
-  private finish(x: tf.Tensor3D, mixed: tf.Tensor3D): tf.Tensor3D {
-    const x1 = tf.add(x, linear(mixed, this.w('attn.proj.weight'), this.v1('attn.proj.bias')));
+  /** The tokens after attention and its residual: x + proj(attention(norm1(x))). */
+  private attended(x: tf.Tensor3D): tf.Tensor3D {
+    const [q, k, v] = this.qkv(x);
+    const nz = this.templateTokens;
+    let mixed: tf.Tensor3D;
+    if (nz === undefined) {
+      mixed = this.mix(q, k, v);
+    } else {
+      // Asymmetric: the template's rows attend to the template's keys only, the search rows to all.
+      const [b, heads, n, hd] = q.shape;
+      const part = (t: tf.Tensor4D, from: number, size: number) => tf.slice(t, [0, 0, from, 0], [b, heads, size, hd]) as tf.Tensor4D;
+      mixed = tf.concat([this.mix(part(q, 0, nz), part(k, 0, nz), part(v, 0, nz)), this.mix(part(q, nz, n - nz), k, v)], 1) as tf.Tensor3D;
+    }
+    return tf.add(x, linear(mixed, this.w('attn.proj.weight'), this.v1('attn.proj.bias'))) as tf.Tensor3D;
+  }
+
+  /** The MLP's hidden activations [B, N, hidden] (after GELU) for tokens x entering the block. */
+  mlpHidden(x: tf.Tensor3D): tf.Tensor3D {
+    return this.hidden(this.attended(x));
+  }
+
+  private hidden(x1: tf.Tensor3D): tf.Tensor3D {
     const h2 = layerNorm(x1, this.v1('norm2.weight'), this.v1('norm2.bias'), this.eps);
-    const mlp = linear(gelu(linear(h2, this.w('mlp.fc1.weight'), this.v1('mlp.fc1.bias'))), this.w('mlp.fc2.weight'), this.v1('mlp.fc2.bias'));
-    return tf.add(x1, mlp) as tf.Tensor3D;
+    return gelu(linear(h2, this.w('mlp.fc1.weight'), this.v1('mlp.fc1.bias'))) as tf.Tensor3D;
   }
 
   apply(x: tf.Tensor3D): tf.Tensor3D {
-    const [q, k, v] = this.qkv(x);
-    const nz = this.templateTokens;
-    if (nz === undefined) return this.finish(x, this.mix(q, k, v));
-    // Asymmetric: the template's rows attend to the template's keys only, the search rows to all.
-    const [b, heads, n, hd] = q.shape;
-    const part = (t: tf.Tensor4D, from: number, size: number) => tf.slice(t, [0, 0, from, 0], [b, heads, size, hd]) as tf.Tensor4D;
-    const z = this.mix(part(q, 0, nz), part(k, 0, nz), part(v, 0, nz));
-    const s = this.mix(part(q, nz, n - nz), k, v);
-    return this.finish(x, tf.concat([z, s], 1) as tf.Tensor3D);
+    const x1 = this.attended(x);
+    return tf.add(x1, linear(this.hidden(x1), this.w('mlp.fc2.weight'), this.v1('mlp.fc2.bias'))) as tf.Tensor3D;
   }
 }
 

@@ -1,0 +1,102 @@
+/**
+ * The start of a student narrower than its teacher (ts/train/narrow-start.ts): the teacher's
+ * activation statistics keep the channels the teacher uses, where the plain cut keeps the first
+ * ones whatever they carry. A teacher whose first residual channels are dead (nothing writes them)
+ * shows the difference: the statistics never keep a dead channel, the cut keeps all of them, and
+ * the statistics' student starts closer to the teacher's maps. The CLI flag's bad values are typed errors.
+ */
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { command as compressCommand } from '../ts/cli/commands/compress.js';
+import { CtEdgeError } from '../ts/index.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { netConfig } from '../ts/train/model/config.js';
+import { TrackerNet } from '../ts/train/model/network.js';
+import { DEFAULT_SCHEDULE, divideStages, initStudent, type CompressOptions } from '../ts/train/compress.js';
+import { leadingChannels, teacherChannels } from '../ts/train/narrow-start.js';
+import { runCommand } from './helpers/cli.js';
+
+const DEAD = 8;
+
+test.before(async () => {
+  await initBackend(['wasm', 'cpu']);
+});
+
+/** A tiny teacher whose residual channels 0..DEAD-1 stay exactly 0: nothing that writes the residual stream writes them. */
+function teacherWithDeadChannels(): TrackerNet {
+  const config = netConfig('tiny', { depth: 2 });
+  const random = TrackerNet.random(config, 3);
+  const weights = random.weights();
+  random.dispose();
+  const zeroRows = (name: string, rows: number, perRow: number) => {
+    const w = weights.get(name)!;
+    w.data.fill(0, 0, rows * perRow);
+  };
+  const d = config.dim;
+  zeroRows('patch_embed.proj.weight', DEAD, 3 * config.patch * config.patch);
+  zeroRows('patch_embed.proj.bias', DEAD, 1);
+  for (const pos of ['pos_embed_z', 'pos_embed_x']) {
+    const w = weights.get(pos)!;
+    for (let token = 0; token < w.shape[1]; token++) w.data.fill(0, token * d, token * d + DEAD);
+  }
+  for (let b = 0; b < config.depth; b++) {
+    zeroRows(`blocks.${b}.attn.proj.weight`, DEAD, d);
+    zeroRows(`blocks.${b}.attn.proj.bias`, DEAD, 1);
+    zeroRows(`blocks.${b}.mlp.fc2.weight`, DEAD, d * config.mlpRatio);
+    zeroRows(`blocks.${b}.mlp.fc2.bias`, DEAD, 1);
+  }
+  return TrackerNet.fromWeights(config, weights, 'a teacher with dead channels');
+}
+
+function crops(net: TrackerNet, n: number): { template: tf.Tensor4D; search: tf.Tensor4D } {
+  const { templateSize: t, searchSize: s } = net.config;
+  return { template: tf.randomNormal([n, 3, t, t], 0, 1, 'float32', 5) as tf.Tensor4D, search: tf.randomNormal([n, 3, s, s], 0, 1, 'float32', 6) as tf.Tensor4D };
+}
+
+test('the statistics keep the channels the teacher uses; the plain cut keeps the first ones; the statistics start closer to the teacher', (t) => {
+  const teacher = teacherWithDeadChannels();
+  const { template, search } = crops(teacher, 8);
+  const stages = divideStages(teacher.config.depth, 1);
+  const width = teacher.config.dim - DEAD;
+  const hidden = width * teacher.config.mlpRatio;
+  const stats = teacherChannels(teacher, template, search, stages, 'last', width, hidden);
+  t.deepEqual(stats.residual, Array.from({ length: width }, (_, i) => DEAD + i), 'every live channel, no dead one');
+  t.is(stats.hidden.length, 1);
+  t.is(stats.hidden[0].length, hidden);
+  t.true(stats.hidden[0].every((u, i) => i === 0 || u > stats.hidden[0][i - 1]), 'hidden units ascending, no repeats');
+  const cut = leadingChannels(width, hidden, 1);
+  t.deepEqual(cut.residual.slice(0, DEAD), Array.from({ length: DEAD }, (_, i) => i));
+
+  const options: CompressOptions = {
+    studentBlocks: 1, init: 'last', schedule: DEFAULT_SCHEDULE, guidance: true, mimic: true, replacement: true,
+    studentDim: width, studentHeads: 1, batchSize: 8, steps: 1, seed: 1,
+  };
+  const teacherMaps = teacher.forward(template, search);
+  const error = (keep: typeof stats | undefined) => {
+    const student = initStudent(teacher, stages, { ...options, ...(keep && { keep }) });
+    const maps = student.forward(template, search);
+    const e = tf.tidy(() => tf.mean(tf.squaredDifference(maps.score, teacherMaps.score)).dataSync()[0]);
+    tf.dispose([maps.score, maps.size, maps.offset, ...maps.features]);
+    student.dispose();
+    return e;
+  };
+  const fromStats = error(stats);
+  const fromCut = error(undefined);
+  t.log(`score-map MSE against the teacher at the start: statistics ${fromStats.toExponential(3)}, plain cut ${fromCut.toExponential(3)}`);
+  t.true(fromStats < fromCut / 2, `statistics ${fromStats} against cut ${fromCut}`);
+  tf.dispose([template, search, teacherMaps.score, teacherMaps.size, teacherMaps.offset, ...teacherMaps.features]);
+  teacher.dispose();
+});
+
+test('compress --narrow-start: a value other than stats or cut, or the flag without --dim, is a typed error before any work', async (t) => {
+  await t.throwsAsync(runCommand(compressCommand, ['--teacher', 'none.safetensors', '--blocks', '1', '--steps', '1', '--dim', '16', '--narrow-start', 'pca', '-o', 'x.safetensors']), {
+    instanceOf: CtEdgeError,
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /--narrow-start must be stats or cut, got 'pca'/,
+  });
+  await t.throwsAsync(runCommand(compressCommand, ['--teacher', 'none.safetensors', '--blocks', '1', '--steps', '1', '--narrow-start', 'cut', '-o', 'x.safetensors']), {
+    instanceOf: CtEdgeError,
+    code: 'ERR_INVALID_ARGUMENT',
+    message: /--narrow-start goes with --dim/,
+  });
+});
