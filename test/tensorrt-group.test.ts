@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { command as buildEngineCommand } from '../ts/cli/commands/build-engine.js';
 import { CtEdgeError, Engine, Tracker, TrackerGroup, type Box, type Frame } from '../ts/index.js';
 import { loadNative, overrideNative, type CropWindow, type TensorRtBinding, type TrtBuildOptions, type TrtGroup, type TrtTensorInfo, type TrtTrackerConfig } from '../ts/deploy/native.js';
-import { ENGINE_METADATA_FORMAT, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
+import { ENGINE_METADATA_FORMAT, trtexecCommand, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { shippedVideoFrames } from './helpers/frames.js';
 import { repoRoot } from './helpers/data.js';
@@ -48,11 +48,13 @@ interface GroupRun {
  * on the CPU while run() is called (the native group copies the frame's rows before returning),
  * then infers target by target with the template it was handed.
  */
-function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) {
+function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[], version = '10.3.0') {
   const runs: GroupRun[] = [];
   const groups: { config: TrtTrackerConfig & { maxBatch: number }; disposed: boolean }[] = [];
   /** Native groups (by creation order) whose next run fails on the GPU, after its frame was read. */
   const failing = new Set<number>();
+  /** Native groups made (or tried), and the error the next one fails with, if any. */
+  const made: { count: number; refuse?: string } = { count: 0 };
   const built: TrtBuildOptions[] = [];
   const trackers: TrtTrackerConfig[] = [];
   const addon = loadNative();
@@ -64,6 +66,8 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) 
     private readonly record: { config: TrtTrackerConfig & { maxBatch: number }; disposed: boolean };
     private readonly index: number;
     constructor(_engine: unknown, config: TrtTrackerConfig & { maxBatch: number }) {
+      made.count += 1;
+      if (made.refuse) throw Object.assign(new Error(made.refuse), { code: 'ERR_TENSORRT' });
       this.record = { config, disposed: false };
       this.index = groups.push(this.record) - 1;
     }
@@ -99,8 +103,8 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) 
     }
   }
   const binding: TensorRtBinding = {
-    version: '10.3.0',
-    compiledVersion: '10.3.0',
+    version,
+    compiledVersion: version,
     loadEngine: async (path) => ({ path, tensors, maxBatch, dispose: () => undefined }),
     async buildEngine(options) {
       built.push(options);
@@ -137,7 +141,7 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[]) 
     tensorrt: binding,
     cuda: { probe: () => ({ available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060 }), cropToTensor: () => undefined },
   });
-  return { runs, groups, built, trackers, failing };
+  return { runs, groups, built, trackers, failing, made };
 }
 
 let dir = '';
@@ -148,11 +152,11 @@ test.afterEach.always(() => overrideNative(undefined));
 test.after.always(() => rm(dir, { recursive: true, force: true }));
 
 /** An engine file with the metadata build-engine writes for the student. */
-async function engineFile(name: string, tensors: TrtTensorInfo[], maxBatch: number): Promise<string> {
+async function engineFile(name: string, tensors: TrtTensorInfo[], maxBatch: number, tensorrtVersion = '10.3.0'): Promise<string> {
   const path = join(dir, name);
   await writeFile(path, 'engine');
   const meta: TrtEngineMetadata = {
-    formatVersion: ENGINE_METADATA_FORMAT, tensorrtVersion: '10.3.0', gpu: { name: 'Orin (nvgpu)', computeCapability: '8.7' }, precision: 'fp16', tf32: false,
+    formatVersion: ENGINE_METADATA_FORMAT, tensorrtVersion, gpu: { name: 'Orin (nvgpu)', computeCapability: '8.7' }, precision: 'fp16', tf32: false,
     keepFp32: [], fp32Layers: 0, obeyPrecision: false, dlaCore: -1, optLevel: -1, maxBatch, layerNormDecomposed: false,
     onnx: { path: studentPath, sha256: '' }, builtAt: '2026-12-08T00:00:00Z', tensors,
     modelMetadata: Object.fromEntries(Object.entries(parseOnnxModel(await readFile(studentPath)).metadata).filter(([k]) => k.startsWith('ct_edge.'))),
@@ -259,6 +263,31 @@ test.serial('an engine without --max-batch runs a group target by target, with t
   group.dispose();
 });
 
+test.serial('TensorRT 8.5: a group takes one batch of targets (a typed error names the fix); a native group that cannot be made fails each frame without being remade', async (t) => {
+  const onnx = await Engine.load(studentPath, { threads: 1 });
+  t.teardown(() => onnx.dispose());
+  const fake = fakeTensorRt(onnx, 2, await engineTensors(true), '8.5.2');
+  const engine = await Engine.load(await engineFile('jp51.engine', await engineTensors(true), 2, '8.5.2'));
+  t.teardown(() => engine.dispose());
+  const video = await frames;
+  const group = new TrackerGroup(engine);
+  const [a, b, c] = boxes(video[0], 3);
+  group.add(video[0], a);
+  group.add(video[0], b);
+  t.throws(() => group.add(video[0], c), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /as many as one enqueue .* takes, and TensorRT 8\.5\.2 runs one batch per engine: build the engine with a larger --max-batch, or load it again/ });
+  t.is((await group.track(video[1])).targets.length, 2, 'the two targets track on');
+  group.dispose();
+  // A second group whose native group cannot be made (another context on a TensorRT 8.5 engine).
+  fake.made.refuse = 'TensorRT 8.5.2 gives the batch profile of jp51.engine to one tracker or group at a time';
+  const second = new TrackerGroup(engine);
+  second.add(video[0], a);
+  second.add(video[0], b);
+  const before = fake.made.count;
+  for (const f of [1, 2]) await t.throwsAsync(second.track(video[f]), { instanceOf: CtEdgeError, code: 'ERR_TENSORRT', message: /one tracker or group at a time/ });
+  t.is(fake.made.count, before + 1, 'tried once, not once per frame');
+  second.dispose();
+});
+
 test.serial('build-engine --max-batch: the profile asked of TensorRT, recorded beside the engine, in the trtexec command; refused before any build where it cannot be', async (t) => {
   const onnx = await Engine.load(studentPath, { threads: 1 });
   t.teardown(() => onnx.dispose());
@@ -274,6 +303,11 @@ test.serial('build-engine --max-batch: the profile asked of TensorRT, recorded b
   const inputs = parseOnnxModel(await readFile(studentPath)).inputs;
   const shapes = (b: number) => inputs.map((i) => `${i.name}:${[b, ...i.shape.slice(1)].join('x')}`).join(',');
   t.true(dry.stdout.includes(`--minShapes=${shapes(1)} --optShapes=${shapes(8)} --maxShapes=${shapes(8)}`), dry.stdout);
+  // Several groups or trackers on one engine share its profile: TensorRT 8.6 needs a preview feature for it.
+  const bytes = await readFile(studentPath);
+  t.regex(trtexecCommand({ onnx: studentPath, maxBatch: 4 }, bytes, '8.6.1').command, / --preview=\+profileSharing0806/);
+  t.notRegex(trtexecCommand({ onnx: studentPath, maxBatch: 4 }, bytes, '10.3.0').command, /--preview/);
+  t.true(trtexecCommand({ onnx: studentPath }, bytes, '10.3.0').notes.some((n) => /fixes the symbolic batch at 1 in the network/.test(n)));
   const refused = async (args: string[], message: RegExp) => {
     await t.throwsAsync(buildEngineCommand.run(args), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message });
   };

@@ -110,6 +110,7 @@ test.serial('build-engine on a two-part model builds the template engine first, 
   const frame = JSON.parse(await readFile(`${enginePath}.json`, 'utf8')) as TrtEngineMetadata;
   const template = JSON.parse(await readFile(join(dir, 'student.template.engine.json'), 'utf8')) as TrtEngineMetadata;
   t.is(frame.templateEngine, 'student.template.engine');
+  t.regex(frame.templateEngineSha256 ?? '', /^[0-9a-f]{64}$/);
   t.is(template.part, 'template');
   t.is(template.onnx.path, join(dir, 'vittrack-student.template.onnx'));
   t.deepEqual(template.modelMetadata, frame.modelMetadata, 'both carry the model conventions');
@@ -152,8 +153,18 @@ test.serial('broken pairs are typed errors at load that name both files', async 
   // a template engine that makes one tensor too few (another depth)
   fake.engines.set(templatePath, tensors.filter((x) => x.name !== 'template_v_1'));
   await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_IO', message: /reads 'template_v_1' .*, the template part makes nothing/ });
-  // the template engine's file gone
+  // a template engine from another build (the per-frame build failed after it, or files mixed up)
   fake.engines.set(templatePath, tensors);
+  const original = await readFile(templatePath);
+  await writeFile(templatePath, 'another engine');
+  await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_IO', message: /broken\.engine and its template engine .*broken\.template\.engine come from different builds/ });
+  await writeFile(templatePath, original);
+  // a template engine whose metadata does not say it is one
+  const templateMeta = JSON.parse(await readFile(`${templatePath}.json`, 'utf8')) as Record<string, unknown>;
+  await writeFile(`${templatePath}.json`, JSON.stringify({ ...templateMeta, part: undefined }));
+  await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_IO', message: /metadata does not say it is a template part/ });
+  await writeFile(`${templatePath}.json`, JSON.stringify(templateMeta));
+  // the template engine's file gone
   await unlink(templatePath);
   await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_NOT_FOUND', message: /broken\.template\.engine is missing; keep the two files together/ });
 });

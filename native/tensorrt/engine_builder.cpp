@@ -167,6 +167,13 @@ BuildReport build_engine(const BuildOptions& opt) {
   }
   report.max_batch = profile ? opt.max_batch : 1;
   if (profile) config->addOptimizationProfile(profile);
+#if NV_TENSORRT_MAJOR == 8 && NV_TENSORRT_MINOR >= 6
+  // TensorRT 8.6 lets several execution contexts (trackers, groups) share the batch profile only
+  // with this preview feature; 10.0 made it the default; 8.5 has no way.
+  CT_EDGE_TRT_DEPRECATED_BEGIN
+  if (profile) config->setPreviewFeature(PreviewFeature::kPROFILE_SHARING_0806, true);
+  CT_EDGE_TRT_DEPRECATED_END
+#endif
 
 #if NV_TENSORRT_MAJOR >= 11
   // TensorRT 11 builds strongly typed networks only: precision comes from the ONNX model's own types

@@ -425,6 +425,7 @@ class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
     if (!info[1].IsArray()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run needs an array of targets");
     const Napi::Array list = info[1].As<Napi::Array>();
     std::vector<trt::GpuGroup::Member> members;
+    std::vector<Napi::Float32Array> templates;  // their data pointers are taken after every JS read below
     for (uint32_t i = 0; i < list.Length(); ++i) {
       if (!list.Get(i).IsObject()) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: each target is { window, template, templateId }");
       const Napi::Object m = list.Get(i).As<Napi::Object>();
@@ -437,11 +438,17 @@ class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
       if (!(id >= 1 && id <= 9007199254740992.0 && id == std::floor(id)))  // 0 marks an empty batch item
         throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a target's templateId must be a whole number from 1 to 2^53");
       members.push_back({CropWindow{int_field(w, "x0", "window.x0"), int_field(w, "y0", "window.y0"), int_field(w, "side", "window.side")},
-                         t.As<Napi::Float32Array>().Data(), static_cast<uint64_t>(id)});
+                         nullptr, static_cast<uint64_t>(id)});
+      templates.push_back(t.As<Napi::Float32Array>());
       if (members.back().window.side < 1) throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a window's side must be positive");
     }
-    // The frame last: reading the targets runs JS (getters) that must not find its memory already taken.
     const FrameView frame = frame_view(info[0]);
+    // Pointers only now, after every getter that could have detached a buffer read before.
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (templates[i].ElementLength() != template_values_)
+        throw_coded(env, "ERR_INVALID_ARGUMENT", "TrtGroup.run: a target's template changed size while the targets were read");
+      members[i].tmpl = templates[i].Data();
+    }
     const double stage_ms = call_core(env, [&] { return g.prepare(frame, members); });
     auto* worker = new RunWorker(this, stage_ms);
     worker->Queue();

@@ -90,6 +90,7 @@ std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
     e->tensors_.push_back({safe_string(name), input, data_type_name(eng.getTensorDataType(name)), dims_vector(shape)});
     // A symbolic batch: the first profile's largest (build-engine --max-batch), the least over inputs.
     if (input && shape.nbDims > 0 && shape.d[0] < 0) {
+      e->dynamic_ = true;
       const int most = static_cast<int>(eng.getProfileShape(name, 0, OptProfileSelector::kMAX).d[0]);
       max_batch = max_batch == 0 ? most : std::min(max_batch, most);
       e->min_batch_ = std::max(e->min_batch_, static_cast<int>(eng.getProfileShape(name, 0, OptProfileSelector::kMIN).d[0]));
@@ -174,6 +175,17 @@ struct ContextBase {
     set_address(name, b.device.get());
   }
 
+  // Held across a frame's GPU work: a failure after work was queued waits for it before the
+  // pinned buffers (staged rows, templates, outputs) are reused (errors of the wait itself are the
+  // failure's, already thrown).
+  struct DrainOnThrow {
+    void* stream;
+    int exceptions = std::uncaught_exceptions();
+    ~DrainOnThrow() {
+      if (std::uncaught_exceptions() > exceptions) cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), cudaGetLastError();
+    }
+  };
+
   // Points capture_ at this call's capture for as long as the call runs (also when it throws).
   struct CaptureScope {
     ContextBase* t;
@@ -185,13 +197,17 @@ struct ContextBase {
   void new_context(Logger::Capture& capture) {
     context.reset(engine->impl().engine->createExecutionContext());
     if (!context) fail("createExecutionContext failed (out of GPU memory?): " + capture.errors());
-    // Before TensorRT 8.6 only an engine's first context gets the profile of a dynamic batch;
-    // later ones start without one (-1) and can take it only where the version lets contexts share it.
-    if (context->getOptimizationProfile() < 0 &&
-        !context->setOptimizationProfileAsync(0, static_cast<cudaStream_t>(stream.get())))
-      throw CoreError("ERR_TENSORRT", "TensorRT " + library_version() + " gives the batch profile of " + engine->path() +
-                                          " to one tracker or group at a time (" + capture.errors() +
-                                          "); load the engine once per tracker or group (Engine.load again), or use TensorRT 8.6 or newer");
+    // Before TensorRT 10 only an engine's first context gets the profile of a dynamic batch; later
+    // ones start without one (-1) and can take it only where contexts may share it (10, or 8.6 with
+    // an engine built by ct-edge). Synchronised here: the context may run on another stream.
+    if (engine->dynamic() && context->getOptimizationProfile() < 0) {
+      if (!context->setOptimizationProfileAsync(0, static_cast<cudaStream_t>(stream.get())))
+        throw CoreError("ERR_TENSORRT", "TensorRT " + library_version() + " gives the batch profile of " + engine->path() +
+                                            " to one tracker or group at a time (" + capture.errors() +
+                                            "); load the engine once per tracker or group (Engine.load again), or use TensorRT 10 (or 8.6 "
+                                            "with an engine built by ct-edge build-engine)");
+      stream.synchronize();
+    }
 #if NV_TENSORRT_MAJOR >= 10
     // Engines built with layers kept in FP32 carry detailed layer information (for the build's
     // precision check); detailed NVTX markers would cost every enqueue.
@@ -312,8 +328,10 @@ struct TrackerImpl : ContextBase {
     CaptureScope scope(this);
     if (template_engine) {
       template_part = std::make_unique<ContextBase>(template_engine, false);
-      CaptureScope template_scope(template_part.get());
-      template_part->create_template_context(options.core, options.names, template_scope.capture);
+      {  // closed before the per-frame engine's messages, which go to the innermost capture
+        CaptureScope template_scope(template_part.get());
+        template_part->create_template_context(options.core, options.names, template_scope.capture);
+      }
       create_context(options.core, options.names, scope.capture, &template_part->extra_outputs);
     } else {
       create_context(options.core, options.names, scope.capture);
@@ -448,12 +466,18 @@ std::vector<std::string> GpuTracker::take_warnings() {
 void GpuTracker::init(const FrameView& host_frame, const Box& box) {
   TrackerImpl& t = *impl_;
   const CropWindow w = t.state.start(host_frame, box);
-  const FrameView dev = t.stager.stage(host_frame, w, t.stream.get());
-  TrackerImpl::Binding& input = t.template_input();
-  cuda::crop_normalize_async(dev, w, t.options.core.template_size, t.options.core.norm, input.device.get(), input.type == DataType::kHALF,
-                             t.stream.get());
-  t.run_template_part();
-  t.stream.synchronize();  // the template (or its cached tensors) stays bound at the same address for the whole track
+  try {
+    const ContextBase::DrainOnThrow drain{t.stream.get()};
+    const FrameView dev = t.stager.stage(host_frame, w, t.stream.get());
+    TrackerImpl::Binding& input = t.template_input();
+    cuda::crop_normalize_async(dev, w, t.options.core.template_size, t.options.core.norm, input.device.get(), input.type == DataType::kHALF,
+                               t.stream.get());
+    t.run_template_part();
+    t.stream.synchronize();  // the template (or its cached tensors) stays bound at the same address for the whole track
+  } catch (...) {
+    t.state = TrackState(t.options.core);  // not started: track() says so instead of using a half-made template
+    throw;
+  }
 }
 
 double GpuTracker::prepare(const FrameView& host_frame) {
@@ -472,6 +496,7 @@ TrackResult GpuTracker::track_prepared(GpuTimings* timings) {
   const CropWindow w = t.prepared;
   GpuTimings local;
   if (timings) local.stage_ms = timings->stage_ms;
+  const ContextBase::DrainOnThrow drain{t.stream.get()};
   auto t0 = Clock::now();
   const FrameView dev = t.stager.upload(t.stream.get());
   local.stage_ms += ms_since(t0);
@@ -582,15 +607,7 @@ void GpuGroup::run_prepared(GpuTimings* timings) {
   const size_t element = data_type_size(g.tmpl.type), per = g.template_values();
   GpuTimings local;
   if (timings) local.stage_ms = timings->stage_ms;
-  // A failure after the first queued copy: wait for what is queued before the pinned buffers are
-  // reused by the next prepare() (errors of the wait itself are the failure's, already thrown).
-  struct DrainOnThrow {
-    cudaStream_t s;
-    int exceptions = std::uncaught_exceptions();
-    ~DrainOnThrow() {
-      if (std::uncaught_exceptions() > exceptions) cudaStreamSynchronize(s), cudaGetLastError();
-    }
-  } drain{static_cast<cudaStream_t>(g.stream.get())};
+  const ContextBase::DrainOnThrow drain{g.stream.get()};
   auto t0 = Clock::now();
   const FrameView dev = g.stager.upload(g.stream.get());
   for (const auto& [item, id] : g.uploads) {

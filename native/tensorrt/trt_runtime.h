@@ -41,6 +41,8 @@ class Engine {
   int max_batch() const { return max_batch_; }
   // The profile's smallest batch (1 for ct-edge's engines and fixed ones).
   int min_batch() const { return min_batch_; }
+  // Whether an input has a dynamic batch (the engine then has a batch profile).
+  bool dynamic() const { return dynamic_; }
   EngineImpl& impl() { return *impl_; }
 
  private:
@@ -50,6 +52,7 @@ class Engine {
   std::string path_;
   int max_batch_ = 1;
   int min_batch_ = 1;
+  bool dynamic_ = false;
 };
 
 struct GpuTrackerOptions {

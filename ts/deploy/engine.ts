@@ -147,8 +147,8 @@ export class Engine {
   private trt: TrtEngine | undefined;
   /** A two-part model's template engine, run by each tracker once per init. */
   private trtTemplate: TrtEngine | undefined;
-  /** TensorRT groups' batched networks, by group name (runGpuGroup). */
-  private readonly gpuGroups = new Map<string, TrtGroup>();
+  /** TensorRT groups' batched networks, by group name (runGpuGroup), or why one could not be made. */
+  private readonly gpuGroups = new Map<string, TrtGroup | Error>();
   private groupsMade = 0;
 
   private constructor(
@@ -320,9 +320,15 @@ export class Engine {
     const handle = this.trt;
     if (!handle) throw new CtEdgeError('ERR_DISPOSED', `the engine for ${this.path} was disposed; load it again`);
     let runner = this.gpuGroups.get(group);
+    if (runner instanceof Error) throw runner; // its native group could not be made: not again each frame
     if (!runner) {
       const { TrtGroup } = tensorRtBinding(`${this.path} is a TensorRT engine`);
-      runner = native(() => new TrtGroup(handle, config));
+      try {
+        runner = native(() => new TrtGroup(handle, config));
+      } catch (error) {
+        this.gpuGroups.set(group, error as Error);
+        throw error;
+      }
       this.gpuGroups.set(group, runner);
     }
     const gpu = runner;
@@ -332,7 +338,8 @@ export class Engine {
   /** @internal Frees a group's resident batched inputs (runGroup, runGpuGroup). */
   releaseGroup(group: string): void {
     this.thread?.post({ op: 'ungroup', group });
-    this.gpuGroups.get(group)?.dispose();
+    const runner = this.gpuGroups.get(group);
+    if (runner && !(runner instanceof Error)) runner.dispose();
     this.gpuGroups.delete(group);
   }
 
@@ -388,7 +395,7 @@ export class Engine {
     const { thread, trt } = this;
     this.thread = undefined;
     this.trt = undefined;
-    for (const group of this.gpuGroups.values()) group.dispose();
+    for (const group of this.gpuGroups.values()) if (!(group instanceof Error)) group.dispose();
     this.gpuGroups.clear();
     trt?.dispose();
     this.trtTemplate?.dispose();

@@ -82,6 +82,8 @@ export interface TrtEngineMetadata extends Pick<TrtBuildReport, 'tensorrtVersion
   modelMetadata?: Record<string, string>;
   /** A two-part model's per-frame engine: the file name of its template engine, beside it. */
   templateEngine?: string;
+  /** And that engine file's sha256: a template engine from another build is refused at load. */
+  templateEngineSha256?: string;
   /** 'template': a two-part model's template engine (load its per-frame engine instead). */
   part?: 'template';
 }
@@ -152,6 +154,7 @@ export function parseEngineMetadata(text: string, path: string): TrtEngineMetada
   // A file name beside the engine (no folder: twoPartTemplatePath refuses one with a typed error).
   const templateEngine = optional(json, 'templateEngine', (v): v is string | undefined => typeof v === 'string' && v.length > 0 && v.length <= 255, undefined, 'a file name');
   const part = optional(json, 'part', (v): v is 'template' | undefined => v === 'template', undefined, "'template'");
+  const templateEngineSha256 = optional(json, 'templateEngineSha256', (v): v is string | undefined => typeof v === 'string' && /^[0-9a-f]{64}$/.test(v), undefined, 'a sha256 in hex');
   if (recorded && !Object.values(recorded).every((v) => typeof v === 'string')) bad('has modelMetadata values that are not strings');
   return {
     formatVersion,
@@ -175,6 +178,7 @@ export function parseEngineMetadata(text: string, path: string): TrtEngineMetada
     tensors,
     ...(recorded ? { modelMetadata: { ...(recorded as Record<string, string>) } } : {}),
     ...(templateEngine !== undefined && { templateEngine }),
+    ...(templateEngineSha256 !== undefined && { templateEngineSha256 }),
     ...(part !== undefined && { part }),
   };
 }
@@ -270,6 +274,15 @@ export async function loadTensorRtEngine(path: string, options: ModelOptions): P
   const metadata = await readEngineMetadata(path);
   const templatePath = twoPartTemplatePath(path, metadata?.part, metadata?.templateEngine);
   const templateMetadata = templatePath === undefined ? undefined : await readEngineMetadata(templatePath);
+  if (templatePath !== undefined) {
+    const pair = `${path} and its template engine ${templatePath}`;
+    if (templateMetadata && templateMetadata.part !== 'template') {
+      throw new CtEdgeError('ERR_MODEL_IO', `${pair}: the latter's metadata does not say it is a template part; build both again with ct-edge build-engine`);
+    }
+    if (metadata?.templateEngineSha256 && metadata.templateEngineSha256 !== (await sha256File(templatePath))) {
+      throw new CtEdgeError('ERR_MODEL_IO', `${pair} come from different builds (the template engine is not the one built with it); build both again with ct-edge build-engine`);
+    }
+  }
   const device = loadNative().cuda?.probe();
   if (metadata) {
     checkEngineCompatible(metadata, path, trt.version, device?.available ? device : undefined);
@@ -376,6 +389,14 @@ export async function readOnnxBytes(path: string): Promise<Uint8Array> {
   });
 }
 
+/** sha256 of a file, in hex. */
+async function sha256File(path: string): Promise<string> {
+  const bytes = await readFile(path).catch((error: Error) => {
+    throw new CtEdgeError('ERR_IO', `cannot read ${path}: ${error.message}`, { cause: error });
+  });
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
 /** `model.engine` -> `model.template.engine`: a two-part model's template engine, beside its per-frame engine. */
 export function templateEnginePath(enginePath: string): string {
   return `${enginePath.replace(/\.(engine|plan)$/i, '')}.template.engine`;
@@ -402,7 +423,8 @@ export async function buildEngine(options: BuildEngineOptions): Promise<BuiltEng
     templateOnnx === undefined
       ? undefined
       : await buildOne(trt, { ...options, onnx: templateOnnx, output: templateEnginePath(output), templatePart: true }, templateModel!.bytes, config, { part: 'template' });
-  const built = await buildOne(trt, { ...options, output }, bytes, config, templateEngine ? { templateEngine: basename(templateEngine.enginePath) } : {});
+  const link = templateEngine && { templateEngine: basename(templateEngine.enginePath), templateEngineSha256: await sha256File(templateEngine.enginePath) };
+  const built = await buildOne(trt, { ...options, output }, bytes, config, link ?? {});
   return { ...built, ...(templateEngine && { templateEngine }) };
 }
 
@@ -433,7 +455,7 @@ async function buildOne(
   options: BuildEngineOptions & { output: string },
   bytes: Uint8Array,
   config: ModelConfig,
-  extra: Pick<TrtEngineMetadata, 'templateEngine' | 'part'>,
+  extra: Pick<TrtEngineMetadata, 'templateEngine' | 'templateEngineSha256' | 'part'>,
 ): Promise<BuiltEngine> {
   const { modelOptions: _modelOptions, decomposeLayerNorm: decompose = 'auto', ...rest } = options;
   const rewrite = decompose === true || (decompose === 'auto' && !parsesLayerNorm(trt.version)) ? decomposeLayerNorm(bytes) : undefined;
@@ -561,12 +583,20 @@ export function trtexecCommand(options: BuildEngineOptions, bytes: Uint8Array, t
   if (options.timingCache) args.push(`--timingCacheFile=${options.timingCache}`);
   if (options.optLevel !== undefined && options.optLevel >= 0) args.push(`--builderOptimizationLevel=${options.optLevel}`);
   if (dla) args.push(`--useDLACore=${options.dlaCore}`, '--allowGPUFallback');
+  const inputs = parseOnnxModel(bytes).inputs;
+  const symbolic = inputs.every((t) => typeof t.shape[0] === 'string');
   if ((options.maxBatch ?? 1) > 1) {
     // The profile build-engine makes: 1 to maxBatch, timed at maxBatch.
-    const inputs = parseOnnxModel(bytes).inputs;
-    checkMaxBatch(options.maxBatch, inputs.every((t) => typeof t.shape[0] === 'string') ? 'dynamic' : 'fixed', options.onnx, options.dlaCore);
+    checkMaxBatch(options.maxBatch, symbolic ? 'dynamic' : 'fixed', options.onnx, options.dlaCore);
     const shapes = (batch: number) => inputs.map((t) => `${t.name}:${[batch, ...t.shape.slice(1)].join('x')}`).join(',');
     args.push(`--minShapes=${shapes(1)}`, `--optShapes=${shapes(options.maxBatch!)}`, `--maxShapes=${shapes(options.maxBatch!)}`);
+    // Several trackers or groups on one engine share its profile: TensorRT 8.6 only with this preview feature.
+    if (major === 8 && versionAtLeast(tensorRtVersion, 8, 6)) args.push('--preview=+profileSharing0806');
+  } else if (symbolic) {
+    notes.push(
+      'build-engine fixes the symbolic batch at 1 in the network (a static engine); trtexec makes a profile of batch 1 instead, ' +
+        'which TensorRT before 10 gives to one tracker at a time',
+    );
   }
   if (major < 11 && fp16) {
     const kinds = keepKinds(options.keepFp32 ?? ['layernorm', 'softmax'], (rewrite?.replaced ?? 0) > 0);

@@ -17,6 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { CtEdgeError } from '../contract/errors.js';
 import type { Box, Frame, StageTimings, TrackState } from '../contract/types.js';
 import type { Engine } from './engine.js';
+import { loadNative } from './native.js';
+import { versionAtLeast } from './tensorrt.js';
 import { streamSteps, type FrameStreamSource, type SourceFrame, type StreamCommand, type StreamControl } from './stream.js';
 import { checkTrackerOptions, shareFrame, Tracker, type TrackerOptions } from './tracker.js';
 
@@ -102,6 +104,8 @@ export class TrackerGroup {
   private readonly groupName: string | undefined;
   /** A batched group on TensorRT: its targets keep their state on the host, the GPU crops and infers. */
   private readonly onGpu: boolean;
+  /** The most targets the group takes (TensorRT 8.5: one batch); unbounded elsewhere. */
+  private readonly maxTargets: number = Number.POSITIVE_INFINITY;
   /** Batches run so far at most in one frame (each keeps its resident inputs on the inference thread). */
   private batchesUsed = 0;
   /** Shared memory an ordinary-memory frame's searched part is copied into, once for all targets. */
@@ -129,6 +133,9 @@ export class TrackerGroup {
     // (runGpuGroup); others tracker by tracker.
     if (engine.maxBatch > 1 && this.maxBatch > 1) this.groupName = engine.newGroupName();
     this.onGpu = this.groupName !== undefined && engine.backend !== 'onnxruntime-cpu';
+    // TensorRT 8.5 gives an engine's batch profile to one execution context: one batch per group.
+    const trt = this.onGpu ? loadNative().tensorrt : undefined;
+    if (trt && !versionAtLeast(trt.version, 8, 6)) this.maxTargets = this.maxBatch;
   }
 
   /** Whether one inference takes several targets (else target by target). */
@@ -181,6 +188,13 @@ export class TrackerGroup {
   add(frame: Frame, box: Box): number {
     this.live();
     this.checkFrameSize(frame);
+    if (this.targets.size >= this.maxTargets) {
+      throw new CtEdgeError(
+        'ERR_INVALID_ARGUMENT',
+        `this group already tracks ${this.targets.size} targets, as many as one enqueue of ${this.engine.path} takes, and TensorRT ${loadNative().tensorrt?.version} runs one batch per engine: ` +
+          'build the engine with a larger --max-batch, or load it again (Engine.load) for a second group',
+      );
+    }
     const tracker = this.startedTracker(frame, box);
     const id = this.nextId++;
     this.targets.set(id, tracker);

@@ -3,7 +3,7 @@
  * template part beside it and checking that the two fit together. One rule for ONNX models on
  * onnxruntime and for the pair of engines build-engine makes from them.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CtEdgeError } from '../contract/errors.js';
 import type { TensorSignature } from '../contract/model-config.js';
@@ -22,7 +22,7 @@ export function twoPartTemplatePath(path: string, part: string | undefined, temp
     throw new CtEdgeError('ERR_MODEL_INVALID', `${path} names its template part '${templatePart}', which is not a file name beside it; export (or build) the model again`);
   }
   const templatePath = join(dirname(path), templatePart);
-  if (!existsSync(templatePath)) {
+  if (!statSync(templatePath, { throwIfNoEntry: false })?.isFile()) {
     throw new CtEdgeError(
       'ERR_MODEL_NOT_FOUND',
       `${path} is the per-frame part of a two-part model, and its template part ${templatePath} is missing; keep the two files together (ct-edge export and build-engine write both)`,
