@@ -1,9 +1,11 @@
 // The GPU check: every CUDA crop kernel (native/cuda/preprocess.cu: RGB, BGR, RGBA, BGRA, GRAY and
 // NV12 read as BT.601 and BT.709, limited and full range; float32 and float16 outputs, both channel orders) against the CPU crop of the core
-// (native/core/crop.cpp) on real frames of the shared sequences, through both ways the addon feeds
-// the kernel: crop_to_host (the whole frame, as exports.cuda.cropToTensor) and FrameStager::stage
-// (only the rows the crop reads, as the TensorRT tracker). Windows: each sequence's ground-truth
-// boxes with the template (x2) and search (x4) factors, plus windows hanging off the frame.
+// (native/core/crop.cpp) on real frames of the shared sequences and on the synthetic frames of
+// test/cuda-preprocess.test.ts, through both ways the addon feeds the kernel: crop_to_host (the
+// whole frame, as exports.cuda.cropToTensor) and FrameStager::stage (only the rows the crop reads,
+// as the TensorRT tracker). Windows: each frame's box with the template (x2) and search (x4)
+// factors, windows hanging off the frame, and that test's fixed windows (the same cases on a
+// machine without Node).
 // A group's search crops in one launch (crop_normalize_batch_async, 8 windows over one staged frame)
 // are compared the same way. Prints the largest differences per format and exits non-zero beyond
 // 1e-5 (float32) or 1 ulp (float16): the tolerance of the host emulation
@@ -23,6 +25,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../../native/core/crop.h"
@@ -189,6 +192,68 @@ int run(const std::string& dir, int per_sequence) {
   CropSampler cpu;
   int frames = 0;
   RgbImage first_frame;
+  // Every frame is checked with its box's template and search windows, windows off its corners,
+  // and the fixed windows of test/cuda-preprocess.test.ts (the addon's GPU test: the same cases).
+  const auto check_frame = [&](const RgbImage& img, const Box& b) {
+    if (frames++ == 0) first_frame = img;
+    const std::vector<std::pair<CropWindow, int>> windows = {
+        {window_for(b, 2.0), 128}, {window_for(b, 4.0), 256}, {window_for(b, 4.0), 288},
+        {{-img.width / 3, -img.height / 4, img.width}, 256},           // off the top-left corner
+        {{img.width - 20, img.height - 30, 90}, 64},                    // mostly off the bottom-right
+        {{10, 5, 50}, 32}, {{20, 10, 20}, 48}, {{-25, -30, 70}, 40},    // inside down- and upscaled, across the top-left
+        {{60, 30, 256}, 128}, {{-300, -200, 1500}, 256}, {{5000, 5000, 30}, 16},  // bottom-right, larger than the frame, wholly outside
+    };
+    for (const Variant& variant : variants) {
+      Frame f = convert(img, variant.format);
+      f.view.matrix = variant.matrix, f.view.range = variant.range;
+      Stats& s = stats[variant.label];
+      for (const auto& [w, size] : windows)
+        for (int order = 0; order < 2; ++order) {
+          Normalization norm;
+          norm.order = order ? ChannelOrder::BGR : ChannelOrder::RGB;
+          const size_t n = 3ull * size * size;
+          std::vector<float> ref(n), gpu(n), staged(n);
+          std::vector<uint16_t> gpu16(n);
+          cpu.crop(f.view, w, size, norm, ref.data());
+          cuda::crop_to_host(f.view, w, size, norm, gpu.data(), false);
+          cuda::crop_to_host(f.view, w, size, norm, gpu16.data(), true);
+          staged_crop(stager, stream, out, f.view, w, size, norm, staged.data());
+          for (size_t j = 0; j < n; ++j) {
+            const double d = std::fabs(static_cast<double>(gpu[j]) - ref[j]), ds = std::fabs(static_cast<double>(staged[j]) - ref[j]);
+            const int u = std::abs(static_cast<int>(gpu16[j]) - static_cast<int>(float_to_half(ref[j])));
+            s.f32 = std::max(s.f32, d), s.staged = std::max(s.staged, ds), s.f16 = std::max(s.f16, u);
+            s.beyond += !(d <= 1e-5) || !(ds <= 1e-5) || u > 1;
+          }
+          s.values += static_cast<long>(n);
+        }
+      // A group of 8 targets: search windows around the box, shifted and scaled, one off the
+      // frame, cropped in one launch from one staging of their merged rows (TrtGroup's path).
+      std::vector<CropWindow> group;
+      for (int g = 0; g < 8; ++g) {
+        const Box moved{b.x + (g % 3 - 1) * b.w * 0.6 * g, b.y + (g % 2 ? 1 : -1) * b.h * 0.4 * g, b.w * (1 + 0.1 * g), b.h};
+        group.push_back(g == 7 ? CropWindow{-img.width / 2, img.height - 10, img.width} : window_for(moved, 4.0));
+      }
+      const int size = 256, count = static_cast<int>(group.size());
+      const size_t n = 3ull * size * size;
+      std::vector<float> batch(n * count), ref(n);
+      out.resize(batch.size() * sizeof(float));
+      stager.copy_rows(f.view, group.data(), count);
+      const FrameView dev = stager.upload(stream.get());
+      const Normalization norm;
+      cuda::crop_normalize_batch_async(dev, group.data(), count, size, norm, out.get(), false, stream.get());
+      cuda::copy_to_host_async(batch.data(), out.get(), batch.size() * sizeof(float), stream.get());
+      stream.synchronize();
+      for (int g = 0; g < count; ++g) {
+        cpu.crop(f.view, group[g], size, norm, ref.data());
+        for (size_t j = 0; j < n; ++j) {
+          const double d = std::fabs(static_cast<double>(batch[n * g + j]) - ref[j]);
+          s.batch = std::max(s.batch, d);
+          s.beyond += !(d <= 1e-5);
+        }
+        s.values += static_cast<long>(n);
+      }
+    }
+  };
   for (const std::string& seq : list_dir(dir)) {
     const std::string img_dir = dir + "/" + seq + "/img";
     const std::vector<std::string> images = list_dir(img_dir);
@@ -196,72 +261,26 @@ int run(const std::string& dir, int per_sequence) {
     if (images.empty() || boxes.empty()) continue;
     for (int k = 0; k < per_sequence; ++k) {
       const size_t i = std::min(images.size(), boxes.size()) * k / per_sequence;
-      const RgbImage img = read_jpeg(img_dir + "/" + images[i]);
-      if (frames++ == 0) first_frame = img;
-      const Box b = boxes[i];
-      const std::vector<std::pair<CropWindow, int>> windows = {
-          {window_for(b, 2.0), 128}, {window_for(b, 4.0), 256}, {window_for(b, 4.0), 288},
-          {{-img.width / 3, -img.height / 4, img.width}, 256},           // off the top-left corner
-          {{img.width - 20, img.height - 30, 90}, 64},                    // mostly off the bottom-right
-      };
-      for (const Variant& variant : variants) {
-        Frame f = convert(img, variant.format);
-        f.view.matrix = variant.matrix, f.view.range = variant.range;
-        Stats& s = stats[variant.label];
-        for (const auto& [w, size] : windows)
-          for (int order = 0; order < 2; ++order) {
-            Normalization norm;
-            norm.order = order ? ChannelOrder::BGR : ChannelOrder::RGB;
-            const size_t n = 3ull * size * size;
-            std::vector<float> ref(n), gpu(n), staged(n);
-            std::vector<uint16_t> gpu16(n);
-            cpu.crop(f.view, w, size, norm, ref.data());
-            cuda::crop_to_host(f.view, w, size, norm, gpu.data(), false);
-            cuda::crop_to_host(f.view, w, size, norm, gpu16.data(), true);
-            staged_crop(stager, stream, out, f.view, w, size, norm, staged.data());
-            for (size_t j = 0; j < n; ++j) {
-              const double d = std::fabs(static_cast<double>(gpu[j]) - ref[j]), ds = std::fabs(static_cast<double>(staged[j]) - ref[j]);
-              const int u = std::abs(static_cast<int>(gpu16[j]) - static_cast<int>(float_to_half(ref[j])));
-              s.f32 = std::max(s.f32, d), s.staged = std::max(s.staged, ds), s.f16 = std::max(s.f16, u);
-              s.beyond += !(d <= 1e-5) || !(ds <= 1e-5) || u > 1;
-            }
-            s.values += static_cast<long>(n);
-          }
-        // A group of 8 targets: search windows around the box, shifted and scaled, one off the
-        // frame, cropped in one launch from one staging of their merged rows (TrtGroup's path).
-        std::vector<CropWindow> group;
-        for (int g = 0; g < 8; ++g) {
-          const Box moved{b.x + (g % 3 - 1) * b.w * 0.6 * g, b.y + (g % 2 ? 1 : -1) * b.h * 0.4 * g, b.w * (1 + 0.1 * g), b.h};
-          group.push_back(g == 7 ? CropWindow{-img.width / 2, img.height - 10, img.width} : window_for(moved, 4.0));
-        }
-        const int size = 256, count = static_cast<int>(group.size());
-        const size_t n = 3ull * size * size;
-        std::vector<float> batch(n * count), ref(n);
-        out.resize(batch.size() * sizeof(float));
-        stager.copy_rows(f.view, group.data(), count);
-        const FrameView dev = stager.upload(stream.get());
-        const Normalization norm;
-        cuda::crop_normalize_batch_async(dev, group.data(), count, size, norm, out.get(), false, stream.get());
-        cuda::copy_to_host_async(batch.data(), out.get(), batch.size() * sizeof(float), stream.get());
-        stream.synchronize();
-        for (int g = 0; g < count; ++g) {
-          cpu.crop(f.view, group[g], size, norm, ref.data());
-          for (size_t j = 0; j < n; ++j) {
-            const double d = std::fabs(static_cast<double>(batch[n * g + j]) - ref[j]);
-            s.batch = std::max(s.batch, d);
-            s.beyond += !(d <= 1e-5);
-          }
-          s.values += static_cast<long>(n);
-        }
-      }
+      check_frame(read_jpeg(img_dir + "/" + images[i]), boxes[i]);
     }
   }
-  if (frames == 0) {
+  const int real_frames = frames;
+  // The addon test's synthetic frames: deterministic noise (every tap reads a different value) at
+  // an odd small size, VGA and 720p.
+  for (const auto& [w, h, seed] : {std::tuple{98, 62, 7u}, std::tuple{320, 240, 1u}, std::tuple{1280, 720, 2u}}) {
+    RgbImage noise;
+    noise.width = w, noise.height = h;
+    noise.rgb.resize(static_cast<size_t>(w) * h * 3);
+    uint32_t state = seed;
+    for (uint8_t& v : noise.rgb) v = static_cast<uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+    check_frame(noise, Box{w * 0.3, h * 0.3, w * 0.2, h * 0.25});
+  }
+  if (real_frames == 0) {
     std::fprintf(stderr, "no frames found in %s (expected <sequence>/img/*.jpg and <sequence>/groundtruth_rect.txt)\n", dir.c_str());
     return 2;
   }
   long beyond = 0;
-  std::printf("%d frames; GPU crop vs CPU crop, max |difference|:\n", frames);
+  std::printf("%d frames (%d real, 3 synthetic); GPU crop vs CPU crop, max |difference|:\n", frames, real_frames);
   std::printf("  %-15s %14s %14s %14s %10s %12s\n", "format", "float32", "float32 staged", "batch of 8", "float16", "beyond tol.");
   for (const Variant& variant : variants) {
     const Stats& s = stats[variant.label];
