@@ -6,7 +6,7 @@
  * part of the maps, and so tracks exactly as a lone onnxruntime Tracker does. An engine without a
  * batch runs target by target with the warning. build-engine --max-batch: the profile asked of the
  * addon, the metadata, the trtexec command, and the typed refusals before any build. No GPU here:
- * the native group itself (native/tensorrt/trt_runtime.cpp GpuGroup) is compile-checked, and its
+ * the native group itself (native/tensorrt/trt_group.cpp) is compile-checked, and its
  * batched crop kernel is checked by cuda-emulation.test.ts and tools/gpu-check.sh.
  */
 import test from 'ava';

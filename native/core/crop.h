@@ -37,7 +37,7 @@ FrameRegion crop_region(const FrameView& frame, const CropWindow& window);
 FrameView copy_region(const FrameView& frame, const FrameRegion& region, uint8_t* dst, size_t capacity);
 
 // float16 bits to float. Not for the CPU path, which is float32 end to end: the TensorRT tracker
-// reads the output maps of engines built with FP16 outputs through it (tensorrt/trt_runtime.cpp).
+// reads the output maps of engines built with FP16 outputs through it (tensorrt/trt_runtime.cpp, trt_group.cpp).
 float half_to_float(uint16_t value);
 // float to float16 bits, rounded to nearest even as CUDA's __float2half_rn: a group's templates, cropped
 // on the host, go into FP16 engine inputs through it; the reference of the kernels' float16 outputs.

@@ -30,6 +30,7 @@
 #include "../cuda/preprocess.h"
 #include "engine_builder.h"
 #include "trt_common.h"
+#include "trt_group.h"
 #include "trt_runtime.h"
 
 namespace ctedge {
