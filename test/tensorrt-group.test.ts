@@ -274,7 +274,7 @@ test.serial('TensorRT 8.5: a group takes one batch of targets (a typed error nam
   const [a, b, c] = boxes(video[0], 3);
   group.add(video[0], a);
   group.add(video[0], b);
-  t.throws(() => group.add(video[0], c), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /as many as one enqueue .* takes, and TensorRT 8\.5\.2 runs one batch per engine: build the engine with a larger --max-batch, or load it again/ });
+  t.throws(() => group.add(video[0], c), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /2 targets, its largest batch on .*, and TensorRT 8\.5\.2 runs one batch per engine: build the engine with a larger --max-batch, or load the engine again/ });
   t.is((await group.track(video[1])).targets.length, 2, 'the two targets track on');
   group.dispose();
   // A second group whose native group cannot be made (another context on a TensorRT 8.5 engine).

@@ -12,7 +12,7 @@ import { CtEdgeError } from '../ts/index.js';
 import { initBackend } from '../ts/train/model/backend.js';
 import { netConfig } from '../ts/train/model/config.js';
 import { TrackerNet } from '../ts/train/model/network.js';
-import { DEFAULT_SCHEDULE, divideStages, initStudent, type CompressOptions } from '../ts/train/compress.js';
+import { compressionObjective, DEFAULT_SCHEDULE, divideStages, initStudent, type CompressOptions } from '../ts/train/compress.js';
 import { leadingChannels, teacherChannels } from '../ts/train/narrow-start.js';
 import { runCommand } from './helpers/cli.js';
 
@@ -84,6 +84,20 @@ test('the statistics keep the channels the teacher uses; the plain cut keeps the
   const fromCut = error(undefined);
   t.log(`score-map MSE against the teacher at the start: statistics ${fromStats.toExponential(3)}, plain cut ${fromCut.toExponential(3)}`);
   t.true(fromStats < fromCut / 2, `statistics ${fromStats} against cut ${fromCut}`);
+  // The projections that bridge the widths start as the same cut: student channel c <-> teacher channel keep[c].
+  const noData = { batch: () => Promise.reject(new Error('not used')), describe: () => ({}) };
+  for (const [keep, narrowStart] of [[stats, 'stats'], [undefined, 'cut']] as const) {
+    const objective = compressionObjective(teacher, noData, { ...options, ...(keep && { keep }), narrowStart });
+    const kept = keep?.residual ?? cut.residual;
+    const into = objective.state.get('proj.0.in.weight')!.arraySync() as number[][]; // [teacher, student]
+    const out = objective.state.get('proj.0.out.weight')!.arraySync() as number[][]; // [student, teacher]
+    t.true(into.every((row, r) => row.every((v, c) => v === (kept[c] === r ? 1 : 0))), `${narrowStart}: proj in`);
+    t.true(out.every((row, c) => row.every((v, r) => v === (kept[c] === r ? 1 : 0))), `${narrowStart}: proj out`);
+    // Recorded for a resume only when it is the statistics (runs from before the option were cuts).
+    t.is((objective.describe() as { narrowStart?: string }).narrowStart, narrowStart === 'stats' ? 'stats' : undefined);
+    objective.dispose();
+    objective.student.dispose();
+  }
   tf.dispose([template, search, teacherMaps.score, teacherMaps.size, teacherMaps.offset, ...teacherMaps.features]);
   teacher.dispose();
 });

@@ -106,8 +106,9 @@ inline std::vector<ByteRange> staged_ranges(const FrameView& frame, const CropWi
 }
 inline std::vector<ByteRange> staged_ranges(const FrameView& frame, const CropWindow& window) { return staged_ranges(frame, &window, 1); }
 
-// Owns the memory a tracker needs to feed frames to the kernel without allocating per frame:
-// a pinned (page-locked, mapped) host staging buffer and, on discrete GPUs, a device copy.
+// Owns the memory a tracker needs to feed frames to the kernel without allocating frame-sized
+// buffers per frame (only the short list of row ranges is rebuilt): a pinned (page-locked, mapped)
+// host staging buffer and, on discrete GPUs, a device copy.
 // stage() copies the rows of a host frame (e.g. a JS Buffer) that the crop of `window` reads into
 // pinned memory at their place in the frame and, on a discrete GPU, queues the host->device copy of
 // those rows on `stream`; it returns a view of the whole frame that the kernel can read (rows

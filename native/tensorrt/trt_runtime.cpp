@@ -74,9 +74,6 @@ std::shared_ptr<Engine> Engine::load(const std::string& path, int dla_core) {
   return e;
 }
 
-// What a tracker and a group share: an execution context on the engine, one CUDA stream, and the
-// device buffers bound to the network's inputs and outputs, `capacity` items each.
-
 struct TrackerImpl : ContextBase {
   GpuTrackerOptions options;
   // A two-part model (the template computed once): its template engine, run at init() on this

@@ -6,8 +6,8 @@
 // as the TensorRT tracker). Windows: each frame's box with the template (x2) and search (x4)
 // factors, windows hanging off the frame, and that test's fixed windows (the same cases on a
 // machine without Node).
-// A group's search crops in one launch (crop_normalize_batch_async, 8 windows over one staged frame)
-// are compared the same way. Prints the largest differences per format and exits non-zero beyond
+// A group's search crops in one launch (crop_normalize_batch_async, 8 windows over one staged frame,
+// float32 and float16) are compared the same way. Prints the largest differences per format and exits non-zero beyond
 // 1e-5 (float32) or 1 ulp (float16): the tolerance of the host emulation
 // (test/native/cuda_emulation_check.cpp). Then it times every kernel on the GPU (CUDA events, the
 // frame already on the device): template and search crops, float32 and float16, and the batch of 8.
@@ -236,6 +236,7 @@ int run(const std::string& dir, int per_sequence) {
       const int size = 256, count = static_cast<int>(group.size());
       const size_t n = 3ull * size * size;
       std::vector<float> batch(n * count), ref(n);
+      std::vector<uint16_t> batch16(n * count);  // the same launch writing float16, as for FP16 engines
       out.resize(batch.size() * sizeof(float));
       stager.copy_rows(f.view, group.data(), count);
       const FrameView dev = stager.upload(stream.get());
@@ -243,12 +244,16 @@ int run(const std::string& dir, int per_sequence) {
       cuda::crop_normalize_batch_async(dev, group.data(), count, size, norm, out.get(), false, stream.get());
       cuda::copy_to_host_async(batch.data(), out.get(), batch.size() * sizeof(float), stream.get());
       stream.synchronize();
+      cuda::crop_normalize_batch_async(dev, group.data(), count, size, norm, out.get(), true, stream.get());
+      cuda::copy_to_host_async(batch16.data(), out.get(), batch16.size() * sizeof(uint16_t), stream.get());
+      stream.synchronize();
       for (int g = 0; g < count; ++g) {
         cpu.crop(f.view, group[g], size, norm, ref.data());
         for (size_t j = 0; j < n; ++j) {
           const double d = std::fabs(static_cast<double>(batch[n * g + j]) - ref[j]);
-          s.batch = std::max(s.batch, d);
-          s.beyond += !(d <= 1e-5);
+          const int u = std::abs(static_cast<int>(batch16[n * g + j]) - static_cast<int>(float_to_half(ref[j])));
+          s.batch = std::max(s.batch, d), s.f16 = std::max(s.f16, u);
+          s.beyond += !(d <= 1e-5) || u > 1;
         }
         s.values += static_cast<long>(n);
       }

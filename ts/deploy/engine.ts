@@ -284,6 +284,11 @@ export class Engine {
    * with batch 1 baked in). A TrackerGroup batches its targets up to this and runs the rest in
    * further batches.
    */
+  /** @internal Whether this is a two-part model's pair of TensorRT engines (one target per enqueue). */
+  get twoPartOnGpu(): boolean {
+    return this.trtTemplate !== undefined;
+  }
+
   get maxBatch(): number {
     // A two-part model's engines run one target per enqueue (each tracker caches its own template).
     if (this.trt) return this.config.batch === 'dynamic' && !this.trtTemplate ? this.trt.maxBatch : 1;

@@ -22,6 +22,7 @@ import { versionAtLeast } from './tensorrt.js';
 import { streamSteps, type FrameStreamSource, type SourceFrame, type StreamCommand, type StreamControl } from './stream.js';
 import { checkTrackerOptions, shareFrame, Tracker, type TrackerOptions } from './tracker.js';
 
+/** A group's options: a Tracker's (on a batched TensorRT engine `cudaGraph` does not apply: one enqueue serves the whole batch), and maxBatch. */
 export interface TrackerGroupOptions extends Omit<TrackerOptions, 'inlinePreprocessing'> {
   /**
    * Most targets per inference (default: the engine's maxBatch, unbounded for a batched model on
@@ -191,8 +192,9 @@ export class TrackerGroup {
     if (this.targets.size >= this.maxTargets) {
       throw new CtEdgeError(
         'ERR_INVALID_ARGUMENT',
-        `this group already tracks ${this.targets.size} targets, as many as one enqueue of ${this.engine.path} takes, and TensorRT ${loadNative().tensorrt?.version} runs one batch per engine: ` +
-          'build the engine with a larger --max-batch, or load it again (Engine.load) for a second group',
+        `this group already tracks ${this.targets.size} targets, its largest batch on ${this.engine.path}, and TensorRT ${loadNative().tensorrt?.version} runs one batch per engine: ` +
+          (this.maxBatch < this.engine.maxBatch ? `raise the group's maxBatch (up to ${this.engine.maxBatch}), ` : 'build the engine with a larger --max-batch, ') +
+          'or load the engine again (Engine.load) for a second group',
       );
     }
     const tracker = this.startedTracker(frame, box);
@@ -204,7 +206,9 @@ export class TrackerGroup {
       this.warnUnbatched(
         this.engine.backend === 'onnxruntime-cpu'
           ? `${this.engine.path} has batch 1 baked in (ct-edge export writes models that take a batch; a foreign ONNX such as VitTrack's: ct-edge import it, then export)`
-          : `${this.engine.path} takes batch 1 (build it with ct-edge build-engine --max-batch N from a model that takes a batch)`,
+          : this.engine.twoPartOnGpu
+            ? `${this.engine.path} is a two-part model's engine, one target per enqueue (to batch, export the checkpoint as one graph, ct-edge export --single-graph, and build that with --max-batch N)`
+            : `${this.engine.path} takes batch 1 (build it with ct-edge build-engine --max-batch N from a model that takes a batch)`,
       );
     }
     return id;

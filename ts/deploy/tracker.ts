@@ -175,6 +175,7 @@ export class Tracker {
       };
     }
     if (gpuGroupMember) {
+      if (!this.gpuConfig) throw new CtEdgeError('ERR_INTERNAL', 'a TensorRT group member made on an onnxruntime engine');
       this.hostTemplate = new Float32Array(3 * c.templateSize * c.templateSize);
       // The core's search tensor stays unused: the group crops every search window on the GPU.
       this.core = native(() => new (loadNative().NativeTracker)(loop, this.hostTemplate!, new Float32Array(3 * c.searchSize * c.searchSize)));
@@ -261,7 +262,7 @@ export class Tracker {
 
   /**
    * @internal TrackerGroup's first half of track(): places this frame's search window, and says
-   * which part of the frame its crop reads. onnxruntime only; calls must not overlap.
+   * which part of the frame its crop reads (on TensorRT, the window the GPU crops). Calls must not overlap.
    */
   groupPlace(frame: Frame): { window: CropWindow; region: FrameRegion } {
     const { x0, y0, side, region } = native(() => this.live().placeSearch(frame));

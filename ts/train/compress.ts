@@ -130,7 +130,11 @@ export interface CompressOptions {
    * activation statistics); default the plain cut, the first channels.
    */
   keep?: ChannelChoice;
-  /** Recorded in the run's description: how `keep` was chosen ('stats', or the plain 'cut'). */
+  /**
+   * How a narrower student's start was (compressTracker: is) chosen: 'stats' (compressTracker's
+   * default) computes `keep` from the teacher's activations, 'cut' keeps the first channels.
+   * Recorded in the run's description when 'stats'.
+   */
   narrowStart?: 'stats' | 'cut';
   batchSize: number;
   steps: number;
@@ -375,7 +379,8 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       guidance: o.guidance,
       mimic: o.mimic,
       ...(o.distill === 'dense' && { distill: 'dense' }),
-      ...(narrow && o.narrowStart && { narrowStart: o.narrowStart }),
+      // 'stats' only: the plain cut is what runs from before the option did, so they resume
+      ...(narrow && o.narrowStart === 'stats' && { narrowStart: 'stats' }),
       ...(!groundTruth && { groundTruth: false }),
       batchSize: o.batchSize,
       seed: o.seed,

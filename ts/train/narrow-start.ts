@@ -69,7 +69,7 @@ export function teacherChannels(
 }
 
 /** Crops the statistics are taken on: the first ones of the training data (augmented as in training). */
-export const NARROW_START_PAIRS = 32;
+const NARROW_START_PAIRS = 32;
 
 /** teacherChannels on the first NARROW_START_PAIRS pairs of the training data. */
 export async function teacherChannelsOn(

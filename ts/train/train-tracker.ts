@@ -229,12 +229,14 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   const groundTruth = !(o.compress.distill === 'dense' && hasUnlabeledData(data));
   const pairs = trainingPairs(config, data);
   const student = studentConfig(config, o.compress);
-  // A narrower student keeps the teacher channels with the most energy on the training crops.
+  const narrowStart = o.compress.narrowStart ?? 'stats';
+  // A narrower student keeps the teacher channels with the most energy on the training crops (a
+  // resumed run takes its weights from the checkpoint instead).
   const keep =
-    student.dim < config.dim && o.compress.narrowStart === 'stats'
+    student.dim < config.dim && narrowStart === 'stats' && !o.resume
       ? await teacherChannelsOn(teacher, pairs, divideStages(config.depth, o.compress.studentBlocks, o.compress.stages), o.compress.init, student.dim, student.dim * student.mlpRatio)
       : undefined;
-  const options: CompressOptions = { ...o.compress, ...(keep && { keep }), groundTruth, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
+  const options: CompressOptions = { ...o.compress, narrowStart, ...(keep && { keep }), groundTruth, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
   const local = compressionObjective(teacher, pairs, options);
   try {
     const recipe = { kind: 'compress', teacher: { config, weights, source: o.teacher }, options } as const;

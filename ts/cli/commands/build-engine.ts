@@ -206,7 +206,12 @@ export const command: CliCommand = {
         trtexecCommand({ ...options, onnx: templateOnnx, output: templateEnginePath(options.output ?? defaultEnginePath(onnx)), templatePart: true }, await readOnnxBytes(templateOnnx), version ?? '10.3.0');
       const { command, notes } = trtexecCommand(options, bytes, version ?? '10.3.0');
       console.log(`# the trtexec command${template ? 's that build the same engines' : ' that builds the same engine'}${version ? ` (TensorRT ${version})` : ' (this addon has no TensorRT: written for TensorRT 10)'}:`);
-      if (template) console.log(`# the template part (runs once per init; ct-edge names it in the per-frame engine's <engine>.json):\n${template.command}`);
+      if (template) {
+        console.log(
+          "# a two-part model: only ct-edge build-engine writes the <engine>.json that names the template engine beside the per-frame one (Engine.load needs it); to read:",
+        );
+        console.log(`# the template part (runs once per init):\n${template.command}`);
+      }
       console.log(command);
       for (const note of notes) console.log(`# ${note}`);
       console.log(`# ct-edge loads an engine from trtexec (give the model's conventions as options, or build with ct-edge for <engine>.json), and trtexec --loadEngine runs one from ct-edge${dlaCore !== undefined ? ` (with --useDLACore=${dlaCore})` : ''}`);

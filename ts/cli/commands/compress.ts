@@ -80,8 +80,8 @@ export const command: CliCommand = {
     if (!values.blocks) throw new CtEdgeError('ERR_INVALID_ARGUMENT', 'give the number of student blocks with --blocks N');
     if (!['last', 'first', 'random'].includes(values.init!)) throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--init must be last, first or random, got '${values.init}'`);
     if (values.distill !== 'dense' && values.distill !== 'boxes') throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--distill must be dense or boxes, got '${values.distill}'`);
-    const narrowStart = values['narrow-start'] ?? 'stats';
-    if (narrowStart !== 'stats' && narrowStart !== 'cut') {
+    const narrowStart = values['narrow-start'];
+    if (narrowStart !== undefined && narrowStart !== 'stats' && narrowStart !== 'cut') {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--narrow-start must be stats or cut, got '${narrowStart}'`);
     }
     if (values['narrow-start'] !== undefined && values.dim === undefined) {
@@ -113,7 +113,7 @@ export const command: CliCommand = {
       attention: values.attention as 'joint' | 'asymmetric' | undefined,
       studentDim: values.dim ? parseIntFlag(values.dim, 'dim', 1) : undefined,
       studentHeads: values.heads ? parseIntFlag(values.heads, 'heads', 1) : undefined,
-      ...(values.dim !== undefined && { narrowStart: narrowStart as 'stats' | 'cut' }),
+      ...(narrowStart !== undefined && { narrowStart: narrowStart as 'stats' | 'cut' }),
     };
     const bar = trainingProgressBar('compress');
     let result;
