@@ -184,16 +184,23 @@ struct ContextBase {
         if (fed) continue;  // a cached template tensor, bound above
         throw CoreError("ERR_MODEL_INVALID", "the engine has an input '" + name + "' the tracker does not feed");
       }
-      const Dims d = checked_shape(name, false, nullptr, "extra output");
-      extra_outputs.emplace_back();
-      Binding& x = extra_outputs.back();
-      x.name = name;
-      x.type = eng.getTensorDataType(name.c_str());
-      x.shape = dims_vector(d);
-      x.count = static_cast<size_t>(volume(d));
-      x.device.resize(std::max<size_t>(1, x.count * data_type_size(x.type)));
-      set_address(name, x.device.get());
+      bind_extra_output(name, "extra output");
     }
+  }
+
+  // An output kept in extra_outputs, in device memory of its own: one the tracker does not read
+  // (it still needs an address), or a template engine's cached tensor.
+  void bind_extra_output(const std::string& name, const char* role) {
+    ICudaEngine& eng = *engine->impl().engine;
+    const Dims d = checked_shape(name, false, nullptr, role);
+    extra_outputs.emplace_back();
+    Binding& x = extra_outputs.back();
+    x.name = name;
+    x.type = eng.getTensorDataType(name.c_str());
+    x.shape = dims_vector(d);
+    x.count = static_cast<size_t>(volume(d));
+    x.device.resize(std::max<size_t>(1, x.count * data_type_size(x.type)));
+    set_address(name, x.device.get());
   }
 
   // A two-part model's template engine: the template crop in, every output kept in extra_outputs
@@ -208,15 +215,7 @@ struct ContextBase {
       if (name == tmpl.name) continue;
       if (eng.getTensorIOMode(name.c_str()) == TensorIOMode::kINPUT)
         throw CoreError("ERR_MODEL_INVALID", "the template engine has an input '" + name + "' besides the template crop; build it again from the model's template part");
-      extra_outputs.emplace_back();
-      Binding& x = extra_outputs.back();
-      const Dims d = checked_shape(name, false, nullptr, "cached template tensor");
-      x.name = name;
-      x.type = eng.getTensorDataType(name.c_str());
-      x.shape = dims_vector(d);
-      x.count = static_cast<size_t>(volume(d));
-      x.device.resize(std::max<size_t>(1, x.count * data_type_size(x.type)));
-      set_address(name, x.device.get());
+      bind_extra_output(name, "cached template tensor");
     }
   }
 
