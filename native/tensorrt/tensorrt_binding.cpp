@@ -404,9 +404,9 @@ class TrtGroupWrap : public Napi::ObjectWrap<TrtGroupWrap> {
       Napi::Object out = Napi::Object::New(env);
       const char* names[3] = {"score", "size", "offset"};
       for (int k = 0; k < 3; ++k) {
-        const std::vector<float>& m = group_->maps(k);
-        Napi::Float32Array a = Napi::Float32Array::New(env, m.size());
-        std::memcpy(a.Data(), m.data(), m.size() * sizeof(float));
+        const auto [data, values] = group_->maps(k);
+        Napi::Float32Array a = Napi::Float32Array::New(env, values);
+        std::memcpy(a.Data(), data, values * sizeof(float));
         out.Set(names[k], a);
       }
       out.Set("timings", timings_object(env, timings_));

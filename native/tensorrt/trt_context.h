@@ -32,6 +32,16 @@ inline double ms_since(Clock::time_point t) { return std::chrono::duration<doubl
 
 inline void cuda_check(cudaError_t e, const char* what) { cuda::check(static_cast<int>(e), what); }
 
+// The first `count` values of an output's pinned host copy as float32: in place for a float32
+// output, converted into `scratch` (grown as needed) for a float16 one.
+inline const float* host_floats(DataType type, const cuda::PinnedBuffer& host, size_t count, std::vector<float>& scratch) {
+  if (type != DataType::kHALF) return static_cast<const float*>(host.get());
+  if (scratch.size() < count) scratch.resize(count);
+  const auto* h = static_cast<const uint16_t*>(host.get());
+  for (size_t i = 0; i < count; ++i) scratch[i] = half_to_float(h[i]);
+  return scratch.data();
+}
+
 inline std::string shape_text(const std::vector<long long>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? "," : "") + std::to_string(shape[i]);

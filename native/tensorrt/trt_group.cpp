@@ -11,7 +11,9 @@ struct GroupImpl : ContextBase {
   GpuTrackerOptions options;
   cuda::FrameStager stager;
   cuda::PinnedBuffer host_out[3];
-  std::vector<float> maps[3];             // the last run's outputs, float32, `batch` items
+  const float* maps[3] = {};              // the last run's outputs, float32, `batch` items: in host_out or scratch
+  size_t map_values[3] = {};
+  std::vector<float> scratch[3];          // float16 outputs converted
   cuda::PinnedBuffer host_templates;      // templates prepare() staged, in the input's type, by item
   std::vector<uint64_t> item_template;    // which template each item of the template input holds (0: none)
   std::vector<std::pair<int, uint64_t>> uploads;  // items prepare() staged a template for
@@ -49,7 +51,7 @@ GpuGroup::~GpuGroup() = default;
 
 int GpuGroup::max_batch() const { return impl_->capacity; }
 
-const std::vector<float>& GpuGroup::maps(int k) const { return impl_->maps[k]; }
+std::pair<const float*, size_t> GpuGroup::maps(int k) const { return {impl_->maps[k], impl_->map_values[k]}; }
 
 double GpuGroup::prepare(const FrameView& host_frame, const std::vector<Member>& members) {
   GroupImpl& g = *impl_;
@@ -113,13 +115,8 @@ void GpuGroup::run_prepared(GpuTimings* timings) {
   t0 = Clock::now();
   for (const auto& [item, id] : g.uploads) g.item_template[item] = id;
   for (int k = 0; k < 3; ++k) {
-    g.maps[k].resize(values[k]);
-    if (g.outputs[k].type == DataType::kHALF) {
-      const auto* h = static_cast<const uint16_t*>(g.host_out[k].get());
-      for (size_t i = 0; i < values[k]; ++i) g.maps[k][i] = half_to_float(h[i]);
-    } else {
-      std::memcpy(g.maps[k].data(), g.host_out[k].get(), values[k] * sizeof(float));
-    }
+    g.maps[k] = host_floats(g.outputs[k].type, g.host_out[k], values[k], g.scratch[k]);
+    g.map_values[k] = values[k];
   }
   local.postprocess_ms = ms_since(t0);
   if (timings) *timings = local;

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "../core/crop.h"
@@ -36,10 +37,11 @@ class GpuGroup {
   // changed into pinned memory (neither the frame nor the templates are read afterwards); returns
   // the milliseconds it took. 1 to max_batch() members, in the order of the batch.
   double prepare(const FrameView& host_frame, const std::vector<Member>& members);
-  // The libuv pool: uploads, crops every member, one enqueue, the maps back. Member i's score,
-  // size and offset maps are maps[0..2] + i * F*F (scores) or i * 2*F*F, float32.
+  // The libuv pool: uploads, crops every member, one enqueue, the maps back.
   void run_prepared(GpuTimings* timings = nullptr);
-  const std::vector<float>& maps(int k) const;
+  // The last run's score (k 0), size (1) or offset (2) maps, float32, and how many values: member
+  // i's start at i * F*F (scores) or i * 2*F*F. Valid until the next run.
+  std::pair<const float*, size_t> maps(int k) const;
 
  private:
   std::unique_ptr<GroupImpl> impl_;

@@ -110,7 +110,7 @@ struct TrackerImpl : ContextBase {
     }
     for (int k = 0; k < 3; ++k) {
       host_out[k].resize(outputs[k].count * data_type_size(outputs[k].type));
-      out_float[k].resize(outputs[k].count);
+      if (outputs[k].type == DataType::kHALF) out_float[k].resize(outputs[k].count);  // no allocation per frame
     }
     if (options.reserve_bytes > 0) stager.reserve(options.reserve_bytes);
     warm_up();
@@ -282,15 +282,7 @@ TrackResult GpuTracker::track_prepared(GpuTimings* timings) {
   local.infer_ms = ms_since(t0);
   t0 = Clock::now();
   const float* maps[3];
-  for (int k = 0; k < 3; ++k) {
-    if (t.outputs[k].type == DataType::kHALF) {
-      const auto* h = static_cast<const uint16_t*>(t.host_out[k].get());
-      for (size_t i = 0; i < t.outputs[k].count; ++i) t.out_float[k][i] = half_to_float(h[i]);
-      maps[k] = t.out_float[k].data();
-    } else {
-      maps[k] = static_cast<const float*>(t.host_out[k].get());
-    }
-  }
+  for (int k = 0; k < 3; ++k) maps[k] = host_floats(t.outputs[k].type, t.host_out[k], t.outputs[k].count, t.out_float[k]);
   const TrackResult r = t.state.update(maps[0], maps[1], maps[2]);
   local.postprocess_ms = ms_since(t0);
   if (timings) *timings = local;
