@@ -7,7 +7,7 @@
  * files. The native tracker that runs the template engine at init is compile-checked only (no GPU).
  */
 import test from 'ava';
-import { copyFile, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { command as buildEngineCommand } from '../ts/cli/commands/build-engine.js';
@@ -164,9 +164,11 @@ test.serial('broken pairs are typed errors at load that name both files', async 
   await writeFile(`${templatePath}.json`, JSON.stringify({ ...templateMeta, part: undefined }));
   await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_IO', message: /metadata does not say it is a template part/ });
   await writeFile(`${templatePath}.json`, JSON.stringify(templateMeta));
-  // the template engine's file gone
+  // the template engine's file gone, or a folder in its place
   await unlink(templatePath);
   await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_NOT_FOUND', message: /broken\.template\.engine is missing; keep the two files together/ });
+  await mkdir(templatePath);
+  await t.throwsAsync(Engine.load(enginePath), { instanceOf: CtEdgeError, code: 'ERR_MODEL_NOT_FOUND', message: /broken\.template\.engine is missing/ });
 });
 
 test.serial('build-engine --dry-run prints both trtexec commands; a template part alone or --max-batch is refused before any build', async (t) => {
