@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import { command as buildEngineCommand } from '../ts/cli/commands/build-engine.js';
 import { CtEdgeError, Engine, Tracker, type ErrorCode } from '../ts/index.js';
 import {
-  loadNative,
   overrideNative,
   type CudaDeviceInfo,
   type TensorRtBinding,
@@ -29,18 +28,24 @@ import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { randomSamples, sequenceSamples, type VerifySample } from '../ts/deploy/eval/compare-engines.js';
 import { squareFrame } from './helpers/frames.js';
 import { runCommand as runCliCommand } from './helpers/cli.js';
+import { installFakeTensorRt, orin } from './helpers/tensorrt.js';
 import { hasSharedData, repoRoot, sequencesDir, sharedDataSkipReason, vitTrackOptions, vitTrackPath } from './helpers/data.js';
 
 const coded = (code: string) => ({ instanceOf: CtEdgeError, code: code as ErrorCode });
 const nativeError = (code: string, message: string) => Object.assign(new Error(message), { code });
 
-const ostrackTensors: TrtTensorInfo[] = [
-  { name: 'template', io: 'input', dtype: 'float32', shape: [1, 3, 128, 128] },
-  { name: 'search', io: 'input', dtype: 'float32', shape: [1, 3, 256, 256] },
-  { name: 'score_map', io: 'output', dtype: 'float32', shape: [1, 1, 16, 16] },
-  { name: 'size_map', io: 'output', dtype: 'float32', shape: [1, 2, 16, 16] },
-  { name: 'offset_map', io: 'output', dtype: 'float32', shape: [1, 2, 16, 16] },
-];
+/** An OSTrack-style engine's tensors: template and search crops of t and s pixels, maps of f cells a side. */
+function trackerTensors(t: number, s: number, f: number): TrtTensorInfo[] {
+  return [
+    { name: 'template', io: 'input', dtype: 'float32', shape: [1, 3, t, t] },
+    { name: 'search', io: 'input', dtype: 'float32', shape: [1, 3, s, s] },
+    { name: 'score_map', io: 'output', dtype: 'float32', shape: [1, 1, f, f] },
+    { name: 'size_map', io: 'output', dtype: 'float32', shape: [1, 2, f, f] },
+    { name: 'offset_map', io: 'output', dtype: 'float32', shape: [1, 2, f, f] },
+  ];
+}
+
+const ostrackTensors = trackerTensors(128, 256, 16);
 
 function metadata(tensors: TrtTensorInfo[], precision: TrtEngineMetadata['precision'], more: Partial<TrtEngineMetadata> = {}): TrtEngineMetadata {
   return {
@@ -63,9 +68,6 @@ function metadata(tensors: TrtTensorInfo[], precision: TrtEngineMetadata['precis
   };
 }
 
-const orin: CudaDeviceInfo = {
-  available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060,
-};
 
 /** What the fake saw, and what it answers. */
 interface Fake {
@@ -159,8 +161,7 @@ function fakeTensorRt(version = '10.3.0', device: CudaDeviceInfo = orin, tensors
       }
     } as unknown as TensorRtBinding['TrtGroup'],
   };
-  const real = loadNative();
-  overrideNative({ ...real, features: { cuda: true, tensorrt: true }, tensorrt: fake.binding, cuda: { probe: () => device, cropToTensor: () => undefined } });
+  installFakeTensorRt(fake.binding, device);
   return fake;
 }
 
@@ -468,13 +469,7 @@ test.serial('on TensorRT 8.5 build-engine spells LayerNormalization out and keep
 });
 
 /** The tensors of models/student-2.onnx as an engine has them (64/128 px crops, 8x8 maps). */
-const studentTensors: TrtTensorInfo[] = [
-  { name: 'template', io: 'input', dtype: 'float32', shape: [1, 3, 64, 64] },
-  { name: 'search', io: 'input', dtype: 'float32', shape: [1, 3, 128, 128] },
-  { name: 'score_map', io: 'output', dtype: 'float32', shape: [1, 1, 8, 8] },
-  { name: 'size_map', io: 'output', dtype: 'float32', shape: [1, 2, 8, 8] },
-  { name: 'offset_map', io: 'output', dtype: 'float32', shape: [1, 2, 8, 8] },
-];
+const studentTensors = trackerTensors(64, 128, 8);
 
 test.serial("build-engine reports what the kept layers run in after the build, and on TensorRT 8.5 (JetPack 5.1) verifies unless --no-verify", async (t) => {
   const old = fakeTensorRt('8.5.2', orin, studentTensors);

@@ -18,8 +18,9 @@ import { CtEdgeError, Engine, Tracker, TrackerGroup, type Box, type Frame } from
 import { loadNative, overrideNative, type CropWindow, type TensorRtBinding, type TrtBuildOptions, type TrtGroup, type TrtTensorInfo, type TrtTrackerConfig } from '../ts/deploy/native.js';
 import { ENGINE_METADATA_FORMAT, trtexecCommand, type TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
-import { shippedVideoFrames } from './helpers/frames.js';
+import { shippedVideoFrames, spreadBoxes } from './helpers/frames.js';
 import { repoRoot } from './helpers/data.js';
+import { installFakeTensorRt } from './helpers/tensorrt.js';
 import { runCommand } from './helpers/cli.js';
 
 const studentPath = join(repoRoot, 'models', 'student-2.onnx');
@@ -135,12 +136,7 @@ function fakeTensorRt(onnx: Engine, maxBatch: number, tensors: TrtTensorInfo[], 
     },
     TrtGroup: FakeTrtGroup,
   };
-  overrideNative({
-    ...addon,
-    features: { cuda: true, tensorrt: true },
-    tensorrt: binding,
-    cuda: { probe: () => ({ available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060 }), cropToTensor: () => undefined },
-  });
+  installFakeTensorRt(binding);
   return { runs, groups, built, trackers, failing, made };
 }
 
@@ -167,15 +163,7 @@ async function engineFile(name: string, tensors: TrtTensorInfo[], maxBatch: numb
 
 const frames = shippedVideoFrames(FRAMES);
 
-function boxes(frame: Frame, n: number): Box[] {
-  const side = Math.round(Math.min(frame.width, frame.height) / 5);
-  return Array.from({ length: n }, (_, i) => ({
-    x: Math.round(((i % 3) + 0.5) * (frame.width / 3) - side / 2),
-    y: Math.round((Math.floor(i / 3) + 0.5) * (frame.height / Math.ceil(n / 3)) - side / 2),
-    width: side,
-    height: Math.round(side * (0.8 + 0.1 * (i % 3))),
-  }));
-}
+const boxes = (frame: Frame, n: number): Box[] => spreadBoxes(frame, n, 3);
 
 test.serial('a group on an engine built with --max-batch: one enqueue per maxBatch targets, every target as a lone Tracker, templates re-sent only when they change', async (t) => {
   const onnx = await Engine.load(studentPath, { threads: 1 });

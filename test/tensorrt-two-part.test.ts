@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { command as buildEngineCommand } from '../ts/cli/commands/build-engine.js';
 import { CtEdgeError, Engine, Tracker } from '../ts/index.js';
-import { loadNative, overrideNative, type TensorRtBinding, type TrtBuildOptions, type TrtEngine, type TrtTensorInfo, type TrtTrackerConfig } from '../ts/deploy/native.js';
+import { overrideNative, type TensorRtBinding, type TrtBuildOptions, type TrtEngine, type TrtTensorInfo, type TrtTrackerConfig } from '../ts/deploy/native.js';
 import type { TrtEngineMetadata } from '../ts/deploy/tensorrt.js';
 import { parseOnnxModel } from '../ts/contract/onnx-reader.js';
 import { shippedVideoFrames } from './helpers/frames.js';
 import { repoRoot } from './helpers/data.js';
+import { installFakeTensorRt } from './helpers/tensorrt.js';
 import { runCommand } from './helpers/cli.js';
 
 const models = join(repoRoot, 'models');
@@ -75,13 +76,7 @@ function fakeTensorRt() {
       }
     } as unknown as TensorRtBinding['TrtGroup'],
   };
-  const real = loadNative();
-  overrideNative({
-    ...real,
-    features: { cuda: true, tensorrt: true },
-    tensorrt: binding,
-    cuda: { probe: () => ({ available: true, device: 0, name: 'Orin (nvgpu)', computeCapability: '8.7', totalMemory: 8 << 30, integrated: true, runtimeVersion: 12060, driverVersion: 12060 }), cropToTensor: () => undefined },
-  });
+  installFakeTensorRt(binding);
   return { built, engines, trackers };
 }
 

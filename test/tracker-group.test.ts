@@ -14,7 +14,7 @@ import { CtEdgeError, Engine, Tracker, TrackerGroup, type Box, type Frame, type 
 import { shareFrame } from '../ts/deploy/tracker.js';
 import { readCheckpoint } from '../ts/train/checkpoint/checkpoint.js';
 import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
-import { shippedVideoFrames } from './helpers/frames.js';
+import { shippedVideoFrames, spreadBoxes } from './helpers/frames.js';
 import { repoRoot, vitTrackOptions } from './helpers/data.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { ModelProto } from '../ts/contract/onnx-schema.js';
@@ -24,16 +24,7 @@ const FRAMES = 12;
 
 const frames = shippedVideoFrames(FRAMES);
 
-/** `n` targets spread over the frame: one near the centre, the rest shifted copies across it. */
-function boxes(frame: Frame, n: number): Box[] {
-  const side = Math.round(Math.min(frame.width, frame.height) / 5);
-  return Array.from({ length: n }, (_, i) => ({
-    x: Math.round(((i % 4) + 0.5) * (frame.width / 4) - side / 2),
-    y: Math.round((Math.floor(i / 4) + 0.5) * (frame.height / Math.ceil(n / 4)) - side / 2),
-    width: side,
-    height: Math.round(side * (0.8 + 0.1 * (i % 3))),
-  }));
-}
+const boxes = (frame: Frame, n: number): Box[] => spreadBoxes(frame, n, 4);
 
 const dir = mkdtemp(join(tmpdir(), 'ct-group-'));
 test.after.always(async () => rm(await dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 /** Frames for unit tests: synthetic ones, and the shipped video's first frames. */
 import { join } from 'node:path';
-import { openSource, type Frame, type PixelFormat } from '../../ts/index.js';
+import { openSource, type Box, type Frame, type PixelFormat } from '../../ts/index.js';
 import { toRgb } from '../../ts/deploy/io/convert.js';
 import { repoRoot } from './data.js';
 
@@ -63,4 +63,15 @@ export async function shippedVideoFrames(count: number): Promise<Frame[]> {
     await source.close();
   }
   return out;
+}
+
+/** `n` boxes a fifth of the frame's short side, on a grid of `columns` across the frame (rows as needed), heights varied. */
+export function spreadBoxes(frame: Frame, n: number, columns: number): Box[] {
+  const side = Math.round(Math.min(frame.width, frame.height) / 5);
+  return Array.from({ length: n }, (_, i) => ({
+    x: Math.round(((i % columns) + 0.5) * (frame.width / columns) - side / 2),
+    y: Math.round((Math.floor(i / columns) + 0.5) * (frame.height / Math.ceil(n / columns)) - side / 2),
+    width: side,
+    height: Math.round(side * (0.8 + 0.1 * (i % 3))),
+  }));
 }
