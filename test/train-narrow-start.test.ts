@@ -59,7 +59,7 @@ test('the statistics keep the channels the teacher uses; the plain cut keeps the
   const stages = divideStages(teacher.config.depth, 1);
   const width = teacher.config.dim - DEAD;
   const hidden = width * teacher.config.mlpRatio;
-  const stats = teacherChannels(teacher, template, search, stages, 'last', width, hidden);
+  const stats = teacherChannels(teacher, template, search, stages, 'last', { ...teacher.config, dim: width });
   t.deepEqual(stats.residual, Array.from({ length: width }, (_, i) => DEAD + i), 'every live channel, no dead one');
   t.is(stats.hidden.length, 1);
   t.is(stats.hidden[0].length, hidden);

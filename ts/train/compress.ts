@@ -23,7 +23,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { geometry, validateNetConfig, type TrackerNetConfig } from './model/config.js';
 import { matMulTransposeB } from './model/layers.js';
 import { TrackerNet, type VitBlock } from './model/network.js';
-import type { WeightTensor } from './model/params.js';
+import { sameShape, type HeadTower, type WeightTensor } from './model/params.js';
 import { CtEdgeError } from '../contract/errors.js';
 import { hashSeed, Rng } from './data/random.js';
 import { boxLosses, decodeAtPeak, denseDistillation, LOSS_WEIGHTS } from './losses.js';
@@ -125,6 +125,10 @@ export interface CompressOptions {
   /** A narrower student (heterogeneous compression); default the teacher's width and heads. */
   studentDim?: number;
   studentHeads?: number;
+  /** A student MLP narrower than the teacher's (hidden = dim x ratio); default the teacher's ratio. */
+  studentMlpRatio?: number;
+  /** A narrower box head (its towers' first conv width); default the teacher's. */
+  studentHeadChannels?: number;
   /**
    * A narrower student's start: the teacher channels it keeps (teacherChannels: by the teacher's
    * activation statistics); default the plain cut, the first channels.
@@ -144,32 +148,56 @@ export interface CompressOptions {
 export const MIMIC_WEIGHT = 0.2;
 
 /** The student's network config: the teacher's geometry with N_s blocks (and its own width). */
-export function studentConfig(teacher: TrackerNetConfig, o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads' | 'attention'>): TrackerNetConfig {
+export function studentConfig(
+  teacher: TrackerNetConfig,
+  o: Pick<CompressOptions, 'studentBlocks' | 'studentDim' | 'studentHeads' | 'studentMlpRatio' | 'studentHeadChannels' | 'attention'>,
+): TrackerNetConfig {
   const dim = o.studentDim ?? teacher.dim;
   if (dim > teacher.dim) {
     throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a student of width ${dim} is wider than its teacher (${teacher.dim}); compression keeps the width or narrows it (--dim 1 to ${teacher.dim})`);
   }
+  const mlpRatio = o.studentMlpRatio ?? teacher.mlpRatio;
+  if (mlpRatio > teacher.mlpRatio) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a student MLP ratio of ${mlpRatio} is wider than the teacher's (${teacher.mlpRatio}); use --mlp-ratio 1 to ${teacher.mlpRatio}`);
+  }
+  const headChannels = o.studentHeadChannels ?? teacher.headChannels;
+  if (headChannels > teacher.headChannels) {
+    throw new CtEdgeError('ERR_INVALID_ARGUMENT', `a student head of ${headChannels} channels is wider than the teacher's (${teacher.headChannels}); use --head-channels 8 to ${teacher.headChannels}, a multiple of 8`);
+  }
   const heads = o.studentHeads ?? (dim === teacher.dim ? teacher.heads : Math.max(1, Math.round((teacher.heads * dim) / teacher.dim)));
   // A convolutional stem ends at the network's width.
   const stem = teacher.stem && [...teacher.stem.slice(0, -1), dim];
-  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads, ...(stem ? { stem } : {}), ...(o.attention && { attention: o.attention }) });
+  return validateNetConfig({ ...teacher, depth: o.studentBlocks, dim, heads, mlpRatio, headChannels, ...(stem ? { stem } : {}), ...(o.attention && { attention: o.attention }) });
+}
+
+/** Whether a student is narrower than its teacher anywhere: token width, MLP or head. */
+export function isNarrower(student: TrackerNetConfig, teacher: TrackerNetConfig): boolean {
+  return student.dim < teacher.dim || student.mlpRatio < teacher.mlpRatio || student.headChannels < teacher.headChannels;
 }
 
 /**
  * A teacher tensor cut to a narrower student's shape: along every axis that shrank, the channels of
  * `keep` (residual channels for the token width, qkv per q, k and v part; the MLP hidden units of
- * the student block; the first channels for anything else). Width-independent tensors (the stem's
- * early convolutions, the head's later ones) carry over whole. The kept channels are the first
- * heads whole only when the student keeps the teacher's head width; otherwise its heads mix
- * channels of the teacher's.
+ * the student block; each head tower's conv channels; the first channels for anything else).
+ * Width-independent tensors (the stem's early convolutions) carry over whole. The kept channels
+ * are the first heads whole only when the student keeps the teacher's head width; otherwise its
+ * heads mix channels of the teacher's.
  */
 function narrowed(name: string, w: WeightTensor, shape: readonly number[], teacher: TrackerNetConfig, keep: ChannelChoice): WeightTensor {
   const dt = teacher.dim;
   const hiddenT = dt * teacher.mlpRatio;
   const block = /^blocks\.(\d+)\.mlp\./.exec(name);
+  // box_head.conv{k}_{tower}.0 (conv) or .1 (norm): axis 0 is layer k's channels, axis 1 layer k-1's (k = 5: the 1x1 output conv)
+  const head = /^box_head\.conv(\d)_(ctr|size|offset)\./.exec(name);
+  const towerKeep = head && keep.head?.[head[2] as HeadTower];
   const picks = w.shape.map((size, axis) => {
     const want = shape[axis];
     if (want === size) return undefined;
+    if (head) {
+      const layer = Number(head[1]) - (axis === 0 ? 1 : 2); // index into the tower's kept channels; -1: the tokens
+      if (layer === -1) return keep.residual;
+      return towerKeep?.[layer] ?? Array.from({ length: want }, (_, i) => i);
+    }
     if (size === dt) return keep.residual;
     if (size === 3 * dt && name.includes('attn.qkv.') && axis === 0) return [0, 1, 2].flatMap((p) => keep.residual.map((c) => p * dt + c));
     if (size === hiddenT && block) return keep.hidden[Number(block[1])];
@@ -205,7 +233,7 @@ export function initStudent(teacher: TrackerNet, stages: readonly Stage[], o: Co
   const teacherWeights = teacher.weights();
   const weights = student.weights();
   const keep = o.keep ?? leadingChannels(config.dim, config.dim * config.mlpRatio, stages.length);
-  const fit = (name: string, w: WeightTensor): WeightTensor => (config.dim === teacher.config.dim ? w : narrowed(name, w, weights.get(name)!.shape, teacher.config, keep));
+  const fit = (name: string, w: WeightTensor): WeightTensor => (sameShape(w.shape, weights.get(name)!.shape) ? w : narrowed(name, w, weights.get(name)!.shape, teacher.config, keep));
   for (const [name, w] of teacherWeights) {
     if (!name.startsWith('blocks.')) weights.set(name, fit(name, w)); // stem/patch and position embeddings, final norm, head
   }
@@ -380,7 +408,7 @@ export function compressionObjective(teacher: TrackerNet, data: PairBatchSource,
       mimic: o.mimic,
       ...(o.distill === 'dense' && { distill: 'dense' }),
       // 'stats' only: the plain cut is what runs from before the option did, so they resume
-      ...(narrow && o.narrowStart === 'stats' && { narrowStart: 'stats' }),
+      ...(isNarrower(student.config, teacher.config) && o.narrowStart === 'stats' && { narrowStart: 'stats' }),
       ...(!groundTruth && { groundTruth: false }),
       batchSize: o.batchSize,
       seed: o.seed,

@@ -6,6 +6,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrackerNet } from './model/network.js';
+import type { TrackerNetConfig } from './model/config.js';
+import { HEAD_TOWERS, towerChannels, type HeadTower } from './model/params.js';
 import type { Stage } from './compress.js';
 import type { PairBatchSource } from './objectives.js';
 
@@ -15,6 +17,8 @@ export interface ChannelChoice {
   residual: number[];
   /** Per student block: the MLP hidden units kept of the teacher block it starts from. */
   hidden: number[][];
+  /** Per head tower, per 3x3 conv (1 to 4): the output channels kept; default the first ones. */
+  head?: Record<HeadTower, number[][]>;
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -41,8 +45,9 @@ function channelEnergy(x: tf.Tensor): tf.Tensor1D {
 
 /**
  * The channels with the most energy in the teacher's activations on a batch of crops (template
- * [B,3,T,T], search [B,3,S,S]): residual channels summed over the stem's output and every block's,
- * hidden units over the MLP of the teacher block each student block starts from (`init`).
+ * [B,3,T,T], search [B,3,S,S]) that a `student` narrower than the teacher keeps: residual channels
+ * summed over the stem's output and every block's, hidden units over the MLP of the teacher block
+ * each student block starts from (`init`), and each head tower's channels over its own layers.
  */
 export function teacherChannels(
   teacher: TrackerNet,
@@ -50,21 +55,27 @@ export function teacherChannels(
   search: tf.Tensor4D,
   stages: readonly Stage[],
   init: 'last' | 'first' | 'random',
-  width: number,
-  hidden: number,
+  student: TrackerNetConfig,
 ): ChannelChoice {
   return tf.tidy(() => {
     const stem = teacher.embed(template, search);
-    const { features } = teacher.runBlocks(stem);
+    const { features, tokens } = teacher.runBlocks(stem);
     const layers = [stem, ...features];
-    const residual = topK(tf.addN(layers.map(channelEnergy)).dataSync() as Float32Array, width);
+    const residual = topK(tf.addN(layers.map(channelEnergy)).dataSync() as Float32Array, student.dim);
+    const hidden = student.dim * student.mlpRatio;
     const hiddenChoice = stages.map((stage) => {
       if (init === 'random') return range(hidden); // no teacher block to keep units of
       const source = init === 'last' ? stage.end - 1 : stage.start;
       const input = source === 0 ? stem : features[source - 1];
       return topK(channelEnergy(teacher.blocks[source].mlpHidden(input)).dataSync() as Float32Array, hidden);
     });
-    return { residual, hidden: hiddenChoice };
+    if (student.headChannels === teacher.config.headChannels) return { residual, hidden: hiddenChoice };
+    const widths = towerChannels(student).slice(1);
+    const towers = teacher.towerActivations(tokens);
+    const head = Object.fromEntries(
+      HEAD_TOWERS.map((name) => [name, towers[name].map((y, k) => topK(channelEnergy(y).dataSync() as Float32Array, widths[k]))]),
+    ) as Record<HeadTower, number[][]>;
+    return { residual, hidden: hiddenChoice, head };
   });
 }
 
@@ -77,15 +88,14 @@ export async function teacherChannelsOn(
   data: PairBatchSource,
   stages: readonly Stage[],
   init: 'last' | 'first' | 'random',
-  width: number,
-  hidden: number,
+  student: TrackerNetConfig,
 ): Promise<ChannelChoice> {
   const pairs = await data.batch(0, NARROW_START_PAIRS);
   const { templateSize: t, searchSize: s } = teacher.config;
   const template = tf.tensor4d(pairs.template, [pairs.count, 3, t, t]);
   const search = tf.tensor4d(pairs.search, [pairs.count, 3, s, s]);
   try {
-    return teacherChannels(teacher, template, search, stages, init, width, hidden);
+    return teacherChannels(teacher, template, search, stages, init, student);
   } finally {
     tf.dispose([template, search]);
   }

@@ -6,7 +6,7 @@
  */
 import { CtEdgeError } from '../contract/errors.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint/checkpoint.js';
-import { compressionObjective, DEFAULT_SCHEDULE, divideStages, studentConfig, type CompressOptions, type Stage } from './compress.js';
+import { compressionObjective, DEFAULT_SCHEDULE, divideStages, isNarrower, studentConfig, type CompressOptions, type Stage } from './compress.js';
 import { teacherChannelsOn } from './narrow-start.js';
 import { hasUnlabeledData, trainingPairs, type DataSourceSpec, type TrainingDataOptions } from './data-source.js';
 import { pseudoLabel, tracksSettings, type PseudoLabelOptions } from './data/pseudo-label.js';
@@ -233,8 +233,8 @@ export async function compressTracker(o: CompressTrackerOptions): Promise<RunRes
   // A narrower student keeps the teacher channels with the most energy on the training crops (a
   // resumed run takes its weights from the checkpoint instead).
   const keep =
-    student.dim < config.dim && narrowStart === 'stats' && !o.resume
-      ? await teacherChannelsOn(teacher, pairs, divideStages(config.depth, o.compress.studentBlocks, o.compress.stages), o.compress.init, student.dim, student.dim * student.mlpRatio)
+    isNarrower(student, config) && narrowStart === 'stats' && !o.resume
+      ? await teacherChannelsOn(teacher, pairs, divideStages(config.depth, o.compress.studentBlocks, o.compress.stages), o.compress.init, student)
       : undefined;
   const options: CompressOptions = { ...o.compress, narrowStart, ...(keep && { keep }), groundTruth, batchSize: o.batchSize, steps: o.steps, seed: data.seed };
   const local = compressionObjective(teacher, pairs, options);

@@ -37,7 +37,9 @@ Options:
   --attention joint|asymmetric  asymmetric: the student's template tokens attend only to the
                           template, so its template part runs once per init (default: the teacher's)
   --dim N --heads N       a narrower student, N up to the teacher's width (projections bridge the widths during training)
-  --narrow-start stats|cut  which teacher channels a narrower student keeps: stats (default) the
+  --mlp-ratio N           a narrower MLP in each student block: hidden units = width x N (default the teacher's ratio)
+  --head-channels N       a narrower box head: its towers' widths N, N/2, N/4, N/8 (a multiple of 8; default the teacher's)
+  --narrow-start stats|cut  which teacher channels (and MLP units, head channels) a narrower student keeps: stats (default) the
                           ones with the most energy in the teacher's activations on the first
                           training crops; cut the first ones
 ${TRAINING_USAGE}`;
@@ -71,6 +73,8 @@ export const command: CliCommand = {
         distill: { type: 'string', default: 'dense' },
         attention: { type: 'string' },
         heads: { type: 'string' },
+        'mlp-ratio': { type: 'string' },
+        'head-channels': { type: 'string' },
         'narrow-start': { type: 'string' },
         ...TRAINING_FLAGS,
       },
@@ -84,8 +88,8 @@ export const command: CliCommand = {
     if (narrowStart !== undefined && narrowStart !== 'stats' && narrowStart !== 'cut') {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--narrow-start must be stats or cut, got '${narrowStart}'`);
     }
-    if (values['narrow-start'] !== undefined && values.dim === undefined) {
-      throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--narrow-start goes with --dim (a student narrower than its teacher)');
+    if (values['narrow-start'] !== undefined && values.dim === undefined && values['mlp-ratio'] === undefined && values['head-channels'] === undefined) {
+      throw new CtEdgeError('ERR_INVALID_ARGUMENT', '--narrow-start goes with --dim, --mlp-ratio or --head-channels (a student narrower than its teacher)');
     }
     if (values.attention !== undefined && values.attention !== 'joint' && values.attention !== 'asymmetric') {
       throw new CtEdgeError('ERR_INVALID_ARGUMENT', `--attention must be joint or asymmetric, got '${values.attention}'`);
@@ -113,6 +117,8 @@ export const command: CliCommand = {
       attention: values.attention as 'joint' | 'asymmetric' | undefined,
       studentDim: values.dim ? parseIntFlag(values.dim, 'dim', 1) : undefined,
       studentHeads: values.heads ? parseIntFlag(values.heads, 'heads', 1) : undefined,
+      studentMlpRatio: values['mlp-ratio'] ? parseIntFlag(values['mlp-ratio'], 'mlp-ratio', 1) : undefined,
+      studentHeadChannels: values['head-channels'] ? parseIntFlag(values['head-channels'], 'head-channels', 8) : undefined,
       ...(narrowStart !== undefined && { narrowStart: narrowStart as 'stats' | 'cut' }),
     };
     const bar = trainingProgressBar('compress');

@@ -230,6 +230,20 @@ export class TrackerNet {
 
   /** Final norm, then the centre head on the search tokens laid out as an F x F map. */
   head(tokens: tf.Tensor3D, options: HeadOptions = {}): HeadMaps {
+    const v = (name: string) => this.variable(name) as tf.Tensor;
+    const towers = this.towerActivations(tokens, options);
+    const out = (name: HeadTower): tf.Tensor4D => {
+      const last = towers[name][towers[name].length - 1];
+      const y = conv1x1(last, v(`box_head.conv5_${name}.weight`) as tf.Tensor4D, v(`box_head.conv5_${name}.bias`) as tf.Tensor1D);
+      return tf.transpose(y, [0, 3, 1, 2]); // NHWC -> NCHW
+    };
+    const clamped = (t: tf.Tensor4D) => tf.clipByValue(tf.sigmoid(t), SCORE_CLAMP, 1 - SCORE_CLAMP) as tf.Tensor4D;
+    const [ctr, size, offset] = HEAD_TOWERS.map(out);
+    return { score: clamped(ctr), size: clamped(size), offset };
+  }
+
+  /** Each head tower's activations after its 3x3 convs 1 to 4 (NHWC [B, F, F, channels]). */
+  towerActivations(tokens: tf.Tensor3D, options: HeadOptions = {}): Record<HeadTower, tf.Tensor4D[]> {
     const training = options.training ?? false;
     const { templateTokens, searchTokens, featureSize: f } = geometry(this.config);
     const v = (name: string) => this.variable(name) as tf.Tensor;
@@ -237,29 +251,28 @@ export class TrackerNet {
     const b = tokens.shape[0];
     // Token t of the search region is map cell (t / F, t % F): row-major, so NHWC is a plain reshape.
     const map = tf.reshape(tf.slice(normed, [0, templateTokens, 0], [b, searchTokens, this.config.dim]), [b, f, f, this.config.dim]) as tf.Tensor4D;
-    const tower = (name: HeadTower): tf.Tensor4D => {
+    const tower = (name: HeadTower): tf.Tensor4D[] => {
+      const layers: tf.Tensor4D[] = [];
       let y = map;
       for (let k = 1; k <= 4; k++) {
         const p = `box_head.conv${k}_${name}.`;
         const conv = conv3x3(y, v(`${p}0.weight`) as tf.Tensor4D, v(`${p}0.bias`) as tf.Tensor1D);
         if (this.config.headNorm === 'none') {
           y = tf.relu(conv);
-          continue;
+        } else {
+          const bn: BatchNormState = {
+            weight: v(`${p}1.weight`) as tf.Tensor1D,
+            bias: v(`${p}1.bias`) as tf.Tensor1D,
+            runningMean: this.variable(`${p}1.running_mean`) as tf.Variable<tf.Rank.R1>,
+            runningVar: this.variable(`${p}1.running_var`) as tf.Variable<tf.Rank.R1>,
+          };
+          y = tf.relu(batchNorm(conv, bn, training));
         }
-        const bn: BatchNormState = {
-          weight: v(`${p}1.weight`) as tf.Tensor1D,
-          bias: v(`${p}1.bias`) as tf.Tensor1D,
-          runningMean: this.variable(`${p}1.running_mean`) as tf.Variable<tf.Rank.R1>,
-          runningVar: this.variable(`${p}1.running_var`) as tf.Variable<tf.Rank.R1>,
-        };
-        y = tf.relu(batchNorm(conv, bn, training));
+        layers.push(y);
       }
-      const out = conv1x1(y, v(`box_head.conv5_${name}.weight`) as tf.Tensor4D, v(`box_head.conv5_${name}.bias`) as tf.Tensor1D);
-      return tf.transpose(out, [0, 3, 1, 2]); // NHWC -> NCHW
+      return layers;
     };
-    const clamped = (t: tf.Tensor4D) => tf.clipByValue(tf.sigmoid(t), SCORE_CLAMP, 1 - SCORE_CLAMP) as tf.Tensor4D;
-    const [ctr, size, offset] = HEAD_TOWERS.map(tower);
-    return { score: clamped(ctr), size: clamped(size), offset };
+    return { ctr: tower('ctr'), size: tower('size'), offset: tower('offset') };
   }
 
   forward(template: tf.Tensor4D, search: tf.Tensor4D, options: HeadOptions = {}): ForwardResult {
