@@ -122,25 +122,26 @@ real(`proof 2: the exported import tracks the four sequences to VitTrack's succe
   }
 });
 
-test('a ct-edge export (q, k, v apart, scale folded into q, BatchNorm folded) imports back to a network that computes the same maps', async (t) => {
+test('a ct-edge export (q, k, v apart, scale folded into q, BatchNorm folded) imports back to a network that computes the same maps, a narrower MLP and head included', async (t) => {
   await initBackend(['cpu']);
-  const config = netConfig('tiny', { depth: 2 });
-  const net = TrackerNet.random(config, 3);
-  const imported = importTrackerModel(buildTrackerOnnx(config, net.weights()), {}, 'the export');
-  const copy = TrackerNet.fromWeights(imported.config, imported.weights, 'the import');
-  try {
-    t.deepEqual(imported.config, { ...config, headNorm: 'none' });
-    const [a, b] = [net, copy].map((n) =>
-      tf.tidy(() => {
-        const m = n.forward(tf.randomUniform([1, 3, 64, 64], -2, 2, 'float32', 5) as tf.Tensor4D, tf.randomUniform([1, 3, 128, 128], -2, 2, 'float32', 6) as tf.Tensor4D);
-        return [m.score, m.size, m.offset].flatMap((x) => [...(x.dataSync() as Float32Array)]);
-      }),
-    );
-    const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-    t.true(worst < 1e-5, `max abs difference ${worst}`);
-  } finally {
-    net.dispose();
-    copy.dispose();
+  for (const config of [netConfig('tiny', { depth: 2 }), netConfig('tiny', { depth: 2, mlpRatio: 1, headChannels: 16 })]) {
+    const net = TrackerNet.random(config, 3);
+    const imported = importTrackerModel(buildTrackerOnnx(config, net.weights()), {}, 'the export');
+    const copy = TrackerNet.fromWeights(imported.config, imported.weights, 'the import');
+    try {
+      t.deepEqual(imported.config, { ...config, headNorm: 'none' });
+      const [a, b] = [net, copy].map((n) =>
+        tf.tidy(() => {
+          const m = n.forward(tf.randomUniform([1, 3, 64, 64], -2, 2, 'float32', 5) as tf.Tensor4D, tf.randomUniform([1, 3, 128, 128], -2, 2, 'float32', 6) as tf.Tensor4D);
+          return [m.score, m.size, m.offset].flatMap((x) => [...(x.dataSync() as Float32Array)]);
+        }),
+      );
+      const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
+      t.true(worst < 1e-5, `mlpRatio ${config.mlpRatio}, headChannels ${config.headChannels}: max abs difference ${worst}`);
+    } finally {
+      net.dispose();
+      copy.dispose();
+    }
   }
 });
 

@@ -12,7 +12,8 @@ import { CtEdgeError } from '../ts/index.js';
 import { initBackend } from '../ts/train/model/backend.js';
 import { netConfig } from '../ts/train/model/config.js';
 import { TrackerNet } from '../ts/train/model/network.js';
-import { compressionObjective, DEFAULT_SCHEDULE, divideStages, initStudent, type CompressOptions } from '../ts/train/compress.js';
+import { compressionObjective, DEFAULT_SCHEDULE, divideStages, initStudent, isNarrower, studentConfig, type CompressOptions } from '../ts/train/compress.js';
+import { HEAD_TOWERS } from '../ts/train/model/params.js';
 import { leadingChannels, teacherChannels } from '../ts/train/narrow-start.js';
 import { runCommand } from './helpers/cli.js';
 
@@ -102,6 +103,83 @@ test('the statistics keep the channels the teacher uses; the plain cut keeps the
   teacher.dispose();
 });
 
+/**
+ * A tiny teacher whose first MLP_DEAD hidden units and each tower's first HEAD_DEAD conv1 channels stay 0 (their inputs
+ * cut, their biases negative): as many as the narrower student keeps, so the plain cut keeps only dead ones.
+ */
+function teacherWithDeadUnits(): TrackerNet {
+  const config = netConfig('tiny', { depth: 1 });
+  const random = TrackerNet.random(config, 4);
+  const weights = random.weights();
+  random.dispose();
+  const dead = (name: string, rows: number, perRow: number) => {
+    weights.get(`${name}.weight`)!.data.fill(0, 0, rows * perRow);
+    weights.get(`${name}.bias`)!.data.fill(-10, 0, rows); // GELU(-10) and ReLU(-10) are 0 to float precision
+  };
+  dead('blocks.0.mlp.fc1', MLP_DEAD, config.dim);
+  for (const tower of HEAD_TOWERS) {
+    // conv1's first HEAD_DEAD outputs; every bias positive elsewhere so that live channels carry energy
+    const conv1 = `box_head.conv1_${tower}.0`;
+    weights.get(`${conv1}.bias`)!.data.fill(0.5);
+    dead(conv1, HEAD_DEAD, config.dim * 9);
+  }
+  return TrackerNet.fromWeights(config, weights, 'a teacher with dead units');
+}
+const MLP_DEAD = 32; // the tiny config's width: what --mlp-ratio 1 keeps
+const HEAD_DEAD = 16; // what --head-channels 16 keeps
+
+test('--mlp-ratio and --head-channels: the statistics keep live MLP units and head channels, and start closer to the teacher than the cut', (t) => {
+  const teacher = teacherWithDeadUnits();
+  const { template, search } = crops(teacher, 8);
+  const stages = divideStages(1, 1);
+  const student = studentConfig(teacher.config, { studentBlocks: 1, studentMlpRatio: 1, studentHeadChannels: 16 });
+  t.is(student.mlpRatio, 1);
+  t.is(student.headChannels, 16);
+  t.true(isNarrower(student, teacher.config));
+  const stats = teacherChannels(teacher, template, search, stages, 'last', student);
+  t.deepEqual(stats.residual, Array.from({ length: teacher.config.dim }, (_, i) => i), 'the full width keeps every residual channel');
+  t.is(stats.hidden[0].length, student.dim);
+  t.true(stats.hidden[0].every((u) => u >= MLP_DEAD), `no dead MLP unit kept: ${stats.hidden[0]}`);
+  for (const tower of HEAD_TOWERS) {
+    t.deepEqual(stats.head![tower].map((k) => k.length), [16, 8, 4, 2], `${tower}: the narrower tower's widths`);
+    t.true(stats.head![tower][0].every((c) => c >= HEAD_DEAD), `${tower}: no dead conv1 channel kept`);
+  }
+  const options: CompressOptions = {
+    studentBlocks: 1, init: 'last', schedule: DEFAULT_SCHEDULE, guidance: true, mimic: true, replacement: true,
+    studentMlpRatio: 1, studentHeadChannels: 16, batchSize: 8, steps: 1, seed: 1,
+  };
+  const teacherMaps = teacher.forward(template, search);
+  const error = (keep: typeof stats | undefined) => {
+    const net = initStudent(teacher, stages, { ...options, ...(keep && { keep }) });
+    t.is(net.config.headChannels, 16);
+    const maps = net.forward(template, search);
+    const e = tf.tidy(() => tf.mean(tf.squaredDifference(maps.size, teacherMaps.size)).add(tf.mean(tf.squaredDifference(maps.score, teacherMaps.score))).dataSync()[0]);
+    tf.dispose([maps.score, maps.size, maps.offset, ...maps.features]);
+    net.dispose();
+    return e;
+  };
+  const fromStats = error(stats);
+  const fromCut = error(undefined);
+  t.log(`score and size maps' MSE against the teacher at the start: statistics ${fromStats.toExponential(3)}, plain cut ${fromCut.toExponential(3)}`);
+  t.true(fromStats < fromCut / 2, `statistics ${fromStats} against cut ${fromCut}`);
+  // Narrower in the MLP only: recorded as a statistics start for a resume, and no width projections.
+  const noData = { batch: () => Promise.reject(new Error('not used')), describe: () => ({}) };
+  const objective = compressionObjective(teacher, noData, { ...options, keep: stats, narrowStart: 'stats' });
+  t.is((objective.describe() as { narrowStart?: string }).narrowStart, 'stats');
+  t.false([...objective.state.keys()].some((name) => name.startsWith('proj.')));
+  objective.dispose();
+  objective.student.dispose();
+  tf.dispose([template, search, teacherMaps.score, teacherMaps.size, teacherMaps.offset, ...teacherMaps.features]);
+  teacher.dispose();
+});
+
+test('--mlp-ratio and --head-channels wider than the teacher, or a head width not a multiple of 8, are typed errors that name the range', (t) => {
+  const teacher = netConfig('tiny');
+  t.throws(() => studentConfig(teacher, { studentBlocks: 1, studentMlpRatio: teacher.mlpRatio + 1 }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /--mlp-ratio 1 to 4/ });
+  t.throws(() => studentConfig(teacher, { studentBlocks: 1, studentHeadChannels: 64 }), { instanceOf: CtEdgeError, code: 'ERR_INVALID_ARGUMENT', message: /--head-channels 8 to 32/ });
+  t.throws(() => studentConfig(teacher, { studentBlocks: 1, studentHeadChannels: 12 }), { instanceOf: CtEdgeError, message: /multiple of 8/ });
+});
+
 test('compress --narrow-start: a value other than stats or cut, or the flag without --dim, is a typed error before any work', async (t) => {
   await t.throwsAsync(runCommand(compressCommand, ['--teacher', 'none.safetensors', '--blocks', '1', '--steps', '1', '--dim', '16', '--narrow-start', 'pca', '-o', 'x.safetensors']), {
     instanceOf: CtEdgeError,
@@ -111,6 +189,6 @@ test('compress --narrow-start: a value other than stats or cut, or the flag with
   await t.throwsAsync(runCommand(compressCommand, ['--teacher', 'none.safetensors', '--blocks', '1', '--steps', '1', '--narrow-start', 'cut', '-o', 'x.safetensors']), {
     instanceOf: CtEdgeError,
     code: 'ERR_INVALID_ARGUMENT',
-    message: /--narrow-start goes with --dim/,
+    message: /--narrow-start goes with --dim, --mlp-ratio or --head-channels/,
   });
 });
