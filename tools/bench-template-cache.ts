@@ -1,11 +1,13 @@
 /**
- * What computing the template once buys: VitTrack beside 2-block full-width students cut from it
- * (stages 1,2: blocks 0 and 2), with joint attention (one graph), with asymmetric attention as one
- * graph (the template still recomputed every frame), and asymmetric in two parts (the template part
- * once per init(): what `ct-edge export` writes). Speed does not depend on training, so the
- * students are the untrained cuts. Two measures, frame-interleaved in one run (each round runs
- * every model once, the order rotating):
- *   - model only: one onnxruntime session.run per frame (the two-part model: its per-frame part);
+ * What computing the template once buys, and what the student shapes of the search cost (issue 23:
+ * depth, MLP ratio, head width): VitTrack beside students cut from it. 2 full-width blocks (stages
+ * 1,2: blocks 0 and 2) with joint attention (one graph), with asymmetric attention as one graph
+ * (the template still recomputed every frame), and asymmetric in two parts (the template part once
+ * per init(): what `ct-edge export` writes); then 3 asymmetric blocks in two parts, at the
+ * teacher's MLP ratio and narrower MLPs and heads (compress --mlp-ratio, --head-channels). Speed
+ * does not depend on training, so the students are untrained cuts (compress's own initStudent).
+ * Two measures, frame-interleaved in one run (each round runs every model once, the order rotating):
+ *   - model only: one onnxruntime session.run per frame (a two-part model: its per-frame part);
  *   - per tracked frame: Tracker.track() on real video frames (models/tree.avi), crop and decode
  *     included, the way an application sees it.
  *
@@ -20,8 +22,9 @@ import { Engine, Tracker, openSource } from '../ts/index.js';
 import type { Frame } from '../ts/contract/types.js';
 import { median } from '../ts/deploy/eval/bench.js';
 import { importTrackerOnnx } from '../ts/train/import-onnx.js';
-import { validateNetConfig } from '../ts/train/model/config.js';
-import type { WeightMap } from '../ts/train/model/params.js';
+import { DEFAULT_SCHEDULE, divideStages, initStudent, type CompressOptions } from '../ts/train/compress.js';
+import { initBackend } from '../ts/train/model/backend.js';
+import { TrackerNet } from '../ts/train/model/network.js';
 import { writeTrackerOnnx } from '../ts/train/export-onnx.js';
 import { loadOptions, VITTRACK_PATH } from './lib/models.js';
 
@@ -37,28 +40,31 @@ const dir = await mkdtemp(join(tmpdir(), 'ct-edge-bench-cache-'));
 const engines: Engine[] = [];
 try {
   const options = await loadOptions(VITTRACK_PATH, threads);
-  const teacher = await importTrackerOnnx(VITTRACK_PATH, options);
-  // Student block i is teacher block KEPT[i] (stages 1,2: the last block of each stage).
-  const KEPT = [0, 2];
-  const weights: WeightMap = new Map();
-  for (const [name, w] of teacher.weights) {
-    const m = /^blocks\.(\d+)\.(.*)$/.exec(name);
-    if (!m) weights.set(name, w);
-    else if (KEPT.includes(Number(m[1]))) weights.set(`blocks.${KEPT.indexOf(Number(m[1]))}.${m[2]}`, w);
-  }
-  const joint = validateNetConfig({ ...teacher.config, depth: 2 });
-  const asymmetric = validateNetConfig({ ...joint, attention: 'asymmetric' });
-  const paths = { joint: join(dir, 'joint.onnx'), asymOne: join(dir, 'asym-one.onnx'), asymTwo: join(dir, 'asym.onnx') };
-  await writeTrackerOnnx(paths.joint, joint, weights);
-  await writeTrackerOnnx(paths.asymOne, asymmetric, weights);
-  const [, templatePart] = await writeTrackerOnnx(paths.asymTwo, asymmetric, weights, { twoPart: true });
-
-  const models = [
-    { label: 'VitTrack (3 blocks)', path: VITTRACK_PATH, options },
-    { label: '2 blocks, joint attention', path: paths.joint, options: { threads } },
-    { label: '2 blocks, asymmetric, one graph', path: paths.asymOne, options: { threads } },
-    { label: '2 blocks, asymmetric, template once', path: paths.asymTwo, options: { threads } },
+  const imported = await importTrackerOnnx(VITTRACK_PATH, options);
+  await initBackend(['cpu']);
+  const teacher = TrackerNet.fromWeights(imported.config, imported.weights, 'VitTrack');
+  const shapes: { label: string; file: string; blocks: number; stages: number[]; twoPart: boolean; options?: Partial<CompressOptions> }[] = [
+    { label: '2 blocks, joint attention', file: 'joint', blocks: 2, stages: [1, 2], twoPart: false, options: { attention: 'joint' } },
+    { label: '2 blocks, asymmetric, one graph', file: 'asym-one', blocks: 2, stages: [1, 2], twoPart: false },
+    { label: '2 blocks, asymmetric, template once', file: 'asym', blocks: 2, stages: [1, 2], twoPart: true },
+    { label: '3 blocks, asymmetric, template once', file: 'asym3', blocks: 3, stages: [1, 1, 1], twoPart: true },
+    { label: '3 blocks, asymmetric, MLP ratio 2', file: 'asym3-mlp2', blocks: 3, stages: [1, 1, 1], twoPart: true, options: { studentMlpRatio: 2 } },
+    { label: '3 blocks, asymmetric, MLP ratio 1', file: 'asym3-mlp1', blocks: 3, stages: [1, 1, 1], twoPart: true, options: { studentMlpRatio: 1 } },
+    { label: '3 blocks, asymmetric, MLP ratio 2, head 16', file: 'asym3-mlp2-head16', blocks: 3, stages: [1, 1, 1], twoPart: true, options: { studentMlpRatio: 2, studentHeadChannels: 16 } },
+    { label: '3 blocks, asymmetric, MLP ratio 1, head 16', file: 'asym3-mlp1-head16', blocks: 3, stages: [1, 1, 1], twoPart: true, options: { studentMlpRatio: 1, studentHeadChannels: 16 } },
   ];
+  const models: { label: string; path: string; options: typeof options; templatePart?: string }[] = [{ label: 'VitTrack (3 blocks)', path: VITTRACK_PATH, options }];
+  for (const shape of shapes) {
+    const student = initStudent(teacher, divideStages(3, shape.blocks, shape.stages), {
+      studentBlocks: shape.blocks, init: 'last', schedule: DEFAULT_SCHEDULE, guidance: true, mimic: true, replacement: true,
+      attention: 'asymmetric', batchSize: 1, steps: 1, seed: 1, ...shape.options,
+    });
+    const path = join(dir, `${shape.file}.onnx`);
+    const [, templatePart] = await writeTrackerOnnx(path, student.config, student.weights(), { twoPart: shape.twoPart });
+    student.dispose();
+    models.push({ label: shape.label, path, options: { threads }, ...(templatePart && { templatePart }) });
+  }
+  teacher.dispose();
 
   // Model only: the sessions onnxruntime runs per frame, with fixed inputs.
   const sessionOptions: ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1 };
@@ -67,7 +73,8 @@ try {
   const feeds: Record<string, ort.Tensor>[] = [];
   for (const [k, session] of sessions.entries()) {
     const names = k === 0 ? ['template', 'search'].map((role) => (options.inputs as Record<string, string> | undefined)?.[role] ?? role) : ['template', 'search'];
-    if (k === 3) {
+    const templatePart = models[k].templatePart;
+    if (templatePart) {
       const template = await ort.InferenceSession.create(templatePart, sessionOptions);
       feeds.push({ search: image(256), ...(await template.run({ template: image(128) })) });
       await template.release();
