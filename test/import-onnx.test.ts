@@ -122,9 +122,9 @@ real(`proof 2: the exported import tracks the four sequences to VitTrack's succe
   }
 });
 
-test('a ct-edge export (q, k, v apart, scale folded into q, BatchNorm folded) imports back to a network that computes the same maps, a narrower MLP and head included', async (t) => {
+test('a ct-edge export (q, k, v apart, scale folded into q, BatchNorm folded) imports back to a network that computes the same maps, one head and a narrower MLP and head included', async (t) => {
   await initBackend(['cpu']);
-  for (const config of [netConfig('tiny', { depth: 2 }), netConfig('tiny', { depth: 2, mlpRatio: 1, headChannels: 16 })]) {
+  for (const config of [netConfig('tiny', { depth: 2 }), netConfig('tiny', { depth: 2, heads: 1, mlpRatio: 1, headChannels: 16 })]) {
     const net = TrackerNet.random(config, 3);
     const imported = importTrackerModel(buildTrackerOnnx(config, net.weights()), {}, 'the export');
     const copy = TrackerNet.fromWeights(imported.config, imported.weights, 'the import');
@@ -137,7 +137,7 @@ test('a ct-edge export (q, k, v apart, scale folded into q, BatchNorm folded) im
         }),
       );
       const worst = Math.max(...a.map((v, i) => Math.abs(v - b[i])));
-      t.true(worst < 1e-5, `mlpRatio ${config.mlpRatio}, headChannels ${config.headChannels}: max abs difference ${worst}`);
+      t.true(worst < 1e-5, `heads ${config.heads}, mlpRatio ${config.mlpRatio}, headChannels ${config.headChannels}: max abs difference ${worst}`);
     } finally {
       net.dispose();
       copy.dispose();

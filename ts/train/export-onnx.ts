@@ -233,20 +233,25 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
     const qkvB = get(`blocks.${i}.attn.qkv.bias`);
     const y = linear(h, p, () => transposed(qkvW, 3 * d, d, j * d, d, s), d, d, () => qkvB.slice(j * d, (j + 1) * d).map((v) => v * s));
     const heads4 = g.op('Reshape', [y, g.int64s(`${p}_heads_shape`, [0, n, heads, hd])], `${p}_heads`);
+    // One head: q and v as [1, 1, n, hd] are the same memory as [1, n, 1, hd], a Reshape, no copy
+    // (the first Reshape stays: it is where an import reads the head count).
+    if (heads === 1 && j !== 1) return g.op('Reshape', [heads4, g.int64s(`${p}_one_head_shape`, [0, 1, n, hd])], `${p}_t`, {}, out);
     return g.op('Transpose', [heads4], `${p}_t`, { perm: j === 1 ? [0, 2, 3, 1] : [0, 2, 1, 3] }, out);
   };
   /** softmax(q k) v back to tokens [1, n, d], then the rest of block i: projection, residual, MLP. */
   const finish = (x: string, q: string, k: string, v: string, i: number, n: number) => {
     const p = `blocks.${i}.`;
     const attn = g.op('Softmax', [g.op('MatMul', [q, k], `${p}attn.scores`)], `${p}attn.softmax`, { axis: -1 });
-    const mixed = g.op('Transpose', [g.op('MatMul', [attn, v], `${p}attn.mix`)], `${p}attn.mix_t`, { perm: [0, 2, 1, 3] });
+    const mix = g.op('MatMul', [attn, v], `${p}attn.mix`);
+    const mixed = heads === 1 ? mix : g.op('Transpose', [mix], `${p}attn.mix_t`, { perm: [0, 2, 1, 3] });
     const merged = g.op('Reshape', [mixed, g.int64s(`${p}attn.merge_shape`, [0, n, d])], `${p}attn.merge`);
     const proj = linear(merged, `${p}attn.proj`, () => transposed(get(`${p}attn.proj.weight`), d, d), d, d, () => get(`${p}attn.proj.bias`));
     const x1 = g.op('Add', [x, proj], `${p}attn.residual`);
     const h2 = layerNorm(x1, `${p}norm2`);
     const fc1 = linear(h2, `${p}mlp.fc1`, () => transposed(get(`${p}mlp.fc1.weight`), hidden, d), hidden, d, () => get(`${p}mlp.fc1.bias`));
-    // GELU(x) = 0.5 * x * (1 + erf(x / sqrt 2)), the exact form.
-    const erf = g.op('Erf', [g.op('Mul', [fc1, g.weight('gelu.inv_sqrt2', [], () => Float32Array.of(Math.SQRT1_2))], `${p}mlp.gelu_scale`)], `${p}mlp.gelu_erf`);
+    // GELU(x) = 0.5 * x * (1 + erf(x / sqrt 2)), the exact form, written as onnxruntime's GeluFusion
+    // matches it (Div by sqrt 2, not Mul by its inverse): one Gelu op, its bias folded in (BiasGelu).
+    const erf = g.op('Erf', [g.op('Div', [fc1, g.weight('gelu.sqrt2', [], () => Float32Array.of(Math.SQRT2))], `${p}mlp.gelu_scale`)], `${p}mlp.gelu_erf`);
     const gate = g.op('Add', [erf, g.weight('gelu.one', [], () => Float32Array.of(1))], `${p}mlp.gelu_add`);
     const gelu = g.op('Mul', [g.op('Mul', [fc1, gate], `${p}mlp.gelu_mul`), g.weight('gelu.half', [], () => Float32Array.of(0.5))], `${p}mlp.gelu`);
     const fc2 = linear(gelu, `${p}mlp.fc2`, () => transposed(get(`${p}mlp.fc2.weight`), d, hidden), d, hidden, () => get(`${p}mlp.fc2.bias`));
