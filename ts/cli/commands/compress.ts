@@ -18,8 +18,9 @@ few percent too large); one trained on unlabeled footage learnt the teacher's bo
 gets its lost threshold matched to the teacher's (\`ct-edge calibrate --lost-from TEACHER --data
 FOOTAGE\`).
 
-A real run: a 2-block VitTrack student trains 3,000 steps at batch 16 (docs/TRAINING.md, "Your own
-video"); losses still falling at the end mean more steps (--resume --steps extends a run).
+A real run: the recommended VitTrack student (--blocks 3 --mlp-ratio 1, asymmetric) trains 3,600
+steps at batch 16 (docs/TRAINING.md, "Your own video"); losses still falling at the end mean more
+steps (--resume --steps extends a run).
 
 Options:
   --teacher FILE          the teacher checkpoint (frozen; never modified)
