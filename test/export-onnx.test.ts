@@ -25,7 +25,7 @@ import { squareFrame } from './helpers/frames.js';
 
 const config = netConfig('tiny');
 const { featureSize: f } = geometry(config);
-const TENSORRT_OPS = new Set(['Conv', 'MatMul', 'Add', 'Mul', 'Div', 'Reshape', 'Transpose', 'Softmax', 'LayerNormalization', 'Erf', 'Sigmoid', 'Clip', 'Concat', 'Slice', 'Relu']);
+const TENSORRT_OPS = new Set(['Conv', 'MatMul', 'Gemm', 'Add', 'Mul', 'Div', 'Reshape', 'Transpose', 'Softmax', 'LayerNormalization', 'Erf', 'Sigmoid', 'Clip', 'Concat', 'Slice', 'Relu']);
 
 let dir: string;
 let onnxPath: string;

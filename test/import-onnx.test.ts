@@ -188,7 +188,7 @@ real(`ct-edge import writes a checkpoint that keeps VitTrack's options, and refu
   }
 });
 
-test('a damaged graph is a typed error that names the tensor: a cut initializer, a dangling input, a bad shape', async (t) => {
+test('a damaged graph is a typed error that names the tensor: a cut initializer, a dangling input, a bad shape, a transposing Gemm', async (t) => {
   const bytes = await readFile(join(import.meta.dirname, '..', 'models', 'student-2.onnx'));
   type Graph = { graph: { node: { input: string[]; name: string }[]; initializer: { name: string; dims: number[]; rawData: Uint8Array }[] } };
   const damaged = (change: (m: Graph) => string) => {
@@ -218,5 +218,16 @@ test('a damaged graph is a typed error that names the tensor: a cut initializer,
     w.rawData = w.rawData.subarray(0, w.dims[0] * w.dims[1] * 4);
     return w.name;
   });
-  t.throws(() => importTrackerModel(shrunk.bytes, {}, 'shrunk'), { instanceOf: CtEdgeError, code: 'ERR_MODEL_INVALID', message: /cannot import shrunk: bias of 32 for a linear layer of 31 at node 'blocks\.0\.attn\.q'/ });
+  t.throws(() => importTrackerModel(shrunk.bytes, {}, 'shrunk'), { instanceOf: CtEdgeError, code: 'ERR_MODEL_INVALID', message: /cannot import shrunk: bias of 32 for a linear layer of 31 at node 'blocks\.0\.attn\.q/ });
+  // a linear layer's Gemm that transposes its weight: not read as [in, out]
+  const transposing = damaged((m) => {
+    const gemm = (m.graph.node as { opType?: string; name: string; attribute?: unknown[] }[]).find((n) => n.opType === 'Gemm')!;
+    gemm.attribute = [{ name: 'transB', type: 2, i: 1 }];
+    return gemm.name;
+  });
+  t.throws(() => importTrackerModel(transposing.bytes, {}, 'transposing'), {
+    instanceOf: CtEdgeError,
+    code: 'ERR_MODEL_INVALID',
+    message: new RegExp(`a Gemm that transposes or scales is not read as a linear layer .* at node '${transposing.name.replace(/[.]/g, '\\.')}'`),
+  });
 });

@@ -2,12 +2,12 @@
  * Exports a tracker network to ONNX with protobufjs, from plain weights (no TensorFlow.js needed).
  *
  * The graph is built for deployment: IR 8 / opset 17, static shapes but for a symbolic batch
- * (`batch`: every Reshape copies its input's leading dimension with a 0, so one graph runs one
- * target or many; a TrackerGroup batches its targets through it),
- * LayerNorm as one LayerNormalization op (so TensorRT can keep it in FP32 under FP16), GELU as its
- * erf formula, BatchNorm folded into the head convs, and only ops TensorRT 10 parses: Conv,
- * MatMul, Add, Mul, Reshape, Transpose, Softmax, LayerNormalization, Erf, Sigmoid, Clip, Concat,
- * Slice, Relu. The ONNX contract: inputs `template` [B,3,Ht,Wt] and `search` [B,3,Hs,Ws] float32,
+ * (`batch`: every Reshape copies its input's leading dimension with a 0, or folds it into a Gemm's
+ * rows and back with a -1, so one graph runs one target or many; a TrackerGroup batches its targets
+ * through it), LayerNorm as one LayerNormalization op (so TensorRT can keep it in FP32 under FP16),
+ * GELU as its erf formula, BatchNorm folded into the head convs, and only ops TensorRT 10 parses:
+ * Conv, MatMul, Gemm, Add, Mul, Div, Reshape, Transpose, Softmax, LayerNormalization, Erf,
+ * Sigmoid, Clip, Concat, Slice, Relu. The ONNX contract: inputs `template` [B,3,Ht,Wt] and `search` [B,3,Hs,Ws] float32,
  * outputs `score_map` [B,1,F,F], `size_map` [B,2,F,F], `offset_map` [B,2,F,F], and metadata_props
  * that let the runtime run the model with no options.
  */
@@ -218,8 +218,19 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
       axis: -1,
       epsilon: { float: normEps(config) },
     });
-  const linear = (input: string, name: string, weight: () => Float32Array, out: number, inp: number, bias: () => Float32Array) =>
-    g.op('Add', [g.op('MatMul', [input, g.weight(`${name}.weight_t`, [inp, out], weight)], `${name}.matmul`), g.weight(`${name}.bias`, [out], bias)], name);
+  /** Tokens [B, n, d] as rows [B n, d], made once per tensor (q, k and v read the same rows). */
+  const rowsOf = new Map<string, string>();
+  /**
+   * A linear layer on tokens [B, n, inp] -> [B, n, out]: a Gemm on the tokens as rows, which
+   * onnxruntime runs with its bias fused (it fuses a MatMul's bias Add only in two dimensions); the
+   * Reshapes around it move no data.
+   */
+  const linear = (input: string, n: number, name: string, weight: () => Float32Array, out: number, inp: number, bias: () => Float32Array) => {
+    let rows = rowsOf.get(input);
+    if (!rows) rowsOf.set(input, (rows = g.op('Reshape', [input, g.int64s(`${name}.rows_shape`, [-1, inp])], `${name}.rows`)));
+    const y = g.op('Gemm', [rows, g.weight(`${name}.weight_t`, [inp, out], weight), g.weight(`${name}.bias`, [out], bias)], `${name}.gemm`);
+    return g.op('Reshape', [y, g.int64s(`${name}.tokens_shape`, [-1, n, out])], name);
+  };
 
   const scale = 1 / Math.sqrt(hd);
   /**
@@ -231,7 +242,7 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
     const s = j === 0 ? scale : 1;
     const qkvW = get(`blocks.${i}.attn.qkv.weight`);
     const qkvB = get(`blocks.${i}.attn.qkv.bias`);
-    const y = linear(h, p, () => transposed(qkvW, 3 * d, d, j * d, d, s), d, d, () => qkvB.slice(j * d, (j + 1) * d).map((v) => v * s));
+    const y = linear(h, n, p, () => transposed(qkvW, 3 * d, d, j * d, d, s), d, d, () => qkvB.slice(j * d, (j + 1) * d).map((v) => v * s));
     const heads4 = g.op('Reshape', [y, g.int64s(`${p}_heads_shape`, [0, n, heads, hd])], `${p}_heads`);
     // One head: q and v as [1, 1, n, hd] are the same memory as [1, n, 1, hd], a Reshape, no copy
     // (the first Reshape stays: it is where an import reads the head count).
@@ -245,16 +256,16 @@ export function buildTrackerOnnx(config: TrackerNetConfig, weights: WeightMap, p
     const mix = g.op('MatMul', [attn, v], `${p}attn.mix`);
     const mixed = heads === 1 ? mix : g.op('Transpose', [mix], `${p}attn.mix_t`, { perm: [0, 2, 1, 3] });
     const merged = g.op('Reshape', [mixed, g.int64s(`${p}attn.merge_shape`, [0, n, d])], `${p}attn.merge`);
-    const proj = linear(merged, `${p}attn.proj`, () => transposed(get(`${p}attn.proj.weight`), d, d), d, d, () => get(`${p}attn.proj.bias`));
+    const proj = linear(merged, n, `${p}attn.proj`, () => transposed(get(`${p}attn.proj.weight`), d, d), d, d, () => get(`${p}attn.proj.bias`));
     const x1 = g.op('Add', [x, proj], `${p}attn.residual`);
     const h2 = layerNorm(x1, `${p}norm2`);
-    const fc1 = linear(h2, `${p}mlp.fc1`, () => transposed(get(`${p}mlp.fc1.weight`), hidden, d), hidden, d, () => get(`${p}mlp.fc1.bias`));
+    const fc1 = linear(h2, n, `${p}mlp.fc1`, () => transposed(get(`${p}mlp.fc1.weight`), hidden, d), hidden, d, () => get(`${p}mlp.fc1.bias`));
     // GELU(x) = 0.5 * x * (1 + erf(x / sqrt 2)), the exact form, written as onnxruntime's GeluFusion
     // matches it (Div by sqrt 2, not Mul by its inverse): one Gelu op, its bias folded in (BiasGelu).
     const erf = g.op('Erf', [g.op('Div', [fc1, g.weight('gelu.sqrt2', [], () => Float32Array.of(Math.SQRT2))], `${p}mlp.gelu_scale`)], `${p}mlp.gelu_erf`);
     const gate = g.op('Add', [erf, g.weight('gelu.one', [], () => Float32Array.of(1))], `${p}mlp.gelu_add`);
     const gelu = g.op('Mul', [g.op('Mul', [fc1, gate], `${p}mlp.gelu_mul`), g.weight('gelu.half', [], () => Float32Array.of(0.5))], `${p}mlp.gelu`);
-    const fc2 = linear(gelu, `${p}mlp.fc2`, () => transposed(get(`${p}mlp.fc2.weight`), d, hidden), d, hidden, () => get(`${p}mlp.fc2.bias`));
+    const fc2 = linear(gelu, n, `${p}mlp.fc2`, () => transposed(get(`${p}mlp.fc2.weight`), d, hidden), d, hidden, () => get(`${p}mlp.fc2.bias`));
     return g.op('Add', [x1, fc2], `${p}mlp.residual`);
   };
 

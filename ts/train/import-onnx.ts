@@ -196,20 +196,36 @@ interface Linear {
   output: string;
 }
 
-/** MatMul by a constant [in, out] plus its bias, as a PyTorch Linear. */
+/**
+ * A PyTorch Linear: MatMul by a constant [in, out] plus its bias (an Add), or a Gemm with its
+ * constant weight [in, out] and bias (ct-edge's export).
+ */
 function linear(g: Graph, matmul: Node): Linear {
-  const w = g.constant(matmul.input[1]) ?? g.fail('expected MatMul(x, weight)', matmul);
-  if (w.dims.length !== 2) g.fail(`expected a 2-D MatMul weight, got [${w.dims.join(',')}]`, matmul);
+  const w = g.constant(matmul.input[1]) ?? g.fail(`expected ${matmul.opType}(x, weight)`, matmul);
+  if (w.dims.length !== 2) g.fail(`expected a 2-D ${matmul.opType} weight, got [${w.dims.join(',')}]`, matmul);
+  const attribute = (name: string, fallback: number) => g.attr(matmul, name)?.[0] ?? fallback;
+  const gemm = matmul.opType === 'Gemm';
+  if (gemm && (['transA', 'transB'].some((a) => attribute(a, 0) !== 0) || ['alpha', 'beta'].some((a) => attribute(a, 1) !== 1))) {
+    g.fail('a Gemm that transposes or scales is not read as a linear layer (ct-edge reads Gemm(x, weight [in, out], bias))', matmul);
+  }
   const [inp, out] = w.dims;
   const t = new Float32Array(inp * out);
   for (let i = 0; i < inp; i++) for (let o = 0; o < out; o++) t[o * inp + i] = w.data[i * out + o];
+  if (gemm) {
+    const bias = (matmul.input[2] && g.constant(matmul.input[2])) || g.fail('expected a Gemm with a constant bias', matmul);
+    if (bias.data.length !== out) g.fail(`bias of ${bias.data.length} for a linear layer of ${out}`, matmul);
+    return { weight: { dims: [out, inp], data: t }, bias, node: matmul, output: matmul.output[0] };
+  }
   const add = g.next(matmul.output[0], 'Add', matmul);
   const bias = g.weightOf(add);
   if (bias.data.length !== out) g.fail(`bias of ${bias.data.length} for a linear layer of ${out}`, add);
   return { weight: { dims: [out, inp], data: t }, bias, node: matmul, output: add.output[0] };
 }
 
-/** Follows `tensor` through shape plumbing to the next compute node; the Reshape on the way, if any. */
+/**
+ * Follows `tensor` through shape plumbing to the next compute node; the first Reshape on the way
+ * into heads (to 4 or more dimensions), if any.
+ */
 function throughShapes(g: Graph, tensor: string, from: Node): { node: Node; reshape?: Node } {
   let reshape: Node | undefined;
   for (let hops = 0; hops < 8; hops++) {
@@ -217,7 +233,7 @@ function throughShapes(g: Graph, tensor: string, from: Node): { node: Node; resh
     if (next.length !== 1) g.fail(`expected one node reading '${tensor}', found ${next.length}`, from);
     const node = next[0];
     if (!['Reshape', 'Transpose', 'Split', 'Squeeze', 'Unsqueeze'].includes(node.opType)) return { node, reshape };
-    if (node.opType === 'Reshape') reshape ??= node;
+    if (node.opType === 'Reshape' && (g.constant(node.input[1])?.data.length ?? 4) >= 4) reshape ??= node;
     tensor = node.output[0];
   }
   return g.fail(`no attention after '${tensor}'`, from);
@@ -338,7 +354,7 @@ export function importTrackerModel(bytes: Uint8Array, options: ModelOptions = {}
   let gelu: 'exact' | 'other' | undefined;
   for (const node of g.nodes) {
     if (node.opType === 'LayerNormalization' || node.opType === 'Sqrt') norms.push(layerNorm(g, node));
-    else if (node.opType === 'MatMul' && g.constant(node.input[1])) linears.push(linear(g, node));
+    else if ((node.opType === 'MatMul' || node.opType === 'Gemm') && g.constant(node.input[1])) linears.push(linear(g, node));
     else if (node.opType === 'Erf') gelu ??= 'exact';
     else if (node.opType === 'Tanh' || node.opType === 'Gelu') gelu = 'other';
   }
