@@ -188,7 +188,7 @@ real(`ct-edge import writes a checkpoint that keeps VitTrack's options, and refu
   }
 });
 
-test('a damaged graph is a typed error that names the tensor: a cut initializer, a dangling input, a bad shape, a transposing Gemm', async (t) => {
+test('a damaged graph is a typed error that names the tensor: a cut initializer, a dangling input, a bad shape, a Gemm without bias or transposing', async (t) => {
   const bytes = await readFile(join(import.meta.dirname, '..', 'models', 'student-2.onnx'));
   type Graph = { graph: { node: { input: string[]; name: string }[]; initializer: { name: string; dims: number[]; rawData: Uint8Array }[] } };
   const damaged = (change: (m: Graph) => string) => {
@@ -224,6 +224,17 @@ test('a damaged graph is a typed error that names the tensor: a cut initializer,
     const gemm = (m.graph.node as { opType?: string; name: string; attribute?: unknown[] }[]).find((n) => n.opType === 'Gemm')!;
     gemm.attribute = [{ name: 'transB', type: 2, i: 1 }];
     return gemm.name;
+  });
+  // a linear layer's Gemm without its bias
+  const unbiased = damaged((m) => {
+    const gemm = (m.graph.node as { opType?: string; name: string; input: string[] }[]).find((n) => n.opType === 'Gemm')!;
+    gemm.input = gemm.input.slice(0, 2);
+    return gemm.name;
+  });
+  t.throws(() => importTrackerModel(unbiased.bytes, {}, 'unbiased'), {
+    instanceOf: CtEdgeError,
+    code: 'ERR_MODEL_INVALID',
+    message: new RegExp(`expected a Gemm with a constant bias at node '${unbiased.name.replace(/[.]/g, '\\.')}'`),
   });
   t.throws(() => importTrackerModel(transposing.bytes, {}, 'transposing'), {
     instanceOf: CtEdgeError,
